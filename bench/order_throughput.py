@@ -1,0 +1,239 @@
+"""Order throughput through the signed API, against the raw SQL claim rate on the same database.
+
+    python bench/order_throughput.py [--threads 4] [--seconds 8] [--workers 4] [--worker-threads 2]
+
+1. Creates a scratch PostgreSQL database (next to DATABASE_URL's), migrates it and fills it: a distributor
+   level and price list, a distributor with a funded wallet and an API key, a SKU with a pool of codes sealed in
+   the vault, and a second SKU's pool of rows for the raw phase (same table, same indexes).
+2. Starts the app under gunicorn (DEBUG off; Redis cache when it answers) on a free port.
+3. API: `--threads` client threads, each with a keep-alive connection, place orders of one code with signed
+   POST /api/v1/orders/ (a fresh Idempotency-Key each): risk check, price, SKIP LOCKED claim, wallet debit,
+   double-entry postings, commission, delivery, webhooks, the codes in the response.
+4. Raw: the same number of psycopg connections run
+   `UPDATE catalog_cardcode SET status='sold' … WHERE id = (SELECT id … FOR UPDATE SKIP LOCKED) RETURNING id`
+   (autocommit). 3 and 4 alternate in `--rounds` rounds adding up to `--seconds` each.
+5. oversold = codes in more than one live order line + codes the API returned twice + raw rows claimed twice.
+Last line: order_ratio=<api/raw> api_orders_per_s=<n> raw_claims_per_s=<n> oversold=<n>
+The scratch database is dropped at the end (keep it with --keep).
+"""
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import redeem_throughput as common  # noqa: E402  (shared helpers: scratch database, gunicorn, keep-alive client)
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=4, help="client threads = raw connections")
+    parser.add_argument("--seconds", type=float, default=8.0, help="time spent on each of the two measurements")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--worker-threads", type=int, default=2)
+    parser.add_argument("--codes", type=int, default=20000, help="codes in the pool for the API phase")
+    parser.add_argument("--keep", action="store_true")
+    return parser.parse_args()
+
+
+def prepare(db_url: str, codes: int):
+    import subprocess
+
+    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "voucherhub.settings"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    os.environ.update({"DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "voucherhub.settings"})
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from django.db import connection
+
+    from catalog import codegen, vault
+    from catalog.models import CodeBatch, Product, Sku, Supplier
+    from catalog.services import NewCode, batch_create, codes_insert
+    from channels.models import DistributorLevel, PriceEntry
+    from channels.services import api_key_issue, distributor_create
+    from settlement.services.wallets import wallet_for, wallet_topup_record
+
+    supplier = Supplier.objects.create(name="bench supplier")
+    product = Product.objects.create(supplier=supplier, name="bench video", category=Product.Category.VIDEO)
+    sku = Sku.objects.create(
+        product=product,
+        code="BENCH-VIDEO",
+        name="bench video month",
+        face_value=Decimal("30.00"),
+        cost_price=Decimal("20.00"),
+        valid_days=365,
+    )
+    raw_sku = Sku.objects.create(
+        product=product, code="BENCH-RAW", name="bench raw", face_value=Decimal("30.00"), cost_price=Decimal("20.00"), valid_days=365
+    )
+    level = DistributorLevel.objects.create(name="bench level", position=1)
+    PriceEntry.objects.create(
+        level=level, sku=sku, purchase_price=Decimal("25.00"), suggested_retail=Decimal("29.00"), price_floor=Decimal("27.00")
+    )
+    distributor = distributor_create(name="bench distributor", level=level)
+    wallet_topup_record(wallet=wallet_for(distributor), amount=Decimal("100000000.00"), actor=None, reference="BENCH")
+    key, secret = api_key_issue(distributor=distributor, label="bench")
+    batch = batch_create(sku=sku, source=CodeBatch.Source.GENERATED, label="bench")
+    codes_insert(batch=batch, codes=[NewCode(sealed=vault.seal(codegen.new_code())) for _ in range(codes)])
+    raw_batch = batch_create(sku=raw_sku, source=CodeBatch.Source.GENERATED, label="bench raw")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO catalog_cardcode (sku_id, batch_id, ciphertext, key_id, blind_index, hint, serial, status,
+                                          order_ref, created_at, status_changed_at)
+            SELECT %s, %s, '\\x00'::bytea, 'raw', md5('raw' || g) || md5('x' || g), '••••', '', 'available', '', now(), now()
+            FROM generate_series(1, %s) AS g
+            """,
+            [raw_sku.pk, raw_batch.pk, codes * 10],
+        )
+        cursor.execute("ANALYZE")
+    connection.close()
+    return key.key_id, secret, sku.code, raw_sku.pk
+
+
+class Client:
+    def __init__(self, port: int, key_id: str, secret: str):
+        from voucherhub.core.apisign import signed_headers
+
+        self.sign = signed_headers
+        self.key_id, self.secret = key_id, secret
+        self.conn = common.NoDelayConnection("127.0.0.1", port, timeout=30)
+
+    def order(self, sku: str) -> tuple[int, dict]:
+        body = json.dumps({"sku": sku, "quantity": 1}).encode()
+        headers = self.sign(key_id=self.key_id, secret=self.secret, method="POST", path="/api/v1/orders/", body=body)
+        headers.update({"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex})
+        self.conn.request("POST", "/api/v1/orders/", body=body, headers=headers)
+        response = self.conn.getresponse()
+        data = response.read()
+        try:
+            return response.status, json.loads(data)
+        except ValueError:
+            return response.status, {}
+
+
+def api_phase(port, key_id, secret, sku, threads, seconds, seen: list, errors: dict):
+    done = [0] * threads
+    stop = time.perf_counter() + seconds
+
+    def run(index):
+        client = Client(port, key_id, secret)
+        while time.perf_counter() < stop:
+            status, body = client.order(sku)
+            if status == 201:
+                done[index] += 1
+                seen.extend(c.get("hint", "") + "|" + str(c.get("serial", "")) + "|" + c["code"] for c in body.get("codes", []))
+            else:
+                code = body.get("error", {}).get("code", str(status)) if isinstance(body, dict) else str(status)
+                errors[code] = errors.get(code, 0) + 1
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(done), time.perf_counter() - start
+
+
+def raw_phase(conns, raw_sku_id, seconds, claimed: list):
+    done = [0] * len(conns)
+    stop = time.perf_counter() + seconds
+    sql = (
+        "UPDATE catalog_cardcode SET status = 'sold', order_ref = %s, status_changed_at = now() WHERE id = ("
+        "SELECT id FROM catalog_cardcode WHERE sku_id = %s AND status = 'available' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+        ") RETURNING id"
+    )
+
+    def run(index):
+        conn = conns[index]
+        with conn.cursor() as cur:
+            while time.perf_counter() < stop:
+                cur.execute(sql, (f"RAW-{index}", raw_sku_id))
+                row = cur.fetchone()
+                if row:
+                    claimed.append(row[0])
+                    done[index] += 1
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(len(conns))]
+    start = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(done), time.perf_counter() - start
+
+
+def main() -> int:
+    args = parse_args()
+    import psycopg
+
+    base = common.server_url()
+    scratch = f"vh_bench_orders_{os.getpid()}"
+    admin = psycopg_admin = common.psycopg_url(common.with_db(base, "postgres"))
+    with psycopg.connect(psycopg_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{scratch}"')
+    db_url = common.with_db(base, scratch)
+    server = None
+    try:
+        t0 = time.perf_counter()
+        key_id, secret, sku, raw_sku_id = prepare(db_url, args.codes)
+        print(f"prepared in {time.perf_counter() - t0:.1f}s: {args.codes} codes", flush=True)
+        port = common.free_port()
+        server = common.start_gunicorn(db_url, port, args.workers, args.worker_threads, common.redis_url())
+        # warm up every worker (imports, connections, rule snapshot)
+        api_phase(port, key_id, secret, sku, args.threads, 1.0, [], {})
+        conns = [psycopg.connect(common.psycopg_url(db_url), autocommit=True) for _ in range(args.threads)]
+        api_n = raw_n = 0
+        api_s = raw_s = 0.0
+        seen, claimed, errors = [], [], {}
+        per_round = args.seconds / args.rounds
+        for _ in range(args.rounds):
+            n, s = api_phase(port, key_id, secret, sku, args.threads, per_round, seen, errors)
+            api_n, api_s = api_n + n, api_s + s
+            n, s = raw_phase(conns, raw_sku_id, per_round, claimed)
+            raw_n, raw_s = raw_n + n, raw_s + s
+        for conn in conns:
+            conn.close()
+        with psycopg.connect(common.psycopg_url(db_url)) as conn:
+            twice_in_orders = conn.execute(
+                "SELECT count(*) FROM (SELECT code_id FROM settlement_orderitem WHERE state IN ('reserved', 'delivered')"
+                " GROUP BY code_id HAVING count(*) > 1) t"
+            ).fetchone()[0]
+            orders = conn.execute("SELECT count(*) FROM settlement_order WHERE status = 'delivered'").fetchone()[0]
+        oversold = twice_in_orders + (len(seen) - len(set(seen))) + (len(claimed) - len(set(claimed)))
+        api_rate, raw_rate = api_n / api_s, raw_n / raw_s
+        print(f"api: {api_n} orders in {api_s:.1f}s ({orders} delivered orders in the database); refusals: {errors or 'none'}")
+        print(f"raw: {raw_n} claims in {raw_s:.1f}s on {args.threads} connections")
+        print(f"order_ratio={api_rate / raw_rate:.3f} api_orders_per_s={api_rate:.0f} raw_claims_per_s={raw_rate:.0f} oversold={oversold}")
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        from django.db import connections
+
+        try:
+            connections.close_all()
+        except Exception:
+            pass
+        if not args.keep:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,433 @@
+"""Redeem throughput through the signed API, against raw single-row UPDATEs on the same database.
+
+    python bench/redeem_throughput.py [--threads 4] [--seconds 8] [--workers 2] [--worker-threads 4]
+
+1. Creates a scratch PostgreSQL database (next to DATABASE_URL's, default postgres://postgres@127.0.0.1:5432),
+   migrates it, and fills it: one merchant and store, one signed terminal per client thread, a SKU and
+   enough sold codes (sealed in the vault like any other) for the run.
+2. Starts the app under gunicorn (production settings: DEBUG off; Redis cache when it answers) on a free port.
+3. API: `--threads` client threads, each with a keep-alive connection and its own terminal, redeem
+   distinct codes with signed POST /api/v1/redemptions/ (a fresh Idempotency-Key each).
+4. Raw: the same number of psycopg connections run `UPDATE … SET status='redeemed' … WHERE id=%s
+   RETURNING id` on distinct rows (autocommit, like one redemption's commit).
+   3 and 4 alternate in `--rounds` rounds adding up to `--seconds` each, so both meet the same load.
+5. Contention check: 40 codes, each sent by every thread at once; exactly one redemption each must win.
+6. Prints details, then as the last line:
+   redeem_ratio=<api/raw> api_redeems_per_s=<n> raw_updates_per_s=<n> double_redeemed=<n>
+
+The scratch database is dropped at the end (keep it with --keep).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VENV_BIN = Path(sys.executable).parent
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=4, help="client threads = terminals = raw connections")
+    parser.add_argument("--seconds", type=float, default=10.0, help="time spent on each of the two measurements")
+    parser.add_argument("--rounds", type=int, default=5, help="the measurements alternate in this many rounds")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--worker-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread keeps connections alive)")
+    parser.add_argument("--codes", type=int, default=0, help="sold codes to prepare (default: enough for ~2500/s)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    return parser.parse_args()
+
+
+def server_url() -> str:
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voucherhub")
+    if not url.startswith(("postgres://", "postgresql://")):
+        url = "postgres://postgres@127.0.0.1:5432/voucherhub"
+    return url
+
+
+def with_db(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def psycopg_url(url: str) -> str:
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_url() -> str | None:
+    url = os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/14")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+        return url
+    except Exception:
+        return None
+
+
+def prepare(db_url: str, threads: int, codes: int):
+    """Migrate and fill the scratch database. Returns (terminals [(key, secret)], plaintext codes, raw row ids)."""
+    env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "voucherhub.settings"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    os.environ.update({"DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "voucherhub.settings"})
+    import django
+
+    django.setup()
+    from decimal import Decimal
+
+    from django.db import connection
+
+    from catalog import codegen, vault
+    from catalog.models import CardCode, CodeBatch, Product, Sku, Supplier
+    from catalog.services import NewCode, batch_create, codes_insert
+    from redemption import services
+
+    supplier = Supplier.objects.create(name="bench supplier")
+    product = Product.objects.create(supplier=supplier, name="bench coffee", category=Product.Category.COFFEE)
+    merchant = services.merchant_create(name="bench merchant", code="bench")
+    store = services.store_create(merchant=merchant, name="bench store", code="bench-1")
+    sku = Sku.objects.create(
+        product=product,
+        code="BENCH-COFFEE",
+        name="bench coffee voucher",
+        face_value=Decimal("35.00"),
+        cost_price=Decimal("20.00"),
+        valid_days=365,
+        allowed_merchant_ids=[merchant.pk],
+    )
+    services.sku_price_set(merchant=merchant, sku=sku, settlement_price=Decimal("28.00"))
+    terminals = []
+    for index in range(threads):
+        terminal, secret = services.terminal_create(store=store, name=f"bench POS {index}")
+        terminals.append((terminal.key_id, secret))
+
+    batch = batch_create(sku=sku, source=CodeBatch.Source.GENERATED, label="bench")
+    plaintexts = [codegen.new_code() for _ in range(codes)]
+    from django.utils import timezone
+
+    expires = timezone.now() + timezone.timedelta(days=30)
+    codes_insert(batch=batch, codes=[NewCode(sealed=vault.seal(p), expires_at=expires) for p in plaintexts])
+    CardCode.objects.filter(batch=batch).update(status=CardCode.Status.SOLD)
+
+    # Rows for the raw phase: same table, same indexes, sold codes of their own.
+    raw_batch = batch_create(sku=sku, source=CodeBatch.Source.GENERATED, label="bench raw")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO catalog_cardcode (sku_id, batch_id, ciphertext, key_id, blind_index, hint, serial, status,
+                                          order_ref, created_at, status_changed_at, expires_at)
+            SELECT %s, %s, '\\x00'::bytea, 'raw', md5('raw' || g) || md5('x' || g), '••••', '', 'sold', '', now(), now(),
+                   now() + interval '30 days'
+            FROM generate_series(1, %s) AS g
+            """,
+            [sku.pk, raw_batch.pk, codes * 4],
+        )
+        cursor.execute("ANALYZE catalog_cardcode")
+    raw_ids = list(CardCode.objects.filter(batch=raw_batch).order_by("pk").values_list("pk", flat=True))
+    connection.close()
+    return terminals, plaintexts, raw_ids
+
+
+def start_gunicorn(db_url: str, port: int, workers: int, worker_threads: int, cache_url: str | None, worker_class: str = "gthread"):
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "DJANGO_SETTINGS_MODULE": "voucherhub.settings",
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CONN_MAX_AGE": "600",
+    }
+    if cache_url:
+        env["CACHE_URL"] = cache_url
+    else:
+        env.pop("CACHE_URL", None)
+    command = [
+        str(VENV_BIN / "gunicorn"),
+        "voucherhub.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        worker_class,
+        "--threads",
+        str(worker_threads),
+        "--keep-alive",
+        "30",
+        "--log-level",
+        "warning",
+    ]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/accounts/login/")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+class NoDelayConnection(http.client.HTTPConnection):
+    """http.client sends headers and body in two writes; without TCP_NODELAY (which urllib3 and every
+    POS HTTP library set) Nagle's algorithm and delayed ACKs add ~40 ms to each request."""
+
+    def connect(self):
+        super().connect()
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class Client:
+    """One keep-alive connection signing like a POS terminal."""
+
+    def __init__(self, port: int, key_id: str, secret: str):
+        self.port, self.key_id, self.secret = port, key_id, secret
+        self.conn = NoDelayConnection("127.0.0.1", port, timeout=30)
+
+    def redeem(self, code: str) -> tuple[int, dict]:
+        from voucherhub.core.apisign import signed_headers
+
+        path = "/api/v1/redemptions/"
+        body = json.dumps({"code": code}).encode()
+        headers = signed_headers(key_id=self.key_id, secret=self.secret, method="POST", path=path, body=body)
+        headers.update({"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex})
+        for attempt in range(2):
+            try:
+                self.conn.request("POST", path, body=body, headers=headers)
+                response = self.conn.getresponse()
+                return response.status, json.loads(response.read() or b"{}")
+            except (http.client.HTTPException, OSError):
+                self.conn.close()
+                self.conn = NoDelayConnection("127.0.0.1", self.port, timeout=30)
+                if attempt:
+                    raise
+        raise RuntimeError("unreachable")
+
+
+def api_phase(port, terminals, slices, seconds, warn=True):
+    """Each thread redeems codes from its own iterator until the time is up. Returns (ok, failed, statuses, seconds)."""
+    done = [0] * len(terminals)
+    failures = [0] * len(terminals)
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(terminals) + 1)
+    stop_at = [0.0]
+
+    def run(index):
+        client = Client(port, *terminals[index])
+        barrier.wait()
+        for code in slices[index]:
+            status, _body = client.redeem(code)
+            if status == 201:
+                done[index] += 1
+            else:
+                failures[index] += 1
+                with lock:
+                    statuses[status] = statuses.get(status, 0) + 1
+            if time.perf_counter() >= stop_at[0]:
+                break
+        else:
+            if warn:
+                print(f"thread {index} ran out of codes: raise --codes", file=sys.stderr)
+        client.conn.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(terminals))]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + seconds
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    return sum(done), sum(failures), statuses, elapsed
+
+
+def contention_phase(port, terminals, codes):
+    """Every thread sends each code at the same moment; exactly one may win per code."""
+    wins = {code: 0 for code in codes}
+    lock = threading.Lock()
+    clients = [Client(port, *t) for t in terminals]
+    for code in codes:
+        barrier = threading.Barrier(len(clients))
+
+        def shoot(client, code=code, barrier=barrier):
+            barrier.wait()
+            status, _ = client.redeem(code)
+            if status == 201:
+                with lock:
+                    wins[code] += 1
+
+        threads = [threading.Thread(target=shoot, args=(c,)) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return wins
+
+
+def raw_phase(conns, slices, seconds):
+    """The baseline: each connection updates its own rows by primary key until the time is up."""
+    done = [0] * len(conns)
+    barrier = threading.Barrier(len(conns) + 1)
+    stop_at = [0.0]
+    sql = "UPDATE catalog_cardcode SET status = 'redeemed', status_changed_at = now() WHERE id = %s AND status = 'sold' RETURNING id"
+
+    def run(index):
+        conn = conns[index]
+        barrier.wait()
+        for row_id in slices[index]:
+            if conn.execute(sql, (row_id,), prepare=True).fetchone() is not None:
+                done[index] += 1
+            if time.perf_counter() >= stop_at[0]:
+                break
+        else:
+            print(f"raw thread {index} ran out of rows", file=sys.stderr)
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(len(conns))]
+    for worker in workers:
+        worker.start()
+    stop_at[0] = time.perf_counter() + seconds
+    barrier.wait()
+    start = time.perf_counter()
+    for worker in workers:
+        worker.join()
+    return sum(done), time.perf_counter() - start
+
+
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every process in a process group (the gunicorn master and workers)."""
+    total = 0
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:  # field 5 (pgrp) after the name
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def double_redeemed(db_url) -> int:
+    import psycopg
+
+    with psycopg.connect(psycopg_url(db_url)) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM (SELECT code_id FROM redemption_redemption WHERE status = 'completed' "
+            "GROUP BY code_id HAVING count(*) > 1) AS doubles"
+        ).fetchone()
+        return int(row[0])
+
+
+def main():
+    args = parse_args()
+    import psycopg
+
+    base = server_url()
+    name = f"vh_bench_redeem_{os.getpid()}"
+    admin = psycopg.connect(psycopg_url(with_db(base, "postgres")), autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    db_url = with_db(base, name)
+    process = None
+    try:
+        codes_needed = args.codes or int(2500 * args.seconds) + 2000
+        print(f"preparing {name}: {codes_needed} sold codes, {args.threads} terminals", flush=True)
+        terminals, plaintexts, raw_ids = prepare(db_url, args.threads, codes_needed)
+        cache_url = redis_url()
+        port = free_port()
+        process = start_gunicorn(db_url, port, args.workers, args.worker_threads, cache_url, args.worker_class)
+        print(
+            f"gunicorn {args.worker_class} {args.workers}x{args.worker_threads} on :{port}, "
+            f"cache {'redis' if cache_url else 'local memory'}, "
+            f"{os.cpu_count()} CPUs",
+            flush=True,
+        )
+        contention_codes, timed_codes = plaintexts[:40], plaintexts[40:]
+        api_slices = [iter(timed_codes[i :: args.threads]) for i in range(args.threads)]
+        raw_slices = [iter(raw_ids[i :: args.threads]) for i in range(args.threads)]
+        raw_conns = [psycopg.connect(psycopg_url(db_url), autocommit=True) for _ in range(args.threads)]
+        for conn in raw_conns:
+            conn.execute("SELECT 1")
+        # warm-up: a few redemptions per terminal (imports, connections, first queries)
+        api_phase(port, terminals, [[next(it) for _ in range(5)] for it in api_slices], 60, warn=False)
+
+        # The two measurements alternate in short rounds, so both meet the same background load.
+        redeemed = failed = raw_done = 0
+        api_elapsed = raw_elapsed = 0.0
+        statuses: dict[int, int] = {}
+        server_cpu = 0.0
+        for _round in range(args.rounds):
+            before = cpu_seconds(process.pid)
+            ok, bad, round_statuses, elapsed = api_phase(port, terminals, api_slices, args.seconds / args.rounds)
+            server_cpu += cpu_seconds(process.pid) - before
+            redeemed, failed, api_elapsed = redeemed + ok, failed + bad, api_elapsed + elapsed
+            for status, count in round_statuses.items():
+                statuses[status] = statuses.get(status, 0) + count
+            done, elapsed = raw_phase(raw_conns, raw_slices, args.seconds / args.rounds)
+            raw_done, raw_elapsed = raw_done + done, raw_elapsed + elapsed
+        for conn in raw_conns:
+            conn.close()
+        api_rate = redeemed / api_elapsed
+        raw_rate = raw_done / raw_elapsed
+        print(
+            f"api: {redeemed} redeemed in {api_elapsed:.2f}s, {failed} failed {statuses}; "
+            f"server CPU {1000 * server_cpu / max(redeemed, 1):.2f} ms per redeem",
+            flush=True,
+        )
+        print(f"raw: {raw_done} updates in {raw_elapsed:.2f}s", flush=True)
+
+        wins = contention_phase(port, terminals, contention_codes)
+        lost = [c for c, n in wins.items() if n != 1]
+        print(f"contention: {len(contention_codes)} codes x {args.threads} terminals at once -> wins per code {sorted(set(wins.values()))}")
+
+        if any(wins[c] == 0 for c in lost):
+            print(f"contention: {sum(1 for c in lost if wins[c] == 0)} codes were not redeemed at all", file=sys.stderr)
+        doubles = double_redeemed(db_url)
+        print(
+            f"redeem_ratio={api_rate / raw_rate:.3f} api_redeems_per_s={api_rate:.0f} raw_updates_per_s={raw_rate:.0f} "
+            f"double_redeemed={doubles}",
+            flush=True,
+        )
+    finally:
+        if process is not None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+if __name__ == "__main__":
+    main()

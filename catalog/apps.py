@@ -1,0 +1,29 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CatalogConfig(AppConfig):
+    name = "catalog"
+    verbose_name = _("Catalog")
+
+    def ready(self) -> None:
+        from voucherhub.core import roles
+
+        # Operations run the catalog: goods, code stock and the vault's guarded actions.
+        roles.grant(
+            roles.OPS,
+            [
+                *(f"catalog.{verb}_{model}" for model in ("supplier", "product", "sku") for verb in ("view", "add", "change")),
+                "catalog.view_codebatch",
+                "catalog.view_cardcode",
+                "catalog.view_codeevent",
+                "catalog.view_importjob",
+                "catalog.add_importjob",
+                "catalog.import_cardcode",
+                "catalog.generate_cardcode",
+                "catalog.void_cardcode",
+                "catalog.reveal_cardcode",
+            ],
+        )
+        # Finance reads what is sold and at which cost; it never sees codes.
+        roles.grant(roles.FINANCE, ["catalog.view_supplier", "catalog.view_product", "catalog.view_sku"])

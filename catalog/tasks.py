@@ -1,0 +1,26 @@
+"""django-q2 entry points. Each calls a service and is safe to run twice (the service claims the job
+by a status change, so a second run finds nothing to do)."""
+
+from catalog import importing
+from catalog.models import ImportJob
+
+
+def import_job_validate_task(job_id: int) -> str:
+    """The dry run of an uploaded file (queued for files too large to check during the upload)."""
+    job = ImportJob.objects.select_related("sku").filter(pk=job_id).first()
+    if job is None:
+        return "gone"
+    return importing.import_job_validate(job=job).status
+
+
+def import_job_commit_task(job_id: int) -> str:
+    """Store a confirmed import's good rows."""
+    job = ImportJob.objects.select_related("sku", "confirmed_by", "created_by").filter(pk=job_id).first()
+    if job is None:
+        return "gone"
+    return importing.import_job_commit(job=job).status
+
+
+def import_jobs_expire_task() -> int:
+    """Cancel stale previews (wiping their sealed uploads) and fail jobs whose worker died; schedule hourly."""
+    return importing.import_jobs_expire()

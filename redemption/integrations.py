@@ -1,0 +1,69 @@
+"""Where redemption calls catalog's status service and riskcontrol's brute-force lockout.
+
+* catalog.services.code_status_change(codes=…, to_status=…, …): the one door for a code's status (it locks,
+  checks CardCode.TRANSITIONS and writes a CodeEvent). The redeem path's one-statement write (hotpath.py)
+  makes the same sold -> redeemed change with its CodeEvent and checks the same table.
+* riskcontrol.services.lockout_check / failure_record / success_record(terminal=, ip=, store=): sources are
+  strings — a terminal's key id (or "clerk:<user id>" at the console), the address, the store's id.
+"""
+
+from django.core.cache import cache
+
+from catalog.models import CardCode
+from catalog.services import code_status_change
+from riskcontrol.services import LockedOut
+from riskcontrol.services import failure_record as _failure_record
+from riskcontrol.services import lockout_check as _lockout_check
+from riskcontrol.services import success_record as _success_record
+
+__all__ = ["LockedOut", "code_status_set", "failure_record", "lockout_check", "success_record", "transition_allowed"]
+
+
+def transition_allowed(from_status: str, to_status: str) -> bool:
+    """Catalog's rule for a status change, for a writer that makes the change in its own SQL."""
+    return to_status in CardCode.TRANSITIONS.get(from_status, set())
+
+
+def code_status_set(*, code: CardCode, to_status: str, actor=None, reference: str = "", reason: str = "") -> None:
+    """Move one code to `to_status` through catalog's service (it locks the row and writes the CodeEvent)."""
+    code_status_change(
+        codes=[code.pk], to_status=to_status, actor=actor, reference=reference[:64], reason=reason[:300], from_statuses=[code.status]
+    )
+    code.status = to_status
+
+
+def _sources(terminal, ip, store) -> dict:
+    return {
+        "terminal": getattr(terminal, "key_id", terminal) or None,
+        "ip": ip or None,
+        "store": str(getattr(store, "pk", store)) if store is not None else None,
+    }
+
+
+def lockout_check(*, terminal=None, ip: str | None = None, store=None) -> None:
+    """Raise LockedOut (429) when the terminal, the address or the store is locked out after failed attempts."""
+    _lockout_check(**_sources(terminal, ip, store))
+
+
+# A success restarts the terminal's and the address's failure counts. Most successes follow no failure at
+# all, so a failure leaves a mark and only a success that finds one asks riskcontrol to reset (one cache
+# read on the common path instead of the resets).
+_MARK_SECONDS = 24 * 3600
+
+
+def _marks(sources: dict) -> list[str]:
+    return [f"vh:redeem:failed:{kind}:{value}" for kind, value in sources.items() if kind != "store" and value]
+
+
+def failure_record(*, terminal=None, ip: str | None = None, store=None) -> None:
+    sources = _sources(terminal, ip, store)
+    _failure_record(**sources)
+    cache.set_many(dict.fromkeys(_marks(sources), 1), timeout=_MARK_SECONDS)
+
+
+def success_record(*, terminal=None, ip: str | None = None, store=None) -> None:
+    sources = _sources(terminal, ip, store)
+    found = cache.get_many(_marks(sources))
+    if found:
+        _success_record(**sources)
+        cache.delete_many(list(found))

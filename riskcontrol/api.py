@@ -1,0 +1,29 @@
+"""API of risk control: a fresh challenge for API clients (storefront apps, POS)."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from riskcontrol.challenge import challenge_new
+
+
+class ChallengeApi(APIView):
+    """POST: a new challenge. Show `image_url` to the person and send `key` and the answer with the request that needs it."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class OutputSerializer(serializers.Serializer):
+        key = serializers.CharField()
+        image_url = serializers.CharField()
+
+    @extend_schema(
+        request=None, responses=inline_serializer("Challenge", {"key": serializers.CharField(), "image_url": serializers.CharField()})
+    )
+    def post(self, request):
+        challenge = challenge_new()
+        return Response(
+            self.OutputSerializer({"key": challenge.key, "image_url": request.build_absolute_uri(challenge.image_url)}).data, status=201
+        )

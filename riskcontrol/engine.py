@@ -1,0 +1,218 @@
+"""The rule snapshot: active rules, their lists and the settings, compiled once and kept in memory.
+
+Evaluations read the snapshot, never the database. Each process re-checks a version token in the
+cache at most every RISK_RULES_RECHECK_SECONDS (default 1 s) and reloads when ops changed a rule,
+a list or the settings (`risk_rules_changed()` sets a new token); it also reloads every
+RISK_RULES_MAX_AGE_SECONDS (default 60 s) in case a change bypassed the services.
+"""
+
+import ipaddress
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field, fields
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Q
+from django.utils import timezone
+
+from riskcontrol.models import Action, Dimension, RiskList, RiskListEntry, RiskRule, RiskSettings
+
+VERSION_KEY = "risk:rules:version"
+_IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class CompiledList:
+    id: int
+    name: str
+    list_type: str
+    dimension: str
+    values: dict  # normalized value -> expiry timestamp or None
+    networks: tuple  # ((network, expiry timestamp or None), ...)
+
+    def match(self, value: str, now: float) -> bool:
+        expiry = self.values.get(value, False)
+        if expiry is not False and (expiry is None or expiry > now):
+            return True
+        if self.networks and self.dimension == Dimension.IP:
+            try:
+                address = ipaddress.ip_address(value)
+            except ValueError:
+                return False
+            for network, net_expiry in self.networks:
+                if address.version == network.version and address in network and (net_expiry is None or net_expiry > now):
+                    return True
+        return False
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: int
+    name: str
+    kind: str
+    applies_to: str
+    dimension: str
+    sku_id: int | None
+    window_seconds: int
+    limit: int
+    measure: str
+    amount_threshold: Decimal | None
+    account_age_hours: int
+    list_id: int | None
+    score: int
+    action: str
+
+
+@dataclass(frozen=True)
+class SettingsValues:
+    challenge_score: int = 40
+    review_score: int = 70
+    block_score: int = 100
+    bf_window_minutes: int = 10
+    bf_terminal_failures: int = 5
+    bf_ip_failures: int = 10
+    bf_store_failures: int = 30
+    bf_lockout_minutes: int = 15
+    reveal_limit_per_hour: int = 50
+    second_factor_failures: int = 5
+    spike_window_minutes: int = 10
+    block_spike_threshold: int = 50
+    failure_spike_threshold: int = 50
+    login_failure_spike_threshold: int = 30
+    alert_cooldown_minutes: int = 30
+    event_retention_days: int = 180
+
+    @classmethod
+    def from_row(cls, row: RiskSettings | None) -> "SettingsValues":
+        if row is None:
+            return cls()
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: str
+    loaded_at: float
+    rules: tuple[CompiledRule, ...]
+    lists: dict
+    settings: SettingsValues
+    _by_action: dict = field(default_factory=dict)
+
+    def rules_for(self, action: str) -> tuple[CompiledRule, ...]:
+        found = self._by_action.get(action)
+        if found is None:
+            found = tuple(rule for rule in self.rules if rule.applies_to in (action, RiskRule.ANY))
+        return found
+
+
+def _timestamp(value) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _compile_lists(list_ids: set[int]) -> dict[int, CompiledList]:
+    if not list_ids:
+        return {}
+    now = timezone.now()
+    values: dict[int, dict] = {pk: {} for pk in list_ids}
+    networks: dict[int, list] = {pk: [] for pk in list_ids}
+    heads = {row.pk: row for row in RiskList.objects.filter(pk__in=list_ids)}
+    entries = (
+        RiskListEntry.objects.filter(risk_list_id__in=list_ids)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .values_list("risk_list_id", "value", "expires_at")
+    )
+    for list_id, value, expires_at in entries.iterator(chunk_size=5000):
+        head = heads[list_id]
+        if head.dimension == Dimension.IP and "/" in value:
+            try:
+                networks[list_id].append((ipaddress.ip_network(value, strict=False), _timestamp(expires_at)))
+                continue
+            except ValueError:
+                pass
+        values[list_id][value] = _timestamp(expires_at)
+    return {
+        pk: CompiledList(
+            id=pk,
+            name=head.name,
+            list_type=head.list_type,
+            dimension=head.dimension,
+            values=values[pk],
+            networks=tuple(networks[pk]),
+        )
+        for pk, head in heads.items()
+    }
+
+
+def snapshot_load(version: str) -> Snapshot:
+    rows = list(RiskRule.objects.filter(active=True).order_by("priority", "id"))
+    rules = tuple(
+        CompiledRule(
+            id=row.pk,
+            name=row.name,
+            kind=row.kind,
+            applies_to=row.applies_to,
+            dimension=row.dimension,
+            sku_id=row.sku_id,
+            window_seconds=row.window_seconds or 0,
+            limit=row.limit or 0,
+            measure=row.measure,
+            amount_threshold=row.amount_threshold,
+            account_age_hours=row.account_age_hours or 0,
+            list_id=row.risk_list_id,
+            score=row.score,
+            action=row.action,
+        )
+        for row in rows
+    )
+    lists = _compile_lists({rule.list_id for rule in rules if rule.list_id})
+    by_action = {action: tuple(rule for rule in rules if rule.applies_to in (action, RiskRule.ANY)) for action in Action.values}
+    return Snapshot(
+        version=version,
+        loaded_at=time.monotonic(),
+        rules=rules,
+        lists=lists,
+        settings=SettingsValues.from_row(RiskSettings.objects.filter(pk=1).first()),
+        _by_action=by_action,
+    )
+
+
+class _Local:
+    snapshot: Snapshot | None = None
+    checked: float = 0.0
+
+
+_local = _Local()
+_load_lock = threading.Lock()
+
+
+def _current_version() -> str:
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, None)
+        version = cache.get(VERSION_KEY) or "unversioned"
+    return version
+
+
+def rules_snapshot() -> Snapshot:
+    """The compiled rules, settings and lists, fresh within RISK_RULES_RECHECK_SECONDS of a change."""
+    snapshot = _local.snapshot
+    now = time.monotonic()
+    if snapshot is not None and now - _local.checked < getattr(settings, "RISK_RULES_RECHECK_SECONDS", 1.0):
+        return snapshot
+    version = _current_version()
+    max_age = getattr(settings, "RISK_RULES_MAX_AGE_SECONDS", 60.0)
+    if snapshot is None or snapshot.version != version or now - snapshot.loaded_at > max_age:
+        with _load_lock:
+            snapshot = snapshot_load(version)
+            _local.snapshot = snapshot
+    _local.checked = now
+    return snapshot
+
+
+def rules_changed() -> None:
+    """Tell every process to reload the snapshot (call after changing rules, lists or settings)."""
+    cache.set(VERSION_KEY, uuid.uuid4().hex, None)
+    _local.snapshot = None

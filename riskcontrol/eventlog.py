@@ -1,0 +1,294 @@
+"""Writing RiskEvents: holds for review at once, everything else through an in-process buffer.
+
+Every evaluation leaves a RiskEvent. A hold for review is written before `risk_evaluate` returns
+(the review queue and `review_decide` need the row at once). Allow, challenge and block rows are
+answered on the spot and nothing reads them within the next second (spike alerts count blocks per
+minute), so on PostgreSQL they are appended to a queue in this process and written by a background
+thread with one COPY per
+batch: every RISK_EVENT_FLUSH_SECONDS (0.2 s) or as soon as RISK_EVENT_FLUSH_ROWS (500) rows wait,
+at process exit (atexit), and whenever someone calls `events_flush()`.
+
+The row's id is known at once (Decision.event_id): ids come from the table's own sequence,
+fetched RISK_EVENT_ID_BLOCK at a time by the background thread before the pool runs dry.
+
+A failed write is logged and retried once; rows that still fail go back to the queue for the next
+round (at most RISK_EVENT_BUFFER_MAX wait; beyond that the oldest are dropped and logged). The
+caller never waits for the database. The price: allowed events still queued when a process is
+killed (SIGKILL, OOM, power loss) are lost, at most ~0.2 s of them. See docs/riskcontrol.md.
+
+SQLite (the laptop default) and RISK_EVENT_BUFFER=False write every row at once.
+"""
+
+import atexit
+import json
+import logging
+import os
+import threading
+from collections import deque
+
+from django.conf import settings
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import AutoField, BigAutoField
+
+from riskcontrol.db import insert_quickly
+from riskcontrol.models import RiskEvent
+
+logger = logging.getLogger(__name__)
+
+_FIELDS = [f for f in RiskEvent._meta.concrete_fields]
+_JSON_FIELDS = {f.attname for f in _FIELDS if f.get_internal_type() == "JSONField"}
+_COLUMNS = [f.column for f in _FIELDS]
+_ATTNAMES = [f.attname for f in _FIELDS]
+_DEFAULTS = {f.attname: f.get_default() for f in _FIELDS if not isinstance(f, (AutoField, BigAutoField))}
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+def buffering() -> bool:
+    """Are allowed events buffered here? (PostgreSQL and RISK_EVENT_BUFFER, default on.)"""
+    return _setting("RISK_EVENT_BUFFER", True) and connection.vendor == "postgresql"
+
+
+class _Writer:
+    """The queue, the id pool and the background thread of this process."""
+
+    def __init__(self):
+        self.queue_lock = threading.Lock()  # held for an append or a swap: microseconds
+        self.write_lock = threading.Lock()  # held while a batch is taken and written
+        self.pending: dict[int, dict] = {}  # id -> row (attname -> value), in arrival order
+        self.ids: deque[int] = deque()
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.pid = os.getpid()
+        self.atexit_registered = False
+        self.rounds = 0  # completed flushes of the thread (events_flush waits for the next one)
+        self.round_done = threading.Condition()
+        self.flush_requested = False
+
+    # --- ids -------------------------------------------------------------------------------
+    def ids_fetch(self, count: int) -> list[int]:
+        table = connection.ops.quote_name(RiskEvent._meta.db_table)
+        with connections["default"].cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [table, RiskEvent._meta.pk.column, count],
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def id_take(self) -> int:
+        try:
+            taken = self.ids.popleft()
+        except IndexError:
+            self.ids.extend(self.ids_fetch(_setting("RISK_EVENT_ID_BLOCK", 200)))  # the pool ran dry: pay one round trip
+            taken = self.ids.popleft()
+        if len(self.ids) < _setting("RISK_EVENT_ID_BLOCK", 200) // 2 and self.thread is not None:
+            self.wake.set()
+        return taken
+
+    # --- the queue -------------------------------------------------------------------------
+    def enqueue(self, row: dict) -> None:
+        self.ensure_started()
+        with self.queue_lock:
+            self.pending[row["id"]] = row
+            size = len(self.pending)
+        if size >= _setting("RISK_EVENT_FLUSH_ROWS", 500):
+            self.wake.set()
+
+    def patch(self, event_id: int, **values) -> bool:
+        """Change a row still waiting in the queue (call with write_lock held). True if it was there."""
+        with self.queue_lock:
+            row = self.pending.get(event_id)
+            if row is None:
+                return False
+            row.update(values)
+            return True
+
+    def take(self) -> list[dict]:
+        with self.queue_lock:
+            batch, self.pending = self.pending, {}
+        return list(batch.values())
+
+    def give_back(self, batch: list[dict]) -> None:
+        with self.queue_lock:
+            merged = {row["id"]: row for row in batch}
+            merged.update(self.pending)
+            limit = _setting("RISK_EVENT_BUFFER_MAX", 100_000)
+            if len(merged) > limit:
+                dropped = len(merged) - limit
+                logger.error("risk events: buffer full, %s allowed events dropped", dropped)
+                merged = dict(list(merged.items())[dropped:])
+            self.pending = merged
+
+    # --- writing ---------------------------------------------------------------------------
+    def flush_inline(self) -> int:
+        """Write everything queued, on this thread's connection. Returns the rows written."""
+        with self.write_lock:
+            batch = self.take()
+            if not batch:
+                return 0
+            for attempt in (1, 2):
+                try:
+                    rows_write(batch)
+                    return len(batch)
+                except Exception:
+                    if attempt == 1:
+                        logger.warning("risk events: writing %s allowed events failed, retrying once", len(batch), exc_info=True)
+                        _connection_reset()
+                    else:
+                        logger.exception("risk events: writing %s allowed events failed twice, kept for the next round", len(batch))
+                        self.give_back(batch)
+            return 0
+
+    # --- the background thread -------------------------------------------------------------
+    def ensure_started(self) -> None:
+        if self.pid != os.getpid():  # forked (gunicorn --preload): the parent's queue and thread are not ours
+            self.__init__()
+        if not self.atexit_registered:
+            atexit.register(events_shutdown)
+            self.atexit_registered = True
+        if self.thread is None and _setting("RISK_EVENT_FLUSH_THREAD", True):
+            with self.queue_lock:
+                if self.thread is None:
+                    self.stop.clear()
+                    self.thread = threading.Thread(target=self.run, name="risk-event-writer", daemon=True)
+                    self.thread.start()
+
+    def run(self) -> None:
+        interval = _setting("RISK_EVENT_FLUSH_SECONDS", 0.2)
+        block = _setting("RISK_EVENT_ID_BLOCK", 200)
+        try:
+            while not self.stop.is_set():
+                self.wake.wait(interval)
+                self.wake.clear()
+                try:
+                    if len(self.ids) < block:
+                        self.ids.extend(self.ids_fetch(block))
+                except Exception:
+                    logger.warning("risk events: could not fetch ids", exc_info=True)
+                    _connection_reset()
+                self.flush_inline()
+                with self.round_done:
+                    self.rounds += 1
+                    self.round_done.notify_all()
+        finally:
+            self.flush_inline()
+            connections.close_all()  # this thread's connections only (they are per thread)
+
+    def flush_via_thread(self, timeout: float) -> bool:
+        with self.round_done:
+            target = self.rounds + 2  # a round that started after this call
+            self.wake.set()
+            return self.round_done.wait_for(lambda: self.rounds >= target or self.thread is None, timeout=timeout)
+
+
+def _connection_reset() -> None:
+    """A fresh connection for the retry (never inside a caller's transaction: that one stays the caller's)."""
+    if connection.in_atomic_block:
+        return
+    try:
+        connection.close()
+    except DatabaseError:
+        pass
+
+
+def rows_write(batch: list[dict]) -> None:
+    """COPY the rows into the table in one transaction (PostgreSQL)."""
+    table = connection.ops.quote_name(RiskEvent._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(column) for column in _COLUMNS)
+    with transaction.atomic(), connection.cursor() as cursor:
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            for row in batch:
+                copy.write_row([_copy_value(name, row.get(name)) for name in _ATTNAMES])
+
+
+def _copy_value(name: str, value):
+    if name in _JSON_FIELDS:
+        return json.dumps(value if value is not None else _DEFAULTS[name], ensure_ascii=False, default=str)
+    return value
+
+
+_writer = _Writer()
+
+
+BUFFERED_OUTCOMES = frozenset({"allow", "challenge", "block"})
+
+
+def event_write(values: dict) -> int:
+    """Record one evaluation and return its id. `values`: RiskEvent attnames -> values.
+
+    Holds for review are inserted at once; the other outcomes are queued when buffering is on.
+    """
+    if values["outcome"] in BUFFERED_OUTCOMES and buffering():
+        values["id"] = _writer.id_take()
+        _writer.enqueue(values)
+        return values["id"]
+    event = RiskEvent(**values)
+    insert_quickly(event)
+    return event.pk
+
+
+def event_mark_released(event_id: int, when) -> bool | None:
+    """Claim a queued event's release: True if it was queued and not released, False if it was
+    released already, None if it is not in the queue (look in the database)."""
+    with _writer.write_lock:
+        with _writer.queue_lock:
+            row = _writer.pending.get(event_id)
+            if row is None:
+                return None
+            if row.get("released_at") is not None:
+                return False
+            row["released_at"] = when
+            return True
+
+
+def event_queued(event_id: int) -> dict | None:
+    with _writer.queue_lock:
+        row = _writer.pending.get(event_id)
+        return dict(row) if row is not None else None
+
+
+def events_pending() -> int:
+    return len(_writer.pending)
+
+
+def events_flush(*, timeout: float = 10.0) -> int:
+    """Write every queued allowed event now. Tests and shutdown hooks call this.
+
+    With the background thread running and a transaction open on this thread, the thread writes
+    (so the rows do not join, and cannot roll back with, your transaction); otherwise this thread
+    writes. Returns the number of rows this call wrote itself (0 when the thread did it).
+    """
+    writer = _writer
+    if writer.thread is not None and writer.thread.is_alive() and connection.in_atomic_block:
+        writer.flush_via_thread(timeout)
+        return 0
+    return writer.flush_inline()
+
+
+def events_shutdown() -> None:
+    """Stop the background thread after a last flush (atexit runs this; so can a worker's exit hook)."""
+    writer = _writer
+    if writer.pid != os.getpid():
+        return
+    thread = writer.thread
+    if thread is not None:
+        writer.stop.set()
+        writer.wake.set()
+        thread.join(timeout=10)
+        writer.thread = None
+    try:
+        writer.flush_inline()
+    except Exception:  # at exit: log, never raise
+        logger.exception("risk events: the last flush failed")
+
+
+def events_discard() -> int:
+    """Forget what is queued (tests between cases). Returns how many rows were dropped."""
+    with _writer.queue_lock:
+        dropped = len(_writer.pending)
+        _writer.pending = {}
+    _writer.ids.clear()
+    return dropped

@@ -1,0 +1,404 @@
+"""Risk control's interface for other apps, and its writes.
+
+    from riskcontrol.services import RiskContext, risk_evaluate, risk_release
+    decision = risk_evaluate(ctx=RiskContext(action="purchase", sku_id=sku.pk, quantity=2, amount=total, ip=ip, ...))
+    decision.raise_if_refused()        # RiskBlocked (403) on block, ChallengeRequired (428) on challenge
+    if decision.held_for_review: ...   # hold the order; `review_decided` (riskcontrol.signals) tells you later
+    ... if the purchase does not go through after all: risk_release(decision=decision)
+
+Code protection (redemption, catalog): lockout_check / failure_record / success_record,
+reveal_guard, second_factor_verify, challenge_new / challenge_verify. See docs/riskcontrol.md.
+"""
+
+import ipaddress
+import math
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from riskcontrol import counters, engine, eventlog
+from riskcontrol.challenge import Challenge, challenge_new, challenge_verify
+from riskcontrol.decision import Decision, Reason, RiskContext
+from riskcontrol.errors import ChallengeRequired, LockedOut, NotUnderReview, RevealLimitExceeded, ReviewAlreadyDecided, RiskBlocked
+from riskcontrol.models import SEVERITY, Dimension, Outcome, RiskEvent, RiskList, RiskListEntry, RiskRule, normalize_value
+from riskcontrol.protection import (
+    failure_record,
+    lockout_check,
+    register_reveal_guard,
+    reveal_guard,
+    second_factor_verify,
+    success_record,
+)
+from riskcontrol.signals import review_decided
+from voucherhub.core.audit import audit_record
+
+__all__ = [
+    "Challenge",
+    "ChallengeRequired",
+    "Decision",
+    "LockedOut",
+    "Reason",
+    "RevealLimitExceeded",
+    "RiskBlocked",
+    "RiskContext",
+    "challenge_new",
+    "challenge_verify",
+    "failure_record",
+    "list_entry_add",
+    "lockout_check",
+    "register_reveal_guard",
+    "reveal_guard",
+    "review_decide",
+    "risk_evaluate",
+    "risk_events_flush",
+    "risk_release",
+    "risk_rules_changed",
+    "second_factor_verify",
+    "success_record",
+]
+
+_LIST_KINDS = (RiskRule.Kind.BLOCKLIST, RiskRule.Kind.ALLOWLIST)
+_RULE_OUTCOME = {
+    RiskRule.RuleAction.SCORE: Outcome.ALLOW,
+    RiskRule.RuleAction.CHALLENGE: Outcome.CHALLENGE,
+    RiskRule.RuleAction.REVIEW: Outcome.REVIEW,
+    RiskRule.RuleAction.BLOCK: Outcome.BLOCK,
+}
+_CENTS = Decimal(100)
+
+
+def risk_rules_changed() -> None:
+    """Make every process reload the rules once the current transaction commits."""
+    transaction.on_commit(engine.rules_changed)
+
+
+def _context_values(ctx: RiskContext) -> dict[str, str]:
+    email = normalize_value(Dimension.EMAIL, ctx.email)
+    return {
+        Dimension.IP: normalize_value(Dimension.IP, ctx.ip),
+        Dimension.DEVICE: str(ctx.device or "").strip(),
+        Dimension.ACCOUNT: "" if ctx.account_id in (None, "") else str(ctx.account_id),
+        Dimension.PHONE: normalize_value(Dimension.PHONE, ctx.phone),
+        Dimension.EMAIL: email,
+        Dimension.EMAIL_DOMAIN: email.rsplit("@", 1)[1] if "@" in email else "",
+        Dimension.DISTRIBUTOR: "" if ctx.distributor_id is None else str(ctx.distributor_id),
+        Dimension.STOREFRONT: "" if ctx.storefront_id is None else str(ctx.storefront_id),
+    }
+
+
+def _reason(rule: engine.CompiledRule, code: str, params: dict) -> Reason:
+    return Reason(code=code, params=params, rule_id=rule.id, rule_name=rule.name, score=rule.score, action=rule.action)
+
+
+def _money_text(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.01'))}"
+
+
+def _counter_plan(rule: engine.CompiledRule, ctx: RiskContext, value: str) -> counters.Hit | None:
+    if rule.measure == RiskRule.Measure.UNITS:
+        amount = int(ctx.quantity)
+    elif rule.measure == RiskRule.Measure.AMOUNT:
+        amount = int((Decimal(ctx.amount) * _CENTS).to_integral_value())
+    else:
+        amount = 1
+    if amount <= 0:
+        return None
+    return counters.Hit(base=f"r{rule.id}:{counters.digest(value)}", window=rule.window_seconds, amount=amount)
+
+
+def _counter_limit(rule: engine.CompiledRule) -> float:
+    if rule.measure == RiskRule.Measure.AMOUNT:
+        return float((rule.amount_threshold or Decimal(0)) * _CENTS)
+    return float(rule.limit)
+
+
+def _counter_reason(rule: engine.CompiledRule, result: counters.HitResult) -> Reason:
+    if rule.measure == RiskRule.Measure.AMOUNT:
+        count = _money_text(Decimal(math.ceil(result.estimate)) / _CENTS)
+        return _reason(
+            rule,
+            "limit_amount",
+            {"dimension": rule.dimension, "limit": _money_text(rule.amount_threshold), "window": rule.window_seconds, "count": count},
+        )
+    return _reason(
+        rule,
+        "limit",
+        {
+            "dimension": rule.dimension,
+            "limit": rule.limit,
+            "measure": rule.measure,
+            "window": rule.window_seconds,
+            "count": math.ceil(result.estimate),
+        },
+    )
+
+
+def _check_simple(rule: engine.CompiledRule, ctx: RiskContext, now) -> Reason | None:
+    """Amount thresholds and new-account restrictions: no counters involved."""
+    amount = Decimal(ctx.amount or 0)
+    if rule.kind == RiskRule.Kind.AMOUNT:
+        if rule.amount_threshold is not None and amount >= rule.amount_threshold:
+            return _reason(rule, "amount", {"amount": _money_text(amount), "threshold": _money_text(rule.amount_threshold)})
+        return None
+    if rule.kind == RiskRule.Kind.NEW_ACCOUNT:
+        created = ctx.account_created_at
+        age = rule.account_age_hours * 3600
+        if created is None or (now - created).total_seconds() >= age:
+            return None
+        if rule.amount_threshold is not None:
+            if amount < rule.amount_threshold:
+                return None
+            params = {"age": age, "amount": _money_text(amount), "threshold": _money_text(rule.amount_threshold)}
+            return _reason(rule, "new_account_amount", params)
+        if rule.limit:
+            if ctx.quantity <= rule.limit:
+                return None
+            return _reason(rule, "new_account_quantity", {"age": age, "quantity": ctx.quantity, "limit": rule.limit})
+        return _reason(rule, "new_account", {"age": age})
+    return None
+
+
+def _valid_ip(value: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(value)) if value else None
+    except ValueError:
+        return None
+
+
+def risk_evaluate(*, ctx: RiskContext) -> Decision:
+    """Evaluate a request against the active rules, record it (RiskEvent) and return the decision.
+
+    Counters of purchase limits and velocity rules are reserved by this call and kept when the
+    outcome is allow or review; on challenge or block they are given back at once. A caller whose
+    request then fails for another reason gives them back with `risk_release(decision=...)`.
+    """
+    snapshot = engine.rules_snapshot()
+    now = timezone.now()
+    now_ts = counters.clock()
+    values = _context_values(ctx)
+    rules = snapshot.rules_for(ctx.action)
+
+    reasons: list[Reason] = []
+    matched: list[Reason] = []  # reasons that carry a score and an action
+    allowlisted = False
+
+    # 1. Lists first: an allowlist skips limits and thresholds, a blocklist always applies.
+    for rule in rules:
+        if rule.kind not in _LIST_KINDS or (rule.sku_id and rule.sku_id != ctx.sku_id):
+            continue
+        compiled = snapshot.lists.get(rule.list_id)
+        value = values.get(compiled.dimension) if compiled else ""
+        if not value or not compiled.match(value, now_ts):
+            continue
+        reason = _reason(rule, rule.kind, {"dimension": compiled.dimension, "list": compiled.name})
+        if rule.kind == RiskRule.Kind.ALLOWLIST:
+            allowlisted = True
+            reasons.append(reason)
+        else:
+            matched.append(reason)
+    list_blocked = any(reason.action == RiskRule.RuleAction.BLOCK for reason in matched)
+
+    # 2. Thresholds and counters (all counters of this request in one round trip).
+    results: list[counters.HitResult] = []
+    if not allowlisted and not list_blocked:
+        planned: list[tuple[engine.CompiledRule, counters.Hit]] = []
+        for rule in rules:
+            if rule.kind in _LIST_KINDS or (rule.sku_id and rule.sku_id != ctx.sku_id):
+                continue
+            if rule.kind in RiskRule.COUNTER_KINDS:
+                value = values.get(rule.dimension)
+                hit = _counter_plan(rule, ctx, value) if value else None
+                if hit is not None:
+                    planned.append((rule, hit))
+                continue
+            reason = _check_simple(rule, ctx, now)
+            if reason is not None:
+                matched.append(reason)
+        results = counters.hit_many([hit for _rule, hit in planned], now=now_ts)
+        for (rule, _hit), result in zip(planned, results, strict=True):
+            if result.estimate > _counter_limit(rule):
+                matched.append(_counter_reason(rule, result))
+
+    # 3. The outcome: the strongest rule action, or the score threshold reached, whichever is stronger.
+    score = sum(reason.score for reason in matched)
+    outcome = Outcome.ALLOW
+    for reason in matched:
+        candidate = _RULE_OUTCOME.get(reason.action, Outcome.ALLOW)
+        if SEVERITY[candidate] > SEVERITY[outcome]:
+            outcome = candidate
+    levels = snapshot.settings
+    for threshold_outcome, threshold in (
+        (Outcome.BLOCK, levels.block_score),
+        (Outcome.REVIEW, levels.review_score),
+        (Outcome.CHALLENGE, levels.challenge_score),
+    ):
+        if threshold and score >= threshold:
+            if SEVERITY[threshold_outcome] > SEVERITY[outcome]:
+                outcome = threshold_outcome
+                matched.append(Reason(code="score", params={"score": score, "outcome": threshold_outcome, "threshold": threshold}))
+            break
+    if ctx.challenge_passed and outcome == Outcome.CHALLENGE:
+        outcome = Outcome.ALLOW
+    reasons.extend(matched)
+
+    reserved = [(result.key, result.amount) for result in results]
+    if outcome in (Outcome.CHALLENGE, Outcome.BLOCK) and reserved:
+        counters.release(reserved)
+        reserved = []
+
+    event_id = _event_record(ctx=ctx, values=values, outcome=outcome, score=score, reasons=reasons, reserved=reserved, now=now)
+    return Decision(outcome=outcome, score=score, reasons=tuple(reasons), event_id=event_id, reserved=tuple(reserved))
+
+
+def _event_record(*, ctx, values, outcome, score, reasons, reserved, now) -> int:
+    extra = dict(ctx.extra or {})
+    ip = _valid_ip(values[Dimension.IP])
+    if values[Dimension.IP] and ip is None:
+        extra["ip_raw"] = str(ctx.ip)[:100]
+    return eventlog.event_write(
+        {
+            "created_at": now,
+            "action": str(ctx.action)[:12],
+            "outcome": outcome,
+            "score": score,
+            "reasons": [reason.to_json() for reason in reasons],
+            "reference": str(ctx.reference or "")[:100],
+            "sku_id": ctx.sku_id,
+            "quantity": max(0, int(ctx.quantity)),
+            "amount": Decimal(ctx.amount or 0),
+            "ip": ip,
+            "device": values[Dimension.DEVICE][:128],
+            "account_id": values[Dimension.ACCOUNT][:64],
+            "phone": values[Dimension.PHONE][:32],
+            "email": values[Dimension.EMAIL][:254],
+            "distributor_id": ctx.distributor_id,
+            "storefront_id": ctx.storefront_id,
+            "account_created_at": ctx.account_created_at,
+            "challenge_passed": ctx.challenge_passed,
+            "extra": extra,
+            "counters": [list(item) for item in reserved],
+            "released_at": None,
+            "review_status": RiskEvent.ReviewStatus.PENDING if outcome == Outcome.REVIEW else RiskEvent.ReviewStatus.NONE,
+            "reviewed_by_id": None,
+            "reviewed_at": None,
+            "review_note": "",
+        }
+    )
+
+
+def risk_events_flush() -> int:
+    """Write the allowed events still queued in this process (see riskcontrol.eventlog) now.
+
+    Tests call it before looking up an allowed event; shutdown hooks may call it (atexit does).
+    """
+    return eventlog.events_flush()
+
+
+def risk_release(*, decision: Decision | None = None, event_id: int | None = None) -> bool:
+    """Give back the counters a decision reserved (the purchase did not go through). Once per event.
+
+    Pass the decision when you have it: it works even if the event row was rolled back with your
+    transaction. Returns True when something was given back.
+    """
+    event_id = event_id if event_id is not None else (decision.event_id if decision is not None else None)
+    reserved = [tuple(item) for item in (decision.reserved if decision is not None else ())]
+    if event_id is not None:
+        # An allowed event may still wait in this process's queue (riskcontrol.eventlog): claim it there.
+        queued = eventlog.event_mark_released(event_id, timezone.now())
+        if queued is False:
+            return False  # released before
+        if queued is None:
+            claimed = RiskEvent.objects.filter(pk=event_id, released_at__isnull=True).update(released_at=timezone.now())
+            if claimed == 0 and RiskEvent.objects.filter(pk=event_id).exists():
+                return False  # released before
+            if not reserved and claimed:
+                reserved = [tuple(item) for item in RiskEvent.objects.filter(pk=event_id).values_list("counters", flat=True).first() or []]
+        elif not reserved:
+            reserved = [tuple(item) for item in (eventlog.event_queued(event_id) or {}).get("counters") or []]
+    if not reserved:
+        return False
+    counters.release(reserved)
+    return True
+
+
+@transaction.atomic
+def review_decide(*, event_id: int, approve: bool, actor, note: str = "", block: tuple[str, ...] = (), ip: str | None = None) -> RiskEvent:
+    """Approve or reject an event held for review, and tell the caller through `review_decided`.
+
+    Rejecting gives back its counters and may add its IP, device, account, phone or email
+    (`block`, dimension names) to the blocklist of that kind. Receivers of `review_decided` run
+    inside this transaction: their writes commit or roll back with the decision.
+    """
+    event = RiskEvent.objects.select_for_update().filter(pk=event_id).first()
+    if event is None:
+        raise NotUnderReview()
+    if event.review_status in (RiskEvent.ReviewStatus.APPROVED, RiskEvent.ReviewStatus.REJECTED):
+        raise ReviewAlreadyDecided()
+    if event.review_status != RiskEvent.ReviewStatus.PENDING:
+        raise NotUnderReview()
+    event.review_status = RiskEvent.ReviewStatus.APPROVED if approve else RiskEvent.ReviewStatus.REJECTED
+    event.reviewed_by = actor if getattr(actor, "is_authenticated", False) else None
+    event.reviewed_at = timezone.now()
+    event.review_note = (note or "")[:500]
+    event.save(update_fields=["review_status", "reviewed_by", "reviewed_at", "review_note"])
+    if not approve:
+        event_pk = event.pk
+        transaction.on_commit(lambda: risk_release(event_id=event_pk))
+        _block_from_event(event=event, dimensions=block, actor=actor)
+    audit_record(
+        actor=actor,
+        action="risk.review.approve" if approve else "risk.review.reject",
+        obj=event,
+        ip=ip,
+        reason=note or "",
+        data={"reference": event.reference, "outcome": event.outcome, "score": event.score, "blocked": list(block)},
+    )
+    review_decided.send(
+        sender=RiskEvent,
+        event=event,
+        decision="approved" if approve else "rejected",
+        reference=event.reference,
+        note=event.review_note,
+        actor=actor,
+    )
+    return event
+
+
+_BLOCK_FIELDS = {
+    Dimension.IP: "ip",
+    Dimension.DEVICE: "device",
+    Dimension.ACCOUNT: "account_id",
+    Dimension.PHONE: "phone",
+    Dimension.EMAIL: "email",
+}
+
+
+def _block_from_event(*, event: RiskEvent, dimensions, actor) -> None:
+    for dimension in dimensions:
+        field_name = _BLOCK_FIELDS.get(dimension)
+        value = getattr(event, field_name, "") if field_name else ""
+        if not value:
+            continue
+        risk_list = RiskList.objects.filter(list_type=RiskList.ListType.BLOCK, dimension=dimension).order_by("id").first()
+        if risk_list is None:
+            risk_list = RiskList.objects.create(
+                name=f"review-{dimension}",
+                list_type=RiskList.ListType.BLOCK,
+                dimension=dimension,
+                description="Added from the review queue.",
+            )
+        list_entry_add(risk_list=risk_list, value=str(value), note=f"review #{event.pk}", actor=actor)
+
+
+def list_entry_add(*, risk_list: RiskList, value: str, note: str = "", actor=None, expires_at=None) -> RiskListEntry:
+    """Add (or refresh) a value on a list and make every process see it."""
+    normalized = normalize_value(risk_list.dimension, value)
+    entry, _created = RiskListEntry.objects.update_or_create(
+        risk_list=risk_list,
+        value=normalized,
+        defaults={"note": note[:300], "expires_at": expires_at, "created_by": actor if getattr(actor, "is_authenticated", False) else None},
+    )
+    audit_record(actor=actor, action="risk.list.add", obj=entry, data={"list": risk_list.name, "dimension": risk_list.dimension})
+    risk_rules_changed()
+    return entry

@@ -1,0 +1,161 @@
+"""The distributor API for orders and the wallet (signed requests, channels.api_auth)."""
+
+import json
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from catalog.models import Sku
+from channels.api import ERRORS, DistributorApiView
+from settlement.errors import SettlementError
+from settlement.models import Order
+from settlement.selectors.orders import order_codes_reveal, order_get, orders_for
+from settlement.services.idempotency import idempotent_call, request_hash
+from settlement.services.orders import order_place
+from settlement.services.wallets import wallet_for
+from voucherhub.core.api import error_response
+from voucherhub.core.net import client_ip
+
+
+class OrderOut(serializers.Serializer):
+    class Meta:
+        ref_name = "Order"
+
+    number = serializers.CharField()
+    status = serializers.CharField()
+    channel = serializers.CharField()
+    sku = serializers.CharField(source="sku.code")
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=14, decimal_places=2)
+    total = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField()
+    refunded_quantity = serializers.IntegerField()
+    refunded_amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    customer_ref = serializers.CharField()
+    held_for_review = serializers.SerializerMethodField()
+    created_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField()
+    delivered_at = serializers.DateTimeField()
+
+    def get_held_for_review(self, order) -> bool:
+        return order.hold == Order.Hold.REVIEW
+
+
+class CodeOut(serializers.Serializer):
+    hint = serializers.CharField()
+    code = serializers.CharField()
+    serial = serializers.CharField()
+    status = serializers.CharField()
+    expires_at = serializers.CharField(allow_null=True)
+
+
+def _actor_label(request) -> str:
+    return request.user.get_username()
+
+
+def _order_body(request, order: Order, *, with_codes: bool) -> dict:
+    body = OrderOut(order).data
+    if with_codes and order.status == Order.Status.DELIVERED:
+        body["codes"] = order_codes_reveal(
+            order=order, actor_label=_actor_label(request), ip=client_ip(request), reason="api order response"
+        )
+    return body
+
+
+class OrderListCreateApi(DistributorApiView):
+    class InputSerializer(serializers.Serializer):
+        sku = serializers.SlugField()
+        quantity = serializers.IntegerField(min_value=1)
+        customer_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+    @extend_schema(
+        operation_id="orders_list",
+        parameters=[OpenApiParameter("status", str, enum=[s for s, _l in Order.Status.choices])],
+        responses={200: OrderOut(many=True), **ERRORS},
+    )
+    def get(self, request):
+        wanted = request.query_params.get("status") or None
+        if wanted and wanted not in Order.Status.values:
+            return error_response("invalid", "unknown status", status_code=400, fields={"status": ["unknown status"]})
+        return self.paginate(orders_for(self.distributor, status=wanted), OrderOut)
+
+    @extend_schema(
+        operation_id="orders_create",
+        request=InputSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=True)],
+        responses={201: OrderOut, **ERRORS},
+    )
+    def post(self, request):
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key or len(key) > 100:
+            return error_response(
+                "idempotency_key_required",
+                "Send an Idempotency-Key header (1-100 characters).",
+                status_code=400,
+                fields={"Idempotency-Key": ["required"]},
+            )
+        distributor = self.distributor
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            digest = request_hash(json.loads(request.body or b"{}"))
+        except ValueError:
+            digest = request_hash(request.body)
+
+        def work():
+            sku = Sku.objects.filter(code=data.validated_data["sku"]).first()
+            if sku is None:
+                raise SettlementError("Unknown SKU.", field="sku")
+            order = order_place(
+                channel=Order.Channel.API,
+                distributor=distributor,
+                sku=sku,
+                quantity=data.validated_data["quantity"],
+                customer_ref=data.validated_data["customer_ref"],
+                idempotency_key=key,
+                ip=client_ip(request),
+            )
+            # Stored for replays: the order number only, never the codes (they are revealed afresh, audited).
+            return 201, {"order": order.number}
+
+        status_code, stored, replayed = idempotent_call(scope=f"api-order:{distributor.pk}", key=key, digest=digest, work=work)
+        order = order_get(distributor, stored["order"])
+        headers = {"Idempotent-Replayed": "true"} if replayed else {}
+        return Response(_order_body(request, order, with_codes=True), status=status_code, headers=headers)
+
+
+class OrderDetailApi(DistributorApiView):
+    @extend_schema(operation_id="orders_retrieve", responses={200: OrderOut, **ERRORS})
+    def get(self, request, number):
+        return Response(OrderOut(order_get(self.distributor, number)).data)
+
+
+class OrderCodesApi(DistributorApiView):
+    @extend_schema(operation_id="orders_codes", responses={200: CodeOut(many=True), **ERRORS})
+    def get(self, request, number):
+        order = order_get(self.distributor, number)
+        if order.status != Order.Status.DELIVERED and order.status != Order.Status.PARTIALLY_REFUNDED:
+            return error_response("not_delivered", "The order has no delivered codes.", status_code=409)
+        return Response(order_codes_reveal(order=order, actor_label=_actor_label(request), ip=client_ip(request), reason="api codes"))
+
+
+class WalletApi(DistributorApiView):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Wallet"
+
+        currency = serializers.CharField()
+        balance = serializers.DecimalField(max_digits=14, decimal_places=2)
+        credit_limit = serializers.DecimalField(max_digits=14, decimal_places=2)
+        spendable = serializers.DecimalField(max_digits=14, decimal_places=2)
+        commission_frozen = serializers.DecimalField(max_digits=14, decimal_places=2)
+        commission_available = serializers.DecimalField(max_digits=14, decimal_places=2)
+        commission_withdrawing = serializers.DecimalField(max_digits=14, decimal_places=2)
+        commission_debt = serializers.DecimalField(max_digits=14, decimal_places=2)
+
+    @extend_schema(operation_id="wallet_retrieve", responses={200: OutputSerializer, **ERRORS})
+    def get(self, request):
+        from settlement.selectors.wallets import wallet_summary
+
+        return Response(self.OutputSerializer(wallet_summary(wallet_for(self.distributor))).data)

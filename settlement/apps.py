@@ -1,0 +1,58 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _schedules(sender, **kwargs):
+    from settlement.tasks import schedules_ensure
+
+    schedules_ensure()
+
+
+def _review_decided(sender, event=None, decision=None, reference="", note="", actor=None, **kwargs):
+    """Risk review decided on a purchase: a held order continues (delivered) or is refunded."""
+    from settlement.services.orders import order_hold_decide
+
+    if reference:
+        order_hold_decide(reference=reference, approved=decision == "approved", actor=actor, note=note or "")
+
+
+class SettlementConfig(AppConfig):
+    name = "settlement"
+    verbose_name = _("Settlement")
+
+    def ready(self) -> None:
+        from voucherhub.core import roles
+
+        roles.grant(
+            roles.FINANCE,
+            [
+                "settlement.view_order",
+                "settlement.refund_order",
+                "settlement.view_wallet",
+                "settlement.topup_wallet",
+                "settlement.set_credit_limit",
+                "settlement.view_account",
+                "settlement.view_transfer",
+                "settlement.view_entry",
+                "settlement.view_payment",
+                "settlement.confirm_payment",
+                "settlement.view_paymentcallback",
+                "settlement.view_commissionaccrual",
+                "settlement.view_withdrawal",
+                "settlement.decide_withdrawal",
+                "settlement.view_statement",
+                "settlement.reconcile_statement",
+                "settlement.view_exportjob",
+                "settlement.export_finance",
+            ],
+        )
+        roles.grant(
+            roles.OPS, ["settlement.view_order", "settlement.refund_order", "settlement.replace_code", "settlement.view_webhookdelivery"]
+        )
+        post_migrate.connect(_schedules, sender=self, dispatch_uid="settlement.schedules")
+        try:
+            from riskcontrol.signals import review_decided
+        except ImportError:  # pragma: no cover - risk control not on main yet
+            return
+        review_decided.connect(_review_decided, dispatch_uid="settlement.review_decided")

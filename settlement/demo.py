@@ -1,0 +1,95 @@
+"""Settlement demo data: funded wallets, paid orders through the portal, the API and the storefront, frozen and
+released commission, a pending withdrawal and a statement — so the finance dashboard and the portal show real
+numbers. Idempotent: nothing is added when the demo orders exist."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from catalog.models import Sku
+from channels.models import Distributor, Storefront
+from settlement.adapters import ADAPTERS
+from settlement.models import CommissionAccrual, Order
+from settlement.selectors.wallets import wallet_summary
+from settlement.services.commission import commission_release
+from settlement.services.orders import order_place
+from settlement.services.payments import payment_callback_receive, payment_for_order
+from settlement.services.statements import statement_generate
+from settlement.services.wallets import wallet_credit_limit_set, wallet_for, wallet_topup_record
+from settlement.services.withdrawals import withdrawal_request
+from voucherhub.core.errors import DomainError
+
+LOOKUP_PASSWORD = "demo-lookup"
+
+
+def seed(out) -> None:
+    if Order.objects.filter(campaign="demo").exists():
+        out.write("demo settlement: already there")
+        return
+    finance = get_user_model().objects.filter(username="finance").first()
+    top = Distributor.objects.filter(name="华东优选总代理").first()
+    zj = Distributor.objects.filter(name="浙江省代·杭州悦享").first()
+    skus = {code: Sku.objects.filter(code=code).first() for code in ("IQIYI-VIP-M1", "TXVIDEO-VIP-M1", "SBUX-TALL", "LUCKIN-ANY")}
+    if finance is None or top is None or zj is None or not all(skus.values()):
+        out.write("demo settlement: skipped (needs the core, catalog and channels demo)")
+        return
+    top_wallet, zj_wallet = wallet_for(top), wallet_for(zj)
+    wallet_topup_record(wallet=top_wallet, amount=Decimal("3000.00"), actor=finance, reference="DEMO-BANK-0001", note="demo")
+    wallet_topup_record(wallet=zj_wallet, amount=Decimal("5000.00"), actor=finance, reference="DEMO-BANK-0002", note="demo")
+    wallet_credit_limit_set(wallet=zj_wallet, credit_limit=Decimal("1000.00"), actor=finance, reason="demo: good payment history")
+
+    made = []
+    try:
+        # 浙江省代 buys for resale in the portal (from its quota): its upline earns commission
+        for code in ("IQIYI-VIP-M1", "TXVIDEO-VIP-M1"):
+            made.append(order_place(channel=Order.Channel.PORTAL, distributor=zj, sku=skus[code], quantity=100, campaign="demo"))
+        # 总代's ERP orders through the signed API on behalf of a customer
+        made.append(
+            order_place(
+                channel=Order.Channel.API,
+                distributor=top,
+                sku=skus["LUCKIN-ANY"],
+                quantity=2,
+                customer_ref="ERP-10086",
+                idempotency_key="demo-api-1",
+                campaign="demo",
+            )
+        )
+        # a consumer buys on the storefront /s/demo/ and pays in the sandbox
+        shop = Storefront.objects.filter(distributor=top).first()
+        consumer = order_place(
+            channel=Order.Channel.STOREFRONT,
+            distributor=top,
+            storefront=shop,
+            sku=skus["SBUX-TALL"],
+            quantity=1,
+            contact="buyer@example.com",
+            lookup_password=LOOKUP_PASSWORD,
+            pay_method="sandbox",
+            campaign="demo",
+        )
+        sandbox = ADAPTERS["sandbox"]
+        payment = payment_for_order(order=consumer)
+        body = sandbox.callback_body(
+            event_id=f"demo-{payment.number}", event_type="payment.succeeded", payment_number=payment.number, amount=payment.amount
+        )
+        payment_callback_receive(adapter_name="sandbox", body=body, headers={sandbox.SIGNATURE_HEADER: sandbox.sign(body)})
+        made.append(consumer)
+    except DomainError as error:
+        out.write(f"demo settlement: an order was refused ({error.message}); continuing with what was made")
+
+    # the first portal order's commission is released (as if its freeze ended); a withdrawal waits for finance
+    for accrual in CommissionAccrual.objects.filter(order__in=made[:2], status=CommissionAccrual.Status.FROZEN):
+        commission_release(accrual=accrual, reason="demo")
+    available = wallet_summary(top_wallet).commission_available
+    if available >= Decimal("100.00"):
+        withdrawal_request(wallet=top_wallet, amount=Decimal("100.00"), payee="招商银行 6225 8801 2345 6789 陈总", actor=None)
+    now = timezone.now()
+    statement_generate(wallet=zj_wallet, start=now - timedelta(days=1), end=now + timedelta(minutes=1), actor=finance)
+    numbers = ", ".join(o.number for o in made)
+    out.write(
+        f"demo settlement: orders {numbers}; consumer lookup: {made[-1].number if made else '-'} + buyer@example.com + "
+        f"{LOOKUP_PASSWORD}; finance dashboard /dashboards/finance/ (login `finance`)"
+    )

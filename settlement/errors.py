@@ -1,0 +1,80 @@
+"""Settlement's domain errors: each has a stable code for API clients and a message for people."""
+
+from django.utils.translation import gettext_lazy as _
+
+from voucherhub.core.errors import Conflict, DomainError, NotFound
+
+
+class SettlementError(DomainError):
+    code = "settlement_error"
+
+
+class Unbalanced(SettlementError):
+    code = "unbalanced_transfer"
+    default_message = _("A transfer's entries must sum to zero in each currency.")
+
+
+class InsufficientFunds(SettlementError):
+    code = "insufficient_funds"
+    status = 402
+    default_message = _("The wallet balance (with its credit limit) does not cover this amount.")
+
+
+class LimitBreached(SettlementError):
+    code = "account_limit"
+    default_message = _("This would take an account past its limit.")
+
+
+class OutOfStock(Conflict):
+    code = "out_of_stock"
+    default_message = _("Not enough codes are left for this SKU.")
+
+
+class InvalidOrderTransition(Conflict):
+    code = "invalid_transition"
+    default_message = _("The order cannot change to that status from its current one.")
+
+
+class OrderNotFound(NotFound):
+    code = "order_not_found"
+    default_message = _("No such order.")
+
+
+class InvalidAmount(SettlementError):
+    code = "invalid_amount"
+    default_message = _("The amount is not valid.")
+
+
+class WithdrawalRefused(SettlementError):
+    code = "withdrawal_refused"
+
+
+class WithdrawalConflict(Conflict):
+    code = "withdrawal_conflict"
+    default_message = _("This withdrawal was already decided differently.")
+
+
+class StatementLocked(Conflict):
+    code = "statement_reconciled"
+    default_message = _("A reconciled statement cannot change.")
+
+
+class PaymentRefused(SettlementError):
+    code = "payment_refused"
+
+
+class NothingToRefund(Conflict):
+    code = "nothing_to_refund"
+    default_message = _("There is nothing left to refund on this order.")
+
+
+class LookupLocked(SettlementError):
+    code = "lookup_locked"
+    status = 429
+    default_message = _("Too many attempts. Please try again later.")
+
+
+class LookupFailed(SettlementError):
+    code = "lookup_failed"
+    status = 404
+    default_message = _("No order matches this number, contact and lookup password.")

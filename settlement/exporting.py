@@ -1,0 +1,402 @@
+"""Finance exports, streamed with flat memory, in XLSX and CSV. No plaintext code is ever selected:
+codes appear only as their masked hint.
+
+A sheet is a list of columns (header, SQL expression, kind) over one FROM/WHERE. On PostgreSQL both
+formats are produced by the database itself through `COPY (…) TO STDOUT`:
+
+* CSV: the columns as CSV (dates in the site's time zone, text guarded against spreadsheet formulas);
+* XLSX: each row is built as worksheet XML (`<row><c><v>…</v></c><c t="inlineStr">…</c></row>`) by
+  the SELECT, so Python only copies bytes into the zip member. An XLSX is a zip of a few XML parts
+  (`xlsx.py` writes the fixed ones); numbers are `<v>` cells, text is an inline string, times are
+  Excel serial numbers with a date-time style.
+
+On SQLite (the laptop default) the same XML and CSV are produced row by row in Python.
+"""
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from settlement import xlsx
+from settlement.models import Account, CommissionAccrual, Entry, Order, Transfer
+
+INT, NUM, TEXT, ENUM, TIME = "int", "num", "text", "enum", "time"
+# Control characters XML 1.0 does not allow (tab, newline and carriage return are kept as entities).
+_CONTROL = "".join(chr(c) for c in range(1, 32) if c not in (9, 10, 13))  # PostgreSQL text never holds NUL
+
+
+@dataclass(frozen=True)
+class Col:
+    header: str
+    expr: str
+    kind: str = TEXT
+
+
+@dataclass(frozen=True)
+class Sheet:
+    columns: list[Col]
+    body: str  # FROM … WHERE …
+    params: list = field(default_factory=list)
+    order_by: str = ""
+    title: str = "export"
+
+    @property
+    def headers(self) -> list[str]:
+        return [c.header for c in self.columns]
+
+    @property
+    def sql(self) -> str:
+        """The plain SELECT of the rows (what a CSV of them contains)."""
+        return f"SELECT {', '.join(c.expr for c in self.columns)} {self.body}{self._order()}"
+
+    @property
+    def count_sql(self) -> str:
+        return f"SELECT count(*) {self.body}"
+
+    def _order(self) -> str:
+        return f" ORDER BY {self.order_by}" if self.order_by else ""
+
+
+def _where(alias_time: str, start, end, extra: list[tuple[str, object]]) -> tuple[str, list]:
+    where, params = ["TRUE"], []
+    if start is not None:
+        where.append(f"{alias_time} >= %s")
+        params.append(start)
+    if end is not None:
+        where.append(f"{alias_time} < %s")
+        params.append(end)
+    for cond, value in extra:
+        if value is not None:
+            where.append(cond)
+            params.append(value)
+    return " AND ".join(where), params
+
+
+def _table(model) -> str:
+    return model._meta.db_table
+
+
+LEDGER_COLUMNS = [
+    Col("entry", "e.id", INT),
+    Col("time", "e.created_at", TIME),
+    Col("transfer", "t.id", INT),
+    Col("kind", "t.kind", ENUM),
+    Col("reference", "t.reference"),
+    Col("order", "o.number"),
+    Col("account", "a.id", INT),
+    Col("account_kind", "a.kind", ENUM),
+    Col("distributor", "w.distributor_id", INT),
+    Col("currency", "e.currency", ENUM),
+    Col("amount", "e.amount", NUM),
+    Col("balance_after", "e.balance_after", NUM),
+    Col("memo", "t.memo"),
+]
+
+
+def ledger_sheet(*, start=None, end=None, wallet_id=None) -> Sheet:
+    cond, params = _where("e.created_at", start, end, [("a.wallet_id = %s", wallet_id)])
+    body = (
+        f"FROM {_table(Entry)} e JOIN {_table(Transfer)} t ON t.id = e.transfer_id JOIN {_table(Account)} a ON a.id = e.account_id"
+        f" LEFT JOIN {_table(Order)} o ON o.id = t.order_id LEFT JOIN settlement_wallet w ON w.id = a.wallet_id WHERE {cond}"
+    )
+    return Sheet(columns=LEDGER_COLUMNS, body=body, params=params, order_by="e.id", title="ledger")
+
+
+def orders_sheet(*, start=None, end=None, distributor_id=None) -> Sheet:
+    cond, params = _where("o.created_at", start, end, [("o.distributor_id = %s", distributor_id)])
+    columns = [
+        Col("order", "o.number"),
+        Col("created", "o.created_at", TIME),
+        Col("channel", "o.channel", ENUM),
+        Col("distributor", "o.distributor_id", INT),
+        Col("storefront", "o.storefront_id", INT),
+        Col("sku", "s.code"),
+        Col("quantity", "o.quantity", INT),
+        Col("unit_price", "o.unit_price", NUM),
+        Col("total", "o.total", NUM),
+        Col("currency", "o.currency", ENUM),
+        Col("status", "o.status", ENUM),
+        Col("refunded_quantity", "o.refunded_quantity", INT),
+        Col("refunded_amount", "o.refunded_amount", NUM),
+        Col("paid_at", "o.paid_at", TIME),
+        Col("campaign", "o.campaign"),
+    ]
+    body = f"FROM {_table(Order)} o JOIN catalog_sku s ON s.id = o.sku_id WHERE {cond}"
+    return Sheet(columns=columns, body=body, params=params, order_by="o.id", title="orders")
+
+
+def commission_sheet(*, start=None, end=None, wallet_id=None) -> Sheet:
+    cond, params = _where("c.created_at", start, end, [("c.wallet_id = %s", wallet_id)])
+    columns = [
+        Col("order", "o.number"),
+        Col("created", "c.created_at", TIME),
+        Col("beneficiary", "w.distributor_id", INT),
+        Col("depth", "c.depth", INT),
+        Col("amount", "c.amount", NUM),
+        Col("clawed_back", "c.clawed_back", NUM),
+        Col("status", "c.status", ENUM),
+        Col("release_after", "c.release_after", TIME),
+        Col("released_at", "c.released_at", TIME),
+    ]
+    body = (
+        f"FROM {_table(CommissionAccrual)} c JOIN {_table(Order)} o ON o.id = c.order_id"
+        f" JOIN settlement_wallet w ON w.id = c.wallet_id WHERE {cond}"
+    )
+    return Sheet(columns=columns, body=body, params=params, order_by="c.id", title="commission")
+
+
+def supplier_sheet(*, start=None, end=None, supplier_id=None) -> Sheet:
+    """Codes consumed (sold, net of returns to stock) per supplier and batch, at cost, from the ledger's cost postings."""
+    cond, params = _where("ev.created_at", start, end, [("p.supplier_id = %s", supplier_id)])
+    columns = [
+        Col("supplier", "sup.name"),
+        Col("batch", "b.id", INT),
+        Col("batch_label", "b.label"),
+        Col("sku", "s.code"),
+        Col("codes", "count(*)", INT),
+        Col("unit_cost", "s.cost_price", NUM),
+        Col("cost", "count(*) * s.cost_price", NUM),
+    ]
+    body = (
+        "FROM catalog_codeevent ev JOIN catalog_cardcode cc ON cc.id = ev.code_id JOIN catalog_codebatch b ON b.id = cc.batch_id"
+        " JOIN catalog_sku s ON s.id = cc.sku_id JOIN catalog_product p ON p.id = s.product_id"
+        f" LEFT JOIN catalog_supplier sup ON sup.id = p.supplier_id WHERE ev.to_status = 'sold' AND ev.from_status = 'reserved' AND {cond}"
+        " GROUP BY sup.name, b.id, b.label, s.code, s.cost_price"
+    )
+    return Sheet(columns=columns, body=body, params=params, order_by="sup.name, b.id", title="supplier")
+
+
+SHEETS: dict[str, Callable[..., Sheet]] = {
+    "ledger": ledger_sheet,
+    "orders": orders_sheet,
+    "commission": commission_sheet,
+    "supplier": supplier_sheet,
+}
+
+
+# --- SQL that renders rows (PostgreSQL) -----------------------------------------------------------
+
+
+def _tz() -> str:
+    return settings.TIME_ZONE
+
+
+def _xml_text_sql(expr: str) -> str:
+    clean = f"translate(({expr})::text, %s, '')"
+    for plain, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("\t", "&#9;"), ("\n", "&#10;"), ("\r", "&#13;")):
+        clean = f"replace({clean}, {_literal(plain)}, '{entity}')"
+    return clean
+
+
+def _literal(value: str) -> str:
+    return {"\t": "E'\\t'", "\n": "E'\\n'", "\r": "E'\\r'"}.get(value, f"'{value}'")
+
+
+def _xml_cell_sql(col: Col) -> tuple[str, list]:
+    if col.kind in (INT, NUM):
+        return f"coalesce('<c><v>' || ({col.expr})::text || '</v></c>', '<c/>')", []
+    if col.kind == TIME:
+        serial = f"(extract(epoch from (({col.expr}) AT TIME ZONE %s))::float8 / 86400.0 + 25569)::text"
+        return f"coalesce('<c s=\"1\"><v>' || {serial} || '</v></c>', '<c/>')", [_tz()]
+    if col.kind == ENUM:
+        return f"coalesce('<c t=\"inlineStr\"><is><t>' || ({col.expr})::text || '</t></is></c>', '<c/>')", []
+    return f"coalesce('<c t=\"inlineStr\"><is><t xml:space=\"preserve\">' || {_xml_text_sql(col.expr)} || '</t></is></c>', '<c/>')", [
+        _CONTROL
+    ]
+
+
+def xml_rows_sql(sheet: Sheet) -> tuple[str, list]:
+    """One text column per row: the row's worksheet XML."""
+    parts, params = [], []
+    for col in sheet.columns:
+        sql, p = _xml_cell_sql(col)
+        parts.append(sql)
+        params.extend(p)
+    return f"SELECT '<row>' || {' || '.join(parts)} || '</row>' {sheet.body}{sheet._order()}", params + list(sheet.params)
+
+
+def _csv_cell_sql(col: Col) -> tuple[str, list]:
+    if col.kind == TIME:
+        return f"to_char(({col.expr}) AT TIME ZONE %s, 'YYYY-MM-DD HH24:MI:SS')", [_tz()]
+    if col.kind == TEXT:  # a cell starting with = + - @ would be a formula in a spreadsheet
+        return (
+            f"CASE WHEN left(({col.expr})::text, 1) IN ('=', '+', '-', '@') THEN '''' || ({col.expr})::text ELSE ({col.expr})::text END",
+            [],
+        )
+    return col.expr, []
+
+
+def csv_rows_sql(sheet: Sheet) -> tuple[str, list]:
+    parts, params = [], []
+    for col in sheet.columns:
+        sql, p = _csv_cell_sql(col)
+        parts.append(sql)
+        params.extend(p)
+    return f"SELECT {', '.join(parts)} {sheet.body}{sheet._order()}", params + list(sheet.params)
+
+
+def _copy_out(sql: str, params: list) -> Iterator[bytes]:
+    """Blocks of `COPY (sql) TO STDOUT` through the request's own connection (and transaction)."""
+    connection.ensure_connection()
+    with connection.connection.cursor() as cur:
+        with cur.copy(f"COPY ({sql}) TO STDOUT", params or None) as copy:
+            for block in copy:
+                yield bytes(block)
+
+
+def _copy_csv_out(sql: str, params: list) -> Iterator[bytes]:
+    connection.ensure_connection()
+    with connection.connection.cursor() as cur:
+        with cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params or None) as copy:
+            for block in copy:
+                yield bytes(block)
+
+
+# --- Python rendering (SQLite, and small sheets) ---------------------------------------------------
+
+
+def rows(sheet: Sheet, *, chunk: int = 5000) -> Iterator[tuple]:
+    """Stream the plain rows through a server-side cursor (PostgreSQL) / chunked fetch (SQLite)."""
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        raw = connection.connection.cursor(name=f"export_{id(sheet)}")
+        raw.itersize = chunk
+        try:
+            raw.execute(sheet.sql, sheet.params)
+            while batch := raw.fetchmany(chunk):
+                yield from batch
+        finally:
+            raw.close()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sheet.sql, sheet.params)
+            while batch := cursor.fetchmany(chunk):
+                yield from batch
+
+
+def count(sheet: Sheet) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sheet.count_sql, sheet.params)
+        return cursor.fetchone()[0]
+
+
+def _local(value):
+    if isinstance(value, str) and connection.vendor == "sqlite":
+        from django.utils.dateparse import parse_datetime
+
+        value = parse_datetime(value) or value
+    if isinstance(value, datetime):
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value, timezone.utc)
+        return timezone.localtime(value).replace(tzinfo=None)
+    return value
+
+
+def python_row_xml(sheet: Sheet, row) -> str:
+    return "<row>" + "".join(xlsx.cell(_local(v) if c.kind == TIME else v) for c, v in zip(sheet.columns, row, strict=True)) + "</row>"
+
+
+def _csv_value(col: Col, value):
+    if value is None:
+        return ""
+    if col.kind == TIME:
+        value = _local(value)
+        return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime | date) else value
+    if col.kind == TEXT and str(value)[:1] in ("=", "+", "-", "@"):
+        return "'" + str(value)
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+# --- Writers ---------------------------------------------------------------------------------------
+
+
+class _Progress:
+    def __init__(self, progress, every: int):
+        self.progress, self.every, self.n, self.next = progress, every, 0, every
+
+    def add(self, n: int) -> None:
+        self.n += n
+        if self.progress is not None and self.n >= self.next:
+            self.progress(self.n)
+            self.next = self.n + self.every
+
+
+def write_xlsx(path: Path, sheet: Sheet, *, progress=None, every: int = 20000, extra_sheets=()) -> int:
+    """Write `sheet` (and small `extra_sheets`, given as (title, rows) before it) to an XLSX file; returns the row count."""
+    counter = _Progress(progress, every)
+    with xlsx.Workbook(path) as book:
+        for title, extra_rows in extra_sheets:
+            with book.sheet(title) as out:
+                out.write("".join("<row>" + "".join(xlsx.cell(v) for v in r) + "</row>" for r in extra_rows).encode())
+        with book.sheet(sheet.title) as out:
+            out.write(("<row>" + "".join(xlsx.cell(h) for h in sheet.headers) + "</row>\n").encode())
+            if connection.vendor == "postgresql":
+                sql, params = xml_rows_sql(sheet)
+                pending, size = [], 0
+                for block in _copy_out(sql, params):
+                    pending.append(block)
+                    size += 1
+                    if size >= 2000:
+                        _flush_xml(out, pending, counter)
+                        pending, size = [], 0
+                _flush_xml(out, pending, counter)
+            else:
+                for row in rows(sheet):
+                    out.write((python_row_xml(sheet, row) + "\n").encode())
+                    counter.add(1)
+    return counter.n
+
+
+def _flush_xml(out, blocks: list[bytes], counter: _Progress) -> None:
+    if not blocks:
+        return
+    data = b"".join(blocks)
+    if b"\\" in data:  # COPY's text format doubles backslashes; nothing else is escaped in our XML
+        data = data.replace(b"\\\\", b"\\")
+    out.write(data)
+    counter.add(data.count(b"\n"))
+
+
+def write_csv(path: Path, sheet: Sheet, *, progress=None, every: int = 20000) -> int:
+    counter = _Progress(progress, every)
+    with open(path, "wb") as handle:
+        handle.write("\ufeff".encode())
+        head = io.StringIO()
+        csv.writer(head).writerow(sheet.headers)
+        handle.write(head.getvalue().encode())
+        if connection.vendor == "postgresql":
+            sql, params = csv_rows_sql(sheet)
+            pending = []
+            for block in _copy_csv_out(sql, params):
+                pending.append(block)
+                if len(pending) >= 2000:
+                    data = b"".join(pending)
+                    handle.write(data)
+                    counter.add(data.count(b"\n"))
+                    pending = []
+            if pending:
+                data = b"".join(pending)
+                handle.write(data)
+                counter.add(data.count(b"\n"))
+        else:
+            text = io.StringIO()
+            writer = csv.writer(text)
+            for row in rows(sheet):
+                writer.writerow([_csv_value(c, v) for c, v in zip(sheet.columns, row, strict=True)])
+                counter.add(1)
+                if text.tell() > 1 << 20:
+                    handle.write(text.getvalue().encode())
+                    text.seek(0)
+                    text.truncate()
+            handle.write(text.getvalue().encode())
+    return counter.n

@@ -1,0 +1,122 @@
+"""Forms of the portal, the storefront checkout, the order lookup and the finance pages."""
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from settlement.models import ExportJob, Order
+
+
+class OrderForm(forms.Form):
+    sku = forms.ChoiceField(label=_("Product"))
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
+
+    def __init__(self, *args, skus=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sku"].choices = [(s.code, f"{s.name} ({s.code})") for s in skus]
+
+
+class SecondFactorForm(forms.Form):
+    password = forms.CharField(label=_("Your password"), widget=forms.PasswordInput, required=False)
+    otp_token = forms.CharField(label=_("Authenticator code"), max_length=8, required=False, help_text=_("If you use two-factor sign-in."))
+
+
+class CheckoutForm(forms.Form):
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=20, initial=1)
+    contact = forms.CharField(label=_("E-mail or mobile number"), max_length=200, help_text=_("Where we send the link to your codes."))
+    lookup_password = forms.CharField(
+        label=_("Lookup password"),
+        min_length=6,
+        max_length=64,
+        widget=forms.PasswordInput(render_value=True),
+        help_text=_("At least 6 characters. With the order number and your contact it opens your order later."),
+    )
+    pay_method = forms.ChoiceField(
+        label=_("Payment"),
+        choices=[(Order.PayMethod.SANDBOX, _("Sandbox payment (demo)")), (Order.PayMethod.MANUAL, _("Bank transfer"))],
+        widget=forms.RadioSelect,
+        initial=Order.PayMethod.SANDBOX,
+    )
+
+
+class LookupForm(forms.Form):
+    number = forms.CharField(label=_("Order number"), max_length=32)
+    contact = forms.CharField(label=_("E-mail or mobile number"), max_length=200)
+    lookup_password = forms.CharField(label=_("Lookup password"), max_length=64, widget=forms.PasswordInput)
+
+
+class TopupForm(forms.Form):
+    amount = forms.DecimalField(label=_("Amount"), min_value=1, max_digits=12, decimal_places=2)
+    adapter = forms.ChoiceField(
+        label=_("Pay by"),
+        choices=[("sandbox", _("Sandbox payment (demo)")), ("manual", _("Bank transfer"))],
+        widget=forms.RadioSelect,
+        initial="sandbox",
+    )
+
+
+class WithdrawalForm(forms.Form):
+    amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=12, decimal_places=2)
+    payee = forms.CharField(label=_("Pay to"), max_length=200, help_text=_("Bank, account name and number."))
+
+
+class StatementRangeForm(forms.Form):
+    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Until (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        if data.get("start") and data.get("end") and data["end"] < data["start"]:
+            self.add_error("end", _("The period must end after it starts."))
+        return data
+
+
+class FinanceStatementForm(StatementRangeForm):
+    distributor = forms.ModelChoiceField(label=_("Distributor"), queryset=None)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from channels.models import Distributor
+
+        self.fields["distributor"].queryset = Distributor.objects.order_by("name")
+        self.order_fields(["distributor", "start", "end"])
+
+
+class ApproveForm(forms.Form):
+    payout_reference = forms.CharField(label=_("Payout reference"), max_length=100)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+
+class RejectForm(forms.Form):
+    note = forms.CharField(label=_("Reason"), max_length=300)
+
+
+class ReconcileForm(forms.Form):
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+
+class ConfirmPaymentForm(forms.Form):
+    amount = forms.DecimalField(label=_("Amount received"), max_digits=12, decimal_places=2)
+    bank_reference = forms.CharField(label=_("Bank reference"), max_length=100)
+
+
+class TopupRecordForm(forms.Form):
+    distributor = forms.ModelChoiceField(label=_("Distributor"), queryset=None)
+    amount = forms.DecimalField(label=_("Amount"), min_value=0, max_digits=12, decimal_places=2)
+    reference = forms.CharField(label=_("Bank reference"), max_length=100)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from channels.models import Distributor
+
+        self.fields["distributor"].queryset = Distributor.objects.order_by("name")
+
+
+class ExportForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("What"),
+        choices=[(k, label) for k, label in ExportJob.Kind.choices if k != ExportJob.Kind.STATEMENT],
+    )
+    fmt = forms.ChoiceField(label=_("Format"), choices=ExportJob.Format.choices)
+    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label=_("Until (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))

@@ -1,0 +1,36 @@
+"""The one place settlement calls into risk control and redemption.
+
+Risk control (on main): `risk_evaluate` / `risk_release` for every order, the `review_decided` signal
+(settlement/apps.py), `second_factor_verify` before code downloads, `challenge_verify` at checkout.
+Redemption: `holding_create` (the consumer's private code page /my/<token>/ and the e-mailed link);
+redemption sends no signal: commission of fully redeemed orders is released by the hourly
+`commissions_release_due` job, which checks the codes' status (see docs/settlement.md).
+"""
+
+from redemption.holdings import holding_create
+from riskcontrol.decision import Decision, RiskContext
+from riskcontrol.services import challenge_verify, risk_evaluate, risk_release, second_factor_verify
+
+
+def risk_check(**ctx) -> Decision:
+    """Ask risk control about a purchase (RiskContext fields as keywords)."""
+    return risk_evaluate(ctx=RiskContext(action="purchase", **ctx))
+
+
+def risk_undo(decision: Decision) -> None:
+    """The purchase did not go through: give back the counters the decision reserved."""
+    risk_release(decision=decision)
+
+
+def second_factor_ok(*, user, password: str | None = None, otp_token: str | None = None) -> bool:
+    """Second verification before codes are downloaded (raises riskcontrol's LockedOut after repeated failures)."""
+    return second_factor_verify(user=user, password=password, otp_token=otp_token)
+
+
+def challenge_ok(*, key: str, answer: str) -> bool:
+    return challenge_verify(key=key, answer=answer)
+
+
+def holding_link(*, code_ids, contact: str, order_ref: str) -> str:
+    """The consumer's private code page (/my/<token>/) for these codes; the same link again for the same order."""
+    return holding_create(code_ids=code_ids, contact=contact, order_ref=order_ref)

@@ -1,0 +1,28 @@
+"""Settlement models: the ledger, orders, payments, commission, withdrawals, statements, exports, webhooks."""
+
+from settlement.models.commission import CommissionAccrual, Withdrawal
+from settlement.models.exports import ExportJob
+from settlement.models.ledger import Account, Entry, Transfer, Wallet
+from settlement.models.orders import IdempotencyRecord, Order, OrderEvent, OrderItem
+from settlement.models.payments import Payment, PaymentCallback
+from settlement.models.statements import Statement
+from settlement.models.webhooks import WebhookDelivery, WebhookEndpoint
+
+__all__ = [
+    "Account",
+    "CommissionAccrual",
+    "Entry",
+    "ExportJob",
+    "IdempotencyRecord",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "Payment",
+    "PaymentCallback",
+    "Statement",
+    "Transfer",
+    "Wallet",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "Withdrawal",
+]

@@ -1,0 +1,54 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class ExportJob(models.Model):
+    """A large export run in the background; the file is written in a streaming way."""
+
+    class Kind(models.TextChoices):
+        LEDGER = "ledger", _("Ledger entries")
+        ORDERS = "orders", _("Orders")
+        COMMISSION = "commission", _("Commission")
+        STATEMENT = "statement", _("Statement lines")
+        SUPPLIER = "supplier", _("Supplier statement")
+
+    class Format(models.TextChoices):
+        XLSX = "xlsx", "XLSX"
+        CSV = "csv", "CSV"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    fmt = models.CharField(_("format"), max_length=4, choices=Format.choices, default=Format.XLSX)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.QUEUED)
+    total_rows = models.PositiveBigIntegerField(_("rows"), default=0)
+    done_rows = models.PositiveBigIntegerField(_("rows written"), default=0)
+    file_path = models.CharField(max_length=300, blank=True, editable=False)
+    filename = models.CharField(_("file"), max_length=200, blank=True)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export")
+        verbose_name_plural = _("exports")
+        ordering = ["-id"]
+        permissions = [("export_finance", "Can export finance data")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}"
+
+    @property
+    def progress(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(self.done_rows * 100 / self.total_rows) if self.total_rows else 0

@@ -1,0 +1,193 @@
+"""Orders: one SKU, one or more codes, from the portal, the signed API or a storefront."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from voucherhub.core.money import Currency, MoneyField
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Awaiting payment")
+        PAID = "paid", _("Paid")
+        DELIVERED = "delivered", _("Delivered")
+        EXPIRED = "expired", _("Expired")
+        PARTIALLY_REFUNDED = "partially_refunded", _("Partially refunded")
+        REFUNDED = "refunded", _("Refunded")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    # Only services change a status, and only along these edges.
+    TRANSITIONS = {
+        Status.PENDING: {Status.PAID, Status.EXPIRED, Status.CANCELLED},
+        Status.PAID: {Status.DELIVERED, Status.REFUNDED, Status.PARTIALLY_REFUNDED},
+        Status.DELIVERED: {Status.REFUNDED, Status.PARTIALLY_REFUNDED},
+        Status.PARTIALLY_REFUNDED: {Status.REFUNDED, Status.PARTIALLY_REFUNDED},
+        # A payment that arrives after expiry: the order is paid, then redelivered or refunded.
+        Status.EXPIRED: {Status.PAID},
+        Status.CANCELLED: {Status.PAID},
+        Status.REFUNDED: set(),
+    }
+
+    class Channel(models.TextChoices):
+        PORTAL = "portal", _("Distributor portal")
+        API = "api", _("Distributor API")
+        STOREFRONT = "storefront", _("Storefront")
+
+    class PayMethod(models.TextChoices):
+        WALLET = "wallet", _("Wallet")
+        SANDBOX = "sandbox", _("Sandbox payment")
+        MANUAL = "manual", _("Bank transfer")
+
+    class Hold(models.TextChoices):
+        NONE = "", _("None")
+        REVIEW = "review", _("Waiting for risk review")
+        APPROVED = "approved", _("Released by risk review")
+        REJECTED = "rejected", _("Rejected by risk review")
+
+    number = models.CharField(_("order number"), max_length=32, unique=True)
+    channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
+    distributor = models.ForeignKey("channels.Distributor", verbose_name=_("distributor"), on_delete=models.PROTECT, related_name="orders")
+    chain = models.JSONField(
+        _("distributor chain"), default=list, blank=True, help_text=_("Upline ids at the time of the order, nearest first.")
+    )
+    storefront = models.ForeignKey(
+        "channels.Storefront", verbose_name=_("storefront"), null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    campaign = models.CharField(_("campaign"), max_length=64, blank=True)
+    referrer = models.CharField(_("referrer"), max_length=200, blank=True)
+    placed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("placed by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer_ref = models.CharField(_("customer reference"), max_length=64, blank=True, help_text=_("The API caller's own reference."))
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+
+    sku = models.ForeignKey("catalog.Sku", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="orders")
+    quantity = models.PositiveIntegerField(_("quantity"))
+    currency = models.CharField(_("currency"), max_length=3, choices=Currency.choices, default=Currency.CNY)
+    unit_price = MoneyField(_("unit price"))
+    total = MoneyField(_("total"))
+    purchase_unit_price = MoneyField(_("distributor's unit price"))
+    unit_cost = MoneyField(_("unit cost"))
+    refunded_amount = MoneyField(_("refunded"), default=0)
+    refunded_quantity = models.PositiveIntegerField(_("refunded codes"), default=0)
+
+    pay_method = models.CharField(_("payment method"), max_length=10, choices=PayMethod.choices)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    hold = models.CharField(_("risk hold"), max_length=10, choices=Hold.choices, default=Hold.NONE, blank=True)
+    risk_outcome = models.CharField(_("risk decision"), max_length=12, blank=True)
+    risk_reasons = models.JSONField(_("risk reasons"), default=list, blank=True)
+    risk_event_id = models.BigIntegerField(_("risk event"), null=True, blank=True, db_index=True)
+
+    # Consumer orders: where the link goes and the lookup secret (hashed).
+    contact = models.CharField(_("contact"), max_length=200, blank=True)
+    contact_key = models.CharField(max_length=64, blank=True, editable=False, help_text="HMAC of the normalised contact")
+    lookup_password = models.CharField(max_length=128, blank=True, editable=False)
+
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    expires_at = models.DateTimeField(_("pay before"), null=True, blank=True, db_index=True)
+    paid_at = models.DateTimeField(_("paid at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    status_changed_at = models.DateTimeField(_("status changed"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("order")
+        verbose_name_plural = _("orders")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["distributor", "idempotency_key"], name="order_idem_once"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_quantity_positive"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="order_total_nonneg"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("total")), name="order_refund_within_total"
+            ),
+            models.CheckConstraint(condition=Q(refunded_quantity__lte=models.F("quantity")), name="order_refund_qty_within"),
+        ]
+        indexes = [models.Index(fields=["distributor", "status", "id"], name="order_dist_status_idx")]
+        permissions = [
+            ("refund_order", "Can refund an order"),
+            ("replace_code", "Can replace a delivered code (after-sales)"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def is_consumer(self) -> bool:
+        return self.channel == self.Channel.STOREFRONT
+
+    @property
+    def delivered_quantity(self) -> int:
+        return self.quantity - self.refunded_quantity
+
+
+class OrderItem(models.Model):
+    """One code of an order. A code is in at most one live item (reserved or delivered)."""
+
+    class State(models.TextChoices):
+        RESERVED = "reserved", _("Reserved")
+        DELIVERED = "delivered", _("Delivered")
+        RELEASED = "released", _("Released (order expired)")
+        REPLACED = "replaced", _("Replaced (after-sales)")
+        REFUNDED = "refunded", _("Refunded")
+
+    LIVE = (State.RESERVED, State.DELIVERED)
+
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="items")
+    code = models.ForeignKey("catalog.CardCode", verbose_name=_("card code"), on_delete=models.PROTECT, related_name="order_items")
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.RESERVED)
+    replaces = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="replaced_by")
+    from_quota = models.BooleanField(_("from quota"), default=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    changed_at = models.DateTimeField(_("changed"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("order code")
+        verbose_name_plural = _("order codes")
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["code"], condition=Q(state__in=["reserved", "delivered"]), name="orderitem_code_live_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order_id} {self.code_id} {self.state}"
+
+
+class OrderEvent(models.Model):
+    order = models.ForeignKey(Order, verbose_name=_("order"), on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(_("from"), max_length=20, blank=True)
+    to_status = models.CharField(_("to"), max_length=20)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("time"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("order event")
+        verbose_name_plural = _("order events")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a retryable request, kept so a replay gets the same answer."""
+
+    scope = models.CharField(_("scope"), max_length=64)
+    key = models.CharField(_("key"), max_length=100)
+    request_hash = models.CharField(_("request hash"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
+    response = models.JSONField(_("response"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_once")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"

@@ -1,0 +1,66 @@
+"""Reads of orders, scoped to who is asking: a distributor sees only its own orders."""
+
+from django.db.models import QuerySet
+
+from catalog import vault
+from settlement.errors import OrderNotFound
+from settlement.models import Order, OrderItem
+from voucherhub.core.audit import audit_record_many
+
+
+def orders_for(distributor, *, status: str | None = None) -> QuerySet:
+    qs = Order.objects.filter(distributor=distributor).select_related("sku")
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-id")
+
+
+def order_get(distributor, number: str) -> Order:
+    """The distributor's own order, or OrderNotFound (also for a neighbour's number: no hint it exists)."""
+    order = Order.objects.select_related("sku", "distributor").filter(distributor=distributor, number=number).first()
+    if order is None:
+        raise OrderNotFound()
+    return order
+
+
+def order_delivered_items(order: Order) -> list[OrderItem]:
+    return list(order.items.filter(state=OrderItem.State.DELIVERED).select_related("code").order_by("pk"))
+
+
+def order_codes_reveal(*, order: Order, actor=None, actor_label: str = "", ip: str | None = None, reason: str) -> list[dict]:
+    """Open the delivered codes of an order for its buyer; one audit entry per code. Never logged."""
+    items = order_delivered_items(order)
+    ring = vault.keyring()
+    out = [
+        {
+            "hint": item.code.hint,
+            "code": ring.open(ciphertext=item.code.ciphertext, key_id=item.code.key_id, blind_index=item.code.blind_index),
+            "serial": item.code.serial,
+            "status": item.code.status,
+            "expires_at": item.code.expires_at.isoformat() if item.code.expires_at else None,
+        }
+        for item in items
+    ]
+    audit_record_many(
+        actor=actor,
+        action="code.reveal",
+        objects=[item.code for item in items],
+        ip=ip,
+        reason=reason,
+        data_for=lambda code: {"order": order.number, "by": actor_label, "hint": code.hint},
+    )
+    return out
+
+
+def order_private_link(order: Order) -> str | None:
+    """The consumer's private code page of a delivered order (the one e-mailed at delivery), or None."""
+    from settlement import integrations
+    from voucherhub.core.errors import DomainError
+
+    ids = [item.code_id for item in order.items.filter(state=OrderItem.State.DELIVERED, replaces__isnull=True)]
+    if not ids:
+        return None
+    try:
+        return integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
+    except DomainError:  # some codes were gifted or refunded since: the lookup still shows the rest
+        return None

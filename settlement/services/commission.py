@@ -1,0 +1,191 @@
+"""Commission: earned (frozen) on each paid sale, released later, clawed back on refunds."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from catalog.models import CardCode
+from channels import pricing as channel_pricing
+from settlement import conf
+from settlement.models import Account, CommissionAccrual, Order, OrderItem, Transfer
+from settlement.services.ledger import platform_account, transfer_post, wallet_account
+from voucherhub.core.money import ZERO, money
+
+K = Account.Kind
+
+
+def commission_accrue(*, order: Order) -> list[CommissionAccrual]:
+    """Book the seller's margin (storefront sales) and the uplines' commission as frozen commission."""
+    from settlement.services.wallets import wallet_for
+
+    if order.commissions.exists():
+        return list(order.commissions.all())
+    shares: list[tuple[object, int, Decimal, str]] = []
+    if order.channel == Order.Channel.STOREFRONT:
+        margin = money((order.unit_price - order.purchase_unit_price) * order.quantity)
+        if margin > ZERO:
+            shares.append((order.distributor, 0, margin, _("Retail margin")))
+    for line in channel_pricing.commission_plan(seller=order.distributor, sku=order.sku, sale_amount=order.total, quantity=order.quantity):
+        shares.append((line.beneficiary, line.depth, money(line.amount), str(line.rule)[:200]))
+    if not shares:
+        return []
+    release_at = timezone.now() + conf.release_after()
+    accruals = []
+    lines = []
+    expense = platform_account(K.COMMISSION_EXPENSE, order.currency)
+    for beneficiary, depth, amount, rule in shares:
+        wallet = wallet_for(beneficiary)
+        accruals.append(
+            CommissionAccrual(
+                order=order, wallet=wallet, depth=depth, amount=amount, frozen_remaining=amount, release_after=release_at, rule=rule
+            )
+        )
+        lines += [(expense, -amount), (wallet_account(wallet, K.COMMISSION_FROZEN), amount)]
+    transfer_post(
+        kind=Transfer.Kind.COMMISSION,
+        lines=lines,
+        reference=order.number,
+        order=order,
+        key=f"commission:{order.pk}",
+        memo=_("Commission on %(number)s") % {"number": order.number},
+    )
+    return CommissionAccrual.objects.bulk_create(accruals)
+
+
+def _lock_wallet_accounts(wallets, extra=()) -> dict[int, Decimal]:
+    """Lock every account of these wallets (plus `extra`) in id order; returns their balances."""
+    ids = set(Account.objects.filter(wallet__in=[w.pk for w in wallets]).values_list("pk", flat=True)) | {a.pk for a in extra}
+    return dict(Account.objects.select_for_update().filter(pk__in=sorted(ids)).order_by("pk").values_list("pk", "balance"))
+
+
+@transaction.atomic
+def commission_release(*, accrual: CommissionAccrual, reason: str = "") -> CommissionAccrual:
+    """Frozen → available; an outstanding commission debt is paid off first. Safe to call twice."""
+    accrual = CommissionAccrual.objects.select_for_update().select_related("wallet").get(pk=accrual.pk)
+    if accrual.status != CommissionAccrual.Status.FROZEN:
+        return accrual
+    amount = accrual.frozen_remaining
+    if amount > ZERO:
+        wallet = accrual.wallet
+        frozen = wallet_account(wallet, K.COMMISSION_FROZEN)
+        debt = wallet_account(wallet, K.COMMISSION_DEBT)
+        # Lock the wallet's accounts (in id order, as transfer_post does) before reading the debt,
+        # so two releases cannot both pay off the same debt.
+        balances = _lock_wallet_accounts([wallet])
+        set_off = min(amount, -balances[debt.pk])
+        lines = [(frozen, -amount)]
+        if set_off > ZERO:
+            lines.append((debt, set_off))
+        if amount - set_off > ZERO:
+            lines.append((wallet_account(wallet, K.COMMISSION_AVAILABLE), amount - set_off))
+        transfer_post(
+            kind=Transfer.Kind.RELEASE,
+            lines=lines,
+            reference=accrual.order.number,
+            order=accrual.order,
+            key=f"release:{accrual.pk}",
+            memo=reason or _("Commission released"),
+        )
+    accrual.status = CommissionAccrual.Status.RELEASED
+    accrual.frozen_remaining = ZERO
+    accrual.released_at = timezone.now()
+    accrual.save(update_fields=["status", "frozen_remaining", "released_at"])
+    return accrual
+
+
+def _fully_redeemed_orders(order_ids) -> set[int]:
+    """Orders among `order_ids` whose delivered codes are all redeemed."""
+    delivered = OrderItem.objects.filter(order_id__in=order_ids, state=OrderItem.State.DELIVERED)
+    pending = set(delivered.exclude(code__status=CardCode.Status.REDEEMED).values_list("order_id", flat=True))
+    with_codes = set(delivered.values_list("order_id", flat=True))
+    return with_codes - pending
+
+
+def commissions_release_due(*, now=None, limit: int = 2000) -> int:
+    """The scheduled job: release commission that is past its freeze time, or whose codes were all
+    redeemed. Safe to run twice (each release is keyed and re-checks the accrual's status)."""
+    now = now or timezone.now()
+    frozen = CommissionAccrual.objects.filter(status=CommissionAccrual.Status.FROZEN)
+    due = list(frozen.filter(release_after__lte=now).order_by("pk").values_list("pk", flat=True)[:limit])
+    candidates = list(frozen.filter(release_after__gt=now).values_list("order_id", flat=True).distinct()[:limit])
+    redeemed_orders = _fully_redeemed_orders(candidates)
+    if redeemed_orders:
+        due += list(frozen.filter(order_id__in=redeemed_orders).values_list("pk", flat=True))
+    released = 0
+    for pk in sorted(set(due)):
+        accrual = CommissionAccrual.objects.get(pk=pk)
+        reason = _("Released after the freeze period") if accrual.release_after <= now else _("Released: the codes were redeemed")
+        if commission_release(accrual=accrual, reason=reason).released_at and accrual.status == CommissionAccrual.Status.FROZEN:
+            released += 1
+    return released
+
+
+def commission_release_for_codes(*, code_ids) -> int:
+    """Called when codes are redeemed: release the commission of orders now fully redeemed."""
+    order_ids = set(
+        OrderItem.objects.filter(code_id__in=list(code_ids), state=OrderItem.State.DELIVERED).values_list("order_id", flat=True)
+    )
+    released = 0
+    for order_id in _fully_redeemed_orders(order_ids):
+        for accrual in CommissionAccrual.objects.filter(order_id=order_id, status=CommissionAccrual.Status.FROZEN):
+            commission_release(accrual=accrual, reason=_("Released: the codes were redeemed"))
+            released += 1
+    return released
+
+
+def commission_clawback(*, order: Order, units: int, full: bool, actor=None) -> Decimal:
+    """Take back the commission on refunded units: from this commission's frozen part first, then the
+    beneficiary's available commission; what was already withdrawn becomes commission debt."""
+    total = ZERO
+    accruals = list(
+        CommissionAccrual.objects.select_for_update()
+        .select_related("wallet")
+        .filter(order=order)
+        .filter(~Q(status=CommissionAccrual.Status.CLAWED_BACK))
+        .order_by("pk")
+    )
+    expense = platform_account(K.COMMISSION_EXPENSE, order.currency)
+    n = order.transfers.filter(kind=Transfer.Kind.CLAWBACK).count() + 1
+    lines = []
+    balances = _lock_wallet_accounts([a.wallet for a in accruals], extra=[expense]) if accruals else {}
+    for accrual in accruals:
+        remaining = accrual.amount - accrual.clawed_back
+        take = remaining if full else min(remaining, money(accrual.amount * units / order.quantity))
+        if take <= ZERO:
+            continue
+        wallet = accrual.wallet
+        from_frozen = min(take, accrual.frozen_remaining)
+        rest = take - from_frozen
+        available_account = wallet_account(wallet, K.COMMISSION_AVAILABLE)
+        # Other lines of this transfer may already take from the same available account.
+        already = sum((-amt for acc, amt in lines if acc.pk == available_account.pk), ZERO)
+        available = max(balances[available_account.pk] - already, ZERO)
+        from_available = min(rest, available)
+        to_debt = rest - from_available
+        if from_frozen:
+            lines.append((wallet_account(wallet, K.COMMISSION_FROZEN), -from_frozen))
+        if from_available:
+            lines.append((available_account, -from_available))
+        if to_debt:
+            lines.append((wallet_account(wallet, K.COMMISSION_DEBT), -to_debt))
+        lines.append((expense, take))
+        accrual.clawed_back += take
+        accrual.frozen_remaining -= from_frozen
+        if accrual.clawed_back == accrual.amount:
+            accrual.status = CommissionAccrual.Status.CLAWED_BACK
+        accrual.save(update_fields=["clawed_back", "frozen_remaining", "status"])
+        total += take
+    if lines:
+        transfer_post(
+            kind=Transfer.Kind.CLAWBACK,
+            lines=lines,
+            reference=order.number,
+            order=order,
+            actor=actor,
+            key=f"clawback:{order.pk}:{n}",
+            memo=_("Commission clawed back on refund"),
+        )
+    return total

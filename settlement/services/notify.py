@@ -1,0 +1,159 @@
+"""Telling people and systems: consumer e-mails (a link, never a code) and distributor webhooks."""
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+from datetime import timedelta
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from settlement import conf
+from settlement.models import Order, WebhookDelivery, WebhookEndpoint
+from voucherhub.core.sealing import open_text, seal_text
+
+logger = logging.getLogger(__name__)
+WEBHOOK_PURPOSE = "settlement.webhook"
+SIGNATURE_HEADER = "X-VH-Webhook-Signature"
+TIMESTAMP_HEADER = "X-VH-Webhook-Timestamp"
+
+
+def consumer_codes_ready(*, order_id: int, link: str) -> None:
+    """E-mail the private link (never the code) to a consumer who gave an e-mail address."""
+    order = Order.objects.select_related("sku").get(pk=order_id)
+    if "@" not in order.contact:
+        logger.info("order %s: contact is not an e-mail address; the link is shown on the order page", order.number)
+        return
+    subject = _("Your VoucherHub order %(number)s") % {"number": order.number}
+    body = _(
+        "Thank you for your order %(number)s (%(qty)s × %(sku)s).\n\n"
+        "Your codes are on this private page (keep the link to yourself):\n%(link)s\n\n"
+        "You can also look the order up with its number, your contact and the lookup password you chose."
+    ) % {"number": order.number, "qty": order.quantity, "sku": order.sku.name, "link": link}
+    send_mail(subject, body, None, [order.contact], fail_silently=True)
+
+
+# --- Webhooks --------------------------------------------------------------------------------------
+
+
+def webhook_endpoint_set(*, distributor, url: str, actor=None) -> tuple[WebhookEndpoint, str]:
+    """Set (or change) a distributor's webhook URL; returns the endpoint and a fresh secret, shown once."""
+    secret = secrets.token_urlsafe(32)
+    endpoint, _created = WebhookEndpoint.objects.update_or_create(
+        distributor=distributor, defaults={"url": url, "secret_sealed": seal_text(secret, purpose=WEBHOOK_PURPOSE), "active": True}
+    )
+    return endpoint, secret
+
+
+def webhook_sign(*, secret: str, timestamp: str, body: bytes) -> str:
+    return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def order_payload(order: Order, event: str, extra: dict | None = None) -> dict:
+    """What a webhook says about an order. Never a code: the distributor fetches codes by API."""
+    body = {
+        "order": order.number,
+        "status": order.status,
+        "sku": order.sku.code,
+        "quantity": order.quantity,
+        "total": str(order.total),
+        "currency": order.currency,
+        "customer_ref": order.customer_ref,
+        "codes_url": f"/api/v1/orders/{order.number}/codes/",
+    }
+    body.update(extra or {})
+    return body
+
+
+def order_event(*, order: Order, event: str, extra: dict | None = None) -> WebhookDelivery | None:
+    """Queue a signed webhook for the order's distributor (if it has an endpoint); sent after commit."""
+    endpoint = WebhookEndpoint.objects.filter(distributor_id=order.distributor_id, active=True).first()
+    if endpoint is None:
+        return None
+    event_id = "evt_" + secrets.token_hex(12)
+    delivery = WebhookDelivery.objects.create(
+        endpoint=endpoint,
+        event=event,
+        event_id=event_id,
+        order=order,
+        payload={"id": event_id, "type": event, "created": timezone.now().isoformat(), "data": order_payload(order, event, extra)},
+        next_attempt_at=timezone.now(),
+    )
+    transaction.on_commit(lambda: _enqueue(delivery.pk))
+    return delivery
+
+
+def _enqueue(delivery_id: int) -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("settlement.tasks.webhook_send", delivery_id)
+    except Exception:  # pragma: no cover - the minute schedule picks it up
+        logger.exception("could not queue webhook %s", delivery_id)
+
+
+def backoff(attempts: int) -> timedelta:
+    """30 s, 1 min, 2 min, 4 min … at most 6 h."""
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 6 * 3600))
+
+
+def webhook_send(*, delivery_id: int, post=None) -> WebhookDelivery:
+    """Try one delivery. 2xx: delivered. Otherwise: next attempt after a backoff, until the limit."""
+    import urllib.error
+    import urllib.request
+
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update(skip_locked=True).select_related("endpoint").filter(pk=delivery_id).first()
+        if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+            return delivery
+        body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
+        timestamp = str(int(timezone.now().timestamp()))
+        secret = open_text(delivery.endpoint.secret_sealed, purpose=WEBHOOK_PURPOSE)
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: webhook_sign(secret=secret, timestamp=timestamp, body=body),
+            TIMESTAMP_HEADER: timestamp,
+        }
+        status, error = None, ""
+        try:
+            if post is not None:
+                status = post(delivery.endpoint.url, body, headers)
+            else:
+                request = urllib.request.Request(delivery.endpoint.url, data=body, headers=headers, method="POST")
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - distributor-configured URL
+                    status = response.status
+        except urllib.error.HTTPError as exc:
+            status, error = exc.code, str(exc)[:300]
+        except Exception as exc:  # network errors: retry later
+            error = str(exc)[:300] or exc.__class__.__name__
+        delivery.attempts += 1
+        delivery.last_status_code = status
+        delivery.last_error = error
+        now = timezone.now()
+        if status is not None and 200 <= status < 300:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+        elif delivery.attempts >= conf.webhook_max_attempts():
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
+        delivery.save()
+        return delivery
+
+
+def webhooks_send_due(*, now=None, limit: int = 200) -> int:
+    now = now or timezone.now()
+    ids = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:
+        webhook_send(delivery_id=pk)
+    return len(ids)

@@ -1,0 +1,58 @@
+"""Card-code moves made by orders: reserve from the pool, sell, release, void.
+
+Claiming is settlement's (SKIP LOCKED over the available pool); every status change then goes through
+catalog's `code_status_change`, the one door for code transitions (it re-checks CardCode.TRANSITIONS on
+the locked rows and writes a CodeEvent per code).
+"""
+
+from django.db.models import Q
+from django.utils import timezone
+
+from catalog.models import CardCode, Sku
+from catalog.services import code_status_change
+from settlement.errors import OutOfStock
+
+S = CardCode.Status
+
+
+def codes_reserve(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[int]:
+    """Claim `quantity` available, unexpired codes of `sku` (caller holds a transaction), or raise OutOfStock."""
+    now = timezone.now()
+    # SKIP LOCKED: concurrent buyers take different rows instead of queueing on one.
+    qs = CardCode.objects.select_for_update(skip_locked=True, of=("self",)).filter(sku=sku, status=S.AVAILABLE)
+    qs = qs.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    if exclude_ids:
+        qs = qs.exclude(pk__in=list(exclude_ids))
+    ids = list(qs.order_by("pk").values_list("pk", flat=True)[:quantity])
+    if len(ids) < quantity:
+        raise OutOfStock(sku=sku.code, wanted=quantity, found=len(ids))
+    code_status_change(codes=ids, to_status=S.RESERVED, from_statuses=[S.AVAILABLE], reference=order_ref, order_ref=order_ref)
+    return ids
+
+
+def codes_sell(*, ids, sku: Sku, order_ref: str, actor=None) -> int:
+    """Reserved codes of an order become sold; a days-from-sale SKU's validity starts now."""
+    ids = list(ids)
+    if not ids:
+        return 0
+    code_status_change(codes=ids, to_status=S.SOLD, from_statuses=[S.RESERVED], reference=order_ref, actor=actor)
+    if sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE:
+        CardCode.objects.filter(pk__in=ids).update(expires_at=sku.expiry_for_sale(timezone.now()))
+    return len(ids)
+
+
+def codes_release(*, ids, order_ref: str, reason: str = "") -> int:
+    """Reserved codes go back to the pool (an unpaid order expired, or was refunded before delivery)."""
+    ids = list(CardCode.objects.filter(pk__in=list(ids), status=S.RESERVED, order_ref=order_ref).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    code_status_change(codes=ids, to_status=S.AVAILABLE, from_statuses=[S.RESERVED], reference=order_ref, reason=reason, order_ref="")
+    return len(ids)
+
+
+def codes_void(*, ids, order_ref: str, actor=None, reason: str = "") -> list[int]:
+    """Sold, unredeemed codes become void (refund or replacement); returns the ids actually voided."""
+    ids = list(CardCode.objects.filter(pk__in=list(ids), status=S.SOLD).order_by("pk").values_list("pk", flat=True))
+    if ids:
+        code_status_change(codes=ids, to_status=S.VOID, from_statuses=[S.SOLD], reference=order_ref, actor=actor, reason=reason)
+    return ids

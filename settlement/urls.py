@@ -1,0 +1,35 @@
+from django.urls import path
+
+from settlement import views
+
+app_name = "settlement"
+urlpatterns = [
+    # Distributor portal
+    path("portal/orders/", views.portal_orders, name="portal-orders"),
+    path("portal/orders/<str:number>/", views.portal_order, name="portal-order"),
+    path("portal/orders/<str:number>/codes/", views.portal_order_codes, name="portal-order-codes"),
+    path("portal/wallet/", views.portal_wallet, name="portal-wallet"),
+    path("portal/commission/", views.portal_commission, name="portal-commission"),
+    path("portal/withdrawals/", views.portal_withdrawals, name="portal-withdrawals"),
+    path("portal/statements/", views.portal_statements, name="portal-statements"),
+    path("portal/statements/<int:pk>/", views.portal_statement, name="portal-statement"),
+    path("portal/statements/<int:pk>/download/", views.portal_statement_download, name="portal-statement-download"),
+    # Storefront checkout, payment, lookup
+    path("s/<slug:slug>/p/<str:sku_code>/buy/", views.checkout, name="checkout"),
+    path("pay/sandbox/<str:number>/", views.sandbox_pay, name="sandbox-pay"),
+    path("pay/manual/<str:number>/", views.manual_pay, name="manual-pay"),
+    path("pay/callback/<str:adapter>/", views.payment_callback, name="payment-callback"),
+    path("orders/lookup/", views.order_lookup_page, name="order-lookup"),
+    # Finance
+    path("finance/withdrawals/", views.finance_withdrawals, name="finance-withdrawals"),
+    path("finance/withdrawals/<int:pk>/decide/", views.finance_withdrawal_decide, name="finance-withdrawal-decide"),
+    path("finance/statements/", views.finance_statements, name="finance-statements"),
+    path("finance/statements/<int:pk>/", views.finance_statement, name="finance-statement"),
+    path("finance/statements/<int:pk>/download/", views.finance_statement_download, name="finance-statement-download"),
+    path("finance/exports/", views.finance_exports, name="finance-exports"),
+    path("finance/exports/<int:pk>/", views.finance_export_progress, name="finance-export-progress"),
+    path("finance/exports/<int:pk>/download/", views.finance_export_download, name="finance-export-download"),
+    path("finance/payments/", views.finance_payments, name="finance-payments"),
+    path("finance/payments/<int:pk>/confirm/", views.finance_payment_confirm, name="finance-payment-confirm"),
+    path("finance/wallets/", views.finance_wallets, name="finance-wallets"),
+]

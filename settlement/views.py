@@ -1,0 +1,607 @@
+"""Settlement pages: the distributor portal's money pages, the storefront checkout and payment pages,
+the consumer order lookup, and the finance pages. Views validate a form, call a service, redirect.
+
+Portal pages reuse channels' `portal_view` (login, an active distributor in `request.distributor`);
+every order number from a URL goes through `order_get(distributor, number)`, which answers 404 for
+anyone else's order.
+"""
+
+import csv
+import io
+from datetime import datetime, time, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+from django.views.decorators.http import require_POST
+
+from catalog.models import Sku
+from channels import selectors as channel_selectors
+from channels.views import portal_view
+from riskcontrol.errors import ChallengeRequired, LockedOut, RiskBlocked
+from riskcontrol.forms import ChallengeForm
+from riskcontrol.services import challenge_new, reveal_guard
+from settlement import forms, integrations
+from settlement.adapters import ADAPTERS, SandboxAdapter, adapter_get
+from settlement.errors import OrderNotFound
+from settlement.models import CommissionAccrual, ExportJob, Order, Payment, Statement, Wallet, Withdrawal
+from settlement.selectors import orders as order_selectors
+from settlement.selectors import wallets as wallet_selectors
+from settlement.services import exports as export_services
+from settlement.services import payments as payment_services
+from settlement.services import statements as statement_services
+from settlement.services import wallets as wallet_services
+from settlement.services import withdrawals as withdrawal_services
+from settlement.services.lookup import order_lookup
+from settlement.services.orders import order_place
+from voucherhub.core.errors import DomainError
+from voucherhub.core.net import client_ip
+
+
+def _form_error(form, error: DomainError) -> None:
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, str(error.message))
+
+
+def _page(request, qs, per_page: int = 25):
+    return Paginator(qs, per_page).get_page(request.GET.get("page"))
+
+
+def _day_bounds(start, end):
+    tz = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(datetime.combine(start, time.min), tz),
+        timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min), tz),
+    )
+
+
+def _wallet(distributor) -> Wallet:
+    return wallet_services.wallet_for(distributor)
+
+
+# --- Portal -----------------------------------------------------------------------------------------
+
+
+def _portal_skus(distributor):
+    """SKUs the distributor may buy (visible to it and priced), for the order form."""
+    from channels.errors import NoPrice, SkuNotAvailable
+    from channels.pricing import price_quote
+
+    out = []
+    for sku in Sku.objects.active().select_related("product").order_by("product__name", "code"):
+        try:
+            price_quote(distributor=distributor, sku=sku, quantity=1)
+        except (NoPrice, SkuNotAvailable):
+            continue
+        out.append(sku)
+    return out
+
+
+@portal_view
+def portal_orders(request):
+    distributor = request.distributor
+    skus = _portal_skus(distributor)
+    form = forms.OrderForm(request.POST or None, skus=skus)
+    if request.method == "POST" and form.is_valid():
+        sku = next(s for s in skus if s.code == form.cleaned_data["sku"])
+        try:
+            order = order_place(
+                channel=Order.Channel.PORTAL,
+                distributor=distributor,
+                sku=sku,
+                quantity=form.cleaned_data["quantity"],
+                actor=request.user,
+                ip=client_ip(request),
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            if order.status == Order.Status.DELIVERED:
+                messages.success(request, _("Order %(number)s is paid and delivered.") % {"number": order.number})
+            else:
+                messages.info(request, _("Order %(number)s is paid and waits for a risk review.") % {"number": order.number})
+            return redirect("settlement:portal-order", number=order.number)
+    status = request.GET.get("status", "")
+    qs = order_selectors.orders_for(distributor, status=status if status in Order.Status.values else None)
+    context = {"form": form, "page": _page(request, qs), "status": status, "statuses": Order.Status.choices}
+    return render(request, "settlement/portal/orders.html", context)
+
+
+@portal_view
+def portal_order(request, number: str):
+    try:
+        order = order_selectors.order_get(request.distributor, number)
+    except OrderNotFound:
+        raise Http404
+    context = {
+        "order": order,
+        "items": order.items.select_related("code").order_by("pk"),
+        "events": order.events.select_related("actor").order_by("pk"),
+        "form": forms.SecondFactorForm(),
+    }
+    return render(request, "settlement/portal/order_detail.html", context)
+
+
+@require_POST
+@never_cache
+@sensitive_post_parameters("password", "otp_token")
+@sensitive_variables("codes", "rows")
+@portal_view
+def portal_order_codes(request, number: str):
+    """Reveal or download the order's delivered codes after a second verification (password or TOTP)."""
+    try:
+        order = order_selectors.order_get(request.distributor, number)
+    except OrderNotFound:
+        raise Http404
+    form = forms.SecondFactorForm(request.POST)
+    form.is_valid()
+    download = request.POST.get("mode") == "download"
+    ip = client_ip(request)
+    try:
+        ok = integrations.second_factor_ok(
+            user=request.user, password=form.cleaned_data.get("password") or None, otp_token=form.cleaned_data.get("otp_token") or None
+        )
+    except LockedOut as error:
+        messages.error(request, str(error.message))
+        return redirect("settlement:portal-order", number=order.number)
+    if not ok:
+        messages.error(request, _("The verification did not match. Codes were not shown."))
+        return redirect("settlement:portal-order", number=order.number)
+    items = order_selectors.order_delivered_items(order)
+    if not items:
+        messages.info(request, _("This order has no delivered codes."))
+        return redirect("settlement:portal-order", number=order.number)
+    try:
+        reveal_guard(actor=request.user, count=len(items), ip=ip)
+    except DomainError as error:
+        messages.error(request, str(error.message))
+        return redirect("settlement:portal-order", number=order.number)
+    codes = order_selectors.order_codes_reveal(
+        order=order,
+        actor=request.user,
+        actor_label=request.distributor.name,
+        ip=ip,
+        reason="portal download" if download else "portal reveal",
+    )
+    if download:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(["order", "sku", "code", "serial", "expires_at"])
+        for row in codes:
+            writer.writerow([order.number, order.sku.code, row["code"], row["serial"], row["expires_at"] or ""])
+        response = HttpResponse(buffer.getvalue().encode("utf-8-sig"), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{order.number}-codes.csv"'
+        response["Cache-Control"] = "no-store"
+        return response
+    response = render(request, "settlement/portal/order_codes.html", {"order": order, "codes": codes})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@portal_view
+def portal_wallet(request):
+    distributor = request.distributor
+    wallet = _wallet(distributor)
+    form = forms.TopupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment = payment_services.payment_for_topup(
+                wallet=wallet, amount=form.cleaned_data["amount"], adapter=form.cleaned_data["adapter"]
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            return redirect(adapter_get(payment.adapter).start_url(payment))
+    context = {
+        "summary": wallet_selectors.wallet_summary(wallet),
+        "topups": wallet_selectors.wallet_topups(wallet)[:20],
+        "pending_topups": Payment.objects.filter(wallet=wallet, purpose=Payment.Purpose.TOPUP, status=Payment.Status.PENDING).order_by(
+            "-id"
+        )[:10],
+        "entries": _page(request, wallet_selectors.wallet_entries(wallet, kinds=["wallet"])),
+        "form": form,
+    }
+    return render(request, "settlement/portal/wallet.html", context)
+
+
+@portal_view
+def portal_commission(request):
+    wallet = _wallet(request.distributor)
+    qs = CommissionAccrual.objects.filter(wallet=wallet).select_related("order", "order__sku").order_by("-id")
+    context = {"summary": wallet_selectors.wallet_summary(wallet), "page": _page(request, qs)}
+    return render(request, "settlement/portal/commission.html", context)
+
+
+@portal_view
+def portal_withdrawals(request):
+    wallet = _wallet(request.distributor)
+    form = forms.WithdrawalForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            withdrawal = withdrawal_services.withdrawal_request(
+                wallet=wallet,
+                amount=form.cleaned_data["amount"],
+                payee=form.cleaned_data["payee"],
+                actor=request.user,
+                key=request.POST.get("request_key") or None,
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, _("Withdrawal %(number)s requested. Finance will pay it.") % {"number": withdrawal.number})
+            return redirect("settlement:portal-withdrawals")
+    from settlement import conf
+
+    context = {
+        "summary": wallet_selectors.wallet_summary(wallet),
+        "rows": wallet_selectors.withdrawals_for(wallet)[:50],
+        "form": form,
+        "minimum": conf.withdrawal_minimum(),
+        "fee_rate": conf.withdrawal_fee_rate() * 100,
+        "fee_minimum": conf.withdrawal_fee_minimum(),
+        "request_key": __import__("secrets").token_urlsafe(16),
+    }
+    return render(request, "settlement/portal/withdrawals.html", context)
+
+
+@portal_view
+def portal_statements(request):
+    wallet = _wallet(request.distributor)
+    form = forms.StatementRangeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        start, end = _day_bounds(form.cleaned_data["start"], form.cleaned_data["end"])
+        statement = statement_services.statement_generate(wallet=wallet, start=start, end=end, actor=request.user)
+        return redirect("settlement:portal-statement", pk=statement.pk)
+    context = {"rows": Statement.objects.filter(wallet=wallet)[:50], "form": form}
+    return render(request, "settlement/portal/statements.html", context)
+
+
+def _statement_lines(statement: Statement):
+    return wallet_selectors.wallet_entries(statement.wallet).filter(
+        created_at__gte=statement.period_start, created_at__lt=statement.period_end
+    )
+
+
+@portal_view
+def portal_statement(request, pk: int):
+    statement = get_object_or_404(Statement, pk=pk, wallet__distributor=request.distributor)
+    return render(
+        request,
+        "settlement/portal/statement_detail.html",
+        {
+            "statement": statement,
+            "page": _page(request, _statement_lines(statement), 50),
+            "download_url": reverse("settlement:portal-statement-download", args=[pk]),
+        },
+    )
+
+
+@portal_view
+def portal_statement_download(request, pk: int):
+    statement = get_object_or_404(Statement, pk=pk, wallet__distributor=request.distributor)
+    return _statement_file(request, statement)
+
+
+def _statement_file(request, statement: Statement):
+    fmt = "csv" if request.GET.get("format") == "csv" else "xlsx"
+    job = export_services.export_start(
+        kind=ExportJob.Kind.STATEMENT, fmt=fmt, actor=request.user, params={"statement_id": statement.pk}, run_now=True
+    )
+    return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=f"{statement.number}.{fmt}")
+
+
+# --- Storefront checkout, payment pages, order lookup --------------------------------------------------
+
+
+@sensitive_post_parameters("lookup_password")
+def checkout(request, slug: str, sku_code: str):
+    storefront = channel_selectors.storefront_public(slug)
+    row = channel_selectors.storefront_item_public(storefront, sku_code) if storefront else None
+    if row is None:
+        raise Http404
+    form = forms.CheckoutForm(request.POST or None)
+    challenge = bool(request.POST.get("challenge_key"))
+    if request.method == "POST" and form.is_valid():
+        challenge_form = ChallengeForm(request.POST) if challenge else None
+        if challenge_form is not None and not challenge_form.is_valid():
+            form.add_error(None, _("The characters do not match. Try the new picture."))
+        else:
+            data = form.cleaned_data
+            try:
+                order = order_place(
+                    channel=Order.Channel.STOREFRONT,
+                    distributor=storefront.distributor,
+                    storefront=storefront,
+                    sku=row.item.sku,
+                    quantity=data["quantity"],
+                    pay_method=data["pay_method"],
+                    contact=data["contact"],
+                    lookup_password=data["lookup_password"],
+                    campaign=request.GET.get("utm_campaign", ""),
+                    referrer=request.headers.get("Referer", ""),
+                    ip=client_ip(request),
+                    device=request.POST.get("device", ""),
+                    challenge_passed=challenge_form is not None,
+                )
+            except ChallengeRequired:
+                challenge = True
+                form.add_error(None, _("Please type the characters in the picture to continue."))
+            except RiskBlocked as error:
+                form.add_error(None, str(error.message))
+                challenge = False
+            except DomainError as error:
+                _form_error(form, error)
+            else:
+                payment = payment_services.payment_for_order(order=order)
+                return redirect(adapter_get(payment.adapter).start_url(payment))
+    else:
+        challenge = False if request.method == "GET" else challenge
+    context = {"shop": storefront, "row": row, "sku": row.item.sku, "form": form, "challenge": challenge_new() if challenge else None}
+    return render(request, "settlement/shop/checkout.html", context)
+
+
+def _payment_or_404(number: str, adapter: str) -> Payment:
+    return get_object_or_404(Payment.objects.select_related("order", "order__sku", "wallet__distributor"), number=number, adapter=adapter)
+
+
+def _after_payment(payment: Payment):
+    if payment.purpose == Payment.Purpose.TOPUP:
+        return redirect("settlement:portal-wallet")
+    return redirect(reverse("settlement:order-lookup") + "?" + urlencode({"number": payment.order.number}))
+
+
+@never_cache
+def sandbox_pay(request, number: str):
+    """The sandbox provider's checkout page: pay (or fail) posts a signed callback exactly as a provider would."""
+    payment = _payment_or_404(number, "sandbox")
+    if request.method == "POST" and payment.status == Payment.Status.PENDING:
+        adapter: SandboxAdapter = ADAPTERS["sandbox"]
+        event_type = "payment.failed" if request.POST.get("result") == "fail" else "payment.succeeded"
+        body = adapter.callback_body(
+            event_id=f"{payment.number}-{event_type}", event_type=event_type, payment_number=payment.number, amount=payment.amount
+        )
+        payment_services.payment_callback_receive(adapter_name="sandbox", body=body, headers={adapter.SIGNATURE_HEADER: adapter.sign(body)})
+        payment.refresh_from_db()
+        if payment.status == Payment.Status.SUCCEEDED:
+            messages.success(request, _("Payment received."))
+            return _after_payment(payment)
+        messages.error(request, _("The payment failed. You can try again."))
+    return render(request, "settlement/pay/sandbox.html", {"payment": payment})
+
+
+@never_cache
+def manual_pay(request, number: str):
+    from django.conf import settings
+
+    payment = _payment_or_404(number, "manual")
+    return render(request, "settlement/pay/manual.html", {"payment": payment, "bank": getattr(settings, "SETTLEMENT_BANK_ACCOUNT", "")})
+
+
+@csrf_exempt
+@require_POST
+def payment_callback(request, adapter: str):
+    """Providers post here. Signed and idempotent; see payment_callback_receive."""
+    if adapter not in ADAPTERS or adapter == "manual":
+        raise Http404
+    callback = payment_services.payment_callback_receive(adapter_name=adapter, body=request.body, headers=request.headers)
+    status = {"bad_signature": 400, "unknown_payment": 404, "amount_mismatch": 409}.get(callback.outcome, 200)
+    return JsonResponse({"outcome": callback.outcome}, status=status)
+
+
+@never_cache
+@sensitive_post_parameters("lookup_password")
+@sensitive_variables("codes")
+def order_lookup_page(request):
+    """A consumer's order: number + contact + lookup password (rate-limited). Codes only with all three."""
+    form = forms.LookupForm(request.POST or None, initial={"number": request.GET.get("number", "")})
+    order = codes = link = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        ip = client_ip(request)
+        try:
+            order = order_lookup(number=data["number"], contact=data["contact"], password=data["lookup_password"], ip=ip)
+        except DomainError as error:
+            form.add_error(None, str(error.message))
+            status = error.status
+            return render(request, "settlement/shop/lookup.html", {"form": form}, status=status)
+        if order.status in (Order.Status.DELIVERED, Order.Status.PARTIALLY_REFUNDED):
+            codes = order_selectors.order_codes_reveal(order=order, actor=None, actor_label="consumer lookup", ip=ip, reason="order lookup")
+            link = order_selectors.order_private_link(order)
+    response = render(request, "settlement/shop/lookup.html", {"form": form, "order": order, "codes": codes, "link": link})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- Finance pages -----------------------------------------------------------------------------------
+
+
+def finance_view(perm: str):
+    def decorate(view):
+        return login_required(permission_required(perm, raise_exception=True)(view))
+
+    return decorate
+
+
+@finance_view("settlement.view_withdrawal")
+def finance_withdrawals(request):
+    status = request.GET.get("status", Withdrawal.Status.REQUESTED)
+    qs = Withdrawal.objects.select_related("wallet__distributor", "decided_by").order_by("-id")
+    if status in Withdrawal.Status.values:
+        qs = qs.filter(status=status)
+    context = {
+        "page": _page(request, qs),
+        "status": status,
+        "statuses": Withdrawal.Status.choices,
+        "approve_form": forms.ApproveForm(),
+        "reject_form": forms.RejectForm(),
+    }
+    return render(request, "settlement/finance/withdrawals.html", context)
+
+
+@require_POST
+@finance_view("settlement.decide_withdrawal")
+def finance_withdrawal_decide(request, pk: int):
+    withdrawal = get_object_or_404(Withdrawal, pk=pk)
+    approve = request.POST.get("decision") == "approve"
+    form = forms.ApproveForm(request.POST) if approve else forms.RejectForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+        return redirect("settlement:finance-withdrawals")
+    try:
+        if approve:
+            withdrawal_services.withdrawal_approve(
+                withdrawal=withdrawal,
+                actor=request.user,
+                payout_reference=form.cleaned_data["payout_reference"],
+                note=form.cleaned_data["note"],
+            )
+            messages.success(request, _("Withdrawal %(number)s approved and paid.") % {"number": withdrawal.number})
+        else:
+            withdrawal_services.withdrawal_reject(withdrawal=withdrawal, actor=request.user, note=form.cleaned_data["note"])
+            messages.success(
+                request, _("Withdrawal %(number)s rejected; the commission is available again.") % {"number": withdrawal.number}
+            )
+    except DomainError as error:
+        messages.error(request, str(error.message))
+    return redirect("settlement:finance-withdrawals")
+
+
+@finance_view("settlement.view_statement")
+def finance_statements(request):
+    form = forms.FinanceStatementForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("settlement.reconcile_statement"):
+            raise PermissionDenied
+        if form.is_valid():
+            start, end = _day_bounds(form.cleaned_data["start"], form.cleaned_data["end"])
+            statement = statement_services.statement_generate(
+                wallet=_wallet(form.cleaned_data["distributor"]), start=start, end=end, actor=request.user
+            )
+            return redirect("settlement:finance-statement", pk=statement.pk)
+    status = request.GET.get("status", "")
+    qs = Statement.objects.select_related("wallet__distributor").order_by("-period_start", "-id")
+    if status in Statement.Status.values:
+        qs = qs.filter(status=status)
+    return render(
+        request,
+        "settlement/finance/statements.html",
+        {"form": form, "page": _page(request, qs), "status": status, "statuses": Statement.Status.choices},
+    )
+
+
+@finance_view("settlement.view_statement")
+def finance_statement(request, pk: int):
+    statement = get_object_or_404(Statement.objects.select_related("wallet__distributor"), pk=pk)
+    if request.method == "POST":
+        if not request.user.has_perm("settlement.reconcile_statement"):
+            raise PermissionDenied
+        form = forms.ReconcileForm(request.POST)
+        if form.is_valid():
+            statement_services.statement_reconcile(statement=statement, actor=request.user, note=form.cleaned_data["note"])
+            messages.success(request, _("Statement %(number)s is reconciled and can no longer change.") % {"number": statement.number})
+            return redirect("settlement:finance-statement", pk=pk)
+    context = {
+        "statement": statement,
+        "page": _page(request, _statement_lines(statement), 50),
+        "form": forms.ReconcileForm(),
+        "download_url": reverse("settlement:finance-statement-download", args=[pk]),
+    }
+    return render(request, "settlement/finance/statement_detail.html", context)
+
+
+@finance_view("settlement.export_finance")
+def finance_statement_download(request, pk: int):
+    return _statement_file(request, get_object_or_404(Statement, pk=pk))
+
+
+@finance_view("settlement.export_finance")
+def finance_exports(request):
+    form = forms.ExportForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        params = {}
+        if data.get("start"):
+            params["start"] = _day_bounds(data["start"], data["start"])[0].isoformat()
+        if data.get("end"):
+            params["end"] = _day_bounds(data["end"], data["end"])[1].isoformat()
+        job = export_services.export_start(kind=data["kind"], fmt=data["fmt"], actor=request.user, params=params)
+        messages.info(request, _("Export #%(id)s is running in the background.") % {"id": job.pk})
+        return redirect("settlement:finance-exports")
+    jobs = ExportJob.objects.filter(created_by=request.user).order_by("-id")[:20]
+    return render(request, "settlement/finance/exports.html", {"form": form, "jobs": jobs})
+
+
+@finance_view("settlement.export_finance")
+def finance_export_progress(request, pk: int):
+    job = get_object_or_404(ExportJob, pk=pk, created_by=request.user)
+    return render(request, "settlement/finance/_export_row.html", {"job": job})
+
+
+@finance_view("settlement.export_finance")
+def finance_export_download(request, pk: int):
+    job = get_object_or_404(ExportJob, pk=pk, created_by=request.user, status=ExportJob.Status.DONE)
+    return FileResponse(open(job.file_path, "rb"), as_attachment=True, filename=job.filename)
+
+
+@finance_view("settlement.view_payment")
+def finance_payments(request):
+    qs = (
+        Payment.objects.filter(adapter="manual", status=Payment.Status.PENDING)
+        .select_related("order", "wallet__distributor")
+        .order_by("id")
+    )
+    return render(request, "settlement/finance/payments.html", {"page": _page(request, qs), "form": forms.ConfirmPaymentForm()})
+
+
+@require_POST
+@finance_view("settlement.confirm_payment")
+def finance_payment_confirm(request, pk: int):
+    payment = get_object_or_404(Payment, pk=pk, adapter="manual")
+    form = forms.ConfirmPaymentForm(request.POST)
+    if form.is_valid():
+        try:
+            payment_services.payment_confirm_manual(
+                payment=payment, actor=request.user, amount=form.cleaned_data["amount"], bank_reference=form.cleaned_data["bank_reference"]
+            )
+            messages.success(request, _("Payment %(number)s confirmed.") % {"number": payment.number})
+        except DomainError as error:
+            messages.error(request, str(error.message))
+    else:
+        messages.error(request, _("Give the amount received and the bank reference."))
+    return redirect("settlement:finance-payments")
+
+
+@finance_view("settlement.view_wallet")
+def finance_wallets(request):
+    form = forms.TopupRecordForm(request.POST or None)
+    if request.method == "POST":
+        if not request.user.has_perm("settlement.topup_wallet"):
+            raise PermissionDenied
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                wallet_services.wallet_topup_record(
+                    wallet=_wallet(data["distributor"]),
+                    amount=data["amount"],
+                    actor=request.user,
+                    reference=data["reference"],
+                    note=data["note"],
+                )
+            except DomainError as error:
+                _form_error(form, error)
+            else:
+                messages.success(request, _("Top-up recorded."))
+                return redirect("settlement:finance-wallets")
+    wallets = Wallet.objects.select_related("distributor").order_by("distributor__name")
+    rows = [wallet_selectors.wallet_summary(w) for w in wallets[:200]]
+    return render(request, "settlement/finance/wallets.html", {"form": form, "rows": rows})

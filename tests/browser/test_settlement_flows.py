@@ -1,0 +1,127 @@
+"""Browser paths of settlement: a consumer buys on a storefront and sees its code; a distributor orders in the
+portal and downloads its codes; finance approves a withdrawal and downloads a statement as XLSX.
+Every page is checked for Content-Security-Policy violations (no inline script or style)."""
+
+import csv
+import io
+from decimal import Decimal
+
+import pytest
+from openpyxl import load_workbook
+
+from catalog.vault import keyring
+from settlement.models import Order, Withdrawal
+from settlement.services.commission import commission_release
+from settlement.services.orders import order_place
+from settlement.services.wallets import wallet_for
+from settlement.services.withdrawals import withdrawal_request
+from tests.browser.conftest import PHONE, login
+from tests.factories import PASSWORD
+from tests.settlement.conftest import fund, tree_make
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def tree(transactional_db):
+    return tree_make()
+
+
+def plain(code) -> str:
+    return keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
+
+
+def watch_csp(page) -> list[str]:
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None)
+    return problems
+
+
+def test_consumer_buys_on_a_storefront_with_the_sandbox_and_sees_its_code(new_page, tree):
+    page = new_page(device=PHONE)
+    csp = watch_csp(page)
+    page.goto(f"/s/{tree.storefront.slug}/p/{tree.sku.code}/")
+    page.get_by_test_id("buy").click()
+    form = page.get_by_test_id("checkout-form")
+    form.get_by_label("邮箱或手机号").fill("buyer@example.test")
+    form.get_by_label("查询密码").fill("my-secret-1")
+    page.get_by_test_id("checkout-submit").click()
+    page.get_by_test_id("sandbox-pay").click()
+    page.wait_for_url("**/orders/lookup/**")
+    order = Order.objects.get()
+    assert order.status == Order.Status.DELIVERED
+    lookup = page.get_by_test_id("lookup-form")
+    assert lookup.get_by_label("订单号").input_value() == order.number
+    lookup.get_by_label("邮箱或手机号").fill("buyer@example.test")
+    lookup.get_by_label("查询密码").fill("my-secret-1")
+    lookup.get_by_role("button").click()
+    shown = page.get_by_test_id("lookup-codes").inner_text()
+    assert plain(order.items.get().code) in shown
+    assert not csp, csp
+
+
+def test_distributor_orders_in_the_portal_and_downloads_its_codes(new_page, tree, finance_user):
+    fund(tree.seller, "200.00", actor=finance_user)
+    page = new_page()
+    csp = watch_csp(page)
+    login(page, tree.seller_user.username, PASSWORD)
+    page.goto("/portal/orders/")
+    form = page.get_by_test_id("order-form")
+    form.get_by_label("商品").select_option(tree.sku.code)
+    form.get_by_label("数量").fill("3")
+    form.get_by_role("button").click()
+    assert page.get_by_test_id("order-status").inner_text() == "已发货"
+    order = Order.objects.get()
+    codes = page.get_by_test_id("codes-form")
+    codes.get_by_label("您的密码").fill(PASSWORD)
+    with page.expect_download() as download_info:
+        codes.get_by_role("button", name="下载卡密（CSV）").click()
+    text = open(download_info.value.path(), encoding="utf-8-sig").read()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(r["code"] for r in rows) == sorted(plain(i.code) for i in order.items.select_related("code"))
+    page.goto("/portal/wallet/")
+    assert page.get_by_test_id("wallet-balance").inner_text() == "¥122.00"
+    assert not csp, csp
+
+
+def test_finance_approves_a_withdrawal_and_downloads_a_statement_as_xlsx(new_page, tree, finance_user, settings):
+    settings.SETTLEMENT_WITHDRAWAL_MINIMUM = "1.00"
+    fund(tree.seller, "500.00", actor=finance_user)
+    order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=10)
+    for accrual in wallet_for(tree.mid).commissions.all():
+        commission_release(accrual=accrual)
+    withdrawal = withdrawal_request(wallet=wallet_for(tree.mid), amount=Decimal("10.00"), payee="工商银行 6222 0000 1111", actor=None)
+    page = new_page()
+    csp = watch_csp(page)
+    login(page, finance_user.username, PASSWORD)
+    page.goto("/dashboards/finance/")
+    assert page.get_by_test_id("withdrawals-pending").inner_text() == "1"
+    assert page.get_by_test_id("ledger-status").inner_text() == "平衡"
+    page.get_by_role("link", name="处理").click()
+    row = page.get_by_test_id(f"withdrawal-{withdrawal.number}")
+    row.get_by_placeholder("打款流水号").fill("ICBC-20261123-77")
+    row.get_by_test_id("approve").click()
+    page.wait_for_load_state()
+    withdrawal.refresh_from_db()
+    assert withdrawal.status == Withdrawal.Status.APPROVED and withdrawal.payout_reference == "ICBC-20261123-77"
+
+    page.get_by_test_id("finance-nav").get_by_role("link", name="对账单").click()
+    page.select_option("select[name=distributor]", label="seller")
+    from django.utils import timezone
+
+    today = timezone.localdate().isoformat()
+    page.fill("input[name=start]", today)
+    page.fill("input[name=end]", today)
+    page.get_by_role("button", name="生成对账单").click()
+    assert page.get_by_test_id("statement-closing").inner_text() == "¥240.00"
+    with page.expect_download() as download_info:
+        page.get_by_test_id("statement-xlsx").click()
+    assert download_info.value.suggested_filename.endswith(".xlsx")
+    book = load_workbook(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    lines = list(book.worksheets[1].iter_rows(values_only=True))
+    assert lines[0][0] == "entry" and len(lines) == 3  # header, top-up, purchase
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.get_by_test_id("reconcile").click()
+    assert page.get_by_test_id("statement-status").inner_text() == "已对账"
+    assert not csp, csp

@@ -1,0 +1,263 @@
+"""The slim middleware stack of the signed API (voucherhub/core/apihandler.py).
+
+/api/v1/ requests skip sessions, CSRF, login, OTP, messages, htmx and axes and resolve against the API's
+own urlconf, yet answer exactly as before: the same security headers, the same error bodies in the
+caller's language, the same 404. Pages and the API docs keep the full stack. The equivalence tests call
+the WSGI application gunicorn serves (voucherhub.wsgi.application) next to django.test.Client.
+"""
+
+import io
+import json
+import sys
+import uuid
+from decimal import Decimal
+
+import pytest
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from django.urls import reverse
+
+from channels import services as channel_services
+from tests import factories
+from voucherhub.core import apisign
+from voucherhub.core.apihandler import ApiHandler
+
+SECURITY_HEADERS = {"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy", "Content-Security-Policy"}
+
+
+@pytest.fixture
+def shop(db):
+    merchant = factories.MerchantFactory(name="星巴克", code=f"m-{uuid.uuid4().hex[:8]}")
+    store = factories.StoreFactory(merchant=merchant, name="星巴克 一号店")
+    terminal, secret = factories.terminal_for(store)
+    sku = factories.SkuFactory(face_value=Decimal("35.00"), allowed_merchant_ids=[merchant.pk])
+    return terminal, secret, sku
+
+
+@pytest.fixture(autouse=True)
+def _forget_terminal_credentials():
+    from redemption.services import terminal_credentials_forget
+
+    terminal_credentials_forget()
+    yield
+    terminal_credentials_forget()
+
+
+def wsgi_call(method: str, path: str, body: bytes = b"", headers: dict | None = None, remote: str = "127.0.0.1"):
+    """(status code, headers dict, body) from voucherhub.wsgi.application, the object gunicorn serves."""
+    from voucherhub.wsgi import application
+
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": remote,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+    }
+    for name, value in (headers or {}).items():
+        environ["HTTP_" + name.upper().replace("-", "_")] = value
+    started = []
+    # Like django.test.Client: the test's transaction must survive the request's connection housekeeping.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        result = application(environ, lambda status, response_headers, *exc: started.append((status, response_headers)))
+        content = b"".join(result)
+        result.close()
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    status, response_headers = started[0]
+    return int(status.split()[0]), dict(response_headers), content
+
+
+def signed_terminal_headers(terminal, secret, method, path, body=b""):
+    headers = apisign.signed_headers(key_id=terminal.key_id, secret=secret, method=method, path=path, body=body)
+    headers["Idempotency-Key"] = uuid.uuid4().hex
+    return headers
+
+
+def test_api_requests_take_the_slim_stack(client, shop, monkeypatch):
+    terminal, secret, sku = shop
+    used = []
+    original = ApiHandler.resolve_request
+    monkeypatch.setattr(ApiHandler, "resolve_request", lambda self, request: used.append(request.path) or original(self, request))
+    code, plaintext = factories.card_code(sku=sku)
+    body = json.dumps({"code": plaintext}).encode()
+    path = "/api/v1/redemptions/"
+    response = client.post(
+        path, body, content_type="application/json", headers=signed_terminal_headers(terminal, secret, "POST", path, body)
+    )
+    assert response.status_code == 201, response.content
+    assert used == [path]
+    request = response.wsgi_request
+    assert not hasattr(request, "session") and not hasattr(request, "htmx")  # no session/htmx middleware ran
+    assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
+    assert SECURITY_HEADERS <= set(response.headers)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_pages_and_api_docs_keep_the_full_stack(client, db, monkeypatch):
+    used = []
+    monkeypatch.setattr(ApiHandler, "resolve_request", lambda self, request: used.append(request.path))
+    login = client.get(reverse("login"))
+    assert login.status_code == 200 and hasattr(login.wsgi_request, "session")
+    assert client.get("/api/schema/").status_code == 200
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200 and "'unsafe-inline'" in docs.headers["Content-Security-Policy"]
+    assert used == []
+
+
+def test_reverse_still_sees_pages_during_an_api_request(client, db):
+    """The API stack resolves against the API urlconf only, but reverse() keeps the whole site."""
+    from django.urls import get_urlconf
+
+    seen = {}
+    from voucherhub.core import apihandler
+
+    handler_resolve = apihandler.ApiHandler.resolve_request
+
+    def resolve(self, request):
+        match = handler_resolve(self, request)
+        seen["urlconf"] = get_urlconf()
+        seen["login"] = reverse("login")
+        return match
+
+    apihandler.ApiHandler.resolve_request = resolve
+    try:
+        client.get("/api/v1/me/")
+    finally:
+        apihandler.ApiHandler.resolve_request = handler_resolve
+    assert seen == {"urlconf": "voucherhub.urls", "login": "/accounts/login/"}
+
+
+def test_errors_keep_their_body_and_language(client, db):
+    response = client.get("/api/v1/me/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_signature"
+    assert response.headers["Content-Language"] == "zh-hans"
+    english = client.get("/api/v1/me/", headers={"Accept-Language": "en"})
+    assert english.headers["Content-Language"] == "en"
+    assert english.json()["error"]["message"] == "Signed headers X-VH-Key, X-VH-Timestamp, X-VH-Nonce and X-VH-Signature are required."
+    assert english.json()["error"]["message"] != response.json()["error"]["message"]
+
+
+def test_unknown_api_path_is_the_sites_404(client, db):
+    response = client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert SECURITY_HEADERS <= set(response.headers)
+
+
+def test_missing_slash_redirects_like_before(client, db):
+    response = client.get("/api/v1/me")
+    assert response.status_code == 301 and response.headers["Location"] == "/api/v1/me/"
+
+
+def _same(test_client_response, wsgi_answer, *, compare_body=True):
+    status, headers, body = wsgi_answer
+    assert status == test_client_response.status_code
+    assert set(headers) == set(test_client_response.headers)
+    for name in SECURITY_HEADERS | {"Content-Type", "Content-Language", "Vary"}:
+        assert headers.get(name) == test_client_response.headers.get(name), name
+    if compare_body:
+        assert body == test_client_response.content
+
+
+def test_wsgi_application_answers_like_the_test_client(client, shop):
+    """The WSGI application gunicorn serves and django.test.Client take the same stack: same status, headers, body."""
+    terminal, secret, sku = shop
+    # errors: unsigned, bad signature, unknown path
+    _same(client.get("/api/v1/me/"), wsgi_call("GET", "/api/v1/me/"))
+    bad = apisign.signed_headers(key_id=terminal.key_id, secret="wrong", method="GET", path="/api/v1/redemptions/")
+    _same(client.get("/api/v1/redemptions/", headers=bad), wsgi_call("GET", "/api/v1/redemptions/", headers=bad))
+    _same(client.get("/api/v1/no-such-thing/"), wsgi_call("GET", "/api/v1/no-such-thing/"))
+
+    # a redemption each way (different codes: compare the shape, and both are stored)
+    path = "/api/v1/redemptions/"
+    _, first = factories.card_code(sku=sku)
+    _, second = factories.card_code(sku=sku)
+    body_1, body_2 = json.dumps({"code": first}).encode(), json.dumps({"code": second}).encode()
+    via_client = client.post(
+        path, body_1, content_type="application/json", headers=signed_terminal_headers(terminal, secret, "POST", path, body_1)
+    )
+    via_wsgi = wsgi_call("POST", path, body_2, headers=signed_terminal_headers(terminal, secret, "POST", path, body_2))
+    _same(via_client, via_wsgi, compare_body=False)
+    assert via_client.status_code == 201
+    assert set(json.loads(via_wsgi[2])) == set(via_client.json())
+    assert json.loads(via_wsgi[2])["status"] == "completed"
+
+    # a replayed nonce is refused on the server's path too
+    replay = signed_terminal_headers(terminal, secret, "GET", path)
+    assert wsgi_call("GET", path, headers=replay)[0] == 200
+    status, _, content = wsgi_call("GET", path, headers=replay)
+    assert (status, json.loads(content)["error"]["code"]) == (401, "replayed_nonce")
+
+
+def test_distributor_catalog_through_the_wsgi_application(db):
+    distributor = factories.DistributorFactory()
+    key, secret = channel_services.api_key_issue(distributor=distributor, label="ERP")
+    headers = apisign.signed_headers(key_id=key.key_id, secret=secret, method="GET", path="/api/v1/catalog/")
+    status, response_headers, body = wsgi_call("GET", "/api/v1/catalog/", headers=headers)
+    assert status == 200, body
+    assert response_headers["Content-Type"] == "application/json"
+    assert SECURITY_HEADERS <= set(response_headers)
+    assert "results" in json.loads(body) or isinstance(json.loads(body), list)
+
+
+def test_distributor_key_is_touched_at_most_once_a_minute(client, db):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from channels.models import ApiKey
+
+    distributor = factories.DistributorFactory()
+    key, secret = channel_services.api_key_issue(distributor=distributor, label="ERP")
+
+    def me():
+        headers = apisign.signed_headers(key_id=key.key_id, secret=secret, method="GET", path="/api/v1/me/")
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get("/api/v1/me/", headers=headers).status_code == 200
+        return [q["sql"] for q in queries if q["sql"].startswith("UPDATE") and "channels_apikey" in q["sql"]]
+
+    assert len(me()) == 1  # never used: touched
+    first = ApiKey.objects.get(pk=key.pk).last_used_at
+    assert me() == []  # within the minute: no write at all
+    assert ApiKey.objects.get(pk=key.pk).last_used_at == first
+    ApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now() - timedelta(seconds=61))
+    assert len(me()) == 1
+    assert ApiKey.objects.get(pk=key.pk).last_used_at > first
+
+
+def test_asgi_takes_the_slim_stack_too(monkeypatch):
+    import asyncio
+    import threading
+
+    from django.test import AsyncClient
+
+    used = []
+    original = ApiHandler.resolve_request
+    monkeypatch.setattr(ApiHandler, "resolve_request", lambda self, request: used.append(request.path) or original(self, request))
+    # In a thread of its own: a browser test earlier in this worker may have left an event loop here.
+    answers = []
+    worker = threading.Thread(
+        target=lambda: answers.append(asyncio.run(AsyncClient().get("/api/v1/me/", headers={"Accept-Language": "en"})))
+    )
+    worker.start()
+    worker.join()
+    [response] = answers
+    assert response.status_code == 401 and response.json()["error"]["code"] == "missing_signature"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert used == ["/api/v1/me/"]

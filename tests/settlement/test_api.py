@@ -1,0 +1,95 @@
+import json
+from decimal import Decimal
+
+import pytest
+
+from channels.services import api_key_issue
+from settlement.models import Order
+from tests.settlement.conftest import fund
+from voucherhub.core.apisign import signed_headers
+from voucherhub.core.models import AuditLog
+
+pytestmark = pytest.mark.django_db
+
+
+class Api:
+    def __init__(self, client, distributor):
+        self.client = client
+        self.key, self.secret = api_key_issue(distributor=distributor)
+
+    def _headers(self, method, path, body=b"", extra=None):
+        headers = signed_headers(key_id=self.key.key_id, secret=self.secret, method=method, path=path, body=body)
+        headers.update(extra or {})
+        return headers
+
+    def get(self, path):
+        return self.client.get(path, headers=self._headers("GET", path))
+
+    def post(self, path, data, idempotency_key=None):
+        body = json.dumps(data).encode()
+        extra = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        return self.client.post(path, data=body, content_type="application/json", headers=self._headers("POST", path, body, extra))
+
+
+@pytest.fixture
+def api(client, tree, finance_user):
+    fund(tree.seller, "500.00", actor=finance_user)
+    return Api(client, tree.seller)
+
+
+def test_api_order_returns_its_codes_and_a_replay_returns_the_same_order(api, tree):
+    response = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 2, "customer_ref": "C-1"}, idempotency_key="k-1")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == "delivered" and len(body["codes"]) == 2
+    replay = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 2, "customer_ref": "C-1"}, idempotency_key="k-1")
+    assert replay.status_code == 201 and replay.json()["number"] == body["number"]
+    assert replay["Idempotent-Replayed"] == "true"
+    assert [c["code"] for c in replay.json()["codes"]] == [c["code"] for c in body["codes"]]
+    assert Order.objects.count() == 1
+    # the same key with another body is refused
+    other = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 3}, idempotency_key="k-1")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    # every reveal is audited, and no plaintext code is in the idempotency store or the audit log
+    assert AuditLog.objects.filter(action="code.reveal").count() == 4
+    from settlement.models import IdempotencyRecord
+
+    stored = json.dumps(list(IdempotencyRecord.objects.values("response"))) + json.dumps(list(AuditLog.objects.values("data", "reason")))
+    for code in body["codes"]:
+        assert code["code"] not in stored
+
+
+def test_api_requires_an_idempotency_key(api, tree):
+    response = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 1})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "idempotency_key_required"
+
+
+def test_api_lists_gets_and_filters_own_orders_and_shows_the_wallet(api, tree):
+    number = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 1}, idempotency_key="k-2").json()["number"]
+    assert api.get(f"/api/v1/orders/{number}/").json()["status"] == "delivered"
+    assert "codes" not in api.get(f"/api/v1/orders/{number}/").json()
+    assert [o["number"] for o in api.get("/api/v1/orders/?status=delivered").json()["results"]] == [number]
+    assert api.get("/api/v1/orders/?status=pending").json()["results"] == []
+    codes = api.get(f"/api/v1/orders/{number}/codes/").json()
+    assert len(codes) == 1
+    wallet = api.get("/api/v1/wallet/").json()
+    assert Decimal(wallet["balance"]) == Decimal("474.00")
+
+
+def test_api_refuses_another_distributors_orders(client, api, tree, finance_user):
+    number = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 1}, idempotency_key="k-3").json()["number"]
+    neighbour = Api(client, tree.other)
+    for path in (f"/api/v1/orders/{number}/", f"/api/v1/orders/{number}/codes/"):
+        response = neighbour.get(path)
+        assert response.status_code == 404, path
+    assert neighbour.get("/api/v1/orders/").json()["results"] == []
+
+
+def test_api_out_of_stock_and_insufficient_funds_are_clean_errors(api, tree):
+    response = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 31}, idempotency_key="k-4")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "out_of_stock"
+    response = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 25}, idempotency_key="k-5")
+    assert response.status_code == 402 and response.json()["error"]["code"] == "insufficient_funds"
+    # a refused request leaves no record: the same key may be used again
+    response = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 1}, idempotency_key="k-5")
+    assert response.status_code == 201

@@ -1,0 +1,114 @@
+"""Every order passes risk control: block refuses cleanly, review holds delivery until ops decide."""
+
+from decimal import Decimal
+
+import pytest
+
+from catalog.models import CardCode
+from riskcontrol import engine
+from riskcontrol.errors import ChallengeRequired, RiskBlocked
+from riskcontrol.models import Dimension, RiskEvent, RiskRule
+from riskcontrol.services import review_decide, risk_events_flush
+from settlement.models import Order
+from settlement.selectors.ledger import ledger_check
+from settlement.services.orders import order_pay, order_place
+from settlement.services.payments import payment_for_order
+from tests.riskcontrol.conftest import make_list, make_rule
+from tests.settlement.conftest import fund
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rules(settings):
+    settings.RISK_RULES_RECHECK_SECONDS = 0
+    engine.rules_changed()
+    yield
+    engine.rules_changed()
+
+
+def shop_order(tree, **kw):
+    return order_place(
+        channel=Order.Channel.STOREFRONT,
+        distributor=tree.seller,
+        storefront=tree.storefront,
+        sku=tree.sku,
+        quantity=kw.pop("quantity", 1),
+        contact=kw.pop("contact", "buyer@example.test"),
+        lookup_password="secret-123",
+        pay_method="sandbox",
+        ip=kw.pop("ip", "198.51.100.7"),
+        **kw,
+    )
+
+
+def test_blocked_order_is_refused_with_the_reason_and_nothing_is_kept(tree):
+    blocked = make_list(dimension=Dimension.IP, values=["203.0.113.0/24"])
+    make_rule(kind=RiskRule.Kind.BLOCKLIST, risk_list=blocked, action=RiskRule.RuleAction.BLOCK)
+    with pytest.raises(RiskBlocked) as caught:
+        shop_order(tree, ip="203.0.113.9")
+    assert caught.value.status == 403 and str(caught.value)
+    assert not Order.objects.exists()
+    assert CardCode.objects.filter(status="available").count() == 30
+    risk_events_flush()
+    event = RiskEvent.objects.get()
+    assert event.outcome == "block" and event.action == "purchase"
+
+
+def test_challenge_is_required_then_passes(tree):
+    make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("10"), action=RiskRule.RuleAction.CHALLENGE)
+    with pytest.raises(ChallengeRequired):
+        shop_order(tree)
+    order = shop_order(tree, challenge_passed=True)
+    assert order.status == Order.Status.PENDING
+
+
+@pytest.fixture
+def review_rule():
+    return make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("50"), action=RiskRule.RuleAction.REVIEW, score=20)
+
+
+def test_held_wallet_order_is_paid_but_not_delivered_until_approved(tree, finance_user, ops_user, review_rule):
+    fund(tree.seller, "500.00", actor=finance_user)
+    order = order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=3, actor=tree.seller_user)
+    assert order.status == Order.Status.PAID and order.hold == Order.Hold.REVIEW
+    assert CardCode.objects.filter(status="reserved").count() == 3
+    review_decide(event_id=order.risk_event_id, approve=True, actor=ops_user, note="known buyer")
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED and order.hold == Order.Hold.APPROVED
+    assert CardCode.objects.filter(status="sold").count() == 3
+
+
+def test_rejected_held_order_is_refunded_and_the_codes_go_back(tree, finance_user, ops_user, review_rule):
+    fund(tree.seller, "500.00", actor=finance_user)
+    order = order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=3, actor=tree.seller_user)
+    review_decide(event_id=order.risk_event_id, approve=False, actor=ops_user, note="stolen account")
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED and order.hold == Order.Hold.REJECTED
+    assert CardCode.objects.filter(status="available").count() == 30
+    from settlement.services.ledger import wallet_account
+    from settlement.services.wallets import wallet_for
+
+    assert wallet_account(wallet_for(tree.seller), "wallet").balance == Decimal("500.00")
+    assert ledger_check().ok
+
+
+def test_rejected_unpaid_consumer_order_is_cancelled(tree, ops_user):
+    make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("20"), action=RiskRule.RuleAction.REVIEW, score=20)
+    order = shop_order(tree, quantity=2)
+    assert order.hold == Order.Hold.REVIEW
+    review_decide(event_id=order.risk_event_id, approve=False, actor=ops_user)
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED
+    assert CardCode.objects.filter(status="available").count() == 30
+
+
+def test_held_consumer_order_paid_then_approved_is_delivered(tree, ops_user):
+    make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("20"), action=RiskRule.RuleAction.REVIEW, score=20)
+    order = shop_order(tree)
+    order_pay(order=order, payment=payment_for_order(order=order))
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID
+    review_decide(event_id=order.risk_event_id, approve=True, actor=ops_user)
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED

@@ -1,0 +1,152 @@
+"""The signed-request scheme shared by the distributor API and merchant terminals.
+
+A client holds a key id and a secret. Every request carries:
+
+    X-VH-Key:        the key id
+    X-VH-Timestamp:  unix seconds; accepted within ±300 s of the server clock
+    X-VH-Nonce:      random, unique per key within the window (a replay is refused)
+    X-VH-Signature:  hex HMAC-SHA256(secret, METHOD \\n PATH_WITH_QUERY \\n TIMESTAMP \\n NONCE \\n hex SHA-256(body))
+
+Each failure has its own error code (401): missing_signature, unknown_key, revoked_key,
+stale_timestamp, bad_signature, replayed_nonce, ip_not_allowed. docs/api-signing.md has a worked example.
+"""
+
+import hashlib
+import hmac
+import ipaddress
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+
+from voucherhub.core.net import client_ip
+
+WINDOW_SECONDS = 300
+HEADER_KEY = "X-VH-Key"
+HEADER_TIMESTAMP = "X-VH-Timestamp"
+HEADER_NONCE = "X-VH-Nonce"
+HEADER_SIGNATURE = "X-VH-Signature"
+MAX_NONCE_LENGTH = 64
+
+
+def body_digest(body: bytes) -> str:
+    return hashlib.sha256(body or b"").hexdigest()
+
+
+def string_to_sign(*, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
+    return "\n".join([method.upper(), path, timestamp, nonce, body_digest(body)])
+
+
+def signature(*, secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
+    message = string_to_sign(method=method, path=path, timestamp=timestamp, nonce=nonce, body=body)
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_headers(*, key_id: str, secret: str, method: str, path: str, body: bytes = b"", timestamp=None, nonce=None) -> dict:
+    """Headers for a signed request (used by tests, benchmarks, the docs and client examples)."""
+    import secrets as _secrets
+
+    timestamp = str(int(timestamp if timestamp is not None else time.time()))
+    nonce = nonce or _secrets.token_hex(16)
+    return {
+        HEADER_KEY: key_id,
+        HEADER_TIMESTAMP: timestamp,
+        HEADER_NONCE: nonce,
+        HEADER_SIGNATURE: signature(secret=secret, method=method, path=path, timestamp=timestamp, nonce=nonce, body=body),
+    }
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What the scheme needs to know about a key: its secret, whether it is usable, where it may be used from."""
+
+    key_id: str
+    secret: str
+    active: bool
+    ip_allowlist: tuple[str, ...] = ()
+    principal: object = None  # the app's own object (a distributor's key, a terminal)
+
+
+class SignatureError(exceptions.AuthenticationFailed):
+    def __init__(self, code: str, message):
+        super().__init__(detail=message, code=code)
+
+
+def ip_allowed(ip: str, allowlist: Iterable[str]) -> bool:
+    allowlist = [entry for entry in allowlist if entry]
+    if not allowlist:
+        return True
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    for entry in allowlist:
+        try:
+            if address in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def verify(request, *, lookup, now: float | None = None) -> Credential:
+    """Check a Django/DRF request's signature; `lookup(key_id) -> Credential | None`. Raises SignatureError."""
+    headers = request.headers
+    key_id = headers.get(HEADER_KEY, "")
+    timestamp = headers.get(HEADER_TIMESTAMP, "")
+    nonce = headers.get(HEADER_NONCE, "")
+    given = headers.get(HEADER_SIGNATURE, "")
+    if not (key_id and timestamp and nonce and given):
+        raise SignatureError("missing_signature", _("Signed headers X-VH-Key, X-VH-Timestamp, X-VH-Nonce and X-VH-Signature are required."))
+    if len(nonce) > MAX_NONCE_LENGTH:
+        raise SignatureError("bad_nonce", _("X-VH-Nonce is longer than 64 characters."))
+
+    credential = lookup(key_id)
+    if credential is None:
+        raise SignatureError("unknown_key", _("Unknown API key."))
+    if not credential.active:
+        raise SignatureError("revoked_key", _("This API key has been revoked."))
+
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise SignatureError("stale_timestamp", _("X-VH-Timestamp must be unix seconds."))
+    if abs((now if now is not None else time.time()) - sent_at) > WINDOW_SECONDS:
+        raise SignatureError("stale_timestamp", _("X-VH-Timestamp is more than 300 seconds away from the server clock."))
+
+    body = request.body if hasattr(request, "body") else b""
+    expected = signature(
+        secret=credential.secret, method=request.method, path=request.get_full_path(), timestamp=timestamp, nonce=nonce, body=body
+    )
+    if not hmac.compare_digest(expected, given.lower()):
+        raise SignatureError("bad_signature", _("The signature does not match the request."))
+
+    if not ip_allowed(client_ip(request), credential.ip_allowlist):
+        raise SignatureError("ip_not_allowed", _("This API key may not be used from your IP address."))
+
+    # Only a correctly signed request spends its nonce, so nobody can burn a client's nonces.
+    if not cache.add(f"vh:apinonce:{key_id}:{nonce}", 1, timeout=2 * WINDOW_SECONDS + 60):
+        raise SignatureError("replayed_nonce", _("This nonce was already used: the request is a replay."))
+    return credential
+
+
+class SignedRequestAuthentication(authentication.BaseAuthentication):
+    """DRF authentication for signed requests. Subclasses say how to find a credential and its user."""
+
+    def lookup(self, key_id: str) -> Credential | None:  # pragma: no cover - subclasses implement
+        raise NotImplementedError
+
+    def user_for(self, credential: Credential):  # pragma: no cover - subclasses implement
+        raise NotImplementedError
+
+    def authenticate(self, request):
+        if not request.headers.get(HEADER_KEY):
+            return None
+        credential = verify(request._request, lookup=self.lookup)
+        return self.user_for(credential), credential
+
+    def authenticate_header(self, request) -> str:
+        return 'VH-HMAC-SHA256 realm="api"'

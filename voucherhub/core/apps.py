@@ -1,0 +1,32 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _sync_roles(sender, **kwargs):
+    from voucherhub.core.roles import roles_sync
+
+    roles_sync()
+
+
+def _ensure_schedules(sender, **kwargs):
+    from voucherhub.core.audit import audit_seal_schedule_ensure
+
+    audit_seal_schedule_ensure()
+
+
+class CoreConfig(AppConfig):
+    name = "voucherhub.core"
+    label = "core"
+    verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from voucherhub.core import roles
+        from voucherhub.core.audit import install_admin_audit
+
+        roles.grant(roles.OPS, ["core.view_auditlog", "core.view_auditlog_all"])
+        roles.grant(roles.FINANCE, ["core.view_auditlog"])
+        # Without a sender filter: it runs after each app's permissions exist, the last run sees them all.
+        post_migrate.connect(_sync_roles, dispatch_uid="voucherhub.core.sync_roles")
+        post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="voucherhub.core.schedules")
+        install_admin_audit()

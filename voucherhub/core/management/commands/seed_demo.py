@@ -1,0 +1,30 @@
+import importlib
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from voucherhub.core.demo import DEMO_PASSWORD
+
+# Each app that has demo data offers `<module>.seed(out)`; they run in the apps' import order.
+DEMO_MODULES = ["voucherhub.core.demo", "catalog.demo", "channels.demo", "riskcontrol.demo", "redemption.demo", "settlement.demo"]
+
+
+class Command(BaseCommand):
+    help = "Load demo data for every app. Safe to run twice: rows that exist are kept."
+
+    def handle(self, *args, **options):
+        for name in DEMO_MODULES:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name == name:
+                    continue
+                raise
+            with transaction.atomic():
+                module.seed(self.stdout)
+        host = "http://127.0.0.1:8000/"
+        self.stdout.write(self.style.SUCCESS(f"Demo data ready. Open {host} and log in with a demo user."))
+        self.stdout.write(f"Demo password for every demo user: {DEMO_PASSWORD}")
+        if settings.DEBUG:
+            self.stdout.write("(development settings: never use these users in production)")

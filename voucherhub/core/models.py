@@ -1,0 +1,60 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditLog(models.Model):
+    """Who did what to which object, when, from where. Append-only; `data` never holds a plaintext code.
+
+    Writers insert plain rows; `voucherhub.core.audit.audit_chain_seal()` later gives each row its
+    place in a hash chain (`seq`, `prev_hash`, `hash`), so no writer waits on a shared row.
+    """
+
+    created_at = models.DateTimeField(_("time"), auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("actor"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_repr = models.CharField(_("actor name"), max_length=150, blank=True)
+    action = models.CharField(_("action"), max_length=64, db_index=True)
+    object_type = models.CharField(_("object type"), max_length=100, blank=True)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True)
+    object_repr = models.CharField(_("object"), max_length=200, blank=True)
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+    data = models.JSONField(_("details"), default=dict, blank=True)
+    # The hash chain, filled by the sealer (never by writers).
+    seq = models.BigIntegerField(_("chain position"), null=True, blank=True, unique=True, editable=False)
+    prev_hash = models.CharField(_("previous hash"), max_length=64, blank=True, editable=False)
+    hash = models.CharField(_("hash"), max_length=64, blank=True, editable=False)
+    sealed_at = models.DateTimeField(_("sealed at"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+            models.Index(fields=["id"], condition=Q(seq__isnull=True), name="audit_unsealed_idx"),
+        ]
+        permissions = [("view_auditlog_all", "Can view the whole audit log")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_repr or '-'} {self.action} {self.object_repr}"
+
+
+class AuditChainState(models.Model):
+    """The head of the audit hash chain: one row (pk=1), locked only by the sealer."""
+
+    last_seq = models.BigIntegerField(_("last chain position"), default=0)
+    last_hash = models.CharField(_("last hash"), max_length=64, default=GENESIS_HASH)
+    sealed_at = models.DateTimeField(_("last sealed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("audit chain head")
+        verbose_name_plural = _("audit chain head")
+
+    def __str__(self) -> str:
+        return f"#{self.last_seq} {self.last_hash[:12]}"

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from voucherhub.dashboards import views
+
+app_name = "dashboards"
+urlpatterns = [
+    path("ops/", views.ops_home, name="ops-home"),
+    path("finance/", views.finance_home, name="finance-home"),
+]

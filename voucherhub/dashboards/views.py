@@ -1,0 +1,47 @@
+"""Role home pages. The top of the import order: may read from every app's selectors."""
+
+from datetime import date, timedelta
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import render
+from django.utils import timezone
+
+from catalog import selectors as catalog_selectors
+from redemption import selectors as redemption_selectors
+from riskcontrol import selectors as risk_selectors
+from voucherhub.core.roles import FINANCE, OPS, has_role
+
+
+def _require(request, role: str) -> None:
+    if not has_role(request.user, role):
+        raise PermissionDenied
+
+
+def _last_30_days() -> tuple[date, date]:
+    today = timezone.localdate()
+    return today - timedelta(days=29), today
+
+
+@login_required
+def ops_home(request):
+    _require(request, OPS)
+    stock = catalog_selectors.stock_by_sku()
+    context = {
+        "stock": stock,
+        "low_stock": [row for row in stock if row.low],
+        "imports": catalog_selectors.recent_imports(limit=8),
+        "risk": risk_selectors.ops_summary(),
+        "redemption": redemption_selectors.redemption_overview(period=_last_30_days()),
+    }
+    return render(request, "dashboards/ops_home.html", context)
+
+
+@login_required
+def finance_home(request):
+    _require(request, FINANCE)
+    from settlement.selectors.finance import finance_summary
+    from settlement.selectors.wallets import withdrawals_pending
+
+    context = {"summary": finance_summary(), "withdrawals": withdrawals_pending()[:8]}
+    return render(request, "dashboards/finance_home.html", context)

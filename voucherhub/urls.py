@@ -1,0 +1,34 @@
+from django.conf import settings
+from django.contrib import admin
+from django.templatetags.static import static
+from django.urls import include, path
+from django.views.generic.base import RedirectView
+from django.views.i18n import set_language
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from voucherhub.api_urls import api_v1  # the /api/v1/ routes; voucherhub/core/apihandler.py serves them
+from voucherhub.core import views as core_views
+
+urlpatterns = [
+    path("", core_views.home, name="home"),
+    path("favicon.ico", RedirectView.as_view(url=static("core/favicon.svg"), permanent=True)),
+    path("account/", core_views.account, name="account"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/setlang/", set_language, name="set_language"),
+    path("admin/", admin.site.urls),
+    path("dashboards/", include("voucherhub.dashboards.urls")),
+    path("catalog/", include("catalog.urls")),
+    path("", include("channels.urls")),
+    path("risk/", include("riskcontrol.urls")),
+    path("captcha/", include("captcha.urls")),
+    path("", include("redemption.urls")),
+    path("", include("settlement.urls")),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+]
+
+if settings.DEBUG:
+    from django.contrib.staticfiles.urls import staticfiles_urlpatterns
+
+    urlpatterns += staticfiles_urlpatterns()
