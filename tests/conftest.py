@@ -56,6 +56,12 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture
+def clear_cache():
+    """Call it to empty this test process's cache keys mid-test (never cache.clear(): see above)."""
+    return _clear_own_cache
+
+
 @pytest.fixture(autouse=True)
 def _no_queued_risk_events():
     """A test's unflushed allowed risk events never spill into the next test."""

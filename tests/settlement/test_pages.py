@@ -3,7 +3,6 @@
 import io
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -26,12 +25,6 @@ PASSWORD = factories.DEFAULT_PASSWORD if hasattr(factories, "DEFAULT_PASSWORD") 
 
 def plain(code) -> str:
     return keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache():
-    cache.clear()
-    yield
 
 
 @pytest.fixture
@@ -132,7 +125,7 @@ def test_storefront_checkout_pays_in_the_sandbox_and_the_lookup_shows_the_code(c
     assert client.get(link.replace("http://127.0.0.1:8000", "")).status_code == 200
 
 
-def test_lookup_needs_all_three_secrets_and_is_locked_after_failures(client, tree, settings):
+def test_lookup_needs_all_three_secrets_and_is_locked_after_failures(client, tree, settings, clear_cache):
     settings.SETTLEMENT_LOOKUP_MAX_FAILURES = 5
     checkout(client, tree)
     order = Order.objects.get()
@@ -148,7 +141,7 @@ def test_lookup_needs_all_three_secrets_and_is_locked_after_failures(client, tre
         client.post(lookup, {**right, "lookup_password": f"guess-{n}"}, REMOTE_ADDR=f"203.0.113.{n}")
     locked = client.post(lookup, right, REMOTE_ADDR="198.51.100.99")
     assert locked.status_code == 429 and code not in locked.content.decode()
-    cache.clear()
+    clear_cache()
     assert code in client.post(lookup, right).content.decode()
 
 
