@@ -255,7 +255,6 @@ def _status_label(status: str) -> str:
     return str(CardCode.Status(status).label)
 
 
-@transaction.atomic
 def code_status_change(
     *,
     codes,
@@ -265,22 +264,39 @@ def code_status_change(
     reference: str = "",
     from_statuses: Iterable[str] | None = None,
     order_ref: str | None = None,
+    locked: bool = False,
+    also: dict | None = None,
 ) -> list[CardCode]:
     """Move card codes to `to_status`: the one door for every status change.
 
     Locks the rows in primary-key order (two callers never wait on each other crosswise), checks each
     against `CardCode.TRANSITIONS` (and `from_statuses`, a caller's narrower rule), updates them and
     writes one `CodeEvent` per code. All or nothing: if any code may not move, `InvalidTransition`
-    names how many and from which statuses, and nothing changes. `order_ref`, when given, is stored too.
-    Returns the locked codes with their previous status in `code.previous_status`.
+    names how many and from which statuses, and nothing changes. `order_ref`, when given, is stored too,
+    and so is every column in `also` (e.g. the expiry a sale starts). Returns the locked codes with
+    their previous status in `code.previous_status`.
+
+    `locked=True`: `codes` are CardCode rows that the caller locked (select_for_update, in primary-key
+    order) in its open transaction and holds with their current status: they are not read again.
     """
+    options = {"actor": actor, "reason": reason, "reference": reference, "from_statuses": from_statuses, "order_ref": order_ref}
+    if locked:
+        if not transaction.get_connection().in_atomic_block:
+            raise transaction.TransactionManagementError("code_status_change(locked=True) needs the caller's transaction")
+        # No savepoint: nothing is written before the checks pass.
+        return _status_change(sorted(codes, key=lambda c: c.pk), to_status, also=also, **options)
+    with transaction.atomic():
+        queryset = _codes_queryset(codes)
+        rows = list(queryset.select_for_update().order_by("pk").only("id", "sku_id", "batch_id", "hint", "status", "serial"))
+        if not isinstance(codes, QuerySet):
+            wanted = {c.pk if isinstance(c, CardCode) else int(c) for c in codes}
+            if len(rows) != len(wanted):
+                raise NotFound(_("Some of the selected card codes do not exist."))
+        return _status_change(rows, to_status, also=also, **options)
+
+
+def _status_change(locked: list[CardCode], to_status, *, actor, reason, reference, from_statuses, order_ref, also) -> list[CardCode]:
     to_status = CardCode.Status(to_status)
-    queryset = _codes_queryset(codes)
-    locked = list(queryset.select_for_update().order_by("pk").only("id", "sku_id", "batch_id", "hint", "status", "serial"))
-    if not isinstance(codes, QuerySet):
-        wanted = {c.pk if isinstance(c, CardCode) else int(c) for c in codes}
-        if len(locked) != len(wanted):
-            raise NotFound(_("Some of the selected card codes do not exist."))
     allowed_from = set(from_statuses) if from_statuses is not None else None
     refused = Counter(
         code.status
@@ -305,6 +321,7 @@ def code_status_change(
     changes = {"status": to_status, "status_changed_at": now}
     if order_ref is not None:
         changes["order_ref"] = order_ref
+    changes.update(also or {})
     ids = [code.pk for code in locked]
     for start in range(0, len(ids), LOCK_CHUNK):
         CardCode.objects.filter(pk__in=ids[start : start + LOCK_CHUNK]).update(**changes)
@@ -323,6 +340,8 @@ def code_status_change(
         )
         code.status = to_status
         code.status_changed_at = now
+        for name, value in (also or {}).items():
+            setattr(code, name, value)
     CodeEvent.objects.bulk_create(events, batch_size=LOCK_CHUNK)
     return locked
 

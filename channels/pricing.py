@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext as _
 
 from catalog.models import Sku
@@ -134,21 +134,31 @@ def visible_sku_ids(*, distributor: Distributor, sku_ids: Iterable[int]) -> set[
     return (sku_ids - pooled) | allowed
 
 
-def _require_sellable(distributor: Distributor, sku: Sku) -> None:
-    if distributor.status != Distributor.Status.ACTIVE:
-        raise DistributorNotActive()
-    if not (sku.active and sku.product.active) or not visible_sku_ids(distributor=distributor, sku_ids=[sku.pk]):
-        raise SkuNotAvailable(sku=sku.code)
-
-
 def price_quote(*, distributor: Distributor, sku: Sku, quantity: int = 1) -> PriceQuote:
     """The distributor's prices for `quantity` units of `sku`, with the rule behind each number.
 
     Raises InvalidQuantity, DistributorNotActive, SkuNotAvailable (inactive or pooled away) or NoPrice.
     """
     quantity = _check_quantity(quantity)
-    _require_sellable(distributor, sku)
-    entries = list(PriceEntry.objects.filter(sku=sku).filter(Q(distributor=distributor) | Q(level_id=distributor.level_id)))
+    if distributor.status != Distributor.Status.ACTIVE:
+        raise DistributorNotActive()
+    if not (sku.active and sku.product.active):
+        raise SkuNotAvailable(sku=sku.code)
+    # One read: the price entries, each telling whether the SKU is in an active exclusive pool and
+    # whether one of those pools takes this distributor (or its level). The visibility rule is
+    # visible_sku_ids's, which decides alone when there is no entry.
+    pools = ProductPool.skus.through.objects.filter(productpool__active=True, sku_id=OuterRef("sku_id"))
+    entries = list(
+        PriceEntry.objects.filter(sku=sku)
+        .filter(Q(distributor=distributor) | Q(level_id=distributor.level_id))
+        .annotate(
+            pooled=Exists(pools),
+            pooled_with=Exists(pools.filter(Q(productpool__distributors=distributor) | Q(productpool__levels=distributor.level_id))),
+        )
+    )
+    if not entries or (entries[0].pooled and not entries[0].pooled_with):
+        if not visible_sku_ids(distributor=distributor, sku_ids=[sku.pk]):
+            raise SkuNotAvailable(sku=sku.code)
     return resolve(
         sku=sku,
         quantity=quantity,
@@ -217,18 +227,24 @@ def commission_rules_for(*, sku: Sku, max_depth: int) -> dict[int, CommissionRul
     return {depth: rule for depth, (_rank, rule) in chosen.items()}
 
 
-def commission_plan(*, seller: Distributor, sku: Sku, sale_amount, quantity: int = 1) -> list[CommissionLine]:
+def commission_plan(
+    *, seller: Distributor, sku: Sku, sale_amount, quantity: int = 1, uplines: list[Distributor] | None = None
+) -> list[CommissionLine]:
     """Who above `seller` would earn what on this sale: [(beneficiary, depth, amount, rule)], nearest first.
 
     Goes up at most `commission_max_depth()` levels (3, or fewer when configured). An upline that is
-    not active earns nothing and the share is not passed further up (no compression).
+    not active earns nothing and the share is not passed further up (no compression). `uplines`: the
+    seller's `upline_chain` when the caller has just read it (an order records it), not read again.
     """
     quantity = _check_quantity(quantity)
     sale_amount = money(sale_amount)
     max_depth = commission_max_depth()
+    uplines = upline_chain(seller, max_depth) if uplines is None else uplines[:max_depth]
+    if not uplines:
+        return []
     rules = commission_rules_for(sku=sku, max_depth=max_depth)
     lines = []
-    for depth, beneficiary in enumerate(upline_chain(seller, max_depth), start=1):
+    for depth, beneficiary in enumerate(uplines, start=1):
         rule = rules.get(depth)
         if rule is None or beneficiary.status != Distributor.Status.ACTIVE:
             continue

@@ -518,13 +518,16 @@ def quota_return(*, distributor: Distributor, sku: Sku, quantity: int, reference
 # --- Traceability ---------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def code_sale_record(*, code_ids, distributor: Distributor, order_ref: str, unit_price=None) -> list[CodeSale]:
-    """Remember which distributor these card codes were sold through (for "who sold this code")."""
+def code_sale_record(*, code_ids, distributor: Distributor, order_ref: str, unit_price=None, sku=None) -> list[CodeSale]:
+    """Remember which distributor these card codes were sold through (for "who sold this code").
+    `sku`: the caller has just sold these codes of this SKU in its transaction, so they are not read back."""
     code_ids = list(code_ids)
-    codes = list(CardCode.objects.filter(pk__in=code_ids).only("pk", "sku_id"))
-    if len(codes) != len(set(code_ids)):
-        raise ChannelError(_("Some card codes do not exist."), field="code_ids")
+    if sku is not None:
+        codes = [CardCode(pk=pk, sku_id=sku.pk) for pk in dict.fromkeys(code_ids)]
+    else:
+        codes = list(CardCode.objects.filter(pk__in=code_ids).only("pk", "sku_id"))
+        if len(codes) != len(set(code_ids)):
+            raise ChannelError(_("Some card codes do not exist."), field="code_ids")
     now = timezone.now()
     price = money(unit_price) if unit_price is not None else None
     return CodeSale.objects.bulk_create(

@@ -58,7 +58,11 @@ def _order_body(request, order: Order, *, with_codes: bool) -> dict:
     body = OrderOut(order).data
     if with_codes and order.status == Order.Status.DELIVERED:
         body["codes"] = order_codes_reveal(
-            order=order, actor_label=_actor_label(request), ip=client_ip(request), reason="api order response"
+            order=order,
+            actor_label=_actor_label(request),
+            ip=client_ip(request),
+            reason="api order response",
+            codes=getattr(order, "delivered_codes", None),
         )
     return body
 
@@ -103,8 +107,10 @@ class OrderListCreateApi(DistributorApiView):
         except ValueError:
             digest = request_hash(request.body)
 
+        placed: dict = {}
+
         def work():
-            sku = Sku.objects.filter(code=data.validated_data["sku"]).first()
+            sku = Sku.objects.select_related("product").filter(code=data.validated_data["sku"]).first()
             if sku is None:
                 raise SettlementError("Unknown SKU.", field="sku")
             order = order_place(
@@ -116,13 +122,17 @@ class OrderListCreateApi(DistributorApiView):
                 idempotency_key=key,
                 ip=client_ip(request),
             )
-            # Stored for replays: the order number only, never the codes (they are revealed afresh, audited).
+            # The codes are revealed (and audited) in the order's own transaction, from the rows just
+            # delivered. Stored for replays: the order number only, never the codes (a replay reveals
+            # them afresh, audited again).
+            placed["body"] = _order_body(request, order, with_codes=True)
             return 201, {"order": order.number}
 
         status_code, stored, replayed = idempotent_call(scope=f"api-order:{distributor.pk}", key=key, digest=digest, work=work)
-        order = order_get(distributor, stored["order"])
-        headers = {"Idempotent-Replayed": "true"} if replayed else {}
-        return Response(_order_body(request, order, with_codes=True), status=status_code, headers=headers)
+        if replayed:
+            body = _order_body(request, order_get(distributor, stored["order"]), with_codes=True)
+            return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
+        return Response(placed["body"], status=status_code)
 
 
 class OrderDetailApi(DistributorApiView):

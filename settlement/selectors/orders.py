@@ -3,6 +3,7 @@
 from django.db.models import QuerySet
 
 from catalog import vault
+from catalog.models import CardCode
 from settlement.errors import OrderNotFound
 from settlement.models import Order, OrderItem
 from voucherhub.core.audit import audit_record_many
@@ -27,24 +28,29 @@ def order_delivered_items(order: Order) -> list[OrderItem]:
     return list(order.items.filter(state=OrderItem.State.DELIVERED).select_related("code").order_by("pk"))
 
 
-def order_codes_reveal(*, order: Order, actor=None, actor_label: str = "", ip: str | None = None, reason: str) -> list[dict]:
-    """Open the delivered codes of an order for its buyer; one audit entry per code. Never logged."""
-    items = order_delivered_items(order)
+def order_codes_reveal(
+    *, order: Order, actor=None, actor_label: str = "", ip: str | None = None, reason: str, codes: list[CardCode] | None = None
+) -> list[dict]:
+    """Open the delivered codes of an order for its buyer; one audit entry per code. Never logged.
+    `codes`: the codes the caller delivered in this transaction (order_place's `order.delivered_codes`),
+    so they are not read back; else the order's delivered codes are read."""
+    if codes is None:
+        codes = [item.code for item in order_delivered_items(order)]
     ring = vault.keyring()
     out = [
         {
-            "hint": item.code.hint,
-            "code": ring.open(ciphertext=item.code.ciphertext, key_id=item.code.key_id, blind_index=item.code.blind_index),
-            "serial": item.code.serial,
-            "status": item.code.status,
-            "expires_at": item.code.expires_at.isoformat() if item.code.expires_at else None,
+            "hint": code.hint,
+            "code": ring.open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index),
+            "serial": code.serial,
+            "status": code.status,
+            "expires_at": code.expires_at.isoformat() if code.expires_at else None,
         }
-        for item in items
+        for code in codes
     ]
     audit_record_many(
         actor=actor,
         action="code.reveal",
-        objects=[item.code for item in items],
+        objects=codes,
         ip=ip,
         reason=reason,
         data_for=lambda code: {"order": order.number, "by": actor_label, "hint": code.hint},

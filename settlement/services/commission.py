@@ -1,5 +1,6 @@
 """Commission: earned (frozen) on each paid sale, released later, clawed back on refunds."""
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -9,42 +10,57 @@ from django.utils.translation import gettext as _
 
 from catalog.models import CardCode
 from channels import pricing as channel_pricing
+from channels.models import Distributor
 from settlement import conf
 from settlement.models import Account, CommissionAccrual, Order, OrderItem, Transfer
-from settlement.services.ledger import platform_account, transfer_post, wallet_account
+from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
 from voucherhub.core.money import ZERO, money
 
 K = Account.Kind
 
 
-def commission_accrue(*, order: Order) -> list[CommissionAccrual]:
-    """Book the seller's margin (storefront sales) and the uplines' commission as frozen commission."""
-    from settlement.services.wallets import wallet_for
+@dataclass(frozen=True)
+class Share:
+    """One beneficiary's commission on a sale: the seller's margin (depth 0) or an upline's share."""
 
-    if order.commissions.exists():
-        return list(order.commissions.all())
-    shares: list[tuple[object, int, Decimal, str]] = []
+    beneficiary: Distributor
+    depth: int
+    amount: Decimal
+    rule: str
+
+
+def commission_shares(*, order: Order, uplines: list[Distributor] | None = None) -> list[Share]:
+    """The seller's margin (storefront sales) and the uplines' commission (channels rules, ≤ 3 levels)
+    on a paid order. `uplines`: the seller's upline chain when the caller has it at hand."""
+    shares: list[Share] = []
     if order.channel == Order.Channel.STOREFRONT:
         margin = money((order.unit_price - order.purchase_unit_price) * order.quantity)
         if margin > ZERO:
-            shares.append((order.distributor, 0, margin, _("Retail margin")))
-    for line in channel_pricing.commission_plan(seller=order.distributor, sku=order.sku, sale_amount=order.total, quantity=order.quantity):
-        shares.append((line.beneficiary, line.depth, money(line.amount), str(line.rule)[:200]))
+            shares.append(Share(order.distributor, 0, margin, _("Retail margin")))
+    plan = channel_pricing.commission_plan(
+        seller=order.distributor, sku=order.sku, sale_amount=order.total, quantity=order.quantity, uplines=uplines
+    )
+    for line in plan:
+        shares.append(Share(line.beneficiary, line.depth, money(line.amount), str(line.rule)[:200]))
+    return shares
+
+
+def commission_accounts_wanted(shares: list[Share]) -> tuple[set[str], dict[Distributor, set[str]]]:
+    """The ledger accounts (platform kinds, {beneficiary: kinds}) that booking these shares moves."""
     if not shares:
-        return []
-    release_at = timezone.now() + conf.release_after()
-    accruals = []
+        return set(), {}
+    return {K.COMMISSION_EXPENSE}, {share.beneficiary: {K.COMMISSION_FROZEN} for share in shares}
+
+
+def commission_posting(*, order: Order, shares: list[Share], accounts: dict) -> Posting | None:
+    """The transfer that books the shares as frozen commission (accounts from ledger.accounts_for)."""
+    if not shares:
+        return None
+    expense = accounts[(None, K.COMMISSION_EXPENSE)]
     lines = []
-    expense = platform_account(K.COMMISSION_EXPENSE, order.currency)
-    for beneficiary, depth, amount, rule in shares:
-        wallet = wallet_for(beneficiary)
-        accruals.append(
-            CommissionAccrual(
-                order=order, wallet=wallet, depth=depth, amount=amount, frozen_remaining=amount, release_after=release_at, rule=rule
-            )
-        )
-        lines += [(expense, -amount), (wallet_account(wallet, K.COMMISSION_FROZEN), amount)]
-    transfer_post(
+    for share in shares:
+        lines += [(expense, -share.amount), (accounts[(share.beneficiary.pk, K.COMMISSION_FROZEN)], share.amount)]
+    return Posting(
         kind=Transfer.Kind.COMMISSION,
         lines=lines,
         reference=order.number,
@@ -52,7 +68,38 @@ def commission_accrue(*, order: Order) -> list[CommissionAccrual]:
         key=f"commission:{order.pk}",
         memo=_("Commission on %(number)s") % {"number": order.number},
     )
-    return CommissionAccrual.objects.bulk_create(accruals)
+
+
+def commission_accruals(*, order: Order, shares: list[Share], accounts: dict) -> list[CommissionAccrual]:
+    """The accrual rows of the shares (unsaved), to write in the transaction that posts commission_posting."""
+    release_at = timezone.now() + conf.release_after()
+    return [
+        CommissionAccrual(
+            order=order,
+            wallet_id=accounts[(share.beneficiary.pk, K.COMMISSION_FROZEN)].wallet_id,
+            depth=share.depth,
+            amount=share.amount,
+            frozen_remaining=share.amount,
+            release_after=release_at,
+            rule=share.rule,
+        )
+        for share in shares
+    ]
+
+
+@transaction.atomic
+def commission_accrue(*, order: Order, uplines: list[Distributor] | None = None) -> list[CommissionAccrual]:
+    """Book the seller's margin (storefront sales) and the uplines' commission as frozen commission.
+    Once per order: a second call returns the accruals of the first."""
+    if order.commissions.exists():
+        return list(order.commissions.all())
+    shares = commission_shares(order=order, uplines=uplines)
+    if not shares:
+        return []
+    platform, wallets = commission_accounts_wanted(shares)
+    accounts = accounts_for(currency=order.currency, platform=platform, wallets=wallets)
+    transfers_post([commission_posting(order=order, shares=shares, accounts=accounts)])
+    return CommissionAccrual.objects.bulk_create(commission_accruals(order=order, shares=shares, accounts=accounts))
 
 
 def _lock_wallet_accounts(wallets, extra=()) -> dict[int, Decimal]:

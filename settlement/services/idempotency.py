@@ -3,7 +3,8 @@
 import hashlib
 import json
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from settlement.models import IdempotencyRecord
@@ -31,27 +32,43 @@ def _stored(record: IdempotencyRecord, digest: str):
     return record.status_code, record.response
 
 
+def _record_claim(*, scope: str, key: str, digest: str) -> int | None:
+    """Insert the (scope, key) record in the caller's transaction; None when it exists already. A
+    concurrent request holding the same key uncommitted makes this wait for it to finish."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {IdempotencyRecord._meta.db_table} (scope, key, request_hash, created_at) VALUES (%s, %s, %s, %s)"
+            " ON CONFLICT (scope, key) DO NOTHING RETURNING id",
+            [scope, key, digest, now],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def idempotent_call(*, scope: str, key: str, digest: str, work):
     """Run `work() -> (status_code, body)` once per (scope, key). Returns (status_code, body, replayed).
 
-    The record is inserted in the same transaction as the work: a concurrent request with the same key
-    waits on the unique index and then reads the stored answer. Work that raises leaves no record (the
-    transaction rolls back), so a retry after a refusal runs again.
+    The record is inserted in the same transaction as the work (first, so a fresh request costs no
+    extra read): a concurrent request with the same key waits on the unique index and then reads the
+    stored answer. Work that raises leaves no record (the transaction rolls back), so a retry after a
+    refusal runs again.
     """
-    record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
-    if record is not None:
-        status, body = _stored(record, digest)
-        return status, body, True
     try:
         with transaction.atomic():
-            record = IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=digest)
-            status, body = work()
-            record.status_code, record.response = status, body
-            record.save(update_fields=["status_code", "response"])
-            return status, body, False
+            record_id = _record_claim(scope=scope, key=key, digest=digest)
+            if record_id is not None:
+                status, body = work()
+                IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status, response=body)
+                return status, body, False
     except IntegrityError:
+        # The work met a concurrent twin on another unique key: answer as the twin did, if it is stored.
         record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
         if record is None:
             raise
-        status, body = _stored(record, digest)
-        return status, body, True
+    else:
+        record = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+        if record is None:
+            raise IdempotencyInProgress()
+    status, body = _stored(record, digest)
+    return status, body, True

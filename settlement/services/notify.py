@@ -71,20 +71,34 @@ def order_payload(order: Order, event: str, extra: dict | None = None) -> dict:
 
 def order_event(*, order: Order, event: str, extra: dict | None = None) -> WebhookDelivery | None:
     """Queue a signed webhook for the order's distributor (if it has an endpoint); sent after commit."""
+    queued = order_events(order=order, events=[event], extra=extra)
+    return queued[0] if queued else None
+
+
+def order_events(*, order: Order, events: list[str], extra: dict | None = None) -> list[WebhookDelivery]:
+    """Queue one signed webhook per event (e.g. paid and delivered) with one endpoint read and one
+    INSERT; each is sent after commit by django-q2, retried with backoff."""
     endpoint = WebhookEndpoint.objects.filter(distributor_id=order.distributor_id, active=True).first()
-    if endpoint is None:
-        return None
-    event_id = "evt_" + secrets.token_hex(12)
-    delivery = WebhookDelivery.objects.create(
-        endpoint=endpoint,
-        event=event,
-        event_id=event_id,
-        order=order,
-        payload={"id": event_id, "type": event, "created": timezone.now().isoformat(), "data": order_payload(order, event, extra)},
-        next_attempt_at=timezone.now(),
-    )
-    transaction.on_commit(lambda: _enqueue(delivery.pk))
-    return delivery
+    if endpoint is None or not events:
+        return []
+    now = timezone.now()
+    deliveries = []
+    for event in events:
+        event_id = "evt_" + secrets.token_hex(12)
+        deliveries.append(
+            WebhookDelivery(
+                endpoint=endpoint,
+                event=event,
+                event_id=event_id,
+                order=order,
+                payload={"id": event_id, "type": event, "created": now.isoformat(), "data": order_payload(order, event, extra)},
+                next_attempt_at=now,
+            )
+        )
+    WebhookDelivery.objects.bulk_create(deliveries)
+    for delivery in deliveries:
+        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
+    return deliveries
 
 
 def _enqueue(delivery_id: int) -> None:

@@ -25,10 +25,10 @@ from settlement.errors import (
     OutOfStock,
     SettlementError,
 )
-from settlement.models import Account, Order, OrderEvent, OrderItem, Transfer
+from settlement.models import Account, CommissionAccrual, Order, OrderEvent, OrderItem, Transfer
 from settlement.services import commission as commission_services
 from settlement.services import notify, stock
-from settlement.services.ledger import platform_account, transfer_post, wallet_account
+from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
 from settlement.services.wallets import wallet_for
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
@@ -52,24 +52,51 @@ def contact_key(contact: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), ("order-contact:" + contact_normalized(contact)).encode(), hashlib.sha256).hexdigest()
 
 
+class _Changes:
+    """An order's status moves within one service, written together at the end (`flush`): the event
+    rows in one INSERT, the order row in one UPDATE. Each move is checked against TRANSITIONS."""
+
+    def __init__(self, order: Order):
+        self.order = order
+        self.events: list[OrderEvent] = []
+        self.fields: set[str] = set()
+
+    def opened(self, *, actor=None, note: str = "") -> None:
+        """The order row was just inserted (pending): its first event."""
+        self.events.append(OrderEvent(order=self.order, from_status="", to_status=self.order.status, actor=_user(actor), note=note[:300]))
+
+    def move(self, to: str, *, actor=None, note: str = "") -> None:
+        order = self.order
+        if to not in Order.TRANSITIONS[order.status]:
+            raise InvalidOrderTransition(
+                _("Order %(number)s cannot go from %(from)s to %(to)s.") % {"number": order.number, "from": order.status, "to": to}
+            )
+        now = timezone.now()
+        self.events.append(OrderEvent(order=order, from_status=order.status, to_status=to, actor=_user(actor), note=note[:300]))
+        order.status = to
+        order.status_changed_at = now
+        self.fields |= {"status", "status_changed_at"}
+        if to == S.PAID:
+            order.paid_at = now
+            self.fields.add("paid_at")
+        elif to == S.DELIVERED:
+            order.delivered_at = now
+            self.fields.add("delivered_at")
+
+    def flush(self) -> None:
+        if self.events:
+            OrderEvent.objects.bulk_create(self.events)
+            self.events = []
+        if self.fields:
+            self.order.save(update_fields=sorted(self.fields))
+            self.fields = set()
+
+
 def _status_set(order: Order, to: str, *, actor=None, note: str = "") -> None:
     """Move a locked order along TRANSITIONS and write its event row."""
-    if to not in Order.TRANSITIONS[order.status]:
-        raise InvalidOrderTransition(
-            _("Order %(number)s cannot go from %(from)s to %(to)s.") % {"number": order.number, "from": order.status, "to": to}
-        )
-    now = timezone.now()
-    OrderEvent.objects.create(order=order, from_status=order.status, to_status=to, actor=_user(actor), note=note[:300])
-    order.status = to
-    order.status_changed_at = now
-    fields = ["status", "status_changed_at"]
-    if to == S.PAID:
-        order.paid_at = now
-        fields.append("paid_at")
-    elif to == S.DELIVERED:
-        order.delivered_at = now
-        fields.append("delivered_at")
-    order.save(update_fields=fields)
+    changes = _Changes(order)
+    changes.move(to, actor=actor, note=note)
+    changes.flush()
 
 
 def _user(actor):
@@ -100,14 +127,18 @@ def _price(*, channel: str, distributor: Distributor, sku: Sku, quantity: int, s
     return Price(unit_price=money(item.retail_price), purchase_unit_price=money(quote.purchase_price))
 
 
-def _reserve(*, order: Order, distributor: Distributor, sku: Sku, quantity: int) -> list[int]:
-    """Draw the distributor's quota for the SKU when it has one, then claim codes from the pool."""
+def _reserve(*, order: Order, distributor: Distributor, sku: Sku, quantity: int) -> tuple[list[CardCode], bool]:
+    """Draw the distributor's quota for the SKU when it has one, then claim codes from the pool (SKIP
+    LOCKED). Returns the claimed (locked, reserved) codes and whether they came from the quota."""
     from_quota = Quota.objects.filter(distributor=distributor, sku=sku).exists()
     if from_quota:
         channel_services.quota_draw(distributor=distributor, sku=sku, quantity=quantity, reference=order.number)
-    ids = stock.codes_reserve(sku=sku, quantity=quantity, order_ref=order.number)
-    OrderItem.objects.bulk_create([OrderItem(order=order, code_id=pk, from_quota=from_quota) for pk in ids])
-    return ids
+    codes = stock.codes_claim(sku=sku, quantity=quantity, order_ref=order.number)
+    return codes, from_quota
+
+
+def _items_add(order: Order, codes: list[CardCode], *, from_quota: bool, state: str) -> list[OrderItem]:
+    return OrderItem.objects.bulk_create([OrderItem(order=order, code_id=code.pk, from_quota=from_quota, state=state) for code in codes])
 
 
 def order_place(
@@ -223,11 +254,12 @@ def _order_create(
     ip,
     verdict,
 ) -> Order:
+    uplines = channel_pricing.upline_chain(distributor)
     order = Order.objects.create(
         number=number,
         channel=channel,
         distributor=distributor,
-        chain=[d.pk for d in channel_pricing.upline_chain(distributor)],
+        chain=[d.pk for d in uplines],
         storefront=storefront,
         campaign=campaign[:64],
         referrer=referrer[:200],
@@ -252,10 +284,16 @@ def _order_create(
         idempotency_key=idempotency_key or None,
         expires_at=timezone.now() + conf.order_ttl(),
     )
-    OrderEvent.objects.create(order=order, from_status="", to_status=S.PENDING, actor=_user(actor), note=channel)
-    _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity)
+    changes = _Changes(order)
+    changes.opened(actor=actor, note=channel)
+    codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity)
     if pay_method == Order.PayMethod.WALLET:
-        order = order_pay(order=order, actor=actor)
+        # Paid from the wallet at once: the order is new in this transaction (nobody else sees it, so
+        # it is not locked and read again) and the codes just claimed are delivered without a re-read.
+        _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=uplines)
+    else:
+        _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
+        changes.flush()
     return order
 
 
@@ -280,51 +318,138 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
         # The money came after the codes were released: try to claim codes again.
         try:
             with transaction.atomic():
-                _reserve(order=order, distributor=order.distributor, sku=order.sku, quantity=order.quantity)
+                codes, from_quota = _reserve(order=order, distributor=order.distributor, sku=order.sku, quantity=order.quantity)
+                _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
             revived = False
         except (OutOfStock, DomainError):
             pass
-    _status_set(order, S.PAID, actor=actor, note=payment.number if payment else "wallet")
-    sale_lines = [(platform_account(Account.Kind.REVENUE, order.currency), order.total)]
+    note = payment.number if payment else "wallet"
+    if not revived:
+        _settle(order, changes=_Changes(order), actor=actor, note=note, payment=payment)
+        return order
+    _status_set(order, S.PAID, actor=actor, note=note)
+    accounts = _sale_accounts(order, shares=[])
+    transfers_post([_sale_posting(order, accounts=accounts, actor=actor)])
+    # Nothing to deliver: the codes are gone. Refund in full, never leave the buyer hanging.
+    order_refund(
+        order=order,
+        actor=None,
+        reason=_("Paid after the order expired and the stock ran out: refunded automatically."),
+        undeliverable=True,
+    )
+    return Order.objects.get(pk=order.pk)
+
+
+def _sale_accounts(order: Order, *, shares) -> dict:
+    """Every ledger account that paying this order moves, read in one query."""
+    platform = {Account.Kind.REVENUE, Account.Kind.COST_OF_GOODS, Account.Kind.SUPPLIER_PAYABLE}
+    wallets: dict[int, tuple[Distributor, set[str]]] = {}
     if order.pay_method == Order.PayMethod.WALLET:
-        sale_lines.append((wallet_account(wallet_for(order.distributor), Account.Kind.WALLET), -order.total))
+        wallets[order.distributor.pk] = (order.distributor, {Account.Kind.WALLET})
     else:
-        sale_lines.append((platform_account(Account.Kind.PAYMENT_CLEARING, order.currency), -order.total))
-    transfer_post(
+        platform.add(Account.Kind.PAYMENT_CLEARING)
+    commission_platform, commission_wallets = commission_services.commission_accounts_wanted(shares)
+    platform |= commission_platform
+    for distributor, kinds in commission_wallets.items():
+        wallets.setdefault(distributor.pk, (distributor, set()))[1].update(kinds)
+    return accounts_for(currency=order.currency, platform=platform, wallets=dict(wallets.values()))
+
+
+def _sale_posting(order: Order, *, accounts: dict, actor=None) -> Posting:
+    """The sale: revenue credited, the buyer's wallet (or the payment provider's clearing) debited."""
+    if order.pay_method == Order.PayMethod.WALLET:
+        payer = accounts[(order.distributor.pk, Account.Kind.WALLET)]
+    else:
+        payer = accounts[(None, Account.Kind.PAYMENT_CLEARING)]
+    return Posting(
         kind=Transfer.Kind.SALE,
-        lines=sale_lines,
+        lines=[(accounts[(None, Account.Kind.REVENUE)], order.total), (payer, -order.total)],
         reference=order.number,
         order=order,
         actor=actor,
         key=f"sale:{order.pk}",
         memo=_("%(qty)s × %(sku)s") % {"qty": order.quantity, "sku": order.sku.code},
     )
-    if revived:
-        # Nothing to deliver: the codes are gone. Refund in full, never leave the buyer hanging.
-        order_refund(
-            order=order,
-            actor=None,
-            reason=_("Paid after the order expired and the stock ran out: refunded automatically."),
-            undeliverable=True,
-        )
-        return Order.objects.get(pk=order.pk)
+
+
+def _cost_posting(order: Order, *, accounts: dict) -> Posting | None:
+    """The codes consumed at cost: cost of goods debited, the supplier payable credited."""
     cost = money(order.unit_cost * order.quantity)
-    if cost > ZERO:
-        transfer_post(
-            kind=Transfer.Kind.SALE,
-            lines=[
-                (platform_account(Account.Kind.COST_OF_GOODS, order.currency), -cost),
-                (platform_account(Account.Kind.SUPPLIER_PAYABLE, order.currency), cost),
-            ],
-            reference=order.number,
-            order=order,
-            key=f"cost:{order.pk}",
-            memo=_("Cost of %(qty)s × %(sku)s") % {"qty": order.quantity, "sku": order.sku.code},
-        )
-    commission_services.commission_accrue(order=order)
-    if order.hold == Order.Hold.REVIEW:
-        return order
-    return order_deliver(order=order, actor=actor)
+    if cost <= ZERO:
+        return None
+    return Posting(
+        kind=Transfer.Kind.SALE,
+        lines=[(accounts[(None, Account.Kind.COST_OF_GOODS)], -cost), (accounts[(None, Account.Kind.SUPPLIER_PAYABLE)], cost)],
+        reference=order.number,
+        order=order,
+        key=f"cost:{order.pk}",
+        memo=_("Cost of %(qty)s × %(sku)s") % {"qty": order.quantity, "sku": order.sku.code},
+    )
+
+
+def _settle(
+    order: Order,
+    *,
+    changes: _Changes,
+    actor=None,
+    note: str = "",
+    payment=None,
+    claimed: list[CardCode] | None = None,
+    from_quota: bool = False,
+    uplines: list[Distributor] | None = None,
+) -> None:
+    """A pending order (locked, or new in this transaction) is paid: the sale, its cost and the
+    commission are booked, and the codes delivered unless risk review holds the order.
+
+    `claimed`: codes claimed for a new order in this transaction, whose items are not written yet.
+    The ledger is posted last, in one batch (ledger.transfers_post), so the hot accounts (the
+    platform's, the buyer's wallet) stay locked only for the last statements of the transaction."""
+    changes.move(S.PAID, actor=actor, note=note)
+    deliver = order.hold != Order.Hold.REVIEW
+    if claimed is not None:
+        if deliver:
+            _deliver(order, changes=changes, actor=actor, codes=claimed)
+        _items_add(order, claimed, from_quota=from_quota, state=OrderItem.State.DELIVERED if deliver else OrderItem.State.RESERVED)
+    elif deliver:
+        _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
+    changes.flush()
+    if deliver:
+        notify.order_events(order=order, events=["order.paid", "order.delivered"])
+    # An order is paid once (its status moved from pending under lock), so its commission is new too.
+    shares = commission_services.commission_shares(order=order, uplines=uplines)
+    accounts = _sale_accounts(order, shares=shares)
+    postings = [
+        _sale_posting(order, accounts=accounts, actor=actor),
+        _cost_posting(order, accounts=accounts),
+        commission_services.commission_posting(order=order, shares=shares, accounts=accounts),
+    ]
+    transfers_post([p for p in postings if p is not None])
+    if shares:
+        CommissionAccrual.objects.bulk_create(commission_services.commission_accruals(order=order, shares=shares, accounts=accounts))
+
+
+def _deliver(order: Order, *, changes: _Changes, actor=None, codes: list[CardCode] | None = None, items=None) -> None:
+    """Reserved codes become the buyer's (sold); the order moves to delivered; a consumer is sent the
+    link. Either `codes` (claimed in this transaction, items written by the caller) or the live
+    reserved `items`, whose state is moved here."""
+    user = _user(actor)
+    if codes is not None:
+        stock.codes_sell(codes=codes, sku=order.sku, order_ref=order.number, actor=user)
+        ids = [code.pk for code in codes]
+        # The API answers with these codes (revealed, audited) without reading them back.
+        order.delivered_codes = codes
+    else:
+        ids = [item.code_id for item in items]
+        stock.codes_sell(ids=ids, sku=order.sku, order_ref=order.number, actor=user)
+        OrderItem.objects.filter(pk__in=[i.pk for i in items]).update(state=OrderItem.State.DELIVERED, changed_at=timezone.now())
+    channel_services.code_sale_record(
+        code_ids=ids, distributor=order.distributor, order_ref=order.number, unit_price=order.unit_price, sku=order.sku
+    )
+    changes.move(S.DELIVERED, actor=actor)
+    if order.is_consumer:
+        link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
+        if link:
+            transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=order.pk, link=link))
 
 
 @transaction.atomic
@@ -333,18 +458,10 @@ def order_deliver(*, order: Order, actor=None) -> Order:
     order = _locked(order)
     if order.status != S.PAID:
         return order
-    items = list(_live_items(order, OrderItem.State.RESERVED))
-    ids = [item.code_id for item in items]
-    stock.codes_sell(ids=ids, sku=order.sku, order_ref=order.number, actor=_user(actor))
-    OrderItem.objects.filter(pk__in=[i.pk for i in items]).update(state=OrderItem.State.DELIVERED, changed_at=timezone.now())
-    channel_services.code_sale_record(code_ids=ids, distributor=order.distributor, order_ref=order.number, unit_price=order.unit_price)
-    _status_set(order, S.DELIVERED, actor=actor)
-    if order.is_consumer:
-        link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
-        if link:
-            transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=order.pk, link=link))
-    notify.order_event(order=order, event="order.paid")
-    notify.order_event(order=order, event="order.delivered")
+    changes = _Changes(order)
+    _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
+    changes.flush()
+    notify.order_events(order=order, events=["order.paid", "order.delivered"])
     return order
 
 

@@ -15,29 +15,50 @@ from settlement.errors import OutOfStock
 S = CardCode.Status
 
 
-def codes_reserve(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[int]:
-    """Claim `quantity` available, unexpired codes of `sku` (caller holds a transaction), or raise OutOfStock."""
+# What the buyer is shown of a code (opened from the vault for the API response and the portal).
+CODE_FIELDS = ("id", "sku_id", "batch_id", "ciphertext", "key_id", "blind_index", "hint", "serial", "expires_at", "status")
+
+
+def codes_claim(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[CardCode]:
+    """Claim `quantity` available, unexpired codes of `sku` and reserve them (caller holds a transaction),
+    or raise OutOfStock. Returns the locked rows, read once with what delivery needs."""
     now = timezone.now()
     # SKIP LOCKED: concurrent buyers take different rows instead of queueing on one.
     qs = CardCode.objects.select_for_update(skip_locked=True, of=("self",)).filter(sku=sku, status=S.AVAILABLE)
     qs = qs.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
     if exclude_ids:
         qs = qs.exclude(pk__in=list(exclude_ids))
-    ids = list(qs.order_by("pk").values_list("pk", flat=True)[:quantity])
-    if len(ids) < quantity:
-        raise OutOfStock(sku=sku.code, wanted=quantity, found=len(ids))
-    code_status_change(codes=ids, to_status=S.RESERVED, from_statuses=[S.AVAILABLE], reference=order_ref, order_ref=order_ref)
-    return ids
+    codes = list(qs.order_by("pk").only(*CODE_FIELDS)[:quantity])
+    if len(codes) < quantity:
+        raise OutOfStock(sku=sku.code, wanted=quantity, found=len(codes))
+    code_status_change(
+        codes=codes, to_status=S.RESERVED, from_statuses=[S.AVAILABLE], reference=order_ref, order_ref=order_ref, locked=True
+    )
+    return codes
 
 
-def codes_sell(*, ids, sku: Sku, order_ref: str, actor=None) -> int:
-    """Reserved codes of an order become sold; a days-from-sale SKU's validity starts now."""
-    ids = list(ids)
+def codes_reserve(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[int]:
+    """Claim `quantity` available, unexpired codes of `sku` (caller holds a transaction), or raise OutOfStock."""
+    return [code.pk for code in codes_claim(sku=sku, quantity=quantity, order_ref=order_ref, exclude_ids=exclude_ids)]
+
+
+def codes_sell(*, ids=None, codes=None, sku: Sku, order_ref: str, actor=None) -> int:
+    """Reserved codes of an order become sold; a days-from-sale SKU's validity starts now. Pass `codes`
+    when they are the rows `codes_claim` returned in this transaction (not read again), else `ids`."""
+    also = {}
+    if sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE:
+        also["expires_at"] = sku.expiry_for_sale(timezone.now())
+    if codes is not None:
+        if not codes:
+            return 0
+        code_status_change(
+            codes=codes, to_status=S.SOLD, from_statuses=[S.RESERVED], reference=order_ref, actor=actor, also=also, locked=True
+        )
+        return len(codes)
+    ids = list(ids or ())
     if not ids:
         return 0
-    code_status_change(codes=ids, to_status=S.SOLD, from_statuses=[S.RESERVED], reference=order_ref, actor=actor)
-    if sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE:
-        CardCode.objects.filter(pk__in=ids).update(expires_at=sku.expiry_for_sale(timezone.now()))
+    code_status_change(codes=ids, to_status=S.SOLD, from_statuses=[S.RESERVED], reference=order_ref, actor=actor, also=also)
     return len(ids)
 
 
