@@ -144,19 +144,15 @@ def price_quote(*, distributor: Distributor, sku: Sku, quantity: int = 1) -> Pri
         raise DistributorNotActive()
     if not (sku.active and sku.product.active):
         raise SkuNotAvailable(sku=sku.code)
-    # One read: the price entries, each telling whether the SKU is in an active exclusive pool and
-    # whether one of those pools takes this distributor (or its level). The visibility rule is
-    # visible_sku_ids's, which decides alone when there is no entry.
-    pools = ProductPool.skus.through.objects.filter(productpool__active=True, sku_id=OuterRef("sku_id"))
+    # One read in the common case: the price entries, each telling whether the SKU is in an active
+    # exclusive pool at all. Only a pooled SKU (or one without entries) asks visible_sku_ids who may see it.
+    pooled = ProductPool.skus.through.objects.filter(productpool__active=True, sku_id=OuterRef("sku_id"))
     entries = list(
         PriceEntry.objects.filter(sku=sku)
         .filter(Q(distributor=distributor) | Q(level_id=distributor.level_id))
-        .annotate(
-            pooled=Exists(pools),
-            pooled_with=Exists(pools.filter(Q(productpool__distributors=distributor) | Q(productpool__levels=distributor.level_id))),
-        )
+        .annotate(pooled=Exists(pooled))
     )
-    if not entries or (entries[0].pooled and not entries[0].pooled_with):
+    if not entries or entries[0].pooled:
         if not visible_sku_ids(distributor=distributor, sku_ids=[sku.pk]):
             raise SkuNotAvailable(sku=sku.code)
     return resolve(

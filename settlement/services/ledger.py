@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from settlement import sql
 from settlement.errors import InsufficientFunds, LimitBreached, Unbalanced
 from settlement.models import Account, Entry, Transfer, Wallet
 from voucherhub.core.money import ZERO, money
@@ -99,6 +100,17 @@ def wallet_account(wallet: Wallet, kind: str) -> Account:
     return account or wallet_accounts_ensure(wallet)[kind]
 
 
+_ACCOUNT_FIELDS = ["id", "wallet_id", "kind", "currency", "balance", "min_balance", "max_balance"]  # in the model's field order
+_ACCOUNTS_SQL = """
+SELECT a.id, a.wallet_id, a.kind, a.currency, a.balance, a.min_balance, a.max_balance, NULL::bigint FROM settlement_account a
+WHERE a.wallet_id IS NULL AND a.currency = %s AND a.kind = ANY(%s::varchar[])
+UNION ALL
+SELECT a.id, a.wallet_id, a.kind, a.currency, a.balance, a.min_balance, a.max_balance, w.distributor_id FROM settlement_account a
+JOIN settlement_wallet w ON w.id = a.wallet_id AND w.currency = a.currency
+WHERE w.distributor_id = ANY(%s::bigint[]) AND a.kind = ANY(%s::varchar[])
+"""
+
+
 def accounts_for(*, currency: str, platform: Iterable[str] = (), wallets: dict | None = None) -> dict[tuple, Account]:
     """The platform's accounts of these kinds in `currency` and distributors' wallet accounts, read in
     one query: {(None, kind): account, (distributor_id, kind): account}. `wallets` maps a distributor to
@@ -106,13 +118,22 @@ def accounts_for(*, currency: str, platform: Iterable[str] = (), wallets: dict |
     What does not exist yet (a first sale) is created, as `platform_account` and `wallet_for` do."""
     platform = set(platform)
     wallets = {d: set(kinds) for d, kinds in (wallets or {}).items() if kinds}
-    wanted = Q(pk__in=[])
-    if platform:
-        wanted |= Q(wallet__isnull=True, currency=currency, kind__in=platform)
-    if wallets:
-        kinds = set().union(*wallets.values())
-        wanted |= Q(wallet__distributor_id__in=[d.pk for d in wallets], currency=F("wallet__currency"), kind__in=kinds)
-    found = {(a.distributor_id, a.kind): a for a in Account.objects.filter(wanted).annotate(distributor_id=F("wallet__distributor_id"))}
+    kinds = sorted(set().union(*wallets.values())) if wallets else []
+    if connection.vendor == "postgresql":
+        rows = sql.run(_ACCOUNTS_SQL, [currency, sorted(platform), sorted(d.pk for d in wallets), kinds])
+        found = {}
+        for row in rows:
+            account = Account.from_db(connection.alias, _ACCOUNT_FIELDS, row[:-1])
+            account.distributor_id = row[-1]
+            found[(account.distributor_id, account.kind)] = account
+    else:
+        wanted = Q(pk__in=[])
+        if platform:
+            wanted |= Q(wallet__isnull=True, currency=currency, kind__in=platform)
+        if wallets:
+            wanted |= Q(wallet__distributor_id__in=[d.pk for d in wallets], currency=F("wallet__currency"), kind__in=kinds)
+        accounts = Account.objects.filter(wanted).annotate(distributor_id=F("wallet__distributor_id"))
+        found = {(a.distributor_id, a.kind): a for a in accounts}
     for kind in platform:
         if (None, kind) not in found:
             found[(None, kind)] = platform_account(kind, currency)
@@ -181,7 +202,7 @@ def _moves(batch: list[_Prepared]) -> tuple[dict[int, Decimal], dict[int, int]]:
 
 
 _MOVE_SQL = """
-WITH v (id, delta, n) AS (VALUES {values}),
+WITH v (id, delta, n) AS (SELECT * FROM unnest(%s::bigint[], %s::numeric[], %s::integer[])),
 locked AS MATERIALIZED (
     SELECT a.id, a.balance, a.min_balance, a.max_balance FROM settlement_account a
     WHERE a.id IN (SELECT v.id FROM v) ORDER BY a.id FOR UPDATE
@@ -199,23 +220,41 @@ RETURNING a.id, a.balance
 
 _TAKE_BACK_SQL = """
 UPDATE settlement_account a SET balance = a.balance - v.delta, entry_count = a.entry_count - v.n
-FROM (VALUES {values}) v (id, delta, n) WHERE a.id = v.id
+FROM unnest(%s::bigint[], %s::numeric[], %s::integer[]) AS v (id, delta, n) WHERE a.id = v.id
+"""
+
+# Transfers and their entries in one statement (every transfer keyed, so entries find theirs by key).
+# The entries go in only when every transfer did: a key that a concurrent transaction committed first
+# makes the caller take that transfer's moves back and write the other entries with corrected balances.
+_WRITE_SQL = """
+WITH t AS (
+    INSERT INTO settlement_transfer (kind, key, reference, order_id, memo, reverses_id, created_by_id, created_at)
+    SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[], %s::bigint[], %s::bigint[],
+                         %s::timestamptz[])
+    ON CONFLICT (key) DO NOTHING
+    RETURNING id, key
+),
+e AS (
+    INSERT INTO settlement_entry (transfer_id, account_id, amount, currency, balance_after, created_at)
+    SELECT t.id, e.account_id, e.amount, e.currency, e.balance_after, e.created_at
+    FROM unnest(%s::varchar[], %s::bigint[], %s::numeric[], %s::varchar[], %s::numeric[], %s::timestamptz[])
+         WITH ORDINALITY AS e (key, account_id, amount, currency, balance_after, created_at, k)
+    JOIN t ON t.key = e.key
+    WHERE (SELECT count(*) FROM t) = %s
+    ORDER BY e.k
+)
+SELECT id, key FROM t
 """
 
 
-def _values(deltas: dict[int, Decimal], counts: dict[int, int]) -> tuple[str, list]:
-    params: list = []
-    for pk in sorted(deltas):
-        params += [pk, deltas[pk], counts[pk]]
-    return ", ".join(["(%s::bigint, %s::numeric, %s::integer)"] * len(deltas)), params
+def _arrays(deltas: dict[int, Decimal], counts: dict[int, int]) -> list[list]:
+    ids = sorted(deltas)
+    return [ids, [deltas[pk] for pk in ids], [counts[pk] for pk in ids]]
 
 
 def _move_postgresql(deltas, counts, keys: list[str]) -> dict[int, Decimal] | None:
     """Lock, check and move in one statement; None when nothing moved (a limit, or a key posted before)."""
-    values, params = _values(deltas, counts)
-    with connection.cursor() as cursor:
-        cursor.execute(_MOVE_SQL.format(values=values), [*params, keys])
-        balances = dict(cursor.fetchall())
+    balances = dict(sql.run(_MOVE_SQL, [*_arrays(deltas, counts), keys]))
     if not balances:
         return None
     if len(balances) != len(deltas):  # an account id that does not exist: refuse the whole batch
@@ -324,7 +363,17 @@ def _post(batch: list[_Prepared], keys: list[str]) -> list[Transfer]:
 
     now = timezone.now()
     rows = [_transfer_row(item.posting, now) for item in batch]
-    if postgresql:
+    if postgresql and all(row.key is not None for row in rows):
+        # Every transfer keyed: transfers and entries in one statement.
+        returned = {key: pk for pk, key in sql.run(_WRITE_SQL, _write_params(batch, rows, balances))}
+        for row in rows:
+            if row.key in returned:
+                row.pk = returned[row.key]
+                row._state.adding, row._state.db = False, connection.alias
+        if len(returned) == len(rows):
+            return rows
+        inserted = [row if row.key in returned else None for row in rows]  # no entry was written
+    elif postgresql:
         inserted = _insert_transfers_postgresql(rows)
     else:
         for row in rows:
@@ -335,33 +384,54 @@ def _post(batch: list[_Prepared], keys: list[str]) -> list[Transfer]:
     if lost:
         # Another transaction committed these keys between our check and our insert: take their moves back.
         lost_deltas, lost_counts = _moves(lost)
-        values, params = _values(lost_deltas, lost_counts)
-        with connection.cursor() as cursor:
-            cursor.execute(_TAKE_BACK_SQL.format(values=values), params)
+        if postgresql:
+            sql.run(_TAKE_BACK_SQL, _arrays(lost_deltas, lost_counts))
         for pk, amount in lost_deltas.items():
             balances[pk] -= amount
         existing = {t.key: t for t in Transfer.objects.filter(key__in=[item.posting.key for item in lost])}
         inserted = [t if t is not None else existing[item.posting.key] for item, t in zip(batch, inserted, strict=True)]
-
     posted = [(item, transfer) for item, transfer in zip(batch, inserted, strict=True) if id(item) not in lost_ids]
+    Entry.objects.bulk_create(
+        [
+            Entry(
+                transfer=transfer,
+                account_id=pk,
+                amount=amount,
+                currency=currency,
+                balance_after=after,
+                created_at=transfer.created_at or now,
+            )
+            for transfer, pk, amount, currency, after in _entries(posted, balances)
+        ]
+    )
+    return inserted
+
+
+def _entries(posted: list[tuple[_Prepared, Transfer]], balances: dict[int, Decimal]):
+    """(transfer, account id, amount, currency, balance after) for each entry, in posting order; the
+    balances after are counted back from the accounts' balances after the whole batch."""
     moved, _counts = _moves([item for item, _t in posted])
     running = {pk: balances[pk] - amount for pk, amount in moved.items()}
-    entries = []
     for item, transfer in posted:
         for pk, amount in item.totals.items():
             running[pk] += amount
-            entries.append(
-                Entry(
-                    transfer=transfer,
-                    account_id=pk,
-                    amount=amount,
-                    currency=item.currencies[pk],
-                    balance_after=running[pk],
-                    created_at=transfer.created_at or now,
-                )
-            )
-    Entry.objects.bulk_create(entries)
-    return inserted
+            yield transfer, pk, amount, item.currencies[pk], running[pk]
+
+
+def _write_params(batch: list[_Prepared], rows: list[Transfer], balances: dict[int, Decimal]) -> list:
+    transfer_columns = ["kind", "key", "reference", "order_id", "memo", "reverses_id", "created_by_id", "created_at"]
+    params = [[getattr(row, column) for row in rows] for column in transfer_columns]
+    entries = list(_entries(list(zip(batch, rows, strict=True)), balances))
+    params += [
+        [transfer.key for transfer, *_rest in entries],
+        [pk for _t, pk, *_rest in entries],
+        [amount for _t, _pk, amount, *_rest in entries],
+        [currency for *_first, currency, _after in entries],
+        [after for *_first, after in entries],
+        [transfer.created_at for transfer, *_rest in entries],
+        len(rows),
+    ]
+    return params
 
 
 def _with_existing(batch: list[_Prepared], existing: dict[str, Transfer]) -> list[Transfer]:

@@ -82,23 +82,29 @@ def order_events(*, order: Order, events: list[str], extra: dict | None = None) 
     if endpoint is None or not events:
         return []
     now = timezone.now()
-    deliveries = []
+    deliveries = [
+        WebhookDelivery(endpoint=endpoint, event=event, event_id=event_id, order=order, payload=payload, next_attempt_at=now)
+        for event, event_id, payload in webhook_payloads(order=order, events=events, extra=extra)
+    ]
+    WebhookDelivery.objects.bulk_create(deliveries)
+    deliveries_enqueue([delivery.pk for delivery in deliveries])
+    return deliveries
+
+
+def webhook_payloads(*, order: Order, events: list[str], extra: dict | None = None) -> list[tuple[str, str, dict]]:
+    """(event, event id, payload) of each webhook about the order; never a code."""
+    created = timezone.now().isoformat()
+    out = []
     for event in events:
         event_id = "evt_" + secrets.token_hex(12)
-        deliveries.append(
-            WebhookDelivery(
-                endpoint=endpoint,
-                event=event,
-                event_id=event_id,
-                order=order,
-                payload={"id": event_id, "type": event, "created": now.isoformat(), "data": order_payload(order, event, extra)},
-                next_attempt_at=now,
-            )
-        )
-    WebhookDelivery.objects.bulk_create(deliveries)
-    for delivery in deliveries:
-        transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk))
-    return deliveries
+        out.append((event, event_id, {"id": event_id, "type": event, "created": created, "data": order_payload(order, event, extra)}))
+    return out
+
+
+def deliveries_enqueue(ids) -> None:
+    """Send these queued webhooks once the transaction that wrote them commits."""
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: _enqueue(pk))
 
 
 def _enqueue(delivery_id: int) -> None:

@@ -27,7 +27,7 @@ from settlement.errors import (
 )
 from settlement.models import Account, CommissionAccrual, Order, OrderEvent, OrderItem, Transfer
 from settlement.services import commission as commission_services
-from settlement.services import notify, stock
+from settlement.services import notify, orderwrite, stock
 from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
 from settlement.services.wallets import wallet_for
 from voucherhub.core.audit import audit_record
@@ -127,14 +127,16 @@ def _price(*, channel: str, distributor: Distributor, sku: Sku, quantity: int, s
     return Price(unit_price=money(item.retail_price), purchase_unit_price=money(quote.purchase_price))
 
 
-def _reserve(*, order: Order, distributor: Distributor, sku: Sku, quantity: int) -> tuple[list[CardCode], bool]:
+def _reserve(*, order: Order, distributor: Distributor, sku: Sku, quantity: int, pick_only: bool = False) -> tuple[list[CardCode], bool]:
     """Draw the distributor's quota for the SKU when it has one, then claim codes from the pool (SKIP
-    LOCKED). Returns the claimed (locked, reserved) codes and whether they came from the quota."""
+    LOCKED). Returns the claimed (locked, reserved) codes and whether they came from the quota.
+    `pick_only`: the codes are locked but left available, for orderwrite to move them."""
     from_quota = Quota.objects.filter(distributor=distributor, sku=sku).exists()
     if from_quota:
         channel_services.quota_draw(distributor=distributor, sku=sku, quantity=quantity, reference=order.number)
-    codes = stock.codes_claim(sku=sku, quantity=quantity, order_ref=order.number)
-    return codes, from_quota
+    if pick_only:
+        return stock.codes_pick(sku=sku, quantity=quantity), from_quota
+    return stock.codes_claim(sku=sku, quantity=quantity, order_ref=order.number), from_quota
 
 
 def _items_add(order: Order, codes: list[CardCode], *, from_quota: bool, state: str) -> list[OrderItem]:
@@ -286,11 +288,21 @@ def _order_create(
     )
     changes = _Changes(order)
     changes.opened(actor=actor, note=channel)
-    codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity)
+    one_statement = pay_method == Order.PayMethod.WALLET and not order.is_consumer and orderwrite.enabled()
+    codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity, pick_only=one_statement)
     if pay_method == Order.PayMethod.WALLET:
         # Paid from the wallet at once: the order is new in this transaction (nobody else sees it, so
         # it is not locked and read again) and the codes just claimed are delivered without a re-read.
-        _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=uplines)
+        _settle(
+            order,
+            changes=changes,
+            actor=actor,
+            note="wallet",
+            claimed=codes,
+            from_quota=from_quota,
+            uplines=uplines,
+            one_statement=one_statement,
+        )
     else:
         _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
         changes.flush()
@@ -397,24 +409,45 @@ def _settle(
     claimed: list[CardCode] | None = None,
     from_quota: bool = False,
     uplines: list[Distributor] | None = None,
+    one_statement: bool = False,
 ) -> None:
     """A pending order (locked, or new in this transaction) is paid: the sale, its cost and the
     commission are booked, and the codes delivered unless risk review holds the order.
 
-    `claimed`: codes claimed for a new order in this transaction, whose items are not written yet.
-    The ledger is posted last, in one batch (ledger.transfers_post), so the hot accounts (the
-    platform's, the buyer's wallet) stay locked only for the last statements of the transaction."""
+    `claimed`: codes claimed for a new order in this transaction, whose items are not written yet;
+    with `one_statement` they are still available (stock.codes_pick) and orderwrite writes the codes,
+    items, sales, events, order row and webhooks in one statement. The ledger is posted last, in one
+    batch (ledger.transfers_post), so the hot accounts (the platform's, the buyer's wallet) stay
+    locked only for the last statements of the transaction."""
     changes.move(S.PAID, actor=actor, note=note)
     deliver = order.hold != Order.Hold.REVIEW
-    if claimed is not None:
+    if one_statement:
+        if deliver:
+            changes.move(S.DELIVERED, actor=actor)
+            order.delivered_codes = claimed
+        webhooks = notify.webhook_payloads(order=order, events=["order.paid", "order.delivered"]) if deliver else []
+        user = _user(actor)
+        delivery_ids = orderwrite.order_write(
+            order=order,
+            events=changes.events,
+            codes=claimed,
+            deliver=deliver,
+            from_quota=from_quota,
+            actor_id=user.pk if user else None,
+            webhooks=webhooks,
+        )
+        changes.events, changes.fields = [], set()
+        notify.deliveries_enqueue(delivery_ids)
+    elif claimed is not None:
         if deliver:
             _deliver(order, changes=changes, actor=actor, codes=claimed)
         _items_add(order, claimed, from_quota=from_quota, state=OrderItem.State.DELIVERED if deliver else OrderItem.State.RESERVED)
     elif deliver:
         _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
-    changes.flush()
-    if deliver:
-        notify.order_events(order=order, events=["order.paid", "order.delivered"])
+    if not one_statement:
+        changes.flush()
+        if deliver:
+            notify.order_events(order=order, events=["order.paid", "order.delivered"])
     # An order is paid once (its status moved from pending under lock), so its commission is new too.
     shares = commission_services.commission_shares(order=order, uplines=uplines)
     accounts = _sale_accounts(order, shares=shares)

@@ -22,6 +22,16 @@ CODE_FIELDS = ("id", "sku_id", "batch_id", "ciphertext", "key_id", "blind_index"
 def codes_claim(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[CardCode]:
     """Claim `quantity` available, unexpired codes of `sku` and reserve them (caller holds a transaction),
     or raise OutOfStock. Returns the locked rows, read once with what delivery needs."""
+    codes = codes_pick(sku=sku, quantity=quantity, exclude_ids=exclude_ids)
+    code_status_change(
+        codes=codes, to_status=S.RESERVED, from_statuses=[S.AVAILABLE], reference=order_ref, order_ref=order_ref, locked=True
+    )
+    return codes
+
+
+def codes_pick(*, sku: Sku, quantity: int, exclude_ids=()) -> list[CardCode]:
+    """Lock `quantity` available, unexpired codes of `sku` for this transaction, or raise OutOfStock.
+    Their status is not changed: the caller moves them (codes_claim, or an order's one-statement write)."""
     now = timezone.now()
     # SKIP LOCKED: concurrent buyers take different rows instead of queueing on one.
     qs = CardCode.objects.select_for_update(skip_locked=True, of=("self",)).filter(sku=sku, status=S.AVAILABLE)
@@ -31,9 +41,6 @@ def codes_claim(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> l
     codes = list(qs.order_by("pk").only(*CODE_FIELDS)[:quantity])
     if len(codes) < quantity:
         raise OutOfStock(sku=sku.code, wanted=quantity, found=len(codes))
-    code_status_change(
-        codes=codes, to_status=S.RESERVED, from_statuses=[S.AVAILABLE], reference=order_ref, order_ref=order_ref, locked=True
-    )
     return codes
 
 
