@@ -12,7 +12,7 @@ from settlement.errors import SettlementError
 from settlement.models import Order
 from settlement.selectors.orders import order_codes_reveal, order_get, orders_for
 from settlement.services.idempotency import idempotent_call, request_hash
-from settlement.services.orders import order_place
+from settlement.services.orders import order_number, order_place
 from settlement.services.wallets import wallet_for
 from voucherhub.core.api import error_response
 from voucherhub.core.net import client_ip
@@ -108,6 +108,7 @@ class OrderListCreateApi(DistributorApiView):
             digest = request_hash(request.body)
 
         placed: dict = {}
+        number = order_number()
 
         def work():
             sku = Sku.objects.select_related("product").filter(code=data.validated_data["sku"]).first()
@@ -120,6 +121,8 @@ class OrderListCreateApi(DistributorApiView):
                 quantity=data.validated_data["quantity"],
                 customer_ref=data.validated_data["customer_ref"],
                 idempotency_key=key,
+                key_checked=True,  # the idempotency record was inserted in this transaction: no order has the key
+                number=number,
                 ip=client_ip(request),
             )
             # The codes are revealed (and audited) in the order's own transaction, from the rows just
@@ -128,7 +131,9 @@ class OrderListCreateApi(DistributorApiView):
             placed["body"] = _order_body(request, order, with_codes=True)
             return 201, {"order": order.number}
 
-        status_code, stored, replayed = idempotent_call(scope=f"api-order:{distributor.pk}", key=key, digest=digest, work=work)
+        status_code, stored, replayed = idempotent_call(
+            scope=f"api-order:{distributor.pk}", key=key, digest=digest, work=work, expected=(201, {"order": number})
+        )
         if replayed:
             body = _order_body(request, order_get(distributor, stored["order"]), with_codes=True)
             return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})

@@ -7,6 +7,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from settlement import sql
 from settlement.models import IdempotencyRecord
 from voucherhub.core.errors import Conflict, IdempotencyConflict
 
@@ -32,34 +33,46 @@ def _stored(record: IdempotencyRecord, digest: str):
     return record.status_code, record.response
 
 
-def _record_claim(*, scope: str, key: str, digest: str) -> int | None:
-    """Insert the (scope, key) record in the caller's transaction; None when it exists already. A
-    concurrent request holding the same key uncommitted makes this wait for it to finish."""
-    now = connection.ops.adapt_datetimefield_value(timezone.now())
+_CLAIM_SQL = (
+    f"INSERT INTO {IdempotencyRecord._meta.db_table} (scope, key, request_hash, status_code, response, created_at)"
+    " VALUES (%s, %s, %s, %s, {response}, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+)
+
+
+def _record_claim(*, scope: str, key: str, digest: str, expected) -> int | None:
+    """Insert the (scope, key) record in the caller's transaction, with the answer expected if any;
+    None when it exists already. A concurrent request holding the same key uncommitted makes this
+    wait for it to finish."""
+    status, body = expected if expected is not None else (None, None)
+    response = json.dumps(body) if body is not None else None
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        rows = sql.run(_CLAIM_SQL.format(response="%s::jsonb"), [scope, key, digest, status, response, now])
+        return rows[0][0] if rows else None
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {IdempotencyRecord._meta.db_table} (scope, key, request_hash, created_at) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (scope, key) DO NOTHING RETURNING id",
-            [scope, key, digest, now],
+            _CLAIM_SQL.format(response="%s"), [scope, key, digest, status, response, connection.ops.adapt_datetimefield_value(now)]
         )
         row = cursor.fetchone()
     return row[0] if row else None
 
 
-def idempotent_call(*, scope: str, key: str, digest: str, work):
+def idempotent_call(*, scope: str, key: str, digest: str, work, expected=None):
     """Run `work() -> (status_code, body)` once per (scope, key). Returns (status_code, body, replayed).
 
     The record is inserted in the same transaction as the work (first, so a fresh request costs no
     extra read): a concurrent request with the same key waits on the unique index and then reads the
     stored answer. Work that raises leaves no record (the transaction rolls back), so a retry after a
-    refusal runs again.
+    refusal runs again. `expected`: the (status_code, body) the work will most likely answer, stored
+    with the record at once; only a different answer costs an UPDATE.
     """
     try:
         with transaction.atomic():
-            record_id = _record_claim(scope=scope, key=key, digest=digest)
+            record_id = _record_claim(scope=scope, key=key, digest=digest, expected=expected)
             if record_id is not None:
                 status, body = work()
-                IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status, response=body)
+                if (status, body) != expected:
+                    IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status, response=body)
                 return status, body, False
     except IntegrityError:
         # The work met a concurrent twin on another unique key: answer as the twin did, if it is stored.

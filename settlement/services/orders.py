@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -127,15 +127,12 @@ def _price(*, channel: str, distributor: Distributor, sku: Sku, quantity: int, s
     return Price(unit_price=money(item.retail_price), purchase_unit_price=money(quote.purchase_price))
 
 
-def _reserve(*, order: Order, distributor: Distributor, sku: Sku, quantity: int, pick_only: bool = False) -> tuple[list[CardCode], bool]:
+def _reserve(*, order: Order, distributor: Distributor, sku: Sku, quantity: int) -> tuple[list[CardCode], bool]:
     """Draw the distributor's quota for the SKU when it has one, then claim codes from the pool (SKIP
-    LOCKED). Returns the claimed (locked, reserved) codes and whether they came from the quota.
-    `pick_only`: the codes are locked but left available, for orderwrite to move them."""
+    LOCKED). Returns the claimed (locked, reserved) codes and whether they came from the quota."""
     from_quota = Quota.objects.filter(distributor=distributor, sku=sku).exists()
     if from_quota:
         channel_services.quota_draw(distributor=distributor, sku=sku, quantity=quantity, reference=order.number)
-    if pick_only:
-        return stock.codes_pick(sku=sku, quantity=quantity), from_quota
     return stock.codes_claim(sku=sku, quantity=quantity, order_ref=order.number), from_quota
 
 
@@ -158,19 +155,27 @@ def order_place(
     campaign: str = "",
     referrer: str = "",
     idempotency_key: str | None = None,
+    key_checked: bool = False,
+    number: str | None = None,
     ip: str | None = None,
     device: str = "",
     challenge_passed: bool = False,
 ) -> Order:
     """Place an order through any of the three ways in; risk-checked, codes reserved, and for wallet
-    orders paid and delivered at once. Raises a DomainError (out of stock, insufficient funds, risk ...)."""
+    orders paid and delivered at once. Raises a DomainError (out of stock, insufficient funds, risk ...).
+
+    With `idempotency_key`, an order that holds the key already is returned as it is; `key_checked`:
+    the caller made sure in this transaction that none does (the API's idempotency record), so it is not
+    looked up again. `number`: the order number to use (the API stores it with its idempotency record).
+    A delivered wallet order carries `order.delivered_codes`, the codes just delivered, so the API can
+    reveal them without reading them back."""
     try:
         quantity = int(quantity)
     except (TypeError, ValueError):
         raise InvalidAmount(_("Quantity must be a whole number."), field="quantity")
     if not 1 <= quantity <= conf.max_order_quantity():
         raise InvalidAmount(_("Quantity must be between 1 and %(max)s.") % {"max": conf.max_order_quantity()}, field="quantity")
-    if idempotency_key:
+    if idempotency_key and not key_checked:
         existing = Order.objects.filter(distributor=distributor, idempotency_key=idempotency_key).first()
         if existing is not None:
             return existing
@@ -189,7 +194,7 @@ def order_place(
 
     price = _price(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront)
     total = money(price.unit_price * quantity)
-    number = order_number()
+    number = number or order_number()
     # Block and challenge raise riskcontrol's RiskBlocked (403) / ChallengeRequired (428); their counters
     # are given back by risk control itself. Allow and review reserve counters, given back below on failure.
     verdict = integrations.risk_check(
@@ -228,6 +233,13 @@ def order_place(
             ip=ip,
             verdict=verdict,
         )
+    except IntegrityError:
+        integrations.risk_undo(verdict)
+        # Another order holds the key after all (placed by a direct call, or a concurrent twin).
+        existing = Order.objects.filter(distributor=distributor, idempotency_key=idempotency_key).first() if idempotency_key else None
+        if existing is None:
+            raise
+        return existing
     except Exception:
         integrations.risk_undo(verdict)
         raise
@@ -257,7 +269,7 @@ def _order_create(
     verdict,
 ) -> Order:
     uplines = channel_pricing.upline_chain(distributor)
-    order = Order.objects.create(
+    order = Order(
         number=number,
         channel=channel,
         distributor=distributor,
@@ -288,21 +300,15 @@ def _order_create(
     )
     changes = _Changes(order)
     changes.opened(actor=actor, note=channel)
-    one_statement = pay_method == Order.PayMethod.WALLET and not order.is_consumer and orderwrite.enabled()
-    codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity, pick_only=one_statement)
+    if pay_method == Order.PayMethod.WALLET and orderwrite.enabled():
+        _place_paid(order, changes=changes, actor=actor, uplines=uplines)
+        return order
+    order.save(force_insert=True)
+    codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity)
     if pay_method == Order.PayMethod.WALLET:
         # Paid from the wallet at once: the order is new in this transaction (nobody else sees it, so
         # it is not locked and read again) and the codes just claimed are delivered without a re-read.
-        _settle(
-            order,
-            changes=changes,
-            actor=actor,
-            note="wallet",
-            claimed=codes,
-            from_quota=from_quota,
-            uplines=uplines,
-            one_statement=one_statement,
-        )
+        _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=uplines)
     else:
         _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
         changes.flush()
@@ -409,46 +415,55 @@ def _settle(
     claimed: list[CardCode] | None = None,
     from_quota: bool = False,
     uplines: list[Distributor] | None = None,
-    one_statement: bool = False,
 ) -> None:
     """A pending order (locked, or new in this transaction) is paid: the sale, its cost and the
     commission are booked, and the codes delivered unless risk review holds the order.
-
-    `claimed`: codes claimed for a new order in this transaction, whose items are not written yet;
-    with `one_statement` they are still available (stock.codes_pick) and orderwrite writes the codes,
-    items, sales, events, order row and webhooks in one statement. The ledger is posted last, in one
-    batch (ledger.transfers_post), so the hot accounts (the platform's, the buyer's wallet) stay
-    locked only for the last statements of the transaction."""
+    `claimed`: codes claimed (reserved) for a new order in this transaction, whose items are not written yet."""
     changes.move(S.PAID, actor=actor, note=note)
     deliver = order.hold != Order.Hold.REVIEW
-    if one_statement:
-        if deliver:
-            changes.move(S.DELIVERED, actor=actor)
-            order.delivered_codes = claimed
-        webhooks = notify.webhook_payloads(order=order, events=["order.paid", "order.delivered"]) if deliver else []
-        user = _user(actor)
-        delivery_ids = orderwrite.order_write(
-            order=order,
-            events=changes.events,
-            codes=claimed,
-            deliver=deliver,
-            from_quota=from_quota,
-            actor_id=user.pk if user else None,
-            webhooks=webhooks,
-        )
-        changes.events, changes.fields = [], set()
-        notify.deliveries_enqueue(delivery_ids)
-    elif claimed is not None:
+    if claimed is not None:
         if deliver:
             _deliver(order, changes=changes, actor=actor, codes=claimed)
         _items_add(order, claimed, from_quota=from_quota, state=OrderItem.State.DELIVERED if deliver else OrderItem.State.RESERVED)
     elif deliver:
         _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
-    if not one_statement:
-        changes.flush()
-        if deliver:
-            notify.order_events(order=order, events=["order.paid", "order.delivered"])
-    # An order is paid once (its status moved from pending under lock), so its commission is new too.
+    changes.flush()
+    if deliver:
+        notify.order_events(order=order, events=["order.paid", "order.delivered"])
+    _book(order, actor=actor, uplines=uplines)
+
+
+def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Distributor] | None = None) -> None:
+    """A new wallet order, placed, paid and (unless held) delivered with orderwrite's one statement,
+    then booked. Same rows, events and checks as order.save + _reserve + _settle."""
+    changes.move(S.PAID, actor=actor, note="wallet")
+    deliver = order.hold != Order.Hold.REVIEW
+    if deliver:
+        changes.move(S.DELIVERED, actor=actor)
+    user = _user(actor)
+    written = orderwrite.order_create(
+        order=order,
+        events=changes.events,
+        deliver=deliver,
+        actor_id=user.pk if user else None,
+        webhooks=notify.webhook_payloads(order=order, events=["order.paid", "order.delivered"]) if deliver else [],
+    )
+    changes.events, changes.fields = [], set()
+    if not written.codes:  # nothing was claimed; the caller's transaction takes the order row back
+        raise OutOfStock(sku=order.sku.code, wanted=order.quantity, found=written.available)
+    if written.from_quota:
+        channel_services.quota_draw(distributor=order.distributor, sku=order.sku, quantity=order.quantity, reference=order.number)
+    if deliver:
+        order.delivered_codes = written.codes
+    notify.deliveries_enqueue(written.webhook_ids)
+    _book(order, actor=actor, uplines=uplines)
+
+
+def _book(order: Order, *, actor=None, uplines: list[Distributor] | None = None) -> None:
+    """Book a paid order: the sale, its cost and the commission, in one batch (ledger.transfers_post),
+    last in the transaction so the hot accounts (the platform's, the buyer's wallet) stay locked only
+    for its last statements. An order is paid once (its status moved from pending under lock, or it is
+    new), so its commission is new too."""
     shares = commission_services.commission_shares(order=order, uplines=uplines)
     accounts = _sale_accounts(order, shares=shares)
     postings = [

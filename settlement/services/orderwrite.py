@@ -1,24 +1,30 @@
-"""What delivering a new wallet order writes, in one statement (PostgreSQL).
+"""A new wallet order's writes in one statement (PostgreSQL).
 
 A wallet order (portal or API) is placed, paid and, unless risk review holds it, delivered in one
-transaction. Once its codes are claimed (`stock.codes_pick`: SELECT … FOR UPDATE SKIP LOCKED, so this
-transaction holds them), everything the order writes besides the ledger goes to the database in one
-data-modifying statement, instead of nine round trips:
+transaction. Everything it writes besides the ledger goes to the database in one data-modifying
+statement, where the services would make twelve round trips:
 
-* the codes' status (available → reserved, or → sold when delivered, with the sale's expiry for a
-  days-from-sale SKU) and one CodeEvent per transition, as catalog's `code_status_change` writes them
+* the order's row, inserted as it ends up (paid, or delivered), with its event rows (pending, paid,
+  delivered) as `_status_set` writes them;
+* whether the distributor has a quota for the SKU (the caller then draws it, in the same transaction);
+* the claim: `SELECT … ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED` over the SKU's available, unexpired
+  codes, so concurrent buyers take different rows; with fewer than n codes nothing is claimed and the
+  caller raises OutOfStock (its transaction, or savepoint, takes the order row back);
+* the codes' status (available → reserved → sold, or → reserved while held), the sale's expiry for a
+  days-from-sale SKU, and one CodeEvent per transition as catalog's `code_status_change` writes them
   (the intermediate "reserved" of a code delivered at once is never seen outside the transaction; its
-  event row is written all the same);
+  event row is written all the same). catalog's TRANSITIONS are checked before the statement is used;
 * the order's items (delivered, or reserved while held) and, when delivered, channels' CodeSale rows;
-* the order's event rows (pending, paid, delivered) and its row (status and times);
 * when delivered, the signed webhooks for "order.paid" and "order.delivered" if the distributor has an
-  active endpoint (queued after commit by the caller).
+  active endpoint (the caller queues them after commit).
 
 The ledger is posted after it (ledger.transfers_post), so the hot accounts stay locked only for the last
-statements of the transaction. On other databases the same rows are written by the services one by one.
+statements of the transaction. Other databases write the same rows through the services one by one.
 """
 
 import json
+from dataclasses import dataclass
+from functools import cache
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -29,47 +35,8 @@ from settlement import sql
 from settlement.models import Order, OrderItem, WebhookDelivery
 
 S = CardCode.Status
-
-_WRITE_SQL = """
-WITH c AS (
-    UPDATE catalog_cardcode SET status = %s, order_ref = %s, status_changed_at = %s, expires_at = COALESCE(%s::timestamptz, expires_at)
-    WHERE id = ANY(%s::bigint[]) AND status = 'available'
-    RETURNING id, sku_id
-),
-code_events AS (
-    INSERT INTO catalog_codeevent (code_id, from_status, to_status, actor_id, reference, reason, created_at)
-    SELECT c.id, t.from_status, t.to_status, %s::bigint, %s, '', %s
-    FROM c, unnest(%s::varchar[], %s::varchar[]) WITH ORDINALITY AS t (from_status, to_status, k)
-    ORDER BY c.id, t.k
-),
-items AS (
-    INSERT INTO settlement_orderitem (order_id, code_id, state, replaces_id, from_quota, created_at, changed_at)
-    SELECT %s::bigint, c.id, %s, NULL, %s, %s, %s FROM c ORDER BY c.id
-),
-sales AS (
-    INSERT INTO channels_codesale (code_id, sku_id, distributor_id, order_ref, unit_price, sold_at)
-    SELECT c.id, c.sku_id, %s::bigint, %s, %s::numeric, %s FROM c WHERE %s ORDER BY c.id
-),
-order_events AS (
-    INSERT INTO settlement_orderevent (order_id, from_status, to_status, actor_id, note, created_at)
-    SELECT %s::bigint, e.from_status, e.to_status, %s::bigint, e.note, %s
-    FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[]) WITH ORDINALITY AS e (from_status, to_status, note, k)
-    ORDER BY e.k
-),
-order_row AS (
-    UPDATE settlement_order SET status = %s, status_changed_at = %s, paid_at = %s, delivered_at = %s WHERE id = %s
-),
-hooks AS (
-    INSERT INTO settlement_webhookdelivery (endpoint_id, event, event_id, order_id, payload, status, attempts, next_attempt_at,
-                                            last_status_code, last_error, delivered_at, created_at)
-    SELECT ep.id, w.event, w.event_id, %s::bigint, w.payload, %s, 0, %s, NULL, '', NULL, %s
-    FROM settlement_webhookendpoint ep, unnest(%s::varchar[], %s::varchar[], %s::jsonb[]) WITH ORDINALITY AS w (event, event_id, payload, k)
-    WHERE ep.distributor_id = %s AND ep.active
-    ORDER BY w.k
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM c), ARRAY(SELECT id FROM hooks ORDER BY id)
-"""
+# What delivery and the API's answer need of a code, in the model's field order (CardCode.from_db).
+CODE_FIELDS = ["id", "sku_id", "batch_id", "ciphertext", "key_id", "blind_index", "hint", "serial", "expires_at", "status"]
 
 
 def enabled() -> bool:
@@ -79,37 +46,114 @@ def enabled() -> bool:
     )
 
 
-def order_write(
-    *, order: Order, events: list, codes: list[CardCode], deliver: bool, from_quota: bool, actor_id, webhooks: list[tuple[str, str, dict]]
-) -> list[int]:
-    """Write a new order's codes, items, sales, events, row and webhooks (see the module docstring).
-    `events`: the order's OrderEvent rows (unsaved) in order; `codes`: the rows claimed by this
-    transaction, still available; `webhooks`: (event, event id, payload). Returns the webhook delivery ids."""
-    now = timezone.now()
-    expires_at = None
-    if deliver and order.sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE:
-        expires_at = order.sku.expiry_for_sale(now)
+def _order_fields():
+    return [f for f in Order._meta.concrete_fields if not f.primary_key]
+
+
+@cache
+def _statement() -> str:
+    fields = _order_fields()
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
+    code_columns = ", ".join(f"cc.{connection.ops.quote_name(CardCode._meta.get_field(name).column)}" for name in CODE_FIELDS)
+    return f"""
+WITH o AS (
+    INSERT INTO settlement_order ({columns}) VALUES ({values}) RETURNING id
+),
+q AS (
+    SELECT EXISTS (SELECT 1 FROM channels_quota WHERE distributor_id = %s AND sku_id = %s) AS from_quota
+),
+pick AS (
+    SELECT id FROM catalog_cardcode
+    WHERE sku_id = %s AND status = 'available' AND (expires_at IS NULL OR expires_at > %s)
+    ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+),
+enough AS (
+    SELECT count(*) = %s AS ok FROM pick
+),
+c AS (
+    UPDATE catalog_cardcode cc
+    SET status = %s, order_ref = %s, status_changed_at = %s, expires_at = COALESCE(%s::timestamptz, cc.expires_at)
+    FROM pick, enough WHERE cc.id = pick.id AND enough.ok
+    RETURNING {code_columns}
+),
+code_events AS (
+    INSERT INTO catalog_codeevent (code_id, from_status, to_status, actor_id, reference, reason, created_at)
+    SELECT c.id, t.from_status, t.to_status, %s::bigint, %s, '', %s
+    FROM c, unnest(%s::varchar[], %s::varchar[]) WITH ORDINALITY AS t (from_status, to_status, k)
+    ORDER BY c.id, t.k
+),
+items AS (
+    INSERT INTO settlement_orderitem (order_id, code_id, state, replaces_id, from_quota, created_at, changed_at)
+    SELECT o.id, c.id, %s, NULL, q.from_quota, %s, %s FROM o, q, c ORDER BY c.id
+),
+sales AS (
+    INSERT INTO channels_codesale (code_id, sku_id, distributor_id, order_ref, unit_price, sold_at)
+    SELECT c.id, c.sku_id, %s::bigint, %s, %s::numeric, %s FROM c WHERE %s ORDER BY c.id
+),
+order_events AS (
+    INSERT INTO settlement_orderevent (order_id, from_status, to_status, actor_id, note, created_at)
+    SELECT o.id, e.from_status, e.to_status, %s::bigint, e.note, %s
+    FROM o, enough, unnest(%s::varchar[], %s::varchar[], %s::varchar[]) WITH ORDINALITY AS e (from_status, to_status, note, k)
+    WHERE enough.ok ORDER BY e.k
+),
+hooks AS (
+    INSERT INTO settlement_webhookdelivery (endpoint_id, event, event_id, order_id, payload, status, attempts, next_attempt_at,
+                                            last_status_code, last_error, delivered_at, created_at)
+    SELECT ep.id, w.event, w.event_id, o.id, w.payload, %s, 0, %s, NULL, '', NULL, %s
+    FROM o, enough, settlement_webhookendpoint ep,
+         unnest(%s::varchar[], %s::varchar[], %s::jsonb[]) WITH ORDINALITY AS w (event, event_id, payload, k)
+    WHERE enough.ok AND ep.distributor_id = %s AND ep.active
+    ORDER BY w.k
+    RETURNING id
+)
+SELECT o.id, q.from_quota, ARRAY(SELECT id FROM hooks ORDER BY id), (SELECT count(*) FROM pick), c.*
+FROM o CROSS JOIN q LEFT JOIN c ON TRUE
+ORDER BY c.id
+"""
+
+
+@dataclass
+class Written:
+    codes: list[CardCode]  # the claimed codes (empty: fewer were available than wanted, nothing claimed)
+    from_quota: bool
+    webhook_ids: list[int]
+    available: int  # how many codes the claim found
+
+
+def order_create(*, order: Order, events: list, deliver: bool, actor_id, webhooks: list[tuple[str, str, dict]], now=None) -> Written:
+    """Insert the unsaved `order` (its status and times already moved to where it ends up; `events` its
+    OrderEvent rows, unsaved, in order), claim `order.quantity` codes and write the rest (see the module
+    docstring). `webhooks`: (event, event id, payload) to queue when delivered. Sets `order.pk`."""
+    now = now or timezone.now()
+    sku = order.sku
+    expires_at = sku.expiry_for_sale(now) if deliver and sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE else None
     steps = [(S.AVAILABLE, S.RESERVED)] + ([(S.RESERVED, S.SOLD)] if deliver else [])
-    item_state = OrderItem.State.DELIVERED if deliver else OrderItem.State.RESERVED
+    order_values = [f.get_db_prep_save(f.pre_save(order, True), connection) for f in _order_fields()]
+    reference = order.number[:64]
     params = [
-        steps[-1][1], order.number, now, expires_at, [code.pk for code in codes],
-        actor_id, order.number[:64], now, [f for f, _t in steps], [t for _f, t in steps],
-        order.pk, item_state, from_quota, now, now,
-        order.distributor_id, order.number[:64], order.unit_price, now, deliver,
-        order.pk, actor_id, now, [e.from_status for e in events], [e.to_status for e in events], [e.note for e in events],
-        order.status, order.status_changed_at, order.paid_at, order.delivered_at, order.pk,
-        order.pk, WebhookDelivery.Status.PENDING, now, now,
+        *order_values,
+        order.distributor_id, order.sku_id,
+        order.sku_id, now, order.quantity,
+        order.quantity,
+        steps[-1][1], order.number, now, expires_at,
+        actor_id, reference, now, [f for f, _t in steps], [t for _f, t in steps],
+        OrderItem.State.DELIVERED if deliver else OrderItem.State.RESERVED, now, now,
+        order.distributor_id, reference, order.unit_price, now, deliver,
+        actor_id, now, [e.from_status for e in events], [e.to_status for e in events], [e.note for e in events],
+        WebhookDelivery.Status.PENDING, now, now,
         [event for event, _i, _p in webhooks], [event_id for _e, event_id, _p in webhooks],
         [json.dumps(payload, cls=DjangoJSONEncoder) for _e, _i, payload in webhooks],
         order.distributor_id,
     ]  # fmt: skip
-    ((moved, delivery_ids),) = sql.run(_WRITE_SQL, params)
-    if moved != len(codes):  # the rows are locked by this transaction: they cannot have changed
-        raise RuntimeError(f"order {order.number}: {moved} of {len(codes)} claimed codes could be moved")
-    for code in codes:
-        code.previous_status = code.status
-        code.status = steps[-1][1]
-        code.status_changed_at = now
-        if expires_at is not None:
-            code.expires_at = expires_at
-    return list(delivery_ids or [])
+    rows = sql.run(_statement(), params)
+    order.pk = rows[0][0]
+    order._state.adding, order._state.db = False, connection.alias
+    codes = []
+    for row in rows:
+        if row[4] is None:
+            continue
+        code = CardCode.from_db(connection.alias, CODE_FIELDS, row[4:])
+        code.previous_status = S.AVAILABLE
+        codes.append(code)
+    return Written(codes=codes, from_quota=rows[0][1], webhook_ids=list(rows[0][2] or []), available=rows[0][3])
