@@ -2,12 +2,14 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
-from channels.models import ApiKey, Distributor
+from channels.models import ApiKey, Distributor, DistributorLevel
+from voucherhub.core import prepared
 from voucherhub.core.apisign import Credential, SignatureError, SignedRequestAuthentication, verify
 from voucherhub.core.sealing import SealError
 
@@ -43,7 +45,7 @@ class DistributorKeyAuthentication(SignedRequestAuthentication):
     def lookup(self, key_id: str) -> Credential | None:
         from channels.services import api_key_secret
 
-        key = ApiKey.objects.select_related("distributor__level").filter(key_id=key_id).first()
+        key = _key_with_distributor(key_id)
         if key is None:
             return None
         try:
@@ -62,6 +64,38 @@ class DistributorKeyAuthentication(SignedRequestAuthentication):
         if key.last_used_at is None or timezone.now() - key.last_used_at >= TOUCH_EVERY:
             api_key_touch(key=key)
         return ApiPrincipal(distributor=key.distributor, key=key)
+
+
+def _key_with_distributor(key_id: str) -> ApiKey | None:
+    """The key with its distributor and level, read fresh on every request (a revoked key or a suspended
+    distributor stops at once). On PostgreSQL one prepared statement, the same objects as
+    `select_related("distributor__level")` without compiling the query each time."""
+    if not prepared.available():
+        return ApiKey.objects.select_related("distributor__level").filter(key_id=key_id).first()
+    rows = prepared.run(_key_sql(), [key_id])
+    if not rows:
+        return None
+    (load_key, n_key), (load_distributor, n_distributor), (load_level, _n) = (
+        prepared.loader(ApiKey),
+        prepared.loader(Distributor),
+        prepared.loader(DistributorLevel),
+    )
+    row = rows[0]
+    key = load_key(row[:n_key])
+    distributor = load_distributor(row[n_key : n_key + n_distributor])
+    distributor.level = load_level(row[n_key + n_distributor :])
+    key.distributor = distributor
+    return key
+
+
+@cache
+def _key_sql() -> str:  # noqa: N802 - a constant built once the models are ready
+    return (
+        f"SELECT {prepared.select_list(ApiKey, 'k')}, {prepared.select_list(Distributor, 'd')}, "
+        f"{prepared.select_list(DistributorLevel, 'l')} "
+        f"FROM {ApiKey._meta.db_table} k JOIN {Distributor._meta.db_table} d ON d.id = k.distributor_id "
+        f"JOIN {DistributorLevel._meta.db_table} l ON l.id = d.level_id WHERE k.key_id = %s"
+    )
 
 
 class DistributorKeyScheme(OpenApiAuthenticationExtension):

@@ -6,11 +6,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from catalog.models import Sku
 from channels.api import ERRORS, DistributorApiView
 from settlement.errors import SettlementError
 from settlement.models import Order
-from settlement.selectors.orders import order_codes_reveal, order_get, orders_for
+from settlement.selectors.orders import order_codes_reveal, order_get, orders_for, sku_by_code
 from settlement.services.idempotency import idempotent_call, request_hash
 from settlement.services.orders import order_number, order_place
 from settlement.services.wallets import wallet_for
@@ -111,7 +110,7 @@ class OrderListCreateApi(DistributorApiView):
         number = order_number()
 
         def work():
-            sku = Sku.objects.select_related("product").filter(code=data.validated_data["sku"]).first()
+            sku = sku_by_code(data.validated_data["sku"])
             if sku is None:
                 raise SettlementError("Unknown SKU.", field="sku")
             order = order_place(

@@ -1,12 +1,36 @@
 """Reads of orders, scoped to who is asking: a distributor sees only its own orders."""
 
+from functools import cache
+
 from django.db.models import QuerySet
 
 from catalog import vault
-from catalog.models import CardCode
+from catalog.models import CardCode, Product, Sku
 from settlement.errors import OrderNotFound
 from settlement.models import Order, OrderItem
+from voucherhub.core import prepared
 from voucherhub.core.audit import audit_record_many
+
+
+def sku_by_code(code: str) -> Sku | None:
+    """The SKU (with its product) an order names; on PostgreSQL one prepared statement."""
+    if not prepared.available():
+        return Sku.objects.select_related("product").filter(code=code).first()
+    rows = prepared.run(_sku_sql(), [code])
+    if not rows:
+        return None
+    (load_sku, n_sku), (load_product, _n) = prepared.loader(Sku), prepared.loader(Product)
+    sku = load_sku(rows[0][:n_sku])
+    sku.product = load_product(rows[0][n_sku:])
+    return sku
+
+
+@cache
+def _sku_sql() -> str:
+    return (
+        f"SELECT {prepared.select_list(Sku, 's')}, {prepared.select_list(Product, 'p')} "
+        f"FROM {Sku._meta.db_table} s JOIN {Product._meta.db_table} p ON p.id = s.product_id WHERE s.code = %s"
+    )
 
 
 def orders_for(distributor, *, status: str | None = None) -> QuerySet:

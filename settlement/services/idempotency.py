@@ -7,8 +7,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from settlement import sql
 from settlement.models import IdempotencyRecord
+from voucherhub.core import prepared
 from voucherhub.core.errors import Conflict, IdempotencyConflict
 
 
@@ -47,7 +47,7 @@ def _record_claim(*, scope: str, key: str, digest: str, expected) -> int | None:
     response = json.dumps(body) if body is not None else None
     now = timezone.now()
     if connection.vendor == "postgresql":
-        rows = sql.run(_CLAIM_SQL.format(response="%s::jsonb"), [scope, key, digest, status, response, now])
+        rows = prepared.run(_CLAIM_SQL.format(response="%s::jsonb"), [scope, key, digest, status, response, now])
         return rows[0][0] if rows else None
     with connection.cursor() as cursor:
         cursor.execute(

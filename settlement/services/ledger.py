@@ -30,9 +30,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from settlement import sql
 from settlement.errors import InsufficientFunds, LimitBreached, Unbalanced
 from settlement.models import Account, Entry, Transfer, Wallet
+from voucherhub.core import prepared
 from voucherhub.core.money import ZERO, money
 
 Kind = Account.Kind
@@ -120,7 +120,7 @@ def accounts_for(*, currency: str, platform: Iterable[str] = (), wallets: dict |
     wallets = {d: set(kinds) for d, kinds in (wallets or {}).items() if kinds}
     kinds = sorted(set().union(*wallets.values())) if wallets else []
     if connection.vendor == "postgresql":
-        rows = sql.run(_ACCOUNTS_SQL, [currency, sorted(platform), sorted(d.pk for d in wallets), kinds])
+        rows = prepared.run(_ACCOUNTS_SQL, [currency, sorted(platform), sorted(d.pk for d in wallets), kinds])
         found = {}
         for row in rows:
             account = Account.from_db(connection.alias, _ACCOUNT_FIELDS, row[:-1])
@@ -254,7 +254,7 @@ def _arrays(deltas: dict[int, Decimal], counts: dict[int, int]) -> list[list]:
 
 def _move_postgresql(deltas, counts, keys: list[str]) -> dict[int, Decimal] | None:
     """Lock, check and move in one statement; None when nothing moved (a limit, or a key posted before)."""
-    balances = dict(sql.run(_MOVE_SQL, [*_arrays(deltas, counts), keys]))
+    balances = dict(prepared.run(_MOVE_SQL, [*_arrays(deltas, counts), keys]))
     if not balances:
         return None
     if len(balances) != len(deltas):  # an account id that does not exist: refuse the whole batch
@@ -365,7 +365,7 @@ def _post(batch: list[_Prepared], keys: list[str]) -> list[Transfer]:
     rows = [_transfer_row(item.posting, now) for item in batch]
     if postgresql and all(row.key is not None for row in rows):
         # Every transfer keyed: transfers and entries in one statement.
-        returned = {key: pk for pk, key in sql.run(_WRITE_SQL, _write_params(batch, rows, balances))}
+        returned = {key: pk for pk, key in prepared.run(_WRITE_SQL, _write_params(batch, rows, balances))}
         for row in rows:
             if row.key in returned:
                 row.pk = returned[row.key]
@@ -385,7 +385,7 @@ def _post(batch: list[_Prepared], keys: list[str]) -> list[Transfer]:
         # Another transaction committed these keys between our check and our insert: take their moves back.
         lost_deltas, lost_counts = _moves(lost)
         if postgresql:
-            sql.run(_TAKE_BACK_SQL, _arrays(lost_deltas, lost_counts))
+            prepared.run(_TAKE_BACK_SQL, _arrays(lost_deltas, lost_counts))
         for pk, amount in lost_deltas.items():
             balances[pk] -= amount
         existing = {t.key: t for t in Transfer.objects.filter(key__in=[item.posting.key for item in lost])}

@@ -31,8 +31,8 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.models import CardCode, Sku
-from settlement import sql
 from settlement.models import Order, OrderItem, WebhookDelivery
+from voucherhub.core import prepared
 
 S = CardCode.Status
 # What delivery and the API's answer need of a code, in the model's field order (CardCode.from_db).
@@ -146,7 +146,7 @@ def order_create(*, order: Order, events: list, deliver: bool, actor_id, webhook
         [json.dumps(payload, cls=DjangoJSONEncoder) for _e, _i, payload in webhooks],
         order.distributor_id,
     ]  # fmt: skip
-    rows = sql.run(_statement(), params)
+    rows = prepared.run(_statement(), params)
     order.pk = rows[0][0]
     order._state.adding, order._state.db = False, connection.alias
     codes = []

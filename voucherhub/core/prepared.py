@@ -1,0 +1,79 @@
+"""Hand-written statements for what every signed API order runs, prepared on the server (PostgreSQL).
+
+`run` executes one statement on the request's connection with server-side binding, prepared on first
+use. Django's own cursors bind on the client (Python renders every parameter into the text, the server
+parses and plans the text each time) and the ORM compiles each query anew; for the few statements every
+order makes, a prepared statement with array parameters (`unnest(%s::bigint[], …)`, so the text stays
+the same whatever the number of rows) saves both. Statements still show in `connection.queries` (and
+CaptureQueriesContext) when Django logs queries, so query-count tests see them.
+
+`select_list` and `loader` turn rows into model instances the way the ORM does (the fields' database
+converters, then `Model.from_db`), so a hand-written read returns the same objects as a queryset.
+PostgreSQL only: callers keep their ORM path for other databases.
+"""
+
+import time
+from enum import Enum
+
+import psycopg
+from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+
+def available() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def run(sql: str, params: list) -> list[tuple]:
+    """Execute `sql` (psycopg `%s` placeholders) and return its rows (empty for a statement without any)."""
+    params = [_plain(p) for p in params]
+    connection.ensure_connection()
+    started = time.monotonic()
+    with connection.wrap_database_errors:
+        cursor = psycopg.Cursor(connection.connection)
+        try:
+            cursor.execute(sql, params, prepare=True)
+            rows = cursor.fetchall() if cursor.description else []
+        finally:
+            cursor.close()
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
+
+
+def _plain(value):
+    """Django's choices are Enums, which psycopg would send by name: send their values."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def select_list(model, alias: str) -> str:
+    """`alias."column", …` for every concrete field of `model`, in the model's field order."""
+    return ", ".join(f"{alias}.{connection.ops.quote_name(f.column)}" for f in model._meta.concrete_fields)
+
+
+def loader(model):
+    """A function turning the values of `select_list(model, …)` into an instance, as the ORM would.
+    Kept per thread's connection (the converters belong to it)."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    loaders = wrapper.__dict__.setdefault("_vh_prepared_loaders", {})
+    if model not in loaders:
+        fields = list(model._meta.concrete_fields)
+        attnames = [f.attname for f in fields]
+        plans = []
+        for field in fields:
+            col = field.get_col(model._meta.db_table)
+            plans.append((col, wrapper.ops.get_db_converters(col) + col.get_db_converters(wrapper)))
+
+        def load(values, alias=wrapper.alias):
+            converted = []
+            for value, (col, converters) in zip(values, plans, strict=True):
+                for converter in converters:
+                    value = converter(value, col, wrapper)
+                converted.append(value)
+            return model.from_db(alias, attnames, converted)
+
+        loaders[model] = (load, len(fields))
+    return loaders[model]
