@@ -223,28 +223,73 @@ UPDATE settlement_account a SET balance = a.balance - v.delta, entry_count = a.e
 FROM unnest(%s::bigint[], %s::numeric[], %s::integer[]) AS v (id, delta, n) WHERE a.id = v.id
 """
 
-# Transfers and their entries in one statement (every transfer keyed, so entries find theirs by key).
-# The entries go in only when every transfer did: a key that a concurrent transaction committed first
-# makes the caller take that transfer's moves back and write the other entries with corrected balances.
-_WRITE_SQL = """
-WITH t AS (
+# A batch whose transfers are all keyed, in one statement: lock, check and move the balances (as
+# _MOVE_SQL), then, only if every balance moved, insert the transfers and, only if every transfer went in,
+# their entries (each entry's balance after = the account's balance after the batch less what later
+# entries of the batch move it by). Nothing moved: a limit or a key posted before, nothing written.
+_POST_SQL = """
+WITH v (id, delta, n) AS (SELECT * FROM unnest(%s::bigint[], %s::numeric[], %s::integer[])),
+locked AS MATERIALIZED (
+    SELECT a.id, a.balance, a.min_balance, a.max_balance FROM settlement_account a
+    WHERE a.id IN (SELECT v.id FROM v) ORDER BY a.id FOR UPDATE
+),
+go AS (
+    SELECT NOT EXISTS (
+        SELECT 1 FROM locked l JOIN v ON v.id = l.id
+        WHERE l.balance + v.delta < l.min_balance OR l.balance + v.delta > l.max_balance
+    ) AND NOT EXISTS (SELECT 1 FROM settlement_transfer t WHERE t.key = ANY(%s::varchar[])) AS ok
+),
+moved AS (
+    UPDATE settlement_account a SET balance = a.balance + v.delta, entry_count = a.entry_count + v.n
+    FROM v, go WHERE a.id = v.id AND go.ok
+    RETURNING a.id, a.balance
+),
+t AS (
     INSERT INTO settlement_transfer (kind, key, reference, order_id, memo, reverses_id, created_by_id, created_at)
     SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[], %s::varchar[], %s::bigint[], %s::bigint[],
                          %s::timestamptz[])
+    WHERE (SELECT count(*) FROM moved) = %s
     ON CONFLICT (key) DO NOTHING
     RETURNING id, key
 ),
 e AS (
     INSERT INTO settlement_entry (transfer_id, account_id, amount, currency, balance_after, created_at)
-    SELECT t.id, e.account_id, e.amount, e.currency, e.balance_after, e.created_at
+    SELECT t.id, x.account_id, x.amount, x.currency, m.balance - x.later, x.created_at
     FROM unnest(%s::varchar[], %s::bigint[], %s::numeric[], %s::varchar[], %s::numeric[], %s::timestamptz[])
-         WITH ORDINALITY AS e (key, account_id, amount, currency, balance_after, created_at, k)
-    JOIN t ON t.key = e.key
+         WITH ORDINALITY AS x (key, account_id, amount, currency, later, created_at, k)
+    JOIN t ON t.key = x.key JOIN moved m ON m.id = x.account_id
     WHERE (SELECT count(*) FROM t) = %s
-    ORDER BY e.k
+    ORDER BY x.k
 )
-SELECT id, key FROM t
+SELECT m.id, m.balance, NULL::bigint, NULL::varchar FROM moved m
+UNION ALL
+SELECT NULL, NULL, t.id, t.key FROM t
 """
+
+
+def _post_one_statement(batch: list[_Prepared], rows: list[Transfer], deltas, counts, keys) -> tuple[dict, dict] | None:
+    """_POST_SQL; None when nothing moved, else (balances after, {key: transfer id} of those inserted)."""
+    entries = [
+        (row.key, pk, amount, item.currencies[pk], row.created_at)
+        for item, row in zip(batch, rows, strict=True)
+        for pk, amount in item.totals.items()
+    ]
+    later, seen = [], defaultdict(lambda: ZERO)
+    for _key, pk, amount, _currency, _at in reversed(entries):
+        later.append(seen[pk])
+        seen[pk] += amount
+    later.reverse()
+    transfer_columns = ["kind", "key", "reference", "order_id", "memo", "reverses_id", "created_by_id", "created_at"]
+    params = [*_arrays(deltas, counts), keys]
+    params += [[getattr(row, column) for row in rows] for column in transfer_columns] + [len(deltas)]
+    params += [[entry[i] for entry in entries] for i in range(4)] + [later, [entry[4] for entry in entries], len(rows)]
+    result = prepared.run(_POST_SQL, params)
+    balances = {r[0]: r[1] for r in result if r[0] is not None}
+    if not balances:
+        return None
+    if len(balances) != len(deltas):  # an account id that does not exist
+        raise Account.DoesNotExist(f"ledger accounts {sorted(set(deltas) - set(balances))} do not exist")
+    return balances, {r[3]: r[2] for r in result if r[2] is not None}
 
 
 def _arrays(deltas: dict[int, Decimal], counts: dict[int, int]) -> list[list]:
@@ -345,7 +390,28 @@ def _post(batch: list[_Prepared], keys: list[str]) -> list[Transfer]:
         return []
     deltas, counts = _moves(batch)
     postgresql = connection.vendor == "postgresql"
-    if postgresql:
+    now = timezone.now()
+    rows = [_transfer_row(item.posting, now) for item in batch]
+    if postgresql and all(row.key is not None for row in rows):
+        # Every transfer keyed: balances, transfers and entries in one statement.
+        done = _post_one_statement(batch, rows, deltas, counts, keys)
+        if done is None:
+            existing = {t.key: t for t in Transfer.objects.filter(key__in=keys)}
+            if existing:
+                return _with_existing(batch, existing)
+            _check(_lock(deltas), deltas)  # raises for the account past its limit
+            done = _post_one_statement(batch, rows, deltas, counts, keys)  # the rows are ours now: not refused again
+            if done is None:
+                raise RuntimeError("the ledger refused a posting that is within every limit")
+        balances, returned = done
+        for row in rows:
+            if row.key in returned:
+                row.pk = returned[row.key]
+                row._state.adding, row._state.db = False, connection.alias
+        if len(returned) == len(rows):
+            return rows
+        inserted = [row if row.key in returned else None for row in rows]  # no entry was written
+    elif postgresql:
         balances = _move_postgresql(deltas, counts, keys)
         if balances is None:
             existing = {t.key: t for t in Transfer.objects.filter(key__in=keys)} if keys else {}
@@ -355,27 +421,12 @@ def _post(batch: list[_Prepared], keys: list[str]) -> list[Transfer]:
             balances = _move_postgresql(deltas, counts, keys)  # the rows are ours now: this cannot be refused again
             if balances is None:
                 raise RuntimeError("the ledger refused a posting that is within every limit")
+        inserted = _insert_transfers_postgresql(rows)
     else:
         existing = {t.key: t for t in Transfer.objects.filter(key__in=keys)} if keys else {}
         if existing:
             return _with_existing(batch, existing)
         balances = _move_orm(deltas, counts)
-
-    now = timezone.now()
-    rows = [_transfer_row(item.posting, now) for item in batch]
-    if postgresql and all(row.key is not None for row in rows):
-        # Every transfer keyed: transfers and entries in one statement.
-        returned = {key: pk for pk, key in prepared.run(_WRITE_SQL, _write_params(batch, rows, balances))}
-        for row in rows:
-            if row.key in returned:
-                row.pk = returned[row.key]
-                row._state.adding, row._state.db = False, connection.alias
-        if len(returned) == len(rows):
-            return rows
-        inserted = [row if row.key in returned else None for row in rows]  # no entry was written
-    elif postgresql:
-        inserted = _insert_transfers_postgresql(rows)
-    else:
         for row in rows:
             row.save(force_insert=True)
         inserted = list(rows)
@@ -416,22 +467,6 @@ def _entries(posted: list[tuple[_Prepared, Transfer]], balances: dict[int, Decim
         for pk, amount in item.totals.items():
             running[pk] += amount
             yield transfer, pk, amount, item.currencies[pk], running[pk]
-
-
-def _write_params(batch: list[_Prepared], rows: list[Transfer], balances: dict[int, Decimal]) -> list:
-    transfer_columns = ["kind", "key", "reference", "order_id", "memo", "reverses_id", "created_by_id", "created_at"]
-    params = [[getattr(row, column) for row in rows] for column in transfer_columns]
-    entries = list(_entries(list(zip(batch, rows, strict=True)), balances))
-    params += [
-        [transfer.key for transfer, *_rest in entries],
-        [pk for _t, pk, *_rest in entries],
-        [amount for _t, _pk, amount, *_rest in entries],
-        [currency for *_first, currency, _after in entries],
-        [after for *_first, after in entries],
-        [transfer.created_at for transfer, *_rest in entries],
-        len(rows),
-    ]
-    return params
 
 
 def _with_existing(batch: list[_Prepared], existing: dict[str, Transfer]) -> list[Transfer]:
