@@ -100,8 +100,9 @@ def wallet_account(wallet: Wallet, kind: str) -> Account:
     return account or wallet_accounts_ensure(wallet)[kind]
 
 
-_ACCOUNT_FIELDS = ["id", "wallet_id", "kind", "currency", "balance", "min_balance", "max_balance"]  # in the model's field order
-_ACCOUNTS_SQL = """
+# accounts_for's read; its columns: _ACCOUNT_FIELDS (in the model's field order), then the wallet's distributor.
+_ACCOUNT_FIELDS = ["id", "wallet_id", "kind", "currency", "balance", "min_balance", "max_balance"]
+ACCOUNTS_SQL = """
 SELECT a.id, a.wallet_id, a.kind, a.currency, a.balance, a.min_balance, a.max_balance, NULL::bigint FROM settlement_account a
 WHERE a.wallet_id IS NULL AND a.currency = %s AND a.kind = ANY(%s::varchar[])
 UNION ALL
@@ -111,22 +112,31 @@ WHERE w.distributor_id = ANY(%s::bigint[]) AND a.kind = ANY(%s::varchar[])
 """
 
 
-def accounts_for(*, currency: str, platform: Iterable[str] = (), wallets: dict | None = None) -> dict[tuple, Account]:
+def accounts_wanted(*, currency: str, platform: Iterable[str] = (), wallets: dict | None = None) -> list:
+    """The parameters of ACCOUNTS_SQL for these accounts (see accounts_for)."""
+    wallets = {d: set(kinds) for d, kinds in (wallets or {}).items() if kinds}
+    kinds = sorted(set().union(*wallets.values())) if wallets else []
+    return [currency, sorted(set(platform)), sorted(d.pk for d in wallets), kinds]
+
+
+def accounts_for(*, currency: str, platform: Iterable[str] = (), wallets: dict | None = None, rows=None) -> dict[tuple, Account]:
     """The platform's accounts of these kinds in `currency` and distributors' wallet accounts, read in
     one query: {(None, kind): account, (distributor_id, kind): account}. `wallets` maps a distributor to
     the kinds wanted; a wallet account is in the wallet's own currency and has `distributor_id` set.
-    What does not exist yet (a first sale) is created, as `platform_account` and `wallet_for` do."""
+    What does not exist yet (a first sale) is created, as `platform_account` and `wallet_for` do.
+    `rows`: ACCOUNTS_SQL's rows, when the caller read them within a statement of its own."""
     platform = set(platform)
     wallets = {d: set(kinds) for d, kinds in (wallets or {}).items() if kinds}
-    kinds = sorted(set().union(*wallets.values())) if wallets else []
-    if connection.vendor == "postgresql":
-        rows = prepared.run(_ACCOUNTS_SQL, [currency, sorted(platform), sorted(d.pk for d in wallets), kinds])
+    if rows is None and connection.vendor == "postgresql":
+        rows = prepared.run(ACCOUNTS_SQL, accounts_wanted(currency=currency, platform=platform, wallets=wallets))
+    if rows is not None:
         found = {}
         for row in rows:
             account = Account.from_db(connection.alias, _ACCOUNT_FIELDS, row[:-1])
             account.distributor_id = row[-1]
             found[(account.distributor_id, account.kind)] = account
     else:
+        kinds = set().union(*wallets.values()) if wallets else set()
         wanted = Q(pk__in=[])
         if platform:
             wanted |= Q(wallet__isnull=True, currency=currency, kind__in=platform)

@@ -29,6 +29,7 @@ from settlement.models import Account, CommissionAccrual, Order, OrderEvent, Ord
 from settlement.services import commission as commission_services
 from settlement.services import notify, orderwrite, stock
 from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
+from settlement.services.ledger import accounts_wanted as ledger_accounts_wanted
 from settlement.services.wallets import wallet_for
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
@@ -358,8 +359,13 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
     return Order.objects.get(pk=order.pk)
 
 
-def _sale_accounts(order: Order, *, shares) -> dict:
-    """Every ledger account that paying this order moves, read in one query."""
+def _sale_accounts(order: Order, *, shares, rows=None) -> dict:
+    """Every ledger account that paying this order moves, read in one query (or given as `rows` of
+    ledger.ACCOUNTS_SQL, read within orderwrite's statement)."""
+    return accounts_for(**_sale_accounts_wanted(order, shares=shares), rows=rows)
+
+
+def _sale_accounts_wanted(order: Order, *, shares) -> dict:
     platform = {Account.Kind.REVENUE, Account.Kind.COST_OF_GOODS, Account.Kind.SUPPLIER_PAYABLE}
     wallets: dict[int, tuple[Distributor, set[str]]] = {}
     if order.pay_method == Order.PayMethod.WALLET:
@@ -370,7 +376,7 @@ def _sale_accounts(order: Order, *, shares) -> dict:
     platform |= commission_platform
     for distributor, kinds in commission_wallets.items():
         wallets.setdefault(distributor.pk, (distributor, set()))[1].update(kinds)
-    return accounts_for(currency=order.currency, platform=platform, wallets=dict(wallets.values()))
+    return {"currency": order.currency, "platform": platform, "wallets": dict(wallets.values())}
 
 
 def _sale_posting(order: Order, *, accounts: dict, actor=None) -> Posting:
@@ -441,12 +447,14 @@ def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Di
     if deliver:
         changes.move(S.DELIVERED, actor=actor)
     user = _user(actor)
+    shares = commission_services.commission_shares(order=order, uplines=uplines)
     written = orderwrite.order_create(
         order=order,
         events=changes.events,
         deliver=deliver,
         actor_id=user.pk if user else None,
         webhooks=notify.webhook_payloads(order=order, events=["order.paid", "order.delivered"]) if deliver else [],
+        accounts=ledger_accounts_wanted(**_sale_accounts_wanted(order, shares=shares)),
     )
     changes.events, changes.fields = [], set()
     if not written.codes:  # nothing was claimed; the caller's transaction takes the order row back
@@ -456,16 +464,18 @@ def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Di
     if deliver:
         order.delivered_codes = written.codes
     notify.deliveries_enqueue(written.webhook_ids)
-    _book(order, actor=actor, uplines=uplines)
+    _book(order, actor=actor, shares=shares, accounts=_sale_accounts(order, shares=shares, rows=written.account_rows))
 
 
-def _book(order: Order, *, actor=None, uplines: list[Distributor] | None = None) -> None:
+def _book(order: Order, *, actor=None, uplines: list[Distributor] | None = None, shares=None, accounts=None) -> None:
     """Book a paid order: the sale, its cost and the commission, in one batch (ledger.transfers_post),
     last in the transaction so the hot accounts (the platform's, the buyer's wallet) stay locked only
     for its last statements. An order is paid once (its status moved from pending under lock, or it is
     new), so its commission is new too."""
-    shares = commission_services.commission_shares(order=order, uplines=uplines)
-    accounts = _sale_accounts(order, shares=shares)
+    if shares is None:
+        shares = commission_services.commission_shares(order=order, uplines=uplines)
+    if accounts is None:
+        accounts = _sale_accounts(order, shares=shares)
     postings = [
         _sale_posting(order, accounts=accounts, actor=actor),
         _cost_posting(order, accounts=accounts),

@@ -24,6 +24,7 @@ statements of the transaction. Other databases write the same rows through the s
 
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -32,6 +33,7 @@ from django.utils import timezone
 
 from catalog.models import CardCode, Sku
 from settlement.models import Order, OrderItem, WebhookDelivery
+from settlement.services import ledger
 from voucherhub.core import prepared
 
 S = CardCode.Status
@@ -56,6 +58,8 @@ def _statement() -> str:
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
     code_columns = ", ".join(f"cc.{connection.ops.quote_name(CardCode._meta.get_field(name).column)}" for name in CODE_FIELDS)
+    # The ledger's accounts read (ledger.ACCOUNTS_SQL), its distributor column named.
+    accounts_sql = ledger.ACCOUNTS_SQL.strip().replace("NULL::bigint FROM", "NULL::bigint AS distributor_id FROM", 1)
     return f"""
 WITH o AS (
     INSERT INTO settlement_order ({columns}) VALUES ({values}) RETURNING id
@@ -106,8 +110,12 @@ hooks AS (
     WHERE enough.ok AND ep.distributor_id = %s AND ep.active
     ORDER BY w.k
     RETURNING id
-)
-SELECT o.id, q.from_quota, ARRAY(SELECT id FROM hooks ORDER BY id), (SELECT count(*) FROM pick), c.*
+),
+accounts AS ({accounts_sql})
+SELECT o.id, q.from_quota, ARRAY(SELECT id FROM hooks ORDER BY id), (SELECT count(*) FROM pick),
+       (SELECT json_agg(json_build_array(a.id, a.wallet_id, a.kind, a.currency, a.balance::text, a.min_balance::text,
+                                         a.max_balance::text, a.distributor_id)) FROM accounts a),
+       c.*
 FROM o CROSS JOIN q LEFT JOIN c ON TRUE
 ORDER BY c.id
 """
@@ -119,12 +127,17 @@ class Written:
     from_quota: bool
     webhook_ids: list[int]
     available: int  # how many codes the claim found
+    account_rows: list  # ledger.ACCOUNTS_SQL's rows
 
 
-def order_create(*, order: Order, events: list, deliver: bool, actor_id, webhooks: list[tuple[str, str, dict]], now=None) -> Written:
+def order_create(
+    *, order: Order, events: list, deliver: bool, actor_id, webhooks: list[tuple[str, str, dict]], accounts: list, now=None
+) -> Written:
     """Insert the unsaved `order` (its status and times already moved to where it ends up; `events` its
     OrderEvent rows, unsaved, in order), claim `order.quantity` codes and write the rest (see the module
-    docstring). `webhooks`: (event, event id, payload) to queue when delivered. Sets `order.pk`."""
+    docstring). `webhooks`: (event, event id, payload) to queue when delivered. `accounts`: the
+    parameters of ledger.ACCOUNTS_SQL (ledger.accounts_wanted): the ledger accounts the order's booking
+    moves are read in the same statement (`Written.account_rows`). Sets `order.pk`."""
     now = now or timezone.now()
     sku = order.sku
     expires_at = sku.expiry_for_sale(now) if deliver and sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE else None
@@ -145,15 +158,27 @@ def order_create(*, order: Order, events: list, deliver: bool, actor_id, webhook
         [event for event, _i, _p in webhooks], [event_id for _e, event_id, _p in webhooks],
         [json.dumps(payload, cls=DjangoJSONEncoder) for _e, _i, payload in webhooks],
         order.distributor_id,
+        *accounts,
     ]  # fmt: skip
     rows = prepared.run(_statement(), params)
     order.pk = rows[0][0]
     order._state.adding, order._state.db = False, connection.alias
     codes = []
     for row in rows:
-        if row[4] is None:
+        if row[5] is None:
             continue
-        code = CardCode.from_db(connection.alias, CODE_FIELDS, row[4:])
+        code = CardCode.from_db(connection.alias, CODE_FIELDS, row[5:])
         code.previous_status = S.AVAILABLE
         codes.append(code)
-    return Written(codes=codes, from_quota=rows[0][1], webhook_ids=list(rows[0][2] or []), available=rows[0][3])
+    account_rows = rows[0][4]
+    if isinstance(account_rows, str):
+        account_rows = json.loads(account_rows)
+    account_rows = [
+        [pk, wallet_id, kind, currency, Decimal(balance), _decimal(low), _decimal(high), distributor_id]
+        for pk, wallet_id, kind, currency, balance, low, high, distributor_id in account_rows or []
+    ]
+    return Written(codes=codes, from_quota=rows[0][1], webhook_ids=list(rows[0][2] or []), available=rows[0][3], account_rows=account_rows)
+
+
+def _decimal(value):
+    return Decimal(value) if value is not None else None
