@@ -122,6 +122,7 @@ class OrderListCreateApi(DistributorApiView):
                 idempotency_key=key,
                 key_checked=True,  # the idempotency record was inserted in this transaction: no order has the key
                 number=number,
+                in_caller_transaction=True,  # idempotent_call's transaction rolls back on any error
                 ip=client_ip(request),
             )
             # The codes are revealed (and audited) in the order's own transaction, from the rows just

@@ -4,12 +4,13 @@ import hashlib
 import hmac
 import logging
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -158,6 +159,7 @@ def order_place(
     idempotency_key: str | None = None,
     key_checked: bool = False,
     number: str | None = None,
+    in_caller_transaction: bool = False,
     ip: str | None = None,
     device: str = "",
     challenge_passed: bool = False,
@@ -168,6 +170,9 @@ def order_place(
     With `idempotency_key`, an order that holds the key already is returned as it is; `key_checked`:
     the caller made sure in this transaction that none does (the API's idempotency record), so it is not
     looked up again. `number`: the order number to use (the API stores it with its idempotency record).
+    `in_caller_transaction`: the caller's open transaction ends with this call's outcome (it rolls back
+    on any error, as the API's does), so a new wallet order that risk control allows takes no savepoint
+    of its own.
     A delivered wallet order carries `order.delivered_codes`, the codes just delivered, so the API can
     reveal them without reading them back."""
     try:
@@ -213,41 +218,72 @@ def order_place(
         challenge_passed=challenge_passed,
     )
     verdict.raise_if_refused()
+    # A savepoint (two round trips) keeps a failed order's rows out of a caller's transaction that goes
+    # on, and that transaction usable for giving risk counters back. Not needed when the caller's
+    # transaction ends with the order, the one-statement write is used (it finds an order holding the key
+    # without an error) and the allowed decision's event still waits in this process (given back without
+    # the database).
+    own_savepoint = not (
+        in_caller_transaction
+        and transaction.get_connection().in_atomic_block
+        and verdict.allowed
+        and pay_method == Order.PayMethod.WALLET
+        and orderwrite.enabled()
+    )
     try:
-        order = _order_create(
-            number=number,
-            channel=channel,
-            distributor=distributor,
-            sku=sku,
-            quantity=quantity,
-            price=price,
-            total=total,
-            actor=actor,
-            storefront=storefront,
-            pay_method=pay_method,
-            contact=contact.strip(),
-            lookup_password=lookup_password,
-            customer_ref=customer_ref,
-            campaign=campaign,
-            referrer=referrer,
-            idempotency_key=idempotency_key,
-            ip=ip,
-            verdict=verdict,
-        )
-    except IntegrityError:
-        integrations.risk_undo(verdict)
+        with transaction.atomic() if own_savepoint else nullcontext():
+            order = _order_create(
+                number=number,
+                channel=channel,
+                distributor=distributor,
+                sku=sku,
+                quantity=quantity,
+                price=price,
+                total=total,
+                actor=actor,
+                storefront=storefront,
+                pay_method=pay_method,
+                contact=contact.strip(),
+                lookup_password=lookup_password,
+                customer_ref=customer_ref,
+                campaign=campaign,
+                referrer=referrer,
+                idempotency_key=idempotency_key,
+                ip=ip,
+                verdict=verdict,
+            )
+    except (IntegrityError, _KeyHeld) as exc:
+        _risk_undo(verdict, failed=exc)
+        if isinstance(exc, IntegrityError) and not own_savepoint:
+            raise  # the caller's transaction is broken: it rolls back
         # Another order holds the key after all (placed by a direct call, or a concurrent twin).
         existing = Order.objects.filter(distributor=distributor, idempotency_key=idempotency_key).first() if idempotency_key else None
         if existing is None:
             raise
         return existing
-    except Exception:
-        integrations.risk_undo(verdict)
+    except Exception as exc:
+        _risk_undo(verdict, failed=exc)
         raise
     return order
 
 
-@transaction.atomic
+def _risk_undo(verdict, *, failed: Exception) -> None:
+    """Give the decision's counters back after a failed order."""
+    try:
+        integrations.risk_undo(verdict)
+    except DatabaseError:
+        if not isinstance(failed, DatabaseError):
+            raise
+        # The order failed in the database inside the caller's transaction (no savepoint of its own), and
+        # the decision's event had been written meanwhile: that transaction cannot mark it released any
+        # more. Its counters run out with their window.
+        logger.warning("risk counters of event %s not given back: the order's transaction failed (%s)", verdict.event_id, failed)
+
+
+class _KeyHeld(Exception):
+    """orderwrite found another order holding the idempotency key (and wrote nothing)."""
+
+
 def _order_create(
     *,
     number,
@@ -456,6 +492,8 @@ def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Di
         webhooks=notify.webhook_payloads(order=order, events=["order.paid", "order.delivered"]) if deliver else [],
         accounts=ledger_accounts_wanted(**_sale_accounts_wanted(order, shares=shares)),
     )
+    if written is None:
+        raise _KeyHeld()
     changes.events, changes.fields = [], set()
     if not written.codes:  # nothing was claimed; the caller's transaction takes the order row back
         raise OutOfStock(sku=order.sku.code, wanted=order.quantity, found=written.available)

@@ -5,7 +5,7 @@ transaction. Everything it writes besides the ledger goes to the database in one
 statement, where the services would make twelve round trips:
 
 * the order's row, inserted as it ends up (paid, or delivered), with its event rows (pending, paid,
-  delivered) as `_status_set` writes them;
+  delivered) as `_status_set` writes them; when another order holds its idempotency key, nothing at all;
 * whether the distributor has a quota for the SKU (the caller then draws it, in the same transaction);
 * the claim: `SELECT … ORDER BY id LIMIT n FOR UPDATE SKIP LOCKED` over the SKU's available, unexpired
   codes, so concurrent buyers take different rows; with fewer than n codes nothing is claimed and the
@@ -62,7 +62,7 @@ def _statement() -> str:
     accounts_sql = ledger.ACCOUNTS_SQL.strip().replace("NULL::bigint FROM", "NULL::bigint AS distributor_id FROM", 1)
     return f"""
 WITH o AS (
-    INSERT INTO settlement_order ({columns}) VALUES ({values}) RETURNING id
+    INSERT INTO settlement_order ({columns}) VALUES ({values}) ON CONFLICT ON CONSTRAINT order_idem_once DO NOTHING RETURNING id
 ),
 q AS (
     SELECT EXISTS (SELECT 1 FROM channels_quota WHERE distributor_id = %s AND sku_id = %s) AS from_quota
@@ -73,7 +73,7 @@ pick AS (
     ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
 ),
 enough AS (
-    SELECT count(*) = %s AS ok FROM pick
+    SELECT count(*) = %s AND EXISTS (SELECT 1 FROM o) AS ok FROM pick
 ),
 c AS (
     UPDATE catalog_cardcode cc
@@ -132,12 +132,13 @@ class Written:
 
 def order_create(
     *, order: Order, events: list, deliver: bool, actor_id, webhooks: list[tuple[str, str, dict]], accounts: list, now=None
-) -> Written:
+) -> Written | None:
     """Insert the unsaved `order` (its status and times already moved to where it ends up; `events` its
     OrderEvent rows, unsaved, in order), claim `order.quantity` codes and write the rest (see the module
     docstring). `webhooks`: (event, event id, payload) to queue when delivered. `accounts`: the
     parameters of ledger.ACCOUNTS_SQL (ledger.accounts_wanted): the ledger accounts the order's booking
-    moves are read in the same statement (`Written.account_rows`). Sets `order.pk`."""
+    moves are read in the same statement (`Written.account_rows`). Sets `order.pk`. None (and nothing
+    written) when another order holds the order's idempotency key."""
     now = now or timezone.now()
     sku = order.sku
     expires_at = sku.expiry_for_sale(now) if deliver and sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE else None
@@ -161,6 +162,8 @@ def order_create(
         *accounts,
     ]  # fmt: skip
     rows = prepared.run(_statement(), params)
+    if not rows:  # another order holds the idempotency key: nothing was written
+        return None
     order.pk = rows[0][0]
     order._state.adding, order._state.db = False, connection.alias
     codes = []
