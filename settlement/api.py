@@ -53,16 +53,20 @@ def _actor_label(request) -> str:
     return request.user.get_username()
 
 
+def _codes_reveal(request, order: Order) -> list[dict]:
+    return order_codes_reveal(
+        order=order,
+        actor_label=_actor_label(request),
+        ip=client_ip(request),
+        reason="api order response",
+        codes=getattr(order, "delivered_codes", None),
+    )
+
+
 def _order_body(request, order: Order, *, with_codes: bool) -> dict:
     body = OrderOut(order).data
     if with_codes and order.status == Order.Status.DELIVERED:
-        body["codes"] = order_codes_reveal(
-            order=order,
-            actor_label=_actor_label(request),
-            ip=client_ip(request),
-            reason="api order response",
-            codes=getattr(order, "delivered_codes", None),
-        )
+        body["codes"] = _codes_reveal(request, order)
     return body
 
 
@@ -109,11 +113,16 @@ class OrderListCreateApi(DistributorApiView):
         placed: dict = {}
         number = order_number()
 
+        def reveal(order):
+            # Inside the order's transaction, once its codes are delivered and before the ledger locks the
+            # hot accounts: the codes just delivered are opened (not read back) and their reveal audited.
+            placed["codes"] = _codes_reveal(request, order)
+
         def work():
             sku = sku_by_code(data.validated_data["sku"])
             if sku is None:
                 raise SettlementError("Unknown SKU.", field="sku")
-            order = order_place(
+            placed["order"] = order_place(
                 channel=Order.Channel.API,
                 distributor=distributor,
                 sku=sku,
@@ -123,13 +132,11 @@ class OrderListCreateApi(DistributorApiView):
                 key_checked=True,  # the idempotency record was inserted in this transaction: no order has the key
                 number=number,
                 in_caller_transaction=True,  # idempotent_call's transaction rolls back on any error
+                on_delivered=reveal,
                 ip=client_ip(request),
             )
-            # The codes are revealed (and audited) in the order's own transaction, from the rows just
-            # delivered. Stored for replays: the order number only, never the codes (a replay reveals
-            # them afresh, audited again).
-            placed["body"] = _order_body(request, order, with_codes=True)
-            return 201, {"order": order.number}
+            # Stored for replays: the order number only, never the codes (a replay reveals them afresh, audited).
+            return 201, {"order": placed["order"].number}
 
         status_code, stored, replayed = idempotent_call(
             scope=f"api-order:{distributor.pk}", key=key, digest=digest, work=work, expected=(201, {"order": number})
@@ -137,7 +144,11 @@ class OrderListCreateApi(DistributorApiView):
         if replayed:
             body = _order_body(request, order_get(distributor, stored["order"]), with_codes=True)
             return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
-        return Response(placed["body"], status=status_code)
+        order = placed["order"]
+        body = OrderOut(order).data
+        if order.status == Order.Status.DELIVERED:
+            body["codes"] = placed["codes"] if "codes" in placed else _codes_reveal(request, order)
+        return Response(body, status=status_code)
 
 
 class OrderDetailApi(DistributorApiView):

@@ -160,6 +160,7 @@ def order_place(
     key_checked: bool = False,
     number: str | None = None,
     in_caller_transaction: bool = False,
+    on_delivered=None,
     ip: str | None = None,
     device: str = "",
     challenge_passed: bool = False,
@@ -172,7 +173,9 @@ def order_place(
     looked up again. `number`: the order number to use (the API stores it with its idempotency record).
     `in_caller_transaction`: the caller's open transaction ends with this call's outcome (it rolls back
     on any error, as the API's does), so a new wallet order that risk control allows takes no savepoint
-    of its own.
+    of its own. `on_delivered(order)`: called inside the order's transaction once a new wallet order's
+    codes are delivered and before its ledger is posted (the API reveals and audits the codes there,
+    before the hot accounts are locked).
     A delivered wallet order carries `order.delivered_codes`, the codes just delivered, so the API can
     reveal them without reading them back."""
     try:
@@ -251,6 +254,7 @@ def order_place(
                 idempotency_key=idempotency_key,
                 ip=ip,
                 verdict=verdict,
+                on_delivered=on_delivered,
             )
     except (IntegrityError, _KeyHeld) as exc:
         _risk_undo(verdict, failed=exc)
@@ -304,6 +308,7 @@ def _order_create(
     idempotency_key,
     ip,
     verdict,
+    on_delivered=None,
 ) -> Order:
     uplines = channel_pricing.upline_chain(distributor)
     order = Order(
@@ -338,14 +343,23 @@ def _order_create(
     changes = _Changes(order)
     changes.opened(actor=actor, note=channel)
     if pay_method == Order.PayMethod.WALLET and orderwrite.enabled():
-        _place_paid(order, changes=changes, actor=actor, uplines=uplines)
+        _place_paid(order, changes=changes, actor=actor, uplines=uplines, on_delivered=on_delivered)
         return order
     order.save(force_insert=True)
     codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity)
     if pay_method == Order.PayMethod.WALLET:
         # Paid from the wallet at once: the order is new in this transaction (nobody else sees it, so
         # it is not locked and read again) and the codes just claimed are delivered without a re-read.
-        _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=uplines)
+        _settle(
+            order,
+            changes=changes,
+            actor=actor,
+            note="wallet",
+            claimed=codes,
+            from_quota=from_quota,
+            uplines=uplines,
+            on_delivered=on_delivered,
+        )
     else:
         _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
         changes.flush()
@@ -457,6 +471,7 @@ def _settle(
     claimed: list[CardCode] | None = None,
     from_quota: bool = False,
     uplines: list[Distributor] | None = None,
+    on_delivered=None,
 ) -> None:
     """A pending order (locked, or new in this transaction) is paid: the sale, its cost and the
     commission are booked, and the codes delivered unless risk review holds the order.
@@ -472,10 +487,12 @@ def _settle(
     changes.flush()
     if deliver:
         notify.order_events(order=order, events=["order.paid", "order.delivered"])
+        if on_delivered is not None:
+            on_delivered(order)
     _book(order, actor=actor, uplines=uplines)
 
 
-def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Distributor] | None = None) -> None:
+def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Distributor] | None = None, on_delivered=None) -> None:
     """A new wallet order, placed, paid and (unless held) delivered with orderwrite's one statement,
     then booked. Same rows, events and checks as order.save + _reserve + _settle."""
     changes.move(S.PAID, actor=actor, note="wallet")
@@ -499,9 +516,11 @@ def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Di
         raise OutOfStock(sku=order.sku.code, wanted=order.quantity, found=written.available)
     if written.from_quota:
         channel_services.quota_draw(distributor=order.distributor, sku=order.sku, quantity=order.quantity, reference=order.number)
+    notify.deliveries_enqueue(written.webhook_ids)
     if deliver:
         order.delivered_codes = written.codes
-    notify.deliveries_enqueue(written.webhook_ids)
+        if on_delivered is not None:
+            on_delivered(order)
     _book(order, actor=actor, shares=shares, accounts=_sale_accounts(order, shares=shares, rows=written.account_rows))
 
 
