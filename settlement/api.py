@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from channels.api import ERRORS, DistributorApiView
 from settlement.errors import SettlementError
 from settlement.models import Order
-from settlement.selectors.orders import order_codes_reveal, order_get, orders_for, sku_by_code
+from settlement.selectors.orders import order_codes_reveal, order_get, orders_for, sku_by_code, sku_from_rows, sku_read
 from settlement.services.idempotency import idempotent_call, request_hash
 from settlement.services.orders import order_number, order_place
 from settlement.services.wallets import wallet_for
@@ -118,8 +118,9 @@ class OrderListCreateApi(DistributorApiView):
             # hot accounts: the codes just delivered are opened (not read back) and their reveal audited.
             placed["codes"] = _codes_reveal(request, order)
 
-        def work():
-            sku = sku_by_code(data.validated_data["sku"])
+        def work(rows):
+            # The SKU is read in the idempotency record's statement (PostgreSQL), else here.
+            sku = sku_from_rows(rows) if rows is not None else sku_by_code(data.validated_data["sku"])
             if sku is None:
                 raise SettlementError("Unknown SKU.", field="sku")
             placed["order"] = order_place(
@@ -139,7 +140,12 @@ class OrderListCreateApi(DistributorApiView):
             return 201, {"order": placed["order"].number}
 
         status_code, stored, replayed = idempotent_call(
-            scope=f"api-order:{distributor.pk}", key=key, digest=digest, work=work, expected=(201, {"order": number})
+            scope=f"api-order:{distributor.pk}",
+            key=key,
+            digest=digest,
+            work=work,
+            expected=(201, {"order": number}),
+            read=sku_read(data.validated_data["sku"]),
         )
         if replayed:
             body = _order_body(request, order_get(distributor, stored["order"]), with_codes=True)

@@ -16,7 +16,15 @@ def sku_by_code(code: str) -> Sku | None:
     """The SKU (with its product) an order names; on PostgreSQL one prepared statement."""
     if not prepared.available():
         return Sku.objects.select_related("product").filter(code=code).first()
-    rows = prepared.run(_sku_sql(), [code])
+    return sku_from_rows(prepared.run(*sku_read(code)))
+
+
+def sku_read(code: str) -> tuple[str, list]:
+    """sku_by_code's statement (sql, params), for a caller that runs it within a statement of its own."""
+    return _sku_sql(), [code]
+
+
+def sku_from_rows(rows) -> Sku | None:
     if not rows:
         return None
     (load_sku, n_sku), (load_product, _n) = prepared.loader(Sku), prepared.loader(Product)
