@@ -1,11 +1,12 @@
 """Hand-written statements for what every signed API order runs, prepared on the server (PostgreSQL).
 
-`run` executes one statement on the request's connection with server-side binding, prepared on first
-use. Django's own cursors bind on the client (Python renders every parameter into the text, the server
-parses and plans the text each time) and the ORM compiles each query anew; for the few statements every
-order makes, a prepared statement with array parameters (`unnest(%s::bigint[], …)`, so the text stays
-the same whatever the number of rows) saves both. Statements still show in `connection.queries` (and
-CaptureQueriesContext) when Django logs queries, so query-count tests see them.
+`run` executes one statement (written with `%s` placeholders) on the request's connection with
+server-side binding, prepared on first use. Django's own cursors bind on the client (Python renders
+every parameter into the text, the server parses and plans the text each time) and the ORM compiles
+each query anew; for the few statements every order makes, a prepared statement with array parameters
+(`unnest(%s::bigint[], …)`, so the text stays the same whatever the number of rows) saves both.
+Statements still show in `connection.queries` (and CaptureQueriesContext) when Django logs queries,
+so query-count tests see them.
 
 `select_list` and `loader` turn rows into model instances the way the ORM does (the fields' database
 converters, then `Model.from_db`), so a hand-written read returns the same objects as a queryset.
@@ -14,6 +15,7 @@ PostgreSQL only: callers keep their ORM path for other databases.
 
 import time
 from enum import Enum
+from functools import lru_cache
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections
@@ -29,15 +31,23 @@ def run(sql: str, params: list) -> list[tuple]:
     connection.ensure_connection()
     started = time.monotonic()
     with connection.wrap_database_errors:
-        cursor = psycopg.Cursor(connection.connection)
+        cursor = psycopg.RawCursor(connection.connection)
         try:
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(_native(sql), params, prepare=True)
             rows = cursor.fetchall() if cursor.description else []
         finally:
             cursor.close()
     if connection.queries_logged:
         connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
     return rows
+
+
+@lru_cache(maxsize=256)
+def _native(sql: str) -> bytes:
+    """`%s` placeholders as PostgreSQL's own `$1, $2 …`, converted once per statement: psycopg's own
+    conversion re-parses statements longer than 4 KB or with more than 50 parameters on every call."""
+    parts = sql.split("%s")
+    return (parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))).encode()
 
 
 def _plain(value):
