@@ -41,6 +41,11 @@ class OrderOut(serializers.Serializer):
         return order.hold == Order.Hold.REVIEW
 
 
+# One instance for every answer: DRF deep-copies a serializer's fields each time one is made, and
+# to_representation only reads them.
+ORDER_OUT = OrderOut()
+
+
 class CodeOut(serializers.Serializer):
     hint = serializers.CharField()
     code = serializers.CharField()
@@ -64,7 +69,7 @@ def _codes_reveal(request, order: Order) -> list[dict]:
 
 
 def _order_body(request, order: Order, *, with_codes: bool) -> dict:
-    body = OrderOut(order).data
+    body = ORDER_OUT.to_representation(order)
     if with_codes and order.status == Order.Status.DELIVERED:
         body["codes"] = _codes_reveal(request, order)
     return body
@@ -151,7 +156,7 @@ class OrderListCreateApi(DistributorApiView):
             body = _order_body(request, order_get(distributor, stored["order"]), with_codes=True)
             return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
         order = placed["order"]
-        body = OrderOut(order).data
+        body = ORDER_OUT.to_representation(order)
         if order.status == Order.Status.DELIVERED:
             body["codes"] = placed["codes"] if "codes" in placed else _codes_reveal(request, order)
         return Response(body, status=status_code)

@@ -34,7 +34,9 @@ def run(sql: str, params: list) -> list[tuple]:
         cursor = psycopg.RawCursor(connection.connection)
         try:
             cursor.execute(_native(sql), params, prepare=True)
-            rows = cursor.fetchall() if cursor.description else []
+            # (not cursor.description: building it costs a Column object per column on every call)
+            result = cursor.pgresult
+            rows = cursor.fetchall() if result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK else []
         finally:
             cursor.close()
     if connection.queries_logged:
