@@ -5,12 +5,14 @@ from settlement.models.exports import ExportJob
 from settlement.models.ledger import Account, Entry, Transfer, Wallet
 from settlement.models.orders import IdempotencyRecord, Order, OrderEvent, OrderItem
 from settlement.models.payments import Payment, PaymentCallback
+from settlement.models.releases import CommissionReleaseLine
 from settlement.models.statements import Statement
 from settlement.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
     "CommissionAccrual",
+    "CommissionReleaseLine",
     "Entry",
     "ExportJob",
     "IdempotencyRecord",
