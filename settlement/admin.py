@@ -20,6 +20,8 @@ from settlement.models import (
     CommissionAccrual,
     Entry,
     ExportJob,
+    MerchantStatement,
+    MerchantStatementLine,
     Order,
     OrderEvent,
     OrderItem,
@@ -31,6 +33,7 @@ from settlement.models import (
     WebhookDelivery,
     Withdrawal,
 )
+from settlement.services import merchant_statements as merchant_statement_services
 from settlement.services import orders as order_services
 from settlement.services import payments as payment_services
 from settlement.services import statements as statement_services
@@ -349,6 +352,32 @@ class StatementAdmin(ExportOnlyAdmin):
     def reconcile(self, request, queryset):
         for statement in queryset:
             statement_services.statement_reconcile(statement=statement, actor=request.user)
+        self.message_user(request, _("Reconciled."), messages.SUCCESS)
+
+
+class MerchantStatementLineInline(ReadOnlyInline):
+    model = MerchantStatementLine
+    fields = ["store", "sku", "redemption_count", "reversed_count", "amount_used", "amount_owed"]
+    readonly_fields = fields
+
+
+@admin.register(MerchantStatement)
+class MerchantStatementAdmin(ExportOnlyAdmin):
+    resource_classes = [resources.MerchantStatementResource]
+    list_display = ["number", "merchant", "kind", "period_start", "period_end", "currency", "redemption_count", "amount_owed", "status"]
+    list_filter = ["status", "kind", "currency"]
+    search_fields = ["number", "merchant__name"]
+    list_select_related = ["merchant"]
+    inlines = [MerchantStatementLineInline]
+    actions = ["reconcile"]
+
+    def has_reconcile_permission(self, request, obj=None):
+        return request.user.has_perm("settlement.reconcile_merchantstatement")
+
+    @admin.action(description=_("Mark selected statements reconciled"), permissions=["reconcile"])
+    def reconcile(self, request, queryset):
+        for statement in queryset:
+            merchant_statement_services.merchant_statement_reconcile(statement=statement, actor=request.user)
         self.message_user(request, _("Reconciled."), messages.SUCCESS)
 
 

@@ -4,6 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from settlement.models import ExportJob, Order
+from voucherhub.core.money import Currency
 
 
 class OrderForm(forms.Form):
@@ -115,8 +116,25 @@ class TopupRecordForm(forms.Form):
 class ExportForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("What"),
-        choices=[(k, label) for k, label in ExportJob.Kind.choices if k != ExportJob.Kind.STATEMENT],
+        choices=[
+            (k, label) for k, label in ExportJob.Kind.choices if k not in (ExportJob.Kind.STATEMENT, ExportJob.Kind.MERCHANT_STATEMENT)
+        ],
     )
     fmt = forms.ChoiceField(label=_("Format"), choices=ExportJob.Format.choices)
     start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("Until (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class MerchantStatementForm(StatementRangeForm):
+    merchant = forms.ModelChoiceField(label=_("Merchant"), queryset=None)
+    currency = forms.ChoiceField(label=_("Currency"), choices=Currency.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.conf import settings
+
+        from redemption.models import Merchant
+
+        self.fields["merchant"].queryset = Merchant.objects.order_by("name")
+        self.fields["currency"].initial = settings.DEFAULT_CURRENCY
+        self.order_fields(["merchant", "start", "end", "currency"])

@@ -19,6 +19,12 @@ def statements_monthly():
     return run()
 
 
+def merchant_statements_monthly():
+    from settlement.services.merchant_statements import merchant_statements_monthly as run
+
+    return run()
+
+
 def webhooks_send_due():
     from settlement.services.notify import webhooks_send_due as run
 
@@ -44,6 +50,7 @@ SCHEDULES = [
     ("settlement: release commission", "settlement.tasks.commissions_release_due", 5),
     ("settlement: retry webhooks", "settlement.tasks.webhooks_send_due", 1),
     ("settlement: monthly statements", "settlement.tasks.statements_monthly", 24 * 60),
+    ("settlement: monthly merchant statements", "settlement.tasks.merchant_statements_monthly", 24 * 60),
 ]
 # Intervals an earlier release created; a schedule still at one of them moves to the new default.
 FORMER_MINUTES = {"settlement: release commission": {60}}

@@ -3,6 +3,7 @@
 from settlement.models.commission import CommissionAccrual, Withdrawal
 from settlement.models.exports import ExportJob
 from settlement.models.ledger import Account, Entry, Transfer, Wallet
+from settlement.models.merchant_statements import MerchantStatement, MerchantStatementLine
 from settlement.models.orders import IdempotencyRecord, Order, OrderEvent, OrderItem
 from settlement.models.payments import Payment, PaymentCallback
 from settlement.models.releases import CommissionReleaseLine
@@ -16,6 +17,8 @@ __all__ = [
     "Entry",
     "ExportJob",
     "IdempotencyRecord",
+    "MerchantStatement",
+    "MerchantStatementLine",
     "Order",
     "OrderEvent",
     "OrderItem",

@@ -81,6 +81,12 @@ def export_run(*, job_id: int) -> ExportJob:
 
         statement = Statement.objects.select_related("wallet__distributor").get(pk=params["statement_id"])
         sheet, extra = statement_sheets(statement)
+    elif job.kind == ExportJob.Kind.MERCHANT_STATEMENT:
+        from settlement.models import MerchantStatement
+        from settlement.services import merchant_statements
+
+        statement = MerchantStatement.objects.select_related("merchant").get(pk=params["merchant_statement_id"])
+        sheet, extra = merchant_statements.statement_sheets(statement)
     else:
         sheet = exporting.SHEETS[job.kind](start=_when(params.pop("start", None)), end=_when(params.pop("end", None)), **params)
     job.status = ExportJob.Status.RUNNING
