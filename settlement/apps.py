@@ -48,6 +48,8 @@ class SettlementConfig(AppConfig):
                 "settlement.view_merchantstatement",
                 "settlement.view_merchantstatementline",
                 "settlement.reconcile_merchantstatement",
+                "settlement.view_refundpayout",
+                "settlement.record_refund_payout",
             ],
         )
         roles.grant(

@@ -138,3 +138,8 @@ class MerchantStatementForm(StatementRangeForm):
         self.fields["merchant"].queryset = Merchant.objects.order_by("name")
         self.fields["currency"].initial = settings.DEFAULT_CURRENCY
         self.order_fields(["merchant", "start", "end", "currency"])
+
+
+class RefundPayoutForm(forms.Form):
+    payout_reference = forms.CharField(label=_("Payout reference"), max_length=100)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)

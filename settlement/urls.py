@@ -1,6 +1,6 @@
 from django.urls import path
 
-from settlement import merchant_views, views
+from settlement import merchant_views, refund_views, views
 
 app_name = "settlement"
 urlpatterns = [
@@ -39,6 +39,8 @@ urlpatterns = [
         merchant_views.finance_merchant_statement_download,
         name="finance-merchant-statement-download",
     ),
+    path("finance/refunds/", refund_views.finance_refund_payouts, name="finance-refund-payouts"),
+    path("finance/refunds/<int:pk>/paid/", refund_views.finance_refund_payout_record, name="finance-refund-payout-record"),
     # The merchant console's statements (redemption's console layout)
     path("merchant/statements/", merchant_views.console_statements, name="console-statements"),
     path("merchant/statements/<int:pk>/", merchant_views.console_statement, name="console-statement"),

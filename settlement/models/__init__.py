@@ -6,6 +6,7 @@ from settlement.models.ledger import Account, Entry, Transfer, Wallet
 from settlement.models.merchant_statements import MerchantStatement, MerchantStatementLine
 from settlement.models.orders import IdempotencyRecord, Order, OrderEvent, OrderItem
 from settlement.models.payments import Payment, PaymentCallback
+from settlement.models.refunds import RefundPayout
 from settlement.models.releases import CommissionReleaseLine
 from settlement.models.statements import Statement
 from settlement.models.webhooks import WebhookDelivery, WebhookEndpoint
@@ -24,6 +25,7 @@ __all__ = [
     "OrderItem",
     "Payment",
     "PaymentCallback",
+    "RefundPayout",
     "Statement",
     "Transfer",
     "Wallet",
