@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.apps import apps
 from django.urls import reverse
+from django.utils import timezone
 
 from settlement.errors import RefundPayoutConflict, SettlementError
 from settlement.models import Account, Order, RefundPayout, Transfer
@@ -156,3 +157,21 @@ def test_the_migration_backfills_refunds_made_before_payouts_existed(tree, finan
     migration.backfill(apps, None)  # twice: still one
     payout = RefundPayout.objects.get()
     assert (payout.reference, payout.amount, payout.status) == (f"{order.number}-R1", D("29.90"), "awaiting")
+
+
+def test_the_finance_dashboard_and_nav_lead_to_refund_payouts_and_merchant_statements(tree, finance_user, finance_client):
+    from settlement.models import MerchantStatement
+    from settlement.services.merchant_statements import merchant_statement_generate
+    from tests import factories
+
+    order = consumer_order(tree, finance_user, quantity=1)
+    order_refund(order=order, actor=finance_user, reason="bad code")
+    today = timezone.localdate()
+    merchant_statement_generate(merchant=factories.MerchantFactory(), start=today, end=today)
+    home = finance_client.get(reverse("dashboards:finance-home")).content.decode()
+    assert 'data-testid="refund-payouts-waiting">1<' in home and "¥29.90" in home
+    assert 'data-testid="merchant-statements-open">1<' in home
+    assert reverse("settlement:finance-refund-payouts") in home and reverse("settlement:finance-merchant-statements") in home
+    nav = finance_client.get(reverse("settlement:finance-withdrawals")).content.decode()
+    assert reverse("settlement:finance-refund-payouts") in nav and reverse("settlement:finance-merchant-statements") in nav
+    assert MerchantStatement.objects.count() == 1
