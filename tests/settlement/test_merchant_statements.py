@@ -21,6 +21,7 @@ from settlement.models import MerchantStatement
 from settlement.services.merchant_statements import merchant_statement_generate, merchant_statement_reconcile, merchant_statements_monthly
 from tests import factories
 from tests.redemption.conftest import TerminalClient, clerk_make, shop_make
+from tests.settlement.test_admin import _admin_export_xlsx
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -249,6 +250,13 @@ def test_the_admin_shows_merchant_statements_read_only(world, finance_client):
     detail = finance_client.get(reverse("admin:settlement_merchantstatement_change", args=[statement.pk]))
     assert detail.status_code == 200 and 'name="amount_owed"' not in detail.content.decode()
     assert finance_client.get(reverse("admin:settlement_merchantstatement_add")).status_code == 403
+    text, rows = _admin_export_xlsx(finance_client, "merchantstatement")
+    assert list(rows[0]) == [
+        "number", "merchant", "kind", "period_start", "period_end", "currency", "redemption_count", "reversed_count", "amount_used",
+        "amount_owed", "status", "reconciled_at",
+    ]  # fmt: skip
+    assert rows[1][0] == statement.number and rows[1][1] == world.a.merchant.name and float(rows[1][9]) == 130.0
+    assert all(p not in text for p in world.plaintexts)
     finance_client.post(
         reverse("admin:settlement_merchantstatement_changelist"), {"action": "reconcile", "_selected_action": [statement.pk]}
     )
