@@ -25,4 +25,8 @@ class Migration(migrations.Migration):
                 'ordering': ['-created_at'],
             },
         ),
+        migrations.AddIndex(
+            model_name='commissionaccrual',
+            index=models.Index(condition=models.Q(('status', 'frozen')), fields=['order', 'release_after'], name='commission_frozen_order_idx'),
+        ),
     ]

@@ -95,12 +95,12 @@ def commission_release(*, accrual: CommissionAccrual, reason: str = "") -> Commi
     return accrual
 
 
-def commissions_release_due(*, now=None, batch: int = 500) -> int:
+def commissions_release_due(*, now=None) -> int:
     """The scheduled job: release commission that is past its freeze time, and each sale line's share once
     its code is redeemed (settlement/services/release.py). Safe to run twice."""
     from settlement.services.release import commissions_release_run
 
-    return commissions_release_run(now=now, batch=batch)
+    return commissions_release_run(now=now)
 
 
 def commission_release_for_codes(*, code_ids) -> int:

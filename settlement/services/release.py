@@ -7,8 +7,8 @@
 * After the freeze period (`release_after`, SETTLEMENT_COMMISSION_RELEASE_DAYS): the whole frozen rest.
 
 Redemption never calls settlement (it may not import it) and its redeem path does no extra work: the
-scheduled job `commissions_release_run` finds the work in one set-based query per batch of orders (frozen
-commission that is due, or whose order has a redeemed line not yet released) and takes each order in one
+scheduled job `commissions_release_run` finds the work set-based, two queries per window of orders with frozen
+commission (commission that is due, or a redeemed line not yet released), and takes each such order in one
 short transaction. The order row is locked first, as `order_refund` does, then its frozen commission rows,
 then the beneficiaries' accounts in id order; what was found is re-read under those locks, so running the
 job twice, or beside a refund, a reversal or another run, never releases anything twice.
@@ -18,7 +18,7 @@ import logging
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -31,26 +31,33 @@ from voucherhub.core.money import ZERO, money
 logger = logging.getLogger(__name__)
 K = Account.Kind
 FROZEN = CommissionAccrual.Status.FROZEN
+WINDOW = 2000  # orders with frozen commission looked at per query
 
 
-def _redeemed_unreleased_lines():
-    """Delivered lines of the outer row's order whose code is redeemed and whose share is not released yet."""
-    released = CommissionReleaseLine.objects.filter(item_id=OuterRef("pk"))
-    return OrderItem.objects.filter(
-        order_id=OuterRef("order_id"), state=OrderItem.State.DELIVERED, code__status=CardCode.Status.REDEEMED
-    ).filter(~Exists(released))
+def release_candidates(*, now, after_order_id: int = 0, window: int = WINDOW) -> tuple[list[int], int | None]:
+    """Orders with work among the next `window` orders (above `after_order_id`) that have frozen commission:
+    the commission is due, or a delivered line's code is redeemed and its share not released yet.
+    Returns (their ids, ascending; the last order id of the window, or None when there are no more).
 
-
-def release_candidates(*, now, after_order_id: int = 0, batch: int = 500) -> list[int]:
-    """Ids of orders (above `after_order_id`, ascending) with frozen commission that is due or has a redeemed
-    line to release. Starts from the frozen commission rows, which only cover the freeze period's sales."""
-    frozen = CommissionAccrual.objects.filter(status=FROZEN, order_id__gt=after_order_id)
-    return list(
-        frozen.filter(Q(release_after__lte=now) | Exists(_redeemed_unreleased_lines()))
-        .order_by("order_id")
-        .values_list("order_id", flat=True)
-        .distinct()[:batch]
+    Two queries per window, each bounded by the window: the frozen commission's orders come from a partial
+    index (`commission_frozen_order_idx`, only the freeze period's sales), their lines by order id. The cost
+    of a run grows with the commission still frozen, not with the history of orders or codes."""
+    rows = list(
+        CommissionAccrual.objects.filter(status=FROZEN, order_id__gt=after_order_id)
+        .values("order_id")
+        .annotate(first_due=Min("release_after"))
+        .order_by("order_id")[:window]
     )
+    if not rows:
+        return [], None
+    ids = [r["order_id"] for r in rows]
+    due = {r["order_id"] for r in rows if r["first_due"] <= now}
+    redeemed = set(
+        OrderItem.objects.filter(order_id__in=ids, state=OrderItem.State.DELIVERED, code__status=CardCode.Status.REDEEMED)
+        .filter(~Exists(CommissionReleaseLine.objects.filter(item_id=OuterRef("pk"))))
+        .values_list("order_id", flat=True)
+    )
+    return sorted(due | redeemed), ids[-1]
 
 
 def _share(amount: Decimal, lines: int, quantity: int) -> Decimal:
@@ -71,15 +78,22 @@ def order_commission_release(*, order_id: int, now=None) -> int:
     )
     if not accruals:
         return 0
-    live = list(OrderItem.objects.filter(order_id=order_id, state__in=OrderItem.LIVE).values_list("pk", "state", "code__status"))
-    released_lines = set(CommissionReleaseLine.objects.filter(order_id=order_id).values_list("item_id", flat=True))
+    # Every line of the order that is live or was released: (id, state, code status, released already).
+    lines = list(
+        OrderItem.objects.filter(order_id=order_id)
+        .annotate(released=Exists(CommissionReleaseLine.objects.filter(item_id=OuterRef("pk"))))
+        .filter(Q(state__in=OrderItem.LIVE) | Q(released=True))
+        .values_list("pk", "state", "code__status", "released")
+    )
 
     def redeemed(state, status) -> bool:
         return state == OrderItem.State.DELIVERED and status == CardCode.Status.REDEEMED
 
-    new_lines = [pk for pk, state, status in live if redeemed(state, status) and pk not in released_lines]
+    live = [(pk, state, status) for pk, state, status, _released in lines if state in OrderItem.LIVE]
+    new_lines = [pk for pk, state, status, released in lines if redeemed(state, status) and not released]
     all_redeemed = bool(live) and all(redeemed(state, status) for _pk, state, status in live)
-    before, after = len(released_lines), len(released_lines) + len(new_lines)
+    before = sum(1 for line in lines if line[3])
+    after = before + len(new_lines)
 
     moves: list[tuple[CommissionAccrual, Decimal, bool]] = []  # (accrual, amount, released in full)
     reasons = set()
@@ -113,20 +127,37 @@ def order_commission_release(*, order_id: int, now=None) -> int:
     return len(moves)
 
 
+COMMISSION_KINDS = (K.COMMISSION_FROZEN, K.COMMISSION_AVAILABLE, K.COMMISSION_DEBT)
+
+
+def _lock_commission_accounts(wallets: dict) -> dict[int, dict[str, Account]]:
+    """Lock the wallets' commission accounts in id order (as transfer_post does) and read them under the lock,
+    so two releases never both pay off the same debt. {wallet id: {kind: account}}."""
+
+    def lock():
+        found: dict[int, dict[str, Account]] = {wallet_id: {} for wallet_id in wallets}
+        for account in Account.objects.select_for_update().filter(wallet_id__in=sorted(wallets), kind__in=COMMISSION_KINDS).order_by("pk"):
+            if account.currency == wallets[account.wallet_id].currency:
+                found[account.wallet_id][account.kind] = account
+        return found
+
+    accounts = lock()
+    missing = [wallet_id for wallet_id, found in accounts.items() if len(found) < len(COMMISSION_KINDS)]
+    if missing:  # a wallet without all its accounts yet: make them, then lock again
+        for wallet_id in missing:
+            wallet_accounts_ensure(wallets[wallet_id])
+        accounts = lock()
+    return accounts
+
+
 def _post(*, order: Order, moves, memo: str) -> Transfer | None:
     """One RELEASE transfer for the order: frozen → debt set-off first, the rest → available."""
     moving = [(a, amount) for a, amount, _full in moves if amount > ZERO]
     if not moving:
         return None
-    accounts = {}
-    for accrual, _amount in moving:
-        if accrual.wallet_id not in accounts:
-            accounts[accrual.wallet_id] = wallet_accounts_ensure(accrual.wallet)
-    ids = sorted(a.pk for wallet_accounts in accounts.values() for a in wallet_accounts.values())
-    # Lock the beneficiaries' accounts (id order, as transfer_post does) before reading their debt, so two
-    # releases never both pay off the same debt.
-    balances = dict(Account.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "balance"))
-    debt_left = {wallet_id: max(-balances[acc[K.COMMISSION_DEBT].pk], ZERO) for wallet_id, acc in accounts.items()}
+    wallets = {accrual.wallet_id: accrual.wallet for accrual, _amount in moving}
+    accounts = _lock_commission_accounts(wallets)
+    debt_left = {wallet_id: max(-acc[K.COMMISSION_DEBT].balance, ZERO) for wallet_id, acc in accounts.items()}
     lines = []
     for accrual, amount in moving:
         acc = accounts[accrual.wallet_id]
@@ -148,12 +179,13 @@ def _post(*, order: Order, moves, memo: str) -> Transfer | None:
     )
 
 
-def commissions_release_run(*, now=None, batch: int = 500) -> int:
+def commissions_release_run(*, now=None, window: int = WINDOW) -> int:
     """The scheduled job (every few minutes): release commission that is past its freeze time or whose codes
     were redeemed. Returns how many commission rows moved; a second run right after moves none."""
     now = now or timezone.now()
     moved, after = 0, 0
-    while ids := release_candidates(now=now, after_order_id=after, batch=batch):
+    while True:
+        ids, after = release_candidates(now=now, after_order_id=after, window=window)
         for order_id in ids:
             try:
                 moved += order_commission_release(order_id=order_id, now=now)
@@ -161,8 +193,8 @@ def commissions_release_run(*, now=None, batch: int = 500) -> int:
                 # One order that cannot be released (an account limit, say) must not hold up the others;
                 # it stays a candidate and is tried again on the next run.
                 logger.exception("commission release of order %s failed", order_id)
-        after = ids[-1]
-    return moved
+        if after is None:
+            return moved
 
 
 def commissions_release_for_codes(*, code_ids, now=None) -> int:
