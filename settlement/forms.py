@@ -2,6 +2,7 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from settlement.models import ExportJob, Order
 from voucherhub.core.money import Currency
@@ -61,7 +62,7 @@ class WithdrawalForm(forms.Form):
 
 
 class StatementRangeForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=pgettext_lazy("start of a period", "From"), widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("Until (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
@@ -121,7 +122,9 @@ class ExportForm(forms.Form):
         ],
     )
     fmt = forms.ChoiceField(label=_("Format"), choices=ExportJob.Format.choices)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=pgettext_lazy("start of a period", "From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     end = forms.DateField(label=_("Until (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
 

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from redemption import selectors as redemption_selectors
 from redemption.models import Merchant
@@ -216,7 +217,7 @@ def statement_sheets(statement: MerchantStatement):
     summary = [
         (_("Statement"), statement.number),
         (_("Merchant"), statement.merchant.name),
-        (_("From"), statement.period_start),
+        (pgettext("start of a period", "From"), statement.period_start),
         (_("Until (inclusive)"), statement.period_end),
         (_("Currency"), statement.currency),
         (_("Status"), statement.get_status_display()),

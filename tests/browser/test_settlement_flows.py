@@ -153,8 +153,8 @@ def test_finance_makes_a_merchant_statement_downloads_it_as_xlsx_and_reconciles_
     form = page.get_by_test_id("merchant-statement-form")
     form.get_by_label("商户").select_option(label="星巴克")
     today = timezone.localdate().isoformat()
-    form.locator("input[name=start]").fill(today)
-    form.locator("input[name=end]").fill(today)
+    form.get_by_label("起始").fill(today)
+    form.get_by_label("截至（含）").fill(today)
     form.get_by_role("button", name="生成对账单").click()
     assert page.get_by_test_id("merchant-statement-owed").inner_text() == "60.00 CNY"
     assert page.get_by_test_id("merchant-statement-count").inner_text() == "2"
