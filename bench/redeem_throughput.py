@@ -318,20 +318,37 @@ def raw_phase(conns, slices, seconds):
     return sum(done), time.perf_counter() - start
 
 
+def _process_cpu(pid) -> tuple[int, float]:
+    """(process group, user + system CPU seconds) of one process, or (-1, 0.0) when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return -1, 0.0
+    return int(fields[2]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # pgrp, utime, stime
+
+
 def cpu_seconds(pgid: int) -> float:
     """User + system CPU of every process in a process group (the gunicorn master and workers)."""
-    total = 0
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid:  # field 5 (pgrp) after the name
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+    return sum(cpu for group, cpu in map(_process_cpu, filter(str.isdigit, os.listdir("/proc"))) if group == pgid)
+
+
+class PostgresCpu:
+    """CPU spent by the PostgreSQL backends serving the scratch database (found through pg_stat_activity)."""
+
+    def __init__(self, admin, name: str):
+        self.admin, self.name = admin, name
+        self.start = self._now()
+
+    def _now(self) -> dict[int, float]:
+        rows = self.admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [self.name]).fetchall()
+        return {pid: _process_cpu(pid)[1] for (pid,) in rows}
+
+    def lap(self) -> float:
+        """Seconds of CPU since the last lap (a backend that started meanwhile counts from zero)."""
+        now = self._now()
+        spent = sum(cpu - self.start.get(pid, 0.0) for pid, cpu in now.items())
+        self.start = now
+        return spent
 
 
 def double_redeemed(db_url) -> int:
@@ -381,15 +398,21 @@ def main():
         redeemed = failed = raw_done = 0
         api_elapsed = raw_elapsed = 0.0
         statuses: dict[int, int] = {}
-        server_cpu = 0.0
+        server_cpu = client_cpu = api_pg_cpu = raw_client_cpu = raw_pg_cpu = 0.0
         for _round in range(args.rounds):
-            before = cpu_seconds(process.pid)
+            postgres = PostgresCpu(admin, name)
+            before, client_before = cpu_seconds(process.pid), time.process_time()
             ok, bad, round_statuses, elapsed = api_phase(port, terminals, api_slices, args.seconds / args.rounds)
             server_cpu += cpu_seconds(process.pid) - before
+            client_cpu += time.process_time() - client_before
+            api_pg_cpu += postgres.lap()
             redeemed, failed, api_elapsed = redeemed + ok, failed + bad, api_elapsed + elapsed
             for status, count in round_statuses.items():
                 statuses[status] = statuses.get(status, 0) + count
+            client_before = time.process_time()
             done, elapsed = raw_phase(raw_conns, raw_slices, args.seconds / args.rounds)
+            raw_client_cpu += time.process_time() - client_before
+            raw_pg_cpu += postgres.lap()
             raw_done, raw_elapsed = raw_done + done, raw_elapsed + elapsed
         for conn in raw_conns:
             conn.close()
@@ -397,10 +420,15 @@ def main():
         raw_rate = raw_done / raw_elapsed
         print(
             f"api: {redeemed} redeemed in {api_elapsed:.2f}s, {failed} failed {statuses}; "
-            f"server CPU {1000 * server_cpu / max(redeemed, 1):.2f} ms per redeem",
+            f"server CPU {1000 * server_cpu / max(redeemed, 1):.2f} ms per redeem "
+            f"(client {1000 * client_cpu / max(redeemed, 1):.2f} ms, PostgreSQL {1000 * api_pg_cpu / max(redeemed, 1):.2f} ms)",
             flush=True,
         )
-        print(f"raw: {raw_done} updates in {raw_elapsed:.2f}s", flush=True)
+        print(
+            f"raw: {raw_done} updates in {raw_elapsed:.2f}s (client CPU {1000 * raw_client_cpu / max(raw_done, 1):.3f} ms, "
+            f"PostgreSQL {1000 * raw_pg_cpu / max(raw_done, 1):.3f} ms per update); load average {os.getloadavg()[0]:.2f}",
+            flush=True,
+        )
 
         wins = contention_phase(port, terminals, contention_codes)
         lost = [c for c, n in wins.items() if n != 1]

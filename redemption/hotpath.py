@@ -149,20 +149,38 @@ def _cached(key, build):
     return plans[key]
 
 
+# Prepared statements a connection keeps (psycopg forgets the least recently used past this many).
+PREPARED_MAX = 100
+
+
 def _execute_prepared(sql: str, params: list):
     """Run one statement on this request's connection with server-side binding, prepared on first use.
 
     Django's own cursors bind on the client (Python renders every parameter into the text, and the server
     parses and plans the text each time); for the statements every redeem runs, a prepared statement saves both.
+    Django opens its psycopg connections with `prepare_threshold=None`, which turns preparing off for the whole
+    connection, `prepare=True` included; so the threshold is set here. It only concerns server-side binding
+    cursors like this one: Django's cursors bind on the client and never prepare, whatever the threshold.
+    REDEMPTION_PREPARED_STATEMENTS=False keeps them off (a connection pooler in transaction mode that does not
+    track prepared statements, such as PgBouncer before 1.21, needs that).
     """
     connection.ensure_connection()
     with connection.wrap_database_errors:
-        cursor = psycopg.Cursor(connection.connection)
+        raw = connection.connection
+        prepare = _prepare_wanted()
+        if prepare and raw.prepare_threshold is None:
+            raw.prepare_threshold = 2**31 - 1  # only statements asked for with prepare=True, never automatically
+            raw.prepared_max = PREPARED_MAX
+        cursor = psycopg.Cursor(raw)
         try:
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(sql, params, prepare=prepare)
             return cursor.fetchone()
         finally:
             cursor.close()
+
+
+def _prepare_wanted() -> bool:
+    return bool(getattr(settings, "REDEMPTION_PREPARED_STATEMENTS", True))
 
 
 def redemption_write(*, code: CardCode, redemption: Redemption, attempt: dict, answer: dict, event: dict, payload_for) -> bool:
