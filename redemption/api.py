@@ -88,7 +88,7 @@ class TerminalApi(GenericAPIView):
     permission_classes = [IsTerminal]
 
     def caller(self, request) -> services.Caller:
-        return services.Caller.for_terminal(terminal_of(request), ip=client_ip(request))
+        return services.Caller.for_terminal(terminal_of(request), ip=client_ip(request), risk_read=request.user.cache_snapshot.get_many)
 
 
 def outcome_response(outcome: services.Outcome) -> Response:
