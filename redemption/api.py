@@ -1,15 +1,26 @@
-"""Terminal API: verify, redeem (Idempotency-Key), reverse (Idempotency-Key), list. Thin: services do the work."""
+"""Terminal API: verify, redeem (Idempotency-Key), reverse (Idempotency-Key), list. Thin: services do the work.
 
+A redeem is the request a POS sends most. The plain case (signed, JSON in and out, a code or QR token without
+an amount) skips DRF's request machinery: see RedemptionListCreateApi.dispatch and docs/performance.md.
+"""
+
+import json
+
+from django.conf import settings
+from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.utils.json import strict_constant
 
 from redemption import selectors, services
-from redemption.auth import IsTerminal, TerminalSignatureAuthentication, terminal_of
+from redemption.auth import IsTerminal, TerminalSignatureAuthentication, terminal_authenticate, terminal_of
+from voucherhub.core import apisign
 from voucherhub.core.errors import NotFound
 from voucherhub.core.net import client_ip
 
@@ -215,7 +226,74 @@ class RedemptionVerifyApi(TerminalApi):
         return Response(self.OutputSerializer(body).data)
 
 
+_SIGNED_HEADERS = (apisign.HEADER_KEY, apisign.HEADER_TIMESTAMP, apisign.HEADER_NONCE, apisign.HEADER_SIGNATURE)
+_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
+_ACCEPT_JSON = frozenset({"", "*/*", "application/json"})
+
+
+def redeem_input_direct(request) -> dict | None:
+    """The validated input of a redeem that may take the direct path, else None (DRF serves it as before).
+
+    Only what DRF would answer exactly the same way: all four signature headers, no query string (`?format=`),
+    an Accept that DRF's negotiation settles on JSON without options, a JSON body (DRF's strict parsing), and
+    input that redeem_input_quick accepts. Reads nothing but the request: deciding has no side effect."""
+    if not getattr(settings, "REDEMPTION_API_DIRECT", True):
+        return None
+    meta = request.META
+    if meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "").strip().lower() not in _ACCEPT_JSON:
+        return None
+    if meta.get("CONTENT_TYPE", "").strip().lower() not in _JSON_TYPES:
+        return None
+    headers = request.headers
+    if not all(headers.get(name) for name in _SIGNED_HEADERS):
+        return None
+    try:
+        data = json.loads(request.body.decode("utf-8"), parse_constant=strict_constant)
+    except ValueError:  # JSONDecodeError and UnicodeDecodeError: DRF words the parse error
+        return None
+    return redeem_input_quick(data)
+
+
 class RedemptionListCreateApi(TerminalApi):
+    def dispatch(self, request, *args, **kwargs):
+        """A plain redeem (redeem_input_direct) runs without DRF's Request, negotiation and serializers.
+
+        It does what DRF would: the signature check (TerminalSignatureAuthentication; IsTerminal holds for what it
+        returns), the service, and the same response: JSON rendered by DRF's JSONRenderer with the view's
+        `Allow` and `Vary` headers. Every exception, a refused signature included, is answered by DRF's own
+        handle_exception and finalize_response, so error statuses, bodies and headers are DRF's.
+        """
+        validated = redeem_input_direct(request) if request.method == "POST" else None
+        if validated is None:
+            return super().dispatch(request, *args, **kwargs)
+        self.args, self.kwargs = args, kwargs
+        self.headers = self.default_response_headers
+        try:
+            principal, _credential = terminal_authenticate(request)
+            request.user = principal
+            caller = services.Caller.for_terminal(principal.terminal, ip=client_ip(request), risk_read=principal.cache_snapshot.get_many)
+            outcome = self.redeem(caller=caller, validated=validated, idempotency_key=request.headers.get("Idempotency-Key", ""))
+            response = HttpResponse(JSONRenderer().render(outcome.body), status=outcome.status_code, content_type=JSONRenderer.media_type)
+            if outcome.replayed:
+                response["Idempotent-Replayed"] = "true"
+            return self.finalize_response(request, response, *args, **kwargs)
+        except Exception as exc:
+            self.request = drf_request = self.initialize_request(request, *args, **kwargs)
+            self.format_kwarg = self.get_format_suffix(**kwargs)
+            drf_request.accepted_renderer, drf_request.accepted_media_type = self.perform_content_negotiation(drf_request)
+            return self.finalize_response(drf_request, self.handle_exception(exc), *args, **kwargs)
+
+    @staticmethod
+    def redeem(*, caller: services.Caller, validated: dict, idempotency_key: str) -> services.Outcome:
+        return services.redemption_redeem(
+            caller=caller,
+            entry=CodeEntryInput.entry(validated),
+            idempotency_key=idempotency_key,
+            amount=validated.get("amount"),
+            spend=validated.get("spend"),
+            reference=validated.get("reference", ""),
+        )
+
     @extend_schema_serializer(component_name="RedemptionCreateInput")
     class InputSerializer(CodeEntryInput):
         amount = serializers.DecimalField(
@@ -244,15 +322,8 @@ class RedemptionListCreateApi(TerminalApi):
             data = self.InputSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             validated = data.validated_data
-        outcome = services.redemption_redeem(
-            caller=self.caller(request),
-            entry=CodeEntryInput.entry(validated),
-            idempotency_key=request.headers.get("Idempotency-Key", ""),
-            amount=validated.get("amount"),
-            spend=validated.get("spend"),
-            reference=validated.get("reference", ""),
-        )
-        return outcome_response(outcome)
+        key = request.headers.get("Idempotency-Key", "")
+        return outcome_response(self.redeem(caller=self.caller(request), validated=validated, idempotency_key=key))
 
     @extend_schema(
         operation_id="redemptions_list",
