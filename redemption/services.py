@@ -619,17 +619,19 @@ def _redeem_once(*, caller: Caller, entry: CodeEntry, amount, spend, reference: 
         "reference": "redemption",
         "reason": f"{caller.merchant.code}/{caller.store.code}"[:300],
     }
+    # The answer is built once: the write stores it with the id and balance it learns, and so does the response.
+    payload = redemption_payload(redemption)
     written = hotpath.redemption_write(
         code=code,
         redemption=redemption,
         attempt=attempt,
         answer={**answer, "status_code": 201, "created_at": now},
         event=event,
-        payload_for=redemption_payload,
+        payload=payload,
     )
     if not written:
         return None
-    return Outcome(status_code=201, body=redemption_payload(redemption), redemption=redemption, answer_stored=True)
+    return Outcome(status_code=201, body=hotpath.answer_body(payload, redemption), redemption=redemption, answer_stored=True)
 
 
 # --- Reverse -------------------------------------------------------------------------------------------------
