@@ -226,7 +226,8 @@ class RedemptionVerifyApi(TerminalApi):
         return Response(self.OutputSerializer(body).data)
 
 
-_SIGNED_HEADERS = (apisign.HEADER_KEY, apisign.HEADER_TIMESTAMP, apisign.HEADER_NONCE, apisign.HEADER_SIGNATURE)
+_SIGNED_HEADERS = (apisign.META_KEY, apisign.META_TIMESTAMP, apisign.META_NONCE, apisign.META_SIGNATURE)
+_IDEMPOTENCY_KEY = apisign.meta_name("Idempotency-Key")
 _JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
 _ACCEPT_JSON = frozenset({"", "*/*", "application/json"})
 
@@ -244,8 +245,7 @@ def redeem_input_direct(request) -> dict | None:
         return None
     if meta.get("CONTENT_TYPE", "").strip().lower() not in _JSON_TYPES:
         return None
-    headers = request.headers
-    if not all(headers.get(name) for name in _SIGNED_HEADERS):
+    if not all(meta.get(name) for name in _SIGNED_HEADERS):
         return None
     try:
         data = json.loads(request.body.decode("utf-8"), parse_constant=strict_constant)
@@ -272,7 +272,7 @@ class RedemptionListCreateApi(TerminalApi):
             principal, _credential = terminal_authenticate(request)
             request.user = principal
             caller = services.Caller.for_terminal(principal.terminal, ip=client_ip(request), risk_read=principal.cache_snapshot.get_many)
-            outcome = self.redeem(caller=caller, validated=validated, idempotency_key=request.headers.get("Idempotency-Key", ""))
+            outcome = self.redeem(caller=caller, validated=validated, idempotency_key=request.META.get(_IDEMPOTENCY_KEY, ""))
             response = HttpResponse(JSONRenderer().render(outcome.body), status=outcome.status_code, content_type=JSONRenderer.media_type)
             if outcome.replayed:
                 response["Idempotent-Replayed"] = "true"
