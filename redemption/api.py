@@ -263,7 +263,7 @@ class RedemptionListCreateApi(TerminalApi):
         `Allow` and `Vary` headers. Every exception, a refused signature included, is answered by DRF's own
         handle_exception and finalize_response, so error statuses, bodies and headers are DRF's.
         """
-        validated = redeem_input_direct(request) if request.method == "POST" else None
+        validated = redeem_input_direct(request) if request.method == "POST" and self.direct_allowed() else None
         if validated is None:
             return super().dispatch(request, *args, **kwargs)
         self.args, self.kwargs = args, kwargs
@@ -282,6 +282,18 @@ class RedemptionListCreateApi(TerminalApi):
             self.format_kwarg = self.get_format_suffix(**kwargs)
             drf_request.accepted_renderer, drf_request.accepted_media_type = self.perform_content_negotiation(drf_request)
             return self.finalize_response(drf_request, self.handle_exception(exc), *args, **kwargs)
+
+    @classmethod
+    def direct_allowed(cls) -> bool:
+        """The direct path does what this DRF configuration does, and nothing more: signature authentication,
+        IsTerminal, no throttling, no versioning. Any other configuration (a throttle added to the DRF settings,
+        say) sends every request through DRF."""
+        return (
+            list(cls.authentication_classes) == [TerminalSignatureAuthentication]
+            and list(cls.permission_classes) == [IsTerminal]
+            and not cls.throttle_classes
+            and cls.versioning_class is None
+        )
 
     @staticmethod
     def redeem(*, caller: services.Caller, validated: dict, idempotency_key: str) -> services.Outcome:

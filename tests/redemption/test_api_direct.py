@@ -158,6 +158,20 @@ def test_only_plain_signed_json_redeems_take_the_direct_path():
     assert redeem_input_direct(_request(body=b'{"code": "ABCD", "amount": "10"}')) is None
 
 
+def test_a_view_configured_otherwise_than_the_direct_path_knows_goes_through_drf():
+    from rest_framework.throttling import AnonRateThrottle
+
+    assert RedemptionListCreateApi.direct_allowed()
+
+    class Throttled(RedemptionListCreateApi):
+        throttle_classes = [AnonRateThrottle]
+
+    class Versioned(RedemptionListCreateApi):
+        versioning_class = object
+
+    assert not Throttled.direct_allowed() and not Versioned.direct_allowed()
+
+
 def test_the_switch_turns_the_direct_path_off(settings):
     settings.REDEMPTION_API_DIRECT = False
     assert redeem_input_direct(_request()) is None
