@@ -256,14 +256,20 @@ def hit_decide(hits: list[Hit], *, verdict: Verdict, now: float | None = None) -
     for threshold in verdict.thresholds:
         args += threshold
     planned = []
+    buckets: dict[int, tuple[int, float, str]] = {}  # window -> bucket, elapsed fraction, its repr (a few windows serve many rules)
     for hit in hits:
-        bucket, elapsed = _bucket(hit.window, now)
-        head = f"{PREFIX}:{hit.base}:{hit.window}:"
+        window = hit.window
+        found = buckets.get(window)
+        if found is None:
+            bucket, elapsed = _bucket(window, now)
+            found = buckets[window] = (bucket, elapsed, repr(elapsed))
+        bucket, elapsed, elapsed_text = found
+        head = f"{PREFIX}:{hit.base}:{window}:"
         current_key = f"{head}{bucket}"
         keys.append(key(current_key))
         previous_keys.append(key(f"{head}{bucket - 1}"))
         limit = "-" if hit.limit is None else repr(float(hit.limit))
-        args += (hit.amount, hit.window * 2 + 60, repr(elapsed), limit, hit.score, hit.severity)
+        args += (hit.amount, window * 2 + 60, elapsed_text, limit, hit.score, hit.severity)
         planned.append((current_key, elapsed))
     raw = _evalsha(redis_tools, redis_tools.hit, keys + previous_keys, args)
     results = []

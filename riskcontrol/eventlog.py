@@ -29,8 +29,10 @@ import time
 from collections import deque
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import AutoField, BigAutoField
+from django.dispatch import receiver
 
 from riskcontrol.db import insert_quickly
 from riskcontrol.models import RiskEvent
@@ -44,8 +46,23 @@ _ATTNAMES = [f.attname for f in _FIELDS]
 _DEFAULTS = {f.attname: f.get_default() for f in _FIELDS if not isinstance(f, (AutoField, BigAutoField))}
 
 
+_SETTINGS: dict[str, object] = {}
+
+
 def _setting(name: str, default):
-    return getattr(settings, name, default)
+    # Read once and kept: these settings are usually absent, and a missing setting costs an
+    # AttributeError inside Django's settings object on every lookup (three per evaluation).
+    try:
+        return _SETTINGS[name]
+    except KeyError:
+        value = _SETTINGS[name] = getattr(settings, name, default)
+        return value
+
+
+@receiver(setting_changed)
+def _setting_changed(*, setting: str, **kwargs) -> None:
+    if setting.startswith("RISK_EVENT_"):
+        _SETTINGS.clear()
 
 
 def buffering() -> bool:
