@@ -123,15 +123,6 @@ class _Writer:
         if size >= _setting("RISK_EVENT_FLUSH_ROWS", 500):
             self.wake.set()
 
-    def patch(self, event_id: int, **values) -> bool:
-        """Change a row still waiting in the queue (call with write_lock held). True if it was there."""
-        with self.queue_lock:
-            row = self.pending.get(event_id)
-            if row is None:
-                return False
-            row.update(values)
-            return True
-
     def take(self) -> list[dict]:
         with self.queue_lock:
             batch, self.pending = self.pending, {}

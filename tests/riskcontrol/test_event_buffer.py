@@ -2,10 +2,12 @@
 
 import logging
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
 
 from riskcontrol import eventlog
 from riskcontrol.models import Outcome, RiskEvent, RiskRule
@@ -32,6 +34,35 @@ def test_allowed_events_appear_after_a_flush_with_their_context():
         {"channel": "h5"},
     )
     assert eventlog.events_pending() == 0
+
+
+def test_a_buffered_row_lands_exactly_as_an_insert_would_write_it(settings):
+    # given a context full of what COPY's text format must escape: tabs, newlines, backslashes, "\\N", quotes, Chinese
+    tricky = purchase(
+        reference="ORD\tB9",
+        device="fp\n9\r\\x",
+        account_id="\\N",
+        email="Ünïcødé@Example.com",
+        phone="+86 138 0013 8000",
+        ip="not an ip",
+        amount=Decimal("12345.67"),
+        sku_id=None,
+        distributor_id=7,
+        account_created_at=timezone.now() - timedelta(days=3),
+        challenge_passed=True,
+        extra={"note": 'quote " back \\ tab \t', "list": [1, 2.5, None, True], "中文": "值"},
+    )
+    fields = [f.attname for f in RiskEvent._meta.concrete_fields if f.attname not in ("id", "created_at")]
+    # when it is written once through the buffer (COPY) and once at once (INSERT)
+    buffered = risk_evaluate(ctx=tricky)
+    assert risk_events_flush() == 1
+    settings.RISK_EVENT_BUFFER = False
+    inserted = risk_evaluate(ctx=tricky)
+    # then both rows read back the same
+    copied, direct = (RiskEvent.objects.filter(pk=pk).values(*fields).get() for pk in (buffered.event_id, inserted.event_id))
+    assert copied == direct
+    assert (copied["reference"], copied["device"], copied["account_id"]) == ("ORD\tB9", "fp\n9\r\\x", "\\N")
+    assert copied["extra"]["ip_raw"] == "not an ip" and copied["extra"]["中文"] == "值"
 
 
 def test_holds_for_review_are_written_at_once():
