@@ -172,6 +172,7 @@ return 1
 
 class _RedisTools(NamedTuple):
     key: Callable[[str], str]  # cache key -> Redis key (the cache's prefix and version)
+    head: str | None  # what key() puts before a name, when it only does that (Django's default key function)
     client: object  # the cache's redis-py client
     hit: object  # the registered scripts (redis.commands.core.Script: sha and text)
     release: object
@@ -190,14 +191,8 @@ def _redis() -> _RedisTools | None:
     tools = getattr(backend, "_vh_counter_tools", None)
     if tools is None:
         client = backend._cache.get_client(None, write=True)
-        if backend.key_func is default_key_func:
-            head = f"{backend.key_prefix}:{backend.version}:"
-
-            def key(name, head=head):
-                return head + name
-        else:
-            key = backend.make_key
-        tools = _RedisTools(key, client, client.register_script(_HIT_SCRIPT), client.register_script(_RELEASE_SCRIPT))
+        head = f"{backend.key_prefix}:{backend.version}:" if backend.key_func is default_key_func else None
+        tools = _RedisTools(backend.make_key, head, client, client.register_script(_HIT_SCRIPT), client.register_script(_RELEASE_SCRIPT))
         backend._vh_counter_tools = tools
     return tools
 
@@ -249,7 +244,7 @@ def hit_decide(hits: list[Hit], *, verdict: Verdict, now: float | None = None) -
     redis_tools = _redis()
     if redis_tools is None:
         return _hit_decide_local(hits, verdict, now)
-    key = redis_tools.key
+    key, redis_head = redis_tools.key, redis_tools.head
     keys: list[str] = []
     previous_keys: list[str] = []
     args: list = [verdict.score, verdict.severity, verdict.waived, sum(1 << level for level in verdict.release), len(verdict.thresholds)]
@@ -266,8 +261,12 @@ def hit_decide(hits: list[Hit], *, verdict: Verdict, now: float | None = None) -
         bucket, elapsed, elapsed_text = found
         head = f"{PREFIX}:{hit.base}:{window}:"
         current_key = f"{head}{bucket}"
-        keys.append(key(current_key))
-        previous_keys.append(key(f"{head}{bucket - 1}"))
+        if redis_head is not None:
+            keys.append(f"{redis_head}{current_key}")
+            previous_keys.append(f"{redis_head}{head}{bucket - 1}")
+        else:
+            keys.append(key(current_key))
+            previous_keys.append(key(f"{head}{bucket - 1}"))
         limit = "-" if hit.limit is None else repr(float(hit.limit))
         args += (hit.amount, window * 2 + 60, elapsed_text, limit, hit.score, hit.severity)
         planned.append((current_key, elapsed))

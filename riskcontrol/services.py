@@ -254,17 +254,17 @@ def risk_evaluate(*, ctx: RiskContext) -> Decision:
     outcome = _SEVERITY_OUTCOME[severity]
     reasons.extend(matched)
 
-    reserved = [] if released else [(result.key, result.amount) for result in results]
+    reserved = () if released else tuple((result.key, result.amount) for result in results)
     if reserved and severity in _RELEASED:
         # The script decides with the same rules as Verdict.decide; should the two ever part, keep the counts right.
         logger.error("risk counters: the counter script kept what a %s gives back; releasing now", outcome)
-        counters.release(reserved)
-        reserved = []
+        counters.release(list(reserved))
+        reserved = ()
 
     event_id = _event_record(
         ctx=ctx, values=values, address=address, outcome=outcome, score=score, reasons=reasons, reserved=reserved, now=now
     )
-    return Decision(outcome=outcome, score=score, reasons=tuple(reasons), event_id=event_id, reserved=tuple(reserved))
+    return Decision(outcome=outcome, score=score, reasons=tuple(reasons), event_id=event_id, reserved=reserved)
 
 
 def _event_record(*, ctx, values, address, outcome, score, reasons, reserved, now) -> int:
@@ -293,7 +293,7 @@ def _event_record(*, ctx, values, address, outcome, score, reasons, reserved, no
             "account_created_at": ctx.account_created_at,
             "challenge_passed": ctx.challenge_passed,
             "extra": extra,
-            "counters": [list(item) for item in reserved],
+            "counters": reserved,  # (key, amount) pairs: tuples of plain values, which the GC stops tracking
             "released_at": None,
             "review_status": RiskEvent.ReviewStatus.PENDING if outcome == Outcome.REVIEW else RiskEvent.ReviewStatus.NONE,
             "reviewed_by_id": None,
