@@ -196,6 +196,11 @@ def test_the_background_thread_writes_allowed_events(settings):
         while not RiskEvent.objects.filter(pk=decision.event_id).exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         assert RiskEvent.objects.filter(pk=decision.event_id, reference="ORD-T1").exists()
+        # more rows than the thread writes between two of its pauses: all of them land
+        ids = [risk_evaluate(ctx=purchase(reference=f"ORD-T2-{n}")).event_id for n in range(27)]
+        while RiskEvent.objects.filter(pk__in=ids).count() < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert RiskEvent.objects.filter(pk__in=ids).count() == 27
     finally:
         eventlog.events_shutdown()
     assert eventlog._writer.thread is None
