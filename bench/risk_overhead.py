@@ -3,7 +3,8 @@
     python bench/risk_overhead.py [--count 5000] [--mix shop|stress]
 
 Runs in a throw-away test database (test_<your database>, created and dropped here) against the
-configured cache (Redis when CACHE_URL says so), so it never touches your data. Each evaluation
+configured cache (Redis when CACHE_URL says so) under its own key prefix, deleted at the end, so
+it never touches your data. Each evaluation
 is what a purchase pays, timed end to end in this process: the rule snapshot, the lists, the window
 counters (one Redis round trip, refusals included), and recording the RiskEvent: an INSERT for a
 hold for review, the enqueue into the buffered writer for allow, challenge and block (its background
@@ -58,6 +59,25 @@ def _gc_timer(pauses: list):
             pauses.append((info["generation"], (time.perf_counter() - started[0]) * 1_000_000))
 
     return callback
+
+
+def _cache_keys_drop() -> None:
+    """Delete this run's cache keys (its own prefix: ~200,000 counters), so runs do not pile up in Redis."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return
+    client = backend._cache.get_client(None, write=True)
+    batch = []
+    for key in client.scan_iter(match=f"{backend.key_prefix}:*", count=5000):
+        batch.append(key)
+        if len(batch) == 1000:
+            client.unlink(*batch)
+            batch = []
+    if batch:
+        client.unlink(*batch)
 
 
 def main() -> int:
@@ -209,6 +229,7 @@ def main() -> int:
         print(f"risk_eval_us_p50={p50:.0f} risk_eval_us_p99={p99:.0f}")
     finally:
         runner.teardown_databases(old_config)
+        _cache_keys_drop()
     return 0
 
 
