@@ -30,9 +30,10 @@ import threading
 import time
 from collections import deque
 
+import psycopg
 from django.conf import settings
 from django.core.signals import setting_changed
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, DataError, connection, connections, transaction
 from django.db.models import AutoField, BigAutoField
 from django.dispatch import receiver
 
@@ -152,6 +153,9 @@ class _Writer:
                 try:
                     rows_write(batch)
                     return len(batch)
+                except _REFUSED:
+                    # The database refuses a value (out of range, ...): find the row, keep the others.
+                    return self.write_row_by_row(batch)
                 except Exception:
                     if attempt == 1:
                         logger.warning("risk events: writing %s allowed events failed, retrying once", len(batch), exc_info=True)
@@ -160,6 +164,22 @@ class _Writer:
                         logger.exception("risk events: writing %s allowed events failed twice, kept for the next round", len(batch))
                         self.give_back(batch)
             return 0
+
+    def write_row_by_row(self, batch: list[dict]) -> int:
+        """Write a batch the database refused as a whole one row at a time; drop (and log) the rows it
+        refuses, so one bad row never holds back the rest of the queue. Returns the rows written."""
+        written = 0
+        for index, row in enumerate(batch):
+            try:
+                rows_write([row])
+                written += 1
+            except _REFUSED as refused:
+                logger.error("risk events: event %s (%s) refused by the database, dropped: %s", row["id"], row.get("reference"), refused)
+            except Exception:
+                logger.exception("risk events: writing event %s failed, the rest kept for the next round", row.get("id"))
+                self.give_back(batch[index:])
+                break
+        return written
 
     # --- the background thread -------------------------------------------------------------
     def ensure_started(self) -> None:
@@ -251,6 +271,10 @@ def _copy_values(row: dict) -> list:
         values[index] = _JSON_ENCODE(value if value is not None else _DEFAULTS[name])
     return values
 
+
+# What the database says about a value it will not store (text with NUL, a number out of range,
+# invalid JSON). COPY runs on psycopg's own cursor, so its errors come unwrapped by Django.
+_REFUSED = (DataError, psycopg.DataError)
 
 _writer = _Writer()
 

@@ -267,27 +267,39 @@ def risk_evaluate(*, ctx: RiskContext) -> Decision:
     return Decision(outcome=outcome, score=score, reasons=tuple(reasons), event_id=event_id, reserved=reserved)
 
 
+def _storable(value):
+    """`value` without NUL characters, which PostgreSQL text and JSON cannot hold (a storefront's
+    device fingerprint or a caller's extra may carry one; the row would be refused)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _event_record(*, ctx, values, address, outcome, score, reasons, reserved, now) -> int:
-    extra = dict(ctx.extra or {})
+    extra = _storable(dict(ctx.extra)) if ctx.extra else {}
     ip = values[Dimension.IP] if address is not None else None
     if values[Dimension.IP] and ip is None:
-        extra["ip_raw"] = str(ctx.ip)[:100]
+        extra["ip_raw"] = _storable(str(ctx.ip))[:100]
     return eventlog.event_write(
         {
             "created_at": now,
-            "action": str(ctx.action)[:12],
+            "action": _storable(str(ctx.action))[:12],
             "outcome": outcome,
             "score": score,
             "reasons": [reason.to_json() for reason in reasons],
-            "reference": str(ctx.reference or "")[:100],
+            "reference": _storable(str(ctx.reference or ""))[:100],
             "sku_id": ctx.sku_id,
             "quantity": max(0, int(ctx.quantity)),
             "amount": Decimal(ctx.amount or 0),
             "ip": ip,
-            "device": values[Dimension.DEVICE][:128],
-            "account_id": values[Dimension.ACCOUNT][:64],
+            "device": _storable(values[Dimension.DEVICE])[:128],
+            "account_id": _storable(values[Dimension.ACCOUNT])[:64],
             "phone": values[Dimension.PHONE][:32],
-            "email": values[Dimension.EMAIL][:254],
+            "email": _storable(values[Dimension.EMAIL])[:254],
             "distributor_id": ctx.distributor_id,
             "storefront_id": ctx.storefront_id,
             "account_created_at": ctx.account_created_at,

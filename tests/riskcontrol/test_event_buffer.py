@@ -65,6 +65,35 @@ def test_a_buffered_row_lands_exactly_as_an_insert_would_write_it(settings):
     assert copied["extra"]["ip_raw"] == "not an ip" and copied["extra"]["中文"] == "值"
 
 
+def test_a_nul_character_is_dropped_not_the_event():
+    # given a storefront that sends NUL characters (PostgreSQL text and JSON cannot hold them)
+    make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("100"), action=RiskRule.RuleAction.REVIEW)
+    dirty = {"device": "fp\x00x", "reference": "R\x009", "extra": {"k\x00": ["v\x00", 1]}}
+    # when one request is buffered and one is held for review (written at once)
+    allowed = risk_evaluate(ctx=purchase(**dirty))
+    held = risk_evaluate(ctx=purchase(amount=Decimal("500.00"), **dirty))
+    assert held.outcome == Outcome.REVIEW
+    # then both are stored, without the NULs
+    assert risk_events_flush() == 1
+    for decision in (allowed, held):
+        event = RiskEvent.objects.get(pk=decision.event_id)
+        assert (event.device, event.reference, event.extra) == ("fpx", "R9", {"k": ["v", 1]})
+
+
+def test_a_row_the_database_refuses_does_not_hold_back_the_others(caplog):
+    # given a queued event the database will refuse (a quantity beyond its integer column) between two good ones
+    risk_evaluate(ctx=purchase(reference="ORD-G1"))
+    bad = risk_evaluate(ctx=purchase(reference="ORD-BAD", quantity=2**40))
+    risk_evaluate(ctx=purchase(reference="ORD-G2"))
+    # when the queue is written
+    with caplog.at_level(logging.ERROR, logger="riskcontrol.eventlog"):
+        assert risk_events_flush() == 2
+    # then the good ones land, the bad one is dropped and said so, and nothing stays queued
+    assert set(RiskEvent.objects.values_list("reference", flat=True)) == {"ORD-G1", "ORD-G2"}
+    assert f"event {bad.event_id} (ORD-BAD) refused by the database" in caplog.text
+    assert eventlog.events_pending() == 0
+
+
 def test_holds_for_review_are_written_at_once():
     make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("100"), action=RiskRule.RuleAction.REVIEW)
     decision = risk_evaluate(ctx=purchase(amount=Decimal("500.00"), reference="ORD-B2"))
