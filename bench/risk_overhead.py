@@ -3,19 +3,24 @@
     python bench/risk_overhead.py [--count 5000] [--mix shop|stress]
 
 Runs in a throw-away test database (test_<your database>, created and dropped here) against the
-configured cache (Redis when CACHE_URL says so), so it never touches your data. Each evaluation
+configured cache (Redis when CACHE_URL says so) under its own key prefix, deleted at the end, so
+it never touches your data. Each evaluation
 is what a purchase pays, timed end to end in this process: the rule snapshot, the lists, the window
-counters (one Redis round trip), and recording the RiskEvent: an INSERT for challenge, review and
-block, the enqueue into the buffered writer for allow (its background thread writes them while the
-bench runs, in this process, as in a web worker). Per-outcome percentiles go to stderr.
-Prints `risk_eval_us_p50=<n> risk_eval_us_p99=<n>` (microseconds).
+counters (one Redis round trip, refusals included), and recording the RiskEvent: an INSERT for a
+hold for review, the enqueue into the buffered writer for allow, challenge and block (its background
+thread writes them while the bench runs, in this process, as in a web worker).
+Prints `risk_eval_us_p50=<n> risk_eval_us_p99=<n>` (microseconds). On stderr: per-outcome
+percentiles, this thread's CPU time per evaluation, how many evaluations waited more than 1 ms for
+a CPU (the machine's other load; Linux's schedstat), and the garbage collector's pauses.
 """
 
 import argparse
+import gc
 import os
 import random
 import statistics
 import sys
+import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
@@ -28,6 +33,51 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voucherhub.settings")
 def _percentiles(values: list[float]) -> tuple[float, float]:
     ordered = sorted(values)
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def _schedstat():
+    """A reader of this thread's time spent waiting for a CPU (ns), or None off Linux."""
+    path = f"/proc/self/task/{threading.get_native_id()}/schedstat"
+    if not os.path.exists(path):
+        return None
+    handle = open(path)  # noqa: SIM115 - kept open for the whole run, read thousands of times
+
+    def read() -> int:
+        handle.seek(0)
+        return int(handle.read().split()[1])
+
+    return read
+
+
+def _gc_timer(pauses: list):
+    started = [0.0]
+
+    def callback(phase, info):
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], (time.perf_counter() - started[0]) * 1_000_000))
+
+    return callback
+
+
+def _cache_keys_drop() -> None:
+    """Delete this run's cache keys (its own prefix: ~200,000 counters), so runs do not pile up in Redis."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        return
+    client = backend._cache.get_client(None, write=True)
+    batch = []
+    for key in client.scan_iter(match=f"{backend.key_prefix}:*", count=5000):
+        batch.append(key)
+        if len(batch) == 1000:
+            client.unlink(*batch)
+            batch = []
+    if batch:
+        client.unlink(*batch)
 
 
 def main() -> int:
@@ -130,14 +180,24 @@ def main() -> int:
         contexts = [context(i) for i in range(args.count + 300)]
         for ctx in contexts[:300]:
             risk_evaluate(ctx=ctx)
-        timings = []
+        timings, cpu_times = [], []
         by_outcome: dict[str, list[float]] = {}
+        waited = 0  # evaluations that spent more than 1 ms runnable but without a CPU
+        schedstat = _schedstat()
+        pauses: list[tuple[int, float]] = []
+        gc.callbacks.append(_gc_timer(pauses))
         for ctx in contexts[300:]:
+            queued_before = schedstat() if schedstat else 0
+            cpu_before = time.thread_time()
             started = time.perf_counter()
             decision = risk_evaluate(ctx=ctx)
             elapsed = (time.perf_counter() - started) * 1_000_000
+            cpu_times.append((time.thread_time() - cpu_before) * 1_000_000)
+            if schedstat and schedstat() - queued_before > 1_000_000:
+                waited += 1
             timings.append(elapsed)
             by_outcome.setdefault(str(decision.outcome), []).append(elapsed)
+        gc.callbacks.clear()
         from django.core.cache import caches
 
         from riskcontrol.eventlog import buffering, events_shutdown
@@ -154,10 +214,22 @@ def main() -> int:
         for outcome, values in sorted(by_outcome.items()):
             p50, p99 = _percentiles(values)
             print(f"#   {outcome:9} n={len(values):5} p50={p50:.0f} us p99={p99:.0f} us", file=sys.stderr)
+        cpu_p50, cpu_p99 = _percentiles(cpu_times)
+        print(
+            f"# cpu of this thread per evaluation p50={cpu_p50:.0f} us p99={cpu_p99:.0f} us; "
+            f"waited > 1 ms for a CPU: {waited if schedstat else 'unknown'}; "
+            + "gc pauses: "
+            + ", ".join(
+                f"gen{gen} n={sum(1 for g, _ in pauses if g == gen)} max={max([d for g, d in pauses if g == gen], default=0):.0f} us"
+                for gen in (0, 1, 2)
+            ),
+            file=sys.stderr,
+        )
         p50, p99 = _percentiles(timings)
         print(f"risk_eval_us_p50={p50:.0f} risk_eval_us_p99={p99:.0f}")
     finally:
         runner.teardown_databases(old_config)
+        _cache_keys_drop()
     return 0
 
 

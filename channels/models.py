@@ -57,6 +57,9 @@ class DistributorLevel(models.Model):
             raise ValidationError(_("An automatic upgrade needs at least one condition."))
 
 
+PATH_DIGITS = 10
+
+
 class DistributorQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=Distributor.Status.ACTIVE)
@@ -86,7 +89,8 @@ class Distributor(models.Model):
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PROMOTER)
     level = models.ForeignKey(DistributorLevel, verbose_name=_("level"), on_delete=models.PROTECT, related_name="distributors")
     parent = models.ForeignKey("self", verbose_name=_("upline"), null=True, blank=True, on_delete=models.PROTECT, related_name="children")
-    # Materialised path of primary keys, "/1/7/42/": a subtree is one index range scan.
+    # Materialised path of zero-padded primary keys ("/0000000001/0000000007/"): a subtree is one index range
+    # scan, and ordering by path is tree order (unpadded, "/1/10/" would sort before "/1/9/").
     path = models.CharField(_("tree path"), max_length=600, db_index=True, editable=False, default="")
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
     invitation = models.ForeignKey(
@@ -109,6 +113,11 @@ class Distributor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @staticmethod
+    def path_segment(pk: int) -> str:
+        """One step of the materialised path: the primary key, zero-padded so paths sort in tree order."""
+        return f"{pk:0{PATH_DIGITS}d}/"
 
     @property
     def depth(self) -> int:

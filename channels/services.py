@@ -111,7 +111,7 @@ def distributor_create(
         approved_at=timezone.now() if status == Distributor.Status.ACTIVE else None,
         approved_by=actor if status == Distributor.Status.ACTIVE and getattr(actor, "is_authenticated", False) else None,
     )
-    distributor.path = f"{parent_path or '/'}{distributor.pk}/"
+    distributor.path = f"{parent_path or '/'}{Distributor.path_segment(distributor.pk)}"
     distributor.save(update_fields=["path"])
     LevelChange.objects.create(distributor=distributor, to_level=level, reason=reason, actor=_user_or_none(actor))
     audit_record(actor=actor, action="distributor.create", obj=distributor, data={"parent": parent.pk if parent else None})
@@ -142,7 +142,7 @@ def distributor_move(
         raise TreeLoop(field="parent")
     old_parent_id = moving.parent_id
     old_path = moving.path
-    new_path = f"{target.path if target else '/'}{moving.pk}/"
+    new_path = f"{target.path if target else '/'}{Distributor.path_segment(moving.pk)}"
     if new_path != old_path:
         Distributor.objects.filter(path__startswith=old_path).update(path=Concat(Value(new_path), Substr("path", len(old_path) + 1)))
     Distributor.objects.filter(pk=moving.pk).update(parent=target)

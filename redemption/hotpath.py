@@ -15,6 +15,7 @@ A status change here follows catalog's rule sold -> redeemed with its CodeEvent 
 of a code's status goes through catalog's service (integrations.code_status_set).
 """
 
+import functools
 import json
 from decimal import Decimal
 
@@ -67,12 +68,14 @@ def _fetch_plan_build(by: str, lock: bool):
     )
     if lock and connection.features.has_select_for_update_of:
         sql += " FOR UPDATE OF c"
-    converters = [_converters_for(f) for f in code_fields + sku_fields]
-    converters += [
-        _converters_for(MerchantSkuPrice._meta.get_field("settlement_price")),
-        _converters_for(CodeBalance._meta.get_field("remaining")),
-    ]
-    return sql, code_fields, sku_fields, converters
+    fields = code_fields + sku_fields
+    fields += [MerchantSkuPrice._meta.get_field("settlement_price"), CodeBalance._meta.get_field("remaining")]
+    # (column index, column, converters) for the columns that have converters; the others are used as they come.
+    converters = [(index, *_converters_for(field)) for index, field in enumerate(fields)]
+    converters = [(index, col, functions) for index, col, functions in converters if functions]
+    code_names = [f.attname for f in code_fields]
+    sku_names = [f.attname for f in sku_fields]
+    return sql, code_names, sku_names, converters
 
 
 def _converters_for(field):
@@ -80,31 +83,28 @@ def _converters_for(field):
     return col, connection.ops.get_db_converters(col) + col.get_db_converters(connection)
 
 
-def _convert(value, plan):
-    col, converters = plan
-    for converter in converters:
-        value = converter(value, col, connection)
-    return value
-
-
 def code_fetch(*, merchant_id: int, blind_index: str | None = None, code_id: int | None = None, lock: bool = False) -> CardCode | None:
     """The code, or None. It comes with `.sku`, `.settlement_price` (this merchant's, or None),
     `.balance_remaining` (None until a stored-value code is first used) and `.reminded`."""
     by, value = ("blind_index", blind_index) if blind_index is not None else ("pk", code_id)
-    sql, code_fields, sku_fields, converters = _fetch_plan(by, lock)
+    sql, code_names, sku_names, converters = _fetch_plan(by, lock)
     params = [merchant_id, ReminderSent.Outcome.SENT, value]
-    if connection.vendor == "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
         row = _execute_prepared(sql, params)
     else:
-        with connection.cursor() as cursor:
+        with db.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
     if row is None:
         return None
-    n_code, n_sku = len(code_fields), len(sku_fields)
-    values = [_convert(v, plan) for v, plan in zip(row, converters, strict=False)]
-    code = CardCode.from_db(connection.alias, [f.attname for f in code_fields], values[:n_code])
-    code.sku = Sku.from_db(connection.alias, [f.attname for f in sku_fields], values[n_code : n_code + n_sku])
+    values = list(row)
+    for index, col, functions in converters:
+        for function in functions:
+            values[index] = function(values[index], col, db)
+    n_code, n_sku = len(code_names), len(sku_names)
+    code = CardCode.from_db(db.alias, code_names, values[:n_code])
+    code.sku = Sku.from_db(db.alias, sku_names, values[n_code : n_code + n_sku])
     code.settlement_price = values[n_code + n_sku]
     code.balance_remaining = values[n_code + n_sku + 1]
     code.reminded = bool(row[n_code + n_sku + 2])
@@ -121,24 +121,31 @@ def _columns(model, attnames) -> tuple[list[str], list[str]]:
     return [_q(f.column) for f in fields], [f"CAST(%s AS {f.db_type(connection)})" for f in fields]
 
 
-def _params(model, values: dict) -> list:
+def _params(model, values: dict, db) -> list:
     """Values adapted like the ORM would (plain ones go to the driver as they are)."""
     out = []
+    fields = None
     for attname, value in values.items():
         if value is None or type(value) in _PLAIN:
             out.append(value)
         else:
-            field = next(f for f in model._meta.concrete_fields if f.attname == attname)
-            out.append(field.get_db_prep_save(value, connection))
+            fields = fields or _fields_by_attname(model)
+            out.append(fields[attname].get_db_prep_save(value, db))
     return out
 
 
+@functools.cache
+def _fields_by_attname(model) -> dict:
+    return {f.attname: f for f in model._meta.concrete_fields}
+
+
+@functools.cache
+def _redemption_attnames() -> tuple[str, ...]:
+    return tuple(f.attname for f in Redemption._meta.concrete_fields if not f.primary_key and f.attname != "balance_after")
+
+
 def _redemption_values(redemption: Redemption) -> dict:
-    return {
-        f.attname: getattr(redemption, f.attname)
-        for f in Redemption._meta.concrete_fields
-        if not f.primary_key and f.attname != "balance_after"
-    }
+    return {attname: getattr(redemption, attname) for attname in _redemption_attnames()}
 
 
 def _cached(key, build):
@@ -149,35 +156,61 @@ def _cached(key, build):
     return plans[key]
 
 
+# Prepared statements a connection keeps (psycopg forgets the least recently used past this many).
+PREPARED_MAX = 100
+
+
 def _execute_prepared(sql: str, params: list):
     """Run one statement on this request's connection with server-side binding, prepared on first use.
 
     Django's own cursors bind on the client (Python renders every parameter into the text, and the server
     parses and plans the text each time); for the statements every redeem runs, a prepared statement saves both.
+    Django opens its psycopg connections with `prepare_threshold=None`, which turns preparing off for the whole
+    connection, `prepare=True` included; so the threshold is set here. It only concerns server-side binding
+    cursors like this one: Django's cursors bind on the client and never prepare, whatever the threshold.
+    REDEMPTION_PREPARED_STATEMENTS=False keeps them off (a connection pooler in transaction mode that does not
+    track prepared statements, such as PgBouncer before 1.21, needs that).
     """
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        cursor = psycopg.Cursor(connection.connection)
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        raw = db.connection
+        prepare = _prepare_wanted()
+        if prepare and raw.prepare_threshold is None:
+            raw.prepare_threshold = 2**31 - 1  # only statements asked for with prepare=True, never automatically
+            raw.prepared_max = PREPARED_MAX
+        cursor = psycopg.Cursor(raw)
         try:
-            cursor.execute(sql, params, prepare=True)
+            cursor.execute(sql, params, prepare=prepare)
             return cursor.fetchone()
         finally:
             cursor.close()
 
 
-def redemption_write(*, code: CardCode, redemption: Redemption, attempt: dict, answer: dict, event: dict, payload_for) -> bool:
+def _prepare_wanted() -> bool:
+    return bool(getattr(settings, "REDEMPTION_PREPARED_STATEMENTS", True))
+
+
+def redemption_write(*, code: CardCode, redemption: Redemption, attempt: dict, answer: dict, event: dict, payload: dict) -> bool:
     """Redeem `redemption.amount` of `code` if it is still `sold` (and, for stored value, the balance covers it).
 
     On success: `redemption` is saved with its true `balance_after`, its attempt row (`attempt`, by attname)
     and the idempotency answer (`answer`: scope, key, request_hash, status_code, created_at; the response is
-    `payload_for(redemption)`) are written, the code moves to `redeemed` when used up (with a CodeEvent from
+    `answer_body(payload, redemption)`: the redemption's payload built before the write, with the id and balance
+    that only the write learns) are written, the code moves to `redeemed` when used up (with a CodeEvent from
     `event`: actor_id, reference, reason), and True is returned. False when the code changed meanwhile.
     """
     if not integrations.transition_allowed(CardCode.Status.SOLD, CardCode.Status.REDEEMED):  # pragma: no cover
         raise RuntimeError("catalog no longer lets a sold code become redeemed")
     if connection.vendor == "postgresql" and getattr(settings, "REDEMPTION_ONE_STATEMENT_WRITES", True):
-        return _write_one_statement(code=code, redemption=redemption, attempt=attempt, answer=answer, event=event, payload_for=payload_for)
-    return _write_step_by_step(code=code, redemption=redemption, attempt=attempt, answer=answer, event=event, payload_for=payload_for)
+        return _write_one_statement(code=code, redemption=redemption, attempt=attempt, answer=answer, event=event, payload=payload)
+    return _write_step_by_step(code=code, redemption=redemption, attempt=attempt, answer=answer, event=event, payload=payload)
+
+
+def answer_body(payload: dict, redemption: Redemption) -> dict:
+    """`payload` with the id and balance_after of the written `redemption` (what the one statement's jsonb_set does)."""
+    balance_after = redemption.balance_after
+    return {**payload, "id": redemption.pk, "balance_after": None if balance_after is None else str(balance_after)}
 
 
 def _write_sql(stored_value: bool, event_keys: tuple, redemption_keys: tuple, attempt_keys: tuple, answer_keys: tuple) -> str:
@@ -237,7 +270,7 @@ def _write_sql(stored_value: bool, event_keys: tuple, redemption_keys: tuple, at
     return "WITH " + ", ".join(parts) + f" SELECT red.{code_pk}, red.balance_after, EXISTS (SELECT 1 FROM upd) FROM red"
 
 
-def _write_one_statement(*, code, redemption, attempt, answer, event, payload_for) -> bool:
+def _write_one_statement(*, code, redemption, attempt, answer, event, payload) -> bool:
     now = redemption.created_at
     stored_value = code.sku.is_stored_value
     sold, redeemed = CardCode.Status.SOLD, CardCode.Status.REDEEMED
@@ -250,17 +283,18 @@ def _write_one_statement(*, code, redemption, attempt, answer, event, payload_fo
         face, amount = code.sku.face_value, redemption.amount
         params += [face, face, amount, now, code.pk, sold, amount, amount]
     params += [redeemed, now, code.pk, sold]
-    params += _params(CodeEvent, event)
-    params += _params(Redemption, values)
-    params += _params(RedemptionAttempt, attempt)
-    params += _params(IdempotencyRecord, answer)
-    params.append(json.dumps(payload_for(redemption), cls=DjangoJSONEncoder))
+    db = connections[DEFAULT_DB_ALIAS]
+    params += _params(CodeEvent, event, db)
+    params += _params(Redemption, values, db)
+    params += _params(RedemptionAttempt, attempt, db)
+    params += _params(IdempotencyRecord, answer, db)
+    params.append(json.dumps(payload, cls=DjangoJSONEncoder))
     row = _execute_prepared(sql, params)
     if row is None:
         return False
     redemption.pk, redemption.balance_after, used_up_now = row[0], row[1], row[2]
     redemption._state.adding = False
-    redemption._state.db = connection.alias
+    redemption._state.db = db.alias
     if used_up_now:
         code.status = redeemed
     return True
@@ -270,7 +304,7 @@ class _Lost(Exception):
     """The code changed between the read and the write: roll back and let the caller read again."""
 
 
-def _write_step_by_step(*, code, redemption, attempt, answer, event, payload_for) -> bool:
+def _write_step_by_step(*, code, redemption, attempt, answer, event, payload) -> bool:
     sold, redeemed = CardCode.Status.SOLD, CardCode.Status.REDEEMED
     now = redemption.created_at
     try:
@@ -297,7 +331,7 @@ def _write_step_by_step(*, code, redemption, attempt, answer, event, payload_for
                 code.status = redeemed
             redemption.save(force_insert=True)
             RedemptionAttempt.objects.create(redemption=redemption, **attempt)
-            IdempotencyRecord.objects.create(response=payload_for(redemption), redemption=redemption, **answer)
+            IdempotencyRecord.objects.create(response=answer_body(payload, redemption), redemption=redemption, **answer)
     except _Lost:
         return False
     return True

@@ -5,18 +5,21 @@
   makes the same sold -> redeemed change with its CodeEvent and checks the same table.
 * riskcontrol.services.lockout_check / failure_record / success_record(terminal=, ip=, store=): sources are
   strings — a terminal's key id (or "clerk:<user id>" at the console), the address, the store's id.
+  `risk_keys(...)` names the cache keys lockout_check and success_record read, so a signed request can read
+  them in the round trip that spends its nonce and hand them in as `read=` (voucherhub.core.apisign).
 """
 
 from django.core.cache import cache
 
 from catalog.models import CardCode
 from catalog.services import code_status_change
+from riskcontrol.protection import lockout_keys
 from riskcontrol.services import LockedOut
 from riskcontrol.services import failure_record as _failure_record
 from riskcontrol.services import lockout_check as _lockout_check
 from riskcontrol.services import success_record as _success_record
 
-__all__ = ["LockedOut", "code_status_set", "failure_record", "lockout_check", "success_record", "transition_allowed"]
+__all__ = ["LockedOut", "code_status_set", "failure_record", "lockout_check", "risk_keys", "success_record", "transition_allowed"]
 
 
 def transition_allowed(from_status: str, to_status: str) -> bool:
@@ -40,9 +43,11 @@ def _sources(terminal, ip, store) -> dict:
     }
 
 
-def lockout_check(*, terminal=None, ip: str | None = None, store=None) -> None:
-    """Raise LockedOut (429) when the terminal, the address or the store is locked out after failed attempts."""
-    _lockout_check(**_sources(terminal, ip, store))
+def lockout_check(*, terminal=None, ip: str | None = None, store=None, read=None) -> None:
+    """Raise LockedOut (429) when the terminal, the address or the store is locked out after failed attempts.
+
+    `read(keys) -> {key: value}`: where to read the cache keys (default: the cache), see risk_keys."""
+    _lockout_check(**_sources(terminal, ip, store), read=read)
 
 
 # A success restarts the terminal's and the address's failure counts. Most successes follow no failure at
@@ -61,9 +66,15 @@ def failure_record(*, terminal=None, ip: str | None = None, store=None) -> None:
     cache.set_many(dict.fromkeys(_marks(sources), 1), timeout=_MARK_SECONDS)
 
 
-def success_record(*, terminal=None, ip: str | None = None, store=None) -> None:
+def risk_keys(*, terminal=None, ip: str | None = None, store=None) -> list[str]:
+    """The cache keys that lockout_check and success_record read for these sources."""
     sources = _sources(terminal, ip, store)
-    found = cache.get_many(_marks(sources))
+    return lockout_keys(**sources) + _marks(sources)
+
+
+def success_record(*, terminal=None, ip: str | None = None, store=None, read=None) -> None:
+    sources = _sources(terminal, ip, store)
+    found = (read or cache.get_many)(_marks(sources))
     if found:
         _success_record(**sources)
         cache.delete_many(list(found))

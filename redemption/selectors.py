@@ -161,6 +161,68 @@ def merchant_payable_summary(*, period, merchant: Merchant | None = None) -> lis
 
 
 @dataclass(frozen=True)
+class PayableLine:
+    """One store and SKU of a merchant in a period: completed redemptions (count, value used, owed) and reversals."""
+
+    store_id: int
+    store_code: str
+    store_name: str
+    sku_id: int
+    sku_code: str
+    sku_name: str
+    currency: str
+    count: int
+    amount: Decimal
+    owed: Decimal
+    reversed: int
+
+
+def merchant_payable_lines(*, merchant: Merchant, period) -> list[PayableLine]:
+    """What the platform owes `merchant` for `period`, per store and SKU (for settlement's merchant statements).
+    Reversed redemptions are counted apart and owe nothing; their totals agree with merchant_payable_summary."""
+    start, end = Period.of(period).bounds()
+    completed = Q(status=Redemption.Status.COMPLETED)
+    rows = (
+        Redemption.objects.filter(merchant=merchant, created_at__gte=start, created_at__lt=end)
+        .values("store_id", "store__code", "store__name", "sku_id", "sku__code", "sku__name", "sku__currency")
+        .annotate(
+            count=Count("id", filter=completed),
+            amount=Sum("amount", filter=completed),
+            owed=Sum("amount_owed", filter=completed),
+            reversed=Count("id", filter=Q(status=Redemption.Status.REVERSED)),
+        )
+        .order_by("store__name", "store_id", "sku__code")
+    )
+    return [
+        PayableLine(
+            store_id=r["store_id"],
+            store_code=r["store__code"],
+            store_name=r["store__name"],
+            sku_id=r["sku_id"],
+            sku_code=r["sku__code"],
+            sku_name=r["sku__name"],
+            currency=r["sku__currency"],
+            count=r["count"],
+            amount=r["amount"] or ZERO,
+            owed=r["owed"] or ZERO,
+            reversed=r["reversed"],
+        )
+        for r in rows
+    ]
+
+
+def merchants_with_redemptions(*, period) -> list[int]:
+    """Ids of merchants with a redemption (completed or reversed) in `period`."""
+    start, end = Period.of(period).bounds()
+    return list(
+        Redemption.objects.filter(created_at__gte=start, created_at__lt=end)
+        .order_by("merchant_id")
+        .values_list("merchant_id", flat=True)
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
 class StoreDay:
     day: date
     store_id: int

@@ -8,6 +8,7 @@ on one code queue on the row lock; the second one then reads `redeemed` and is t
 
 import secrets
 import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -182,10 +183,24 @@ class Caller:
     clerk: object = None
     ip: str | None = None
     store_ids: frozenset[int] | None = field(default=None)  # stores this caller may see; None: every store of the merchant
+    # Where the brute-force checks read their cache keys (integrations.risk_keys): a terminal's signed request read
+    # them while it spent its nonce (apisign.CacheSnapshot.get_many); None: from the cache.
+    risk_read: Callable[[list[str]], dict] | None = field(default=None, compare=False)
 
     @classmethod
-    def for_terminal(cls, terminal: Terminal, *, ip: str | None = None) -> "Caller":
-        return cls(merchant=terminal.store.merchant, store=terminal.store, channel=Redemption.Channel.API, terminal=terminal, ip=ip or None)
+    def for_terminal(cls, terminal: Terminal, *, ip: str | None = None, risk_read=None) -> "Caller":
+        return cls(
+            merchant=terminal.store.merchant,
+            store=terminal.store,
+            channel=Redemption.Channel.API,
+            terminal=terminal,
+            ip=ip or None,
+            risk_read=risk_read,
+        )
+
+    def risk_keys(self) -> list[str]:
+        """The cache keys the brute-force checks of this caller read (see risk_read)."""
+        return integrations.risk_keys(terminal=self.source, ip=self.ip, store=self.store)
 
     @classmethod
     def for_clerk(cls, clerk: MerchantClerk, *, store: Store, ip: str | None = None) -> "Caller":
@@ -358,7 +373,7 @@ def _attempt(*, kind: str, caller: Caller, refusal=None, code=None, redemption=N
 def _lockout_or_raise(*, caller: Caller, kind: str) -> None:
     """Refuse a locked-out terminal, address or store before any lookup (the refusal is recorded too)."""
     try:
-        integrations.lockout_check(terminal=caller.source, ip=caller.ip, store=caller.store)
+        integrations.lockout_check(terminal=caller.source, ip=caller.ip, store=caller.store, read=caller.risk_read)
     except integrations.LockedOut:
         _attempt(kind=kind, caller=caller, refusal=rules.Refusal(RefusalReason.LOCKED_OUT))
         raise
@@ -367,7 +382,7 @@ def _lockout_or_raise(*, caller: Caller, kind: str) -> None:
 def _risk_feedback(*, caller: Caller, refusal: rules.Refusal | None) -> None:
     """Probing refusals (unknown, foreign, malformed, bad token) count towards the brute-force lockout."""
     if refusal is None:
-        integrations.success_record(terminal=caller.source, ip=caller.ip, store=caller.store)
+        integrations.success_record(terminal=caller.source, ip=caller.ip, store=caller.store, read=caller.risk_read)
     elif refusal.is_probe:
         integrations.failure_record(terminal=caller.source, ip=caller.ip, store=caller.store)
 
@@ -604,17 +619,19 @@ def _redeem_once(*, caller: Caller, entry: CodeEntry, amount, spend, reference: 
         "reference": "redemption",
         "reason": f"{caller.merchant.code}/{caller.store.code}"[:300],
     }
+    # The answer is built once: the write stores it with the id and balance it learns, and so does the response.
+    payload = redemption_payload(redemption)
     written = hotpath.redemption_write(
         code=code,
         redemption=redemption,
         attempt=attempt,
         answer={**answer, "status_code": 201, "created_at": now},
         event=event,
-        payload_for=redemption_payload,
+        payload=payload,
     )
     if not written:
         return None
-    return Outcome(status_code=201, body=redemption_payload(redemption), redemption=redemption, answer_stored=True)
+    return Outcome(status_code=201, body=hotpath.answer_body(payload, redemption), redemption=redemption, answer_stored=True)
 
 
 # --- Reverse -------------------------------------------------------------------------------------------------

@@ -4,21 +4,32 @@ A counter is a sliding window made of two fixed buckets: the estimate is
 `current + previous * (1 - elapsed fraction of the current bucket)`, so a burst at a bucket
 boundary cannot pass twice the limit, and a window frees itself as time goes on.
 
-Reserve, then commit: `hit_many` increments first and returns the totals after the increment; a
-caller over its limit (or whose request is refused for another reason) gives its share back with
-`release`. Because every increment gets its own total from Redis INCRBY (or the local-memory
-cache's locked incr), N parallel requests against a limit of L let exactly L through.
+Reserve, then commit: the increments come first and each returns its total after the increment;
+a request that is refused gives its share back. Because every increment gets its own total from
+Redis INCRBY (or the local-memory cache's locked incr), N parallel requests against a limit of L
+let exactly L through.
 
 With Redis (CACHE_URL=redis://...) all counters of one evaluation are one Lua script call: one
 round trip, atomic as a whole (all keys of a call must live on one Redis node: no Redis Cluster).
+`hit_decide` also gives the script the stakes of the evaluation (a `Verdict`): the script sees
+which counters went over their limits, works out the outcome's severity exactly as
+`Verdict.decide` does, and gives the increments back in the same call when that severity is one
+that keeps nothing (challenge, block). A refused request therefore costs no second round trip,
+and no other request ever sees its increments.
 """
 
 import functools
 import hashlib
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from typing import NamedTuple
 
 from django.core.cache import cache, caches
+from django.core.cache.backends.base import default_key_func
+from hiredis import pack_command
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 # The wall clock. Tests move time by replacing this (the clock is the one thing outside our code here).
 clock = time.time
@@ -32,25 +43,61 @@ def digest(value: str) -> str:
     return hashlib.blake2b(str(value).encode(), digest_size=10).hexdigest()
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
     base: str  # identifies the counter: rule id and value digest
     window: int  # seconds
     amount: int  # how much this request adds
+    limit: float | None = None  # over it when the sliding-window total including this request exceeds it
+    score: int = 0  # what going over adds to the evaluation's score (see Verdict)
+    severity: int = 0  # the severity going over asks for (see Verdict)
 
 
-@dataclass(frozen=True)
-class HitResult:
+class HitResult(NamedTuple):
     key: str  # the bucket key that was incremented (for release)
     amount: int
     current: int  # this bucket's total after the increment
     previous: int  # the previous bucket's total
     estimate: float  # sliding-window total including this request
+    over: bool  # estimate > the hit's limit
+
+
+class Verdict(NamedTuple):
+    """How one evaluation turns what matched into a severity (0 allow, 1 challenge, 2 review, 3 block).
+
+    `score` and `severity` come from the rules decided before the counters (lists, thresholds);
+    every counter over its limit adds its `Hit.score` and raises the severity to its `Hit.severity`.
+    The total score then raises the severity to the first of `thresholds` ((severity, score),
+    strongest first; a score of 0 is off) that it reaches, if that is stronger. A `waived`
+    severity (a passed challenge) becomes 0. Increments are given back when the final severity is
+    in `release`. The counter script does the same in Lua; keep the two in step.
+    """
+
+    score: int
+    severity: int
+    thresholds: tuple[tuple[int, int], ...]
+    waived: int = -1
+    release: frozenset[int] = frozenset()
+
+    def decide(self, score: int, severity: int) -> tuple[int, tuple[int, int] | None]:
+        """(final severity, the (severity, score) threshold that raised it or None) for a total score and rule severity."""
+        raised = None
+        for threshold_severity, threshold_score in self.thresholds:
+            if threshold_score and score >= threshold_score:
+                if threshold_severity > severity:
+                    severity, raised = threshold_severity, (threshold_severity, threshold_score)
+                break
+        if severity == self.waived:
+            severity = 0
+        return severity, raised
+
+
+def _bucket(window: int, now: float) -> tuple[int, float]:
+    bucket = int(now // window)
+    return bucket, (now - bucket * window) / window
 
 
 def _keys(hit: Hit, now: float) -> tuple[str, str, float]:
-    bucket = int(now // hit.window)
-    elapsed = (now - bucket * hit.window) / hit.window
+    bucket, elapsed = _bucket(hit.window, now)
     return f"{PREFIX}:{hit.base}:{hit.window}:{bucket}", f"{PREFIX}:{hit.base}:{hit.window}:{bucket - 1}", elapsed
 
 
@@ -58,20 +105,60 @@ def _ttl(window: int) -> int:
     return int(window) * 2 + 60
 
 
-# One atomic round trip per evaluation: for each counter, INCRBY the current bucket, give a new
-# bucket its TTL, and read the previous bucket. (Only this script and the release script, which never
-# creates a key, write counters, so every bucket gets its TTL when it is created.)
-# KEYS = cur1, prev1, cur2, prev2 ...; ARGV = amount1, ttl1, amount2, ttl2 ...
+# One atomic round trip per evaluation. For each counter: INCRBY the current bucket, give a new bucket
+# its TTL, read the previous bucket (one MGET for all) and tell whether the sliding total is over the
+# limit; then decide the severity as Verdict.decide does and, when it is one of the release severities,
+# DECRBY every increment again. (Only this script writes counters up, and every bucket gets its TTL
+# when it is created; the release script never creates a key.)
+# KEYS = the N current buckets, then the N previous buckets
+# ARGV = score, severity, waived, release mask (sum of 2^severity), threshold count T,
+#        T pairs (severity, score), then per counter: amount, ttl, elapsed, limit ('-': none), score, severity
+# Returns current1, previous1, over1, current2 ... and last 1 when the increments were given back.
+# Numbers are compared as doubles parsed from Python's repr(), so `over` is bit for bit what Python computes.
 _HIT_SCRIPT = """
+local score = tonumber(ARGV[1])
+local severity = tonumber(ARGV[2])
+local thresholds = tonumber(ARGV[5])
+local n = #KEYS / 2
+local previous_values = redis.call('MGET', unpack(KEYS, n + 1, 2 * n))
+local first = 6 + 2 * thresholds
+local a = first
 local out = {}
-for i = 1, #KEYS, 2 do
-  local n = (i + 1) / 2
-  local amount = tonumber(ARGV[2 * n - 1])
+for i = 1, n do
+  local amount = tonumber(ARGV[a])
   local total = redis.call('INCRBY', KEYS[i], amount)
-  if total == amount then redis.call('EXPIRE', KEYS[i], ARGV[2 * n]) end
+  if total == amount then redis.call('EXPIRE', KEYS[i], ARGV[a + 1]) end
+  local previous = tonumber(previous_values[i] or '0')
+  local limit = tonumber(ARGV[a + 3])
+  local over = 0
+  if limit and total + previous * (1.0 - tonumber(ARGV[a + 2])) > limit then
+    over = 1
+    score = score + tonumber(ARGV[a + 4])
+    severity = math.max(severity, tonumber(ARGV[a + 5]))
+  end
   out[#out + 1] = total
-  out[#out + 1] = tonumber(redis.call('GET', KEYS[i + 1]) or '0')
+  out[#out + 1] = previous
+  out[#out + 1] = over
+  a = a + 6
 end
+for t = 0, thresholds - 1 do
+  local threshold = tonumber(ARGV[7 + 2 * t])
+  if threshold > 0 and score >= threshold then
+    severity = math.max(severity, tonumber(ARGV[6 + 2 * t]))
+    break
+  end
+end
+if severity == tonumber(ARGV[3]) then severity = 0 end
+local released = 0
+if math.floor(tonumber(ARGV[4]) / 2 ^ severity) % 2 == 1 then
+  a = first
+  for i = 1, n do
+    redis.call('DECRBY', KEYS[i], ARGV[a])
+    a = a + 6
+  end
+  released = 1
+end
+out[#out + 1] = released
 return out
 """
 # Give back, but never create a bucket that has expired already.
@@ -83,10 +170,18 @@ return 1
 """
 
 
-def _redis():
-    """(make_key, hit script, release script) for Django's RedisCache, or None for other caches.
+class _RedisTools(NamedTuple):
+    key: Callable[[str], str]  # cache key -> Redis key (the cache's prefix and version)
+    head: str | None  # what key() puts before a name, when it only does that (Django's default key function)
+    client: object  # the cache's redis-py client
+    hit: object  # the registered scripts (redis.commands.core.Script: sha and text)
+    release: object
 
-    Kept on the backend object (one per thread), so the client and scripts are built once.
+
+def _redis() -> _RedisTools | None:
+    """The Redis key function, client and scripts of Django's RedisCache, or None for other caches.
+
+    Kept on the backend object (one per thread), so they are built once.
     """
     from django.core.cache.backends.redis import RedisCache
 
@@ -96,37 +191,114 @@ def _redis():
     tools = getattr(backend, "_vh_counter_tools", None)
     if tools is None:
         client = backend._cache.get_client(None, write=True)
-        tools = (backend.make_key, client.register_script(_HIT_SCRIPT), client.register_script(_RELEASE_SCRIPT))
+        head = f"{backend.key_prefix}:{backend.version}:" if backend.key_func is default_key_func else None
+        tools = _RedisTools(backend.make_key, head, client, client.register_script(_HIT_SCRIPT), client.register_script(_RELEASE_SCRIPT))
         backend._vh_counter_tools = tools
     return tools
 
 
+def _evalsha(tools: _RedisTools, script, keys: list[str], args: list):
+    """Run a registered script on a connection of the cache's pool, straight: one EVALSHA, one reply.
+
+    redis-py's command layer (retry wrapper, metrics hooks, response callbacks, argument checks)
+    costs as much CPU as the script does in Redis; this skips it. A server that lost its scripts
+    (a restart, SCRIPT FLUSH) is given the script again.
+    """
+    try:
+        return _evalsha_once(tools, script, keys, args)
+    except NoScriptError:
+        script.sha = tools.client.script_load(script.script)
+        return _evalsha_once(tools, script, keys, args)
+
+
+def _evalsha_once(tools: _RedisTools, script, keys: list[str], args: list):
+    pool = tools.client.connection_pool
+    command = [pack_command(("EVALSHA", script.sha, len(keys), *keys, *args))]
+    connection = pool.get_connection()
+    try:
+        try:
+            connection.send_packed_command(command)
+        except (RedisConnectionError, RedisTimeoutError):
+            # Nothing ran; redis-py closed the connection and the next send opens a new one. A failure
+            # after this point is raised as it is: the increments may have happened, never run them twice.
+            connection.send_packed_command(command)
+        return connection.read_response()
+    finally:
+        pool.release(connection)
+
+
+_NO_VERDICT = Verdict(score=0, severity=0, thresholds=())
+
+
 def hit_many(hits: list[Hit], *, now: float | None = None) -> list[HitResult]:
-    """Increment every counter and read its previous bucket, atomically."""
+    """Increment every counter and read its previous bucket, atomically. Nothing is given back."""
+    return hit_decide(hits, verdict=_NO_VERDICT, now=now)[0]
+
+
+def hit_decide(hits: list[Hit], *, verdict: Verdict, now: float | None = None) -> tuple[list[HitResult], bool]:
+    """Increment every counter, tell which went over, and give everything back at once when the
+    severity `verdict` decides is one of its release severities. Returns (results, given back)."""
     if not hits:
-        return []
+        return [], False
     now = clock() if now is None else now
-    planned = [(hit, *_keys(hit, now)) for hit in hits]
     redis_tools = _redis()
-    if redis_tools is not None:
-        make_key, hit_script, _release = redis_tools
-        keys, args = [], []
-        for hit, current_key, previous_key, _elapsed in planned:
-            keys += [make_key(current_key), make_key(previous_key)]
-            args += [hit.amount, _ttl(hit.window)]
-        raw = hit_script(keys=keys, args=args)
-        values = [(int(raw[i * 2]), int(raw[i * 2 + 1] or 0)) for i in range(len(planned))]
-    else:
-        backend = caches["default"]
-        previous = backend.get_many([p[2] for p in planned])
-        values = []
-        for hit, current_key, previous_key, _elapsed in planned:
-            values.append((_incr(backend, current_key, hit.amount, _ttl(hit.window)), int(previous.get(previous_key) or 0)))
+    if redis_tools is None:
+        return _hit_decide_local(hits, verdict, now)
+    key, redis_head = redis_tools.key, redis_tools.head
+    keys: list[str] = []
+    previous_keys: list[str] = []
+    args: list = [verdict.score, verdict.severity, verdict.waived, sum(1 << level for level in verdict.release), len(verdict.thresholds)]
+    for threshold in verdict.thresholds:
+        args += threshold
+    planned = []
+    buckets: dict[int, tuple[int, float, str]] = {}  # window -> bucket, elapsed fraction, its repr (a few windows serve many rules)
+    for hit in hits:
+        window = hit.window
+        found = buckets.get(window)
+        if found is None:
+            bucket, elapsed = _bucket(window, now)
+            found = buckets[window] = (bucket, elapsed, repr(elapsed))
+        bucket, elapsed, elapsed_text = found
+        head = f"{PREFIX}:{hit.base}:{window}:"
+        current_key = f"{head}{bucket}"
+        if redis_head is not None:
+            keys.append(f"{redis_head}{current_key}")
+            previous_keys.append(f"{redis_head}{head}{bucket - 1}")
+        else:
+            keys.append(key(current_key))
+            previous_keys.append(key(f"{head}{bucket - 1}"))
+        limit = "-" if hit.limit is None else repr(float(hit.limit))
+        args += (hit.amount, window * 2 + 60, elapsed_text, limit, hit.score, hit.severity)
+        planned.append((current_key, elapsed))
+    raw = _evalsha(redis_tools, redis_tools.hit, keys + previous_keys, args)
     results = []
-    for (hit, current_key, _previous_key, elapsed), (current, previous) in zip(planned, values, strict=True):
-        estimate = current + previous * (1.0 - elapsed)
-        results.append(HitResult(key=current_key, amount=hit.amount, current=current, previous=previous, estimate=estimate))
-    return results
+    for index, (hit, (current_key, elapsed)) in enumerate(zip(hits, planned, strict=True)):
+        current, previous, over = int(raw[3 * index]), int(raw[3 * index + 1] or 0), raw[3 * index + 2] == 1
+        results.append(HitResult(current_key, hit.amount, current, previous, current + previous * (1.0 - elapsed), over))
+    return results, raw[-1] == 1
+
+
+def _hit_decide_local(hits: list[Hit], verdict: Verdict, now: float) -> tuple[list[HitResult], bool]:
+    """The same for a cache without scripts (local memory: one process, so give-back right after is as good)."""
+    backend = caches["default"]
+    planned = [(hit, *_keys(hit, now)) for hit in hits]
+    previous = backend.get_many([p[2] for p in planned])
+    results = []
+    score, severity = verdict.score, verdict.severity
+    for hit, current_key, previous_key, elapsed in planned:
+        current = _incr(backend, current_key, hit.amount, _ttl(hit.window))
+        before = int(previous.get(previous_key) or 0)
+        estimate = current + before * (1.0 - elapsed)
+        over = hit.limit is not None and estimate > hit.limit
+        if over:
+            score += hit.score
+            severity = max(severity, hit.severity)
+        results.append(HitResult(current_key, hit.amount, current, before, estimate, over))
+    final, _raised = verdict.decide(score, severity)
+    if final in verdict.release:
+        release([(result.key, result.amount) for result in results])
+        return results, True
+    return results, False
 
 
 def _incr(backend, key: str, amount: int, ttl: int) -> int:
@@ -147,12 +319,12 @@ def release(reserved: list[tuple[str, int]]) -> None:
         return
     redis_tools = _redis()
     if redis_tools is not None:
-        make_key, _hit, release_script = redis_tools
-        release_script(keys=[make_key(key) for key, _amount in reserved], args=[amount for _key, amount in reserved])
+        key = redis_tools.key
+        _evalsha(redis_tools, redis_tools.release, [key(name) for name, _amount in reserved], [amount for _name, amount in reserved])
         return
-    for key, amount in reserved:
+    for name, amount in reserved:
         try:
-            cache.decr(key, amount)
+            cache.decr(name, amount)
         except ValueError:  # the bucket expired already: nothing left to give back
             pass
 

@@ -18,10 +18,19 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from riskcontrol.models import Action, Dimension, RiskList, RiskListEntry, RiskRule, RiskSettings
+from riskcontrol.models import SEVERITY, Action, Dimension, Outcome, RiskList, RiskListEntry, RiskRule, RiskSettings
 
 VERSION_KEY = "risk:rules:version"
 _IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_CENTS = Decimal(100)
+
+# The outcome a rule's action asks for, and its severity (models.SEVERITY).
+RULE_OUTCOME = {
+    RiskRule.RuleAction.SCORE: Outcome.ALLOW,
+    RiskRule.RuleAction.CHALLENGE: Outcome.CHALLENGE,
+    RiskRule.RuleAction.REVIEW: Outcome.REVIEW,
+    RiskRule.RuleAction.BLOCK: Outcome.BLOCK,
+}
 
 
 @dataclass(frozen=True)
@@ -33,15 +42,17 @@ class CompiledList:
     values: dict  # normalized value -> expiry timestamp or None
     networks: tuple  # ((network, expiry timestamp or None), ...)
 
-    def match(self, value: str, now: float) -> bool:
+    def match(self, value: str, now: float, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None) -> bool:
+        """Is `value` (normalized) on the list? Pass `address`, the value parsed, to spare parsing it again."""
         expiry = self.values.get(value, False)
         if expiry is not False and (expiry is None or expiry > now):
             return True
         if self.networks and self.dimension == Dimension.IP:
-            try:
-                address = ipaddress.ip_address(value)
-            except ValueError:
-                return False
+            if address is None:
+                try:
+                    address = ipaddress.ip_address(value)
+                except ValueError:
+                    return False
             for network, net_expiry in self.networks:
                 if address.version == network.version and address in network and (net_expiry is None or net_expiry > now):
                     return True
@@ -64,6 +75,18 @@ class CompiledRule:
     list_id: int | None
     score: int
     action: str
+    severity: int = 0  # SEVERITY of the outcome its action asks for
+    counter_limit: float = 0.0  # purchase limits and velocity: the limit in the counter's unit (cents for amounts)
+    counter_head: str = ""  # the start of its counters' names
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The active rules of one action kind, sorted for risk_evaluate (each group in priority order)."""
+
+    lists: tuple[tuple[CompiledRule, CompiledList], ...] = ()  # blocklists and allowlists with their list
+    simple: tuple[CompiledRule, ...] = ()  # amount thresholds and new-account restrictions
+    counters: tuple[CompiledRule, ...] = ()  # purchase limits and velocity
 
 
 @dataclass(frozen=True)
@@ -100,12 +123,36 @@ class Snapshot:
     lists: dict
     settings: SettingsValues
     _by_action: dict = field(default_factory=dict)
+    _plans: dict = field(default_factory=dict)
 
     def rules_for(self, action: str) -> tuple[CompiledRule, ...]:
         found = self._by_action.get(action)
         if found is None:
             found = tuple(rule for rule in self.rules if rule.applies_to in (action, RiskRule.ANY))
         return found
+
+    def plan_for(self, action: str) -> Plan:
+        found = self._plans.get(action)
+        if found is None:
+            found = _plan(self.rules_for(action), self.lists)
+        return found
+
+
+_LIST_KINDS = (RiskRule.Kind.BLOCKLIST, RiskRule.Kind.ALLOWLIST)
+
+
+def _plan(rules: tuple[CompiledRule, ...], lists: dict) -> Plan:
+    return Plan(
+        lists=tuple((rule, lists[rule.list_id]) for rule in rules if rule.kind in _LIST_KINDS and rule.list_id in lists),
+        simple=tuple(rule for rule in rules if rule.kind not in _LIST_KINDS and rule.kind not in RiskRule.COUNTER_KINDS),
+        counters=tuple(rule for rule in rules if rule.kind in RiskRule.COUNTER_KINDS),
+    )
+
+
+def _counter_limit(row: RiskRule) -> float:
+    if row.measure == RiskRule.Measure.AMOUNT:
+        return float((row.amount_threshold or Decimal(0)) * _CENTS)
+    return float(row.limit or 0)
 
 
 def _timestamp(value) -> float | None:
@@ -164,6 +211,9 @@ def snapshot_load(version: str) -> Snapshot:
             list_id=row.risk_list_id,
             score=row.score,
             action=row.action,
+            severity=SEVERITY[RULE_OUTCOME.get(row.action, Outcome.ALLOW)],
+            counter_limit=_counter_limit(row),
+            counter_head=f"r{row.pk}:",
         )
         for row in rows
     )
@@ -176,6 +226,7 @@ def snapshot_load(version: str) -> Snapshot:
         lists=lists,
         settings=SettingsValues.from_row(RiskSettings.objects.filter(pk=1).first()),
         _by_action=by_action,
+        _plans={action: _plan(found, lists) for action, found in by_action.items()},
     )
 
 

@@ -8,6 +8,10 @@ Redemption calls, around every code verification:
     success_record(terminal=t, ip=ip, store=s)     # on success: the terminal's and IP's counts restart
 
 Thresholds and periods live in RiskSettings (admin: risk settings), read through the rule snapshot.
+
+A caller that reads the cache anyway before the check (the signed API spends its nonce there) can read the
+lockout keys in the same round trip: `lockout_keys(...)` names them and `lockout_check(..., read=snapshot.get_many)`
+takes their values from that read instead of asking the cache again.
 """
 
 import math
@@ -36,20 +40,28 @@ def _failure_hit(kind: str, value: str, window: int) -> counters.Hit:
     return counters.Hit(base=f"bf:{kind}:{counters.digest(value)}", window=window, amount=1)
 
 
-def _check_locks(pairs: list[tuple[str, str]]) -> None:
+def _check_locks(pairs: list[tuple[str, str]], read=None) -> None:
     if not pairs:
         return
-    keys = {_lock_key(kind, value): (kind, value) for kind, value in pairs}
-    found = cache.get_many(list(keys))
+    keys = [_lock_key(kind, value) for kind, value in pairs]
+    found = (read or cache.get_many)(keys)
     now = counters.clock()
     remaining = max((float(until) - now for until in found.values() if until), default=0)
     if remaining > 0:
         raise LockedOut(retry_after=math.ceil(remaining))
 
 
-def lockout_check(*, terminal=None, ip=None, store=None) -> None:
-    """Raise LockedOut when any of the given sources is locked out (retry_after: seconds left)."""
-    _check_locks(_sources(terminal, ip, store))
+def lockout_keys(*, terminal=None, ip=None, store=None) -> list[str]:
+    """The cache keys lockout_check(terminal=, ip=, store=) reads."""
+    return [_lock_key(kind, value) for kind, value in _sources(terminal, ip, store)]
+
+
+def lockout_check(*, terminal=None, ip=None, store=None, read=None) -> None:
+    """Raise LockedOut when any of the given sources is locked out (retry_after: seconds left).
+
+    `read(keys) -> {key: value}` reads the lockout keys (default: cache.get_many), for a caller that read them
+    already in another round trip (see the module's docstring)."""
+    _check_locks(_sources(terminal, ip, store), read=read)
 
 
 def failure_record(*, terminal=None, ip=None, store=None) -> list[str]:

@@ -11,6 +11,7 @@ reveal_guard, second_factor_verify, challenge_new / challenge_verify. See docs/r
 """
 
 import ipaddress
+import logging
 import math
 from decimal import Decimal
 
@@ -58,14 +59,16 @@ __all__ = [
     "success_record",
 ]
 
-_LIST_KINDS = (RiskRule.Kind.BLOCKLIST, RiskRule.Kind.ALLOWLIST)
-_RULE_OUTCOME = {
-    RiskRule.RuleAction.SCORE: Outcome.ALLOW,
-    RiskRule.RuleAction.CHALLENGE: Outcome.CHALLENGE,
-    RiskRule.RuleAction.REVIEW: Outcome.REVIEW,
-    RiskRule.RuleAction.BLOCK: Outcome.BLOCK,
-}
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_SEVERITY_OUTCOME = {level: outcome for outcome, level in SEVERITY.items()}
+_CHALLENGE, _REVIEW, _BLOCK = SEVERITY[Outcome.CHALLENGE], SEVERITY[Outcome.REVIEW], SEVERITY[Outcome.BLOCK]
+# Refused requests (challenge, block) keep no counters: the counter script gives them back in its own call.
+_RELEASED = frozenset({_CHALLENGE, _BLOCK})
 _CENTS = Decimal(100)
+_ALLOWLIST, _BLOCK_ACTION = RiskRule.Kind.ALLOWLIST, RiskRule.RuleAction.BLOCK
+_UNITS, _AMOUNT = RiskRule.Measure.UNITS, RiskRule.Measure.AMOUNT
+
+logger = logging.getLogger(__name__)
 
 
 def risk_rules_changed() -> None:
@@ -73,10 +76,19 @@ def risk_rules_changed() -> None:
     transaction.on_commit(engine.rules_changed)
 
 
-def _context_values(ctx: RiskContext) -> dict[str, str]:
+def _context_values(ctx: RiskContext) -> tuple[dict[str, str], IPAddress | None]:
+    """The context's values normalized per dimension, and the IP address parsed (None when it is not one)."""
+    ip_text = str(ctx.ip or "").strip()
+    address = None
+    if ip_text:
+        try:
+            address = ipaddress.ip_address(ip_text)
+            ip_text = str(address)
+        except ValueError:
+            ip_text = normalize_value(Dimension.IP, ip_text)
     email = normalize_value(Dimension.EMAIL, ctx.email)
-    return {
-        Dimension.IP: normalize_value(Dimension.IP, ctx.ip),
+    values = {
+        Dimension.IP: ip_text,
         Dimension.DEVICE: str(ctx.device or "").strip(),
         Dimension.ACCOUNT: "" if ctx.account_id in (None, "") else str(ctx.account_id),
         Dimension.PHONE: normalize_value(Dimension.PHONE, ctx.phone),
@@ -85,6 +97,7 @@ def _context_values(ctx: RiskContext) -> dict[str, str]:
         Dimension.DISTRIBUTOR: "" if ctx.distributor_id is None else str(ctx.distributor_id),
         Dimension.STOREFRONT: "" if ctx.storefront_id is None else str(ctx.storefront_id),
     }
+    return values, address
 
 
 def _reason(rule: engine.CompiledRule, code: str, params: dict) -> Reason:
@@ -95,26 +108,8 @@ def _money_text(value: Decimal) -> str:
     return f"{value.quantize(Decimal('0.01'))}"
 
 
-def _counter_plan(rule: engine.CompiledRule, ctx: RiskContext, value: str) -> counters.Hit | None:
-    if rule.measure == RiskRule.Measure.UNITS:
-        amount = int(ctx.quantity)
-    elif rule.measure == RiskRule.Measure.AMOUNT:
-        amount = int((Decimal(ctx.amount) * _CENTS).to_integral_value())
-    else:
-        amount = 1
-    if amount <= 0:
-        return None
-    return counters.Hit(base=f"r{rule.id}:{counters.digest(value)}", window=rule.window_seconds, amount=amount)
-
-
-def _counter_limit(rule: engine.CompiledRule) -> float:
-    if rule.measure == RiskRule.Measure.AMOUNT:
-        return float((rule.amount_threshold or Decimal(0)) * _CENTS)
-    return float(rule.limit)
-
-
 def _counter_reason(rule: engine.CompiledRule, result: counters.HitResult) -> Reason:
-    if rule.measure == RiskRule.Measure.AMOUNT:
+    if rule.measure == _AMOUNT:
         count = _money_text(Decimal(math.ceil(result.estimate)) / _CENTS)
         return _reason(
             rule,
@@ -134,9 +129,8 @@ def _counter_reason(rule: engine.CompiledRule, result: counters.HitResult) -> Re
     )
 
 
-def _check_simple(rule: engine.CompiledRule, ctx: RiskContext, now) -> Reason | None:
+def _check_simple(rule: engine.CompiledRule, ctx: RiskContext, now, amount: Decimal) -> Reason | None:
     """Amount thresholds and new-account restrictions: no counters involved."""
-    amount = Decimal(ctx.amount or 0)
     if rule.kind == RiskRule.Kind.AMOUNT:
         if rule.amount_threshold is not None and amount >= rule.amount_threshold:
             return _reason(rule, "amount", {"amount": _money_text(amount), "threshold": _money_text(rule.amount_threshold)})
@@ -159,125 +153,159 @@ def _check_simple(rule: engine.CompiledRule, ctx: RiskContext, now) -> Reason | 
     return None
 
 
-def _valid_ip(value: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(value)) if value else None
-    except ValueError:
-        return None
-
-
 def risk_evaluate(*, ctx: RiskContext) -> Decision:
     """Evaluate a request against the active rules, record it (RiskEvent) and return the decision.
 
     Counters of purchase limits and velocity rules are reserved by this call and kept when the
-    outcome is allow or review; on challenge or block they are given back at once. A caller whose
-    request then fails for another reason gives them back with `risk_release(decision=...)`.
+    outcome is allow or review; on challenge or block they are given back within the same atomic
+    Redis call that took them. A caller whose request then fails for another reason gives them
+    back with `risk_release(decision=...)`.
     """
     snapshot = engine.rules_snapshot()
+    plan = snapshot.plan_for(ctx.action)
     now = timezone.now()
     now_ts = counters.clock()
-    values = _context_values(ctx)
-    rules = snapshot.rules_for(ctx.action)
+    values, address = _context_values(ctx)
+    sku_id = ctx.sku_id
 
     reasons: list[Reason] = []
     matched: list[Reason] = []  # reasons that carry a score and an action
-    allowlisted = False
+    score = severity = 0
+    allowlisted = list_blocked = False
 
     # 1. Lists first: an allowlist skips limits and thresholds, a blocklist always applies.
-    for rule in rules:
-        if rule.kind not in _LIST_KINDS or (rule.sku_id and rule.sku_id != ctx.sku_id):
+    for rule, compiled in plan.lists:
+        if rule.sku_id and rule.sku_id != sku_id:
             continue
-        compiled = snapshot.lists.get(rule.list_id)
-        value = values.get(compiled.dimension) if compiled else ""
-        if not value or not compiled.match(value, now_ts):
+        value = values.get(compiled.dimension)
+        if not value or not compiled.match(value, now_ts, address):
             continue
         reason = _reason(rule, rule.kind, {"dimension": compiled.dimension, "list": compiled.name})
-        if rule.kind == RiskRule.Kind.ALLOWLIST:
+        if rule.kind == _ALLOWLIST:
             allowlisted = True
             reasons.append(reason)
         else:
             matched.append(reason)
-    list_blocked = any(reason.action == RiskRule.RuleAction.BLOCK for reason in matched)
+            score += rule.score
+            severity = max(severity, rule.severity)
+            list_blocked = list_blocked or rule.action == _BLOCK_ACTION
 
-    # 2. Thresholds and counters (all counters of this request in one round trip).
+    # 2. Thresholds, then the counters: all of them in one atomic round trip that also gives them back
+    #    when the outcome turns out to be challenge or block (the Verdict tells the script how to decide).
+    levels = snapshot.settings
+    verdict = counters.Verdict(
+        score=score,
+        severity=severity,
+        thresholds=((_BLOCK, levels.block_score), (_REVIEW, levels.review_score), (_CHALLENGE, levels.challenge_score)),
+        waived=_CHALLENGE if ctx.challenge_passed else -1,
+        release=_RELEASED,
+    )
     results: list[counters.HitResult] = []
+    released = False
     if not allowlisted and not list_blocked:
-        planned: list[tuple[engine.CompiledRule, counters.Hit]] = []
-        for rule in rules:
-            if rule.kind in _LIST_KINDS or (rule.sku_id and rule.sku_id != ctx.sku_id):
+        amount = Decimal(ctx.amount or 0)
+        for rule in plan.simple:
+            if rule.sku_id and rule.sku_id != sku_id:
                 continue
-            if rule.kind in RiskRule.COUNTER_KINDS:
-                value = values.get(rule.dimension)
-                hit = _counter_plan(rule, ctx, value) if value else None
-                if hit is not None:
-                    planned.append((rule, hit))
-                continue
-            reason = _check_simple(rule, ctx, now)
+            reason = _check_simple(rule, ctx, now, amount)
             if reason is not None:
                 matched.append(reason)
-        results = counters.hit_many([hit for _rule, hit in planned], now=now_ts)
-        for (rule, _hit), result in zip(planned, results, strict=True):
-            if result.estimate > _counter_limit(rule):
-                matched.append(_counter_reason(rule, result))
+                score += rule.score
+                severity = max(severity, rule.severity)
+        counted: list[engine.CompiledRule] = []
+        hits: list[counters.Hit] = []
+        cents = None
+        for rule in plan.counters:
+            if rule.sku_id and rule.sku_id != sku_id:
+                continue
+            value = values.get(rule.dimension)
+            if not value:
+                continue
+            if rule.measure == _UNITS:
+                units = int(ctx.quantity)
+            elif rule.measure == _AMOUNT:
+                if cents is None:
+                    cents = int((amount * _CENTS).to_integral_value())
+                units = cents
+            else:
+                units = 1
+            if units <= 0:
+                continue
+            counted.append(rule)
+            hits.append(
+                counters.Hit(
+                    rule.counter_head + counters.digest(value), rule.window_seconds, units, rule.counter_limit, rule.score, rule.severity
+                )
+            )
+        if hits:
+            verdict = verdict._replace(score=score, severity=severity)
+            results, released = counters.hit_decide(hits, verdict=verdict, now=now_ts)
+            for rule, result in zip(counted, results, strict=True):
+                if result.over:
+                    matched.append(_counter_reason(rule, result))
+                    score += rule.score
+                    severity = max(severity, rule.severity)
 
     # 3. The outcome: the strongest rule action, or the score threshold reached, whichever is stronger.
-    score = sum(reason.score for reason in matched)
-    outcome = Outcome.ALLOW
-    for reason in matched:
-        candidate = _RULE_OUTCOME.get(reason.action, Outcome.ALLOW)
-        if SEVERITY[candidate] > SEVERITY[outcome]:
-            outcome = candidate
-    levels = snapshot.settings
-    for threshold_outcome, threshold in (
-        (Outcome.BLOCK, levels.block_score),
-        (Outcome.REVIEW, levels.review_score),
-        (Outcome.CHALLENGE, levels.challenge_score),
-    ):
-        if threshold and score >= threshold:
-            if SEVERITY[threshold_outcome] > SEVERITY[outcome]:
-                outcome = threshold_outcome
-                matched.append(Reason(code="score", params={"score": score, "outcome": threshold_outcome, "threshold": threshold}))
-            break
-    if ctx.challenge_passed and outcome == Outcome.CHALLENGE:
-        outcome = Outcome.ALLOW
+    severity, raised = verdict.decide(score, severity)
+    if raised is not None:
+        raised_outcome = _SEVERITY_OUTCOME[raised[0]]
+        matched.append(Reason(code="score", params={"score": score, "outcome": raised_outcome, "threshold": raised[1]}))
+    outcome = _SEVERITY_OUTCOME[severity]
     reasons.extend(matched)
 
-    reserved = [(result.key, result.amount) for result in results]
-    if outcome in (Outcome.CHALLENGE, Outcome.BLOCK) and reserved:
-        counters.release(reserved)
-        reserved = []
+    reserved = () if released else tuple((result.key, result.amount) for result in results)
+    if reserved and severity in _RELEASED:
+        # The script decides with the same rules as Verdict.decide; should the two ever part, keep the counts right.
+        logger.error("risk counters: the counter script kept what a %s gives back; releasing now", outcome)
+        counters.release(list(reserved))
+        reserved = ()
 
-    event_id = _event_record(ctx=ctx, values=values, outcome=outcome, score=score, reasons=reasons, reserved=reserved, now=now)
-    return Decision(outcome=outcome, score=score, reasons=tuple(reasons), event_id=event_id, reserved=tuple(reserved))
+    event_id = _event_record(
+        ctx=ctx, values=values, address=address, outcome=outcome, score=score, reasons=reasons, reserved=reserved, now=now
+    )
+    return Decision(outcome=outcome, score=score, reasons=tuple(reasons), event_id=event_id, reserved=reserved)
 
 
-def _event_record(*, ctx, values, outcome, score, reasons, reserved, now) -> int:
-    extra = dict(ctx.extra or {})
-    ip = _valid_ip(values[Dimension.IP])
+def _storable(value):
+    """`value` without NUL characters, which PostgreSQL text and JSON cannot hold (a storefront's
+    device fingerprint or a caller's extra may carry one; the row would be refused)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_storable(item) for item in value]
+    return value
+
+
+def _event_record(*, ctx, values, address, outcome, score, reasons, reserved, now) -> int:
+    extra = _storable(dict(ctx.extra)) if ctx.extra else {}
+    ip = values[Dimension.IP] if address is not None else None
     if values[Dimension.IP] and ip is None:
-        extra["ip_raw"] = str(ctx.ip)[:100]
+        extra["ip_raw"] = _storable(str(ctx.ip))[:100]
     return eventlog.event_write(
         {
             "created_at": now,
-            "action": str(ctx.action)[:12],
+            "action": _storable(str(ctx.action))[:12],
             "outcome": outcome,
             "score": score,
             "reasons": [reason.to_json() for reason in reasons],
-            "reference": str(ctx.reference or "")[:100],
+            "reference": _storable(str(ctx.reference or ""))[:100],
             "sku_id": ctx.sku_id,
             "quantity": max(0, int(ctx.quantity)),
             "amount": Decimal(ctx.amount or 0),
             "ip": ip,
-            "device": values[Dimension.DEVICE][:128],
-            "account_id": values[Dimension.ACCOUNT][:64],
+            "device": _storable(values[Dimension.DEVICE])[:128],
+            "account_id": _storable(values[Dimension.ACCOUNT])[:64],
             "phone": values[Dimension.PHONE][:32],
-            "email": values[Dimension.EMAIL][:254],
+            "email": _storable(values[Dimension.EMAIL])[:254],
             "distributor_id": ctx.distributor_id,
             "storefront_id": ctx.storefront_id,
             "account_created_at": ctx.account_created_at,
             "challenge_passed": ctx.challenge_passed,
             "extra": extra,
-            "counters": [list(item) for item in reserved],
+            "counters": reserved,  # (key, amount) pairs: tuples of plain values, which the GC stops tracking
             "released_at": None,
             "review_status": RiskEvent.ReviewStatus.PENDING if outcome == Outcome.REVIEW else RiskEvent.ReviewStatus.NONE,
             "reviewed_by_id": None,

@@ -20,19 +20,24 @@ from settlement.models import (
     CommissionAccrual,
     Entry,
     ExportJob,
+    MerchantStatement,
+    MerchantStatementLine,
     Order,
     OrderEvent,
     OrderItem,
     Payment,
     PaymentCallback,
+    RefundPayout,
     Statement,
     Transfer,
     Wallet,
     WebhookDelivery,
     Withdrawal,
 )
+from settlement.services import merchant_statements as merchant_statement_services
 from settlement.services import orders as order_services
 from settlement.services import payments as payment_services
+from settlement.services import refund_payouts as refund_payout_services
 from settlement.services import statements as statement_services
 from settlement.services import wallets as wallet_services
 from settlement.services import withdrawals as withdrawal_services
@@ -264,6 +269,42 @@ class PaymentCallbackAdmin(ReadOnlyAdmin):
     search_fields = ["event_id", "payment__number"]
 
 
+class RefundPayoutForm(forms.Form):
+    payout_reference = forms.CharField(label=_("Payout reference"), max_length=100)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+
+@admin.register(RefundPayout)
+class RefundPayoutAdmin(ReadOnlyAdmin):
+    list_display = ["reference", "created_at", "order", "payment", "amount", "currency", "status", "payout_reference", "paid_by", "paid_at"]
+    list_filter = ["status", "currency"]
+    search_fields = ["reference", "order__number", "payment__number", "payout_reference"]
+    list_select_related = ["order", "payment", "paid_by"]
+    actions_detail = ["record_payout"]
+
+    def has_payout_permission(self, request, obj=None):
+        return request.user.has_perm("settlement.record_refund_payout")
+
+    @action(description=_("Record the payout"), url_path="record-payout", permissions=["payout"])
+    def record_payout(self, request, object_id):
+        payout = get_object_or_404(RefundPayout, pk=object_id)
+        form = RefundPayoutForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                refund_payout_services.refund_payout_record(
+                    payout=payout,
+                    actor=request.user,
+                    payout_reference=form.cleaned_data["payout_reference"],
+                    note=form.cleaned_data["note"],
+                )
+            except DomainError as error:
+                form.add_error("payout_reference" if error.field == "payout_reference" else None, str(error.message))
+            else:
+                messages.success(request, _("Recorded."))
+                return redirect(reverse("admin:settlement_refundpayout_change", args=[payout.pk]))
+        return _form_page(request, self, title=_("Pay back %(reference)s") % {"reference": payout.reference}, form=form, obj=payout)
+
+
 # --- Commission and withdrawals ---------------------------------------------------------------------------
 
 
@@ -349,6 +390,32 @@ class StatementAdmin(ExportOnlyAdmin):
     def reconcile(self, request, queryset):
         for statement in queryset:
             statement_services.statement_reconcile(statement=statement, actor=request.user)
+        self.message_user(request, _("Reconciled."), messages.SUCCESS)
+
+
+class MerchantStatementLineInline(ReadOnlyInline):
+    model = MerchantStatementLine
+    fields = ["store", "sku", "redemption_count", "reversed_count", "amount_used", "amount_owed"]
+    readonly_fields = fields
+
+
+@admin.register(MerchantStatement)
+class MerchantStatementAdmin(ExportOnlyAdmin):
+    resource_classes = [resources.MerchantStatementResource]
+    list_display = ["number", "merchant", "kind", "period_start", "period_end", "currency", "redemption_count", "amount_owed", "status"]
+    list_filter = ["status", "kind", "currency"]
+    search_fields = ["number", "merchant__name"]
+    list_select_related = ["merchant"]
+    inlines = [MerchantStatementLineInline]
+    actions = ["reconcile"]
+
+    def has_reconcile_permission(self, request, obj=None):
+        return request.user.has_perm("settlement.reconcile_merchantstatement")
+
+    @admin.action(description=_("Mark selected statements reconciled"), permissions=["reconcile"])
+    def reconcile(self, request, queryset):
+        for statement in queryset:
+            merchant_statement_services.merchant_statement_reconcile(statement=statement, actor=request.user)
         self.message_user(request, _("Reconciled."), messages.SUCCESS)
 
 

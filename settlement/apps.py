@@ -45,12 +45,23 @@ class SettlementConfig(AppConfig):
                 "settlement.reconcile_statement",
                 "settlement.view_exportjob",
                 "settlement.export_finance",
+                "settlement.view_merchantstatement",
+                "settlement.view_merchantstatementline",
+                "settlement.reconcile_merchantstatement",
+                "settlement.view_refundpayout",
+                "settlement.record_refund_payout",
             ],
         )
         roles.grant(
             roles.OPS, ["settlement.view_order", "settlement.refund_order", "settlement.replace_code", "settlement.view_webhookdelivery"]
         )
         post_migrate.connect(_schedules, sender=self, dispatch_uid="settlement.schedules")
+
+        from redemption.console_menu import console_link_add
+        from settlement.selectors.merchant_statements import clerk_sees_statements
+
+        # The merchant console (redemption) links to settlement's statements page without importing settlement.
+        console_link_add(url_name="settlement:console-statements", label=_("Statements"), visible=clerk_sees_statements)
         try:
             from riskcontrol.signals import review_decided
         except ImportError:  # pragma: no cover - risk control not on main yet

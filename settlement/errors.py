@@ -78,3 +78,8 @@ class LookupFailed(SettlementError):
     code = "lookup_failed"
     status = 404
     default_message = _("No order matches this number, contact and lookup password.")
+
+
+class RefundPayoutConflict(Conflict):
+    code = "refund_payout_conflict"
+    default_message = _("This refund was already paid out with another reference.")

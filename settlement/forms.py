@@ -2,8 +2,10 @@
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from settlement.models import ExportJob, Order
+from voucherhub.core.money import Currency
 
 
 class OrderForm(forms.Form):
@@ -60,7 +62,7 @@ class WithdrawalForm(forms.Form):
 
 
 class StatementRangeForm(forms.Form):
-    start = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(label=pgettext_lazy("start of a period", "From"), widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label=_("Until (inclusive)"), widget=forms.DateInput(attrs={"type": "date"}))
 
     def clean(self):
@@ -115,8 +117,32 @@ class TopupRecordForm(forms.Form):
 class ExportForm(forms.Form):
     kind = forms.ChoiceField(
         label=_("What"),
-        choices=[(k, label) for k, label in ExportJob.Kind.choices if k != ExportJob.Kind.STATEMENT],
+        choices=[
+            (k, label) for k, label in ExportJob.Kind.choices if k not in (ExportJob.Kind.STATEMENT, ExportJob.Kind.MERCHANT_STATEMENT)
+        ],
     )
     fmt = forms.ChoiceField(label=_("Format"), choices=ExportJob.Format.choices)
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = forms.DateField(
+        label=pgettext_lazy("start of a period", "From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     end = forms.DateField(label=_("Until (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class MerchantStatementForm(StatementRangeForm):
+    merchant = forms.ModelChoiceField(label=_("Merchant"), queryset=None)
+    currency = forms.ChoiceField(label=_("Currency"), choices=Currency.choices)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        from django.conf import settings
+
+        from redemption.models import Merchant
+
+        self.fields["merchant"].queryset = Merchant.objects.order_by("name")
+        self.fields["currency"].initial = settings.DEFAULT_CURRENCY
+        self.order_fields(["merchant", "start", "end", "currency"])
+
+
+class RefundPayoutForm(forms.Form):
+    payout_reference = forms.CharField(label=_("Payout reference"), max_length=100)
+    note = forms.CharField(label=_("Note"), max_length=300, required=False)

@@ -3,8 +3,9 @@
 Risk control (on main): `risk_evaluate` / `risk_release` for every order, the `review_decided` signal
 (settlement/apps.py), `second_factor_verify` before code downloads, `challenge_verify` at checkout.
 Redemption: `holding_create` (the consumer's private code page /my/<token>/ and the e-mailed link);
-redemption sends no signal: commission of fully redeemed orders is released by the hourly
-`commissions_release_due` job, which checks the codes' status (see docs/settlement.md).
+redemption sends no signal: each redeemed sale line's commission share is released by the
+`commissions_release_due` job (every 5 minutes), which checks the codes' status (see docs/settlement.md).
+Merchant statements read redemption's selectors directly (services/merchant_statements.py).
 """
 
 from redemption.holdings import holding_create

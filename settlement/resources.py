@@ -3,7 +3,7 @@ export job). Export only: money is never imported. Card codes appear at most as 
 
 from import_export import fields, resources
 
-from settlement.models import CommissionAccrual, Entry, Order, Statement, Withdrawal
+from settlement.models import CommissionAccrual, Entry, MerchantStatement, Order, Statement, Withdrawal
 
 
 class ReadOnlyResource(resources.ModelResource):
@@ -90,3 +90,18 @@ class WithdrawalResource(ReadOnlyResource):
             "note",
         )
         export_order = fields
+
+
+class MerchantStatementResource(ReadOnlyResource):
+    merchant = fields.Field(attribute="merchant__name", column_name="merchant")
+
+    class Meta:
+        model = MerchantStatement
+        fields = (
+            "number", "merchant", "kind", "period_start", "period_end", "currency", "redemption_count", "reversed_count", "amount_used",
+            "amount_owed", "status", "reconciled_at",
+        )  # fmt: skip
+        export_order = fields
+
+    def get_queryset(self):
+        return MerchantStatement.objects.select_related("merchant")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from settlement import views
+from settlement import merchant_views, refund_views, views
 
 app_name = "settlement"
 urlpatterns = [
@@ -32,4 +32,17 @@ urlpatterns = [
     path("finance/payments/", views.finance_payments, name="finance-payments"),
     path("finance/payments/<int:pk>/confirm/", views.finance_payment_confirm, name="finance-payment-confirm"),
     path("finance/wallets/", views.finance_wallets, name="finance-wallets"),
+    path("finance/merchant-statements/", merchant_views.finance_merchant_statements, name="finance-merchant-statements"),
+    path("finance/merchant-statements/<int:pk>/", merchant_views.finance_merchant_statement, name="finance-merchant-statement"),
+    path(
+        "finance/merchant-statements/<int:pk>/download/",
+        merchant_views.finance_merchant_statement_download,
+        name="finance-merchant-statement-download",
+    ),
+    path("finance/refunds/", refund_views.finance_refund_payouts, name="finance-refund-payouts"),
+    path("finance/refunds/<int:pk>/paid/", refund_views.finance_refund_payout_record, name="finance-refund-payout-record"),
+    # The merchant console's statements (redemption's console layout)
+    path("merchant/statements/", merchant_views.console_statements, name="console-statements"),
+    path("merchant/statements/<int:pk>/", merchant_views.console_statement, name="console-statement"),
+    path("merchant/statements/<int:pk>/download/", merchant_views.console_statement_download, name="console-statement-download"),
 ]

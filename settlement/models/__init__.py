@@ -3,22 +3,29 @@
 from settlement.models.commission import CommissionAccrual, Withdrawal
 from settlement.models.exports import ExportJob
 from settlement.models.ledger import Account, Entry, Transfer, Wallet
+from settlement.models.merchant_statements import MerchantStatement, MerchantStatementLine
 from settlement.models.orders import IdempotencyRecord, Order, OrderEvent, OrderItem
 from settlement.models.payments import Payment, PaymentCallback
+from settlement.models.refunds import RefundPayout
+from settlement.models.releases import CommissionReleaseLine
 from settlement.models.statements import Statement
 from settlement.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
     "CommissionAccrual",
+    "CommissionReleaseLine",
     "Entry",
     "ExportJob",
     "IdempotencyRecord",
+    "MerchantStatement",
+    "MerchantStatementLine",
     "Order",
     "OrderEvent",
     "OrderItem",
     "Payment",
     "PaymentCallback",
+    "RefundPayout",
     "Statement",
     "Transfer",
     "Wallet",

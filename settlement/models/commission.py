@@ -38,6 +38,10 @@ class CommissionAccrual(models.Model):
             ),
             models.CheckConstraint(condition=Q(frozen_remaining__gte=0), name="commission_frozen_nonneg"),
         ]
+        indexes = [
+            # The release job walks the still-frozen commission by order (services/release.py): only the freeze period's rows.
+            models.Index(fields=["order", "release_after"], condition=Q(status="frozen"), name="commission_frozen_order_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.order} → {self.wallet} {self.amount}"

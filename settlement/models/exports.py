@@ -12,6 +12,7 @@ class ExportJob(models.Model):
         COMMISSION = "commission", _("Commission")
         STATEMENT = "statement", _("Statement lines")
         SUPPLIER = "supplier", _("Supplier statement")
+        MERCHANT_STATEMENT = "merchant", _("Merchant statement")
 
     class Format(models.TextChoices):
         XLSX = "xlsx", "XLSX"

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db.models import Count, Sum
 from django.utils import timezone
 
-from settlement.models import Account, Entry, Order, Payment, Statement, Transfer
+from settlement.models import Account, Entry, MerchantStatement, Order, Payment, RefundPayout, Statement, Transfer
 from settlement.selectors.ledger import ledger_check
 from settlement.selectors.wallets import withdrawals_pending
 from voucherhub.core.money import ZERO
@@ -51,6 +51,9 @@ class FinanceSummary:
     withdrawals_pending_total: Decimal
     statements_open: int
     payments_waiting: int
+    merchant_statements_open: int
+    refund_payouts_waiting: int
+    refund_payouts_waiting_total: Decimal
     ledger: LedgerStatus
 
 
@@ -63,6 +66,7 @@ def finance_summary() -> FinanceSummary:
     refunds = -(revenue.filter(transfer__kind=Transfer.Kind.REFUND).aggregate(t=Sum("amount"))["t"] or ZERO)
     paid = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
     pending = withdrawals_pending()
+    refunds = RefundPayout.objects.filter(status=RefundPayout.Status.AWAITING).aggregate(n=Count("id"), total=Sum("amount"))
     return FinanceSummary(
         revenue_today=sales,
         refunds_today=refunds,
@@ -72,5 +76,8 @@ def finance_summary() -> FinanceSummary:
         withdrawals_pending_total=pending.aggregate(t=Sum("amount"))["t"] or ZERO,
         statements_open=Statement.objects.filter(status=Statement.Status.OPEN).count(),
         payments_waiting=Payment.objects.filter(adapter="manual", status=Payment.Status.PENDING).count(),
+        merchant_statements_open=MerchantStatement.objects.filter(status=MerchantStatement.Status.OPEN).count(),
+        refund_payouts_waiting=refunds["n"],
+        refund_payouts_waiting_total=refunds["total"] or ZERO,
         ledger=ledger_status(),
     )

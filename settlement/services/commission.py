@@ -8,11 +8,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog.models import CardCode
 from channels import pricing as channel_pricing
 from channels.models import Distributor
 from settlement import conf
-from settlement.models import Account, CommissionAccrual, Order, OrderItem, Transfer
+from settlement.models import Account, CommissionAccrual, Order, Transfer
 from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
 from voucherhub.core.money import ZERO, money
 
@@ -143,44 +142,19 @@ def commission_release(*, accrual: CommissionAccrual, reason: str = "") -> Commi
     return accrual
 
 
-def _fully_redeemed_orders(order_ids) -> set[int]:
-    """Orders among `order_ids` whose delivered codes are all redeemed."""
-    delivered = OrderItem.objects.filter(order_id__in=order_ids, state=OrderItem.State.DELIVERED)
-    pending = set(delivered.exclude(code__status=CardCode.Status.REDEEMED).values_list("order_id", flat=True))
-    with_codes = set(delivered.values_list("order_id", flat=True))
-    return with_codes - pending
+def commissions_release_due(*, now=None) -> int:
+    """The scheduled job: release commission that is past its freeze time, and each sale line's share once
+    its code is redeemed (settlement/services/release.py). Safe to run twice."""
+    from settlement.services.release import commissions_release_run
 
-
-def commissions_release_due(*, now=None, limit: int = 2000) -> int:
-    """The scheduled job: release commission that is past its freeze time, or whose codes were all
-    redeemed. Safe to run twice (each release is keyed and re-checks the accrual's status)."""
-    now = now or timezone.now()
-    frozen = CommissionAccrual.objects.filter(status=CommissionAccrual.Status.FROZEN)
-    due = list(frozen.filter(release_after__lte=now).order_by("pk").values_list("pk", flat=True)[:limit])
-    candidates = list(frozen.filter(release_after__gt=now).values_list("order_id", flat=True).distinct()[:limit])
-    redeemed_orders = _fully_redeemed_orders(candidates)
-    if redeemed_orders:
-        due += list(frozen.filter(order_id__in=redeemed_orders).values_list("pk", flat=True))
-    released = 0
-    for pk in sorted(set(due)):
-        accrual = CommissionAccrual.objects.get(pk=pk)
-        reason = _("Released after the freeze period") if accrual.release_after <= now else _("Released: the codes were redeemed")
-        if commission_release(accrual=accrual, reason=reason).released_at and accrual.status == CommissionAccrual.Status.FROZEN:
-            released += 1
-    return released
+    return commissions_release_run(now=now)
 
 
 def commission_release_for_codes(*, code_ids) -> int:
-    """Called when codes are redeemed: release the commission of orders now fully redeemed."""
-    order_ids = set(
-        OrderItem.objects.filter(code_id__in=list(code_ids), state=OrderItem.State.DELIVERED).values_list("order_id", flat=True)
-    )
-    released = 0
-    for order_id in _fully_redeemed_orders(order_ids):
-        for accrual in CommissionAccrual.objects.filter(order_id=order_id, status=CommissionAccrual.Status.FROZEN):
-            commission_release(accrual=accrual, reason=_("Released: the codes were redeemed"))
-            released += 1
-    return released
+    """Release at once the commission share of these redeemed codes' sale lines (the job does it otherwise)."""
+    from settlement.services.release import commissions_release_for_codes
+
+    return commissions_release_for_codes(code_ids=code_ids)
 
 
 def commission_clawback(*, order: Order, units: int, full: bool, actor=None) -> Decimal:

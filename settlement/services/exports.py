@@ -6,6 +6,7 @@ from datetime import datetime
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from settlement import conf, exporting
 from settlement.models import ExportJob
@@ -48,7 +49,7 @@ def statement_sheets(statement):
     summary = [
         (str(_("Statement")), statement.number),
         (str(_("Distributor")), statement.wallet.distributor.name),
-        (str(_("From")), timezone.localtime(statement.period_start).replace(tzinfo=None)),
+        (str(pgettext("start of a period", "From")), timezone.localtime(statement.period_start).replace(tzinfo=None)),
         (str(_("Until")), timezone.localtime(statement.period_end).replace(tzinfo=None)),
         (str(_("Currency")), statement.currency),
         (str(_("Status")), statement.get_status_display()),
@@ -81,6 +82,12 @@ def export_run(*, job_id: int) -> ExportJob:
 
         statement = Statement.objects.select_related("wallet__distributor").get(pk=params["statement_id"])
         sheet, extra = statement_sheets(statement)
+    elif job.kind == ExportJob.Kind.MERCHANT_STATEMENT:
+        from settlement.models import MerchantStatement
+        from settlement.services import merchant_statements
+
+        statement = MerchantStatement.objects.select_related("merchant").get(pk=params["merchant_statement_id"])
+        sheet, extra = merchant_statements.statement_sheets(statement)
     else:
         sheet = exporting.SHEETS[job.kind](start=_when(params.pop("start", None)), end=_when(params.pop("end", None)), **params)
     job.status = ExportJob.Status.RUNNING

@@ -13,6 +13,7 @@ from settlement.adapters import CallbackData, adapter_get
 from settlement.errors import InvalidAmount, PaymentRefused
 from settlement.models import Account, Order, Payment, PaymentCallback, Transfer
 from settlement.services.ledger import platform_account, transfer_post
+from settlement.services.refund_payouts import refund_payout_open
 from voucherhub.core.audit import audit_record
 from voucherhub.core.money import ZERO, money
 
@@ -164,7 +165,8 @@ def payment_confirm_manual(*, payment: Payment, actor, amount, bank_reference: s
 
 def payment_refund_for_order(*, order: Order, amount, reference: str) -> bool:
     """Pay a consumer back through the adapter that took the money. Books the payout when the adapter
-    did it; otherwise the amount stays in refunds clearing for finance to pay by hand."""
+    did it; otherwise the amount stays in refunds clearing and a RefundPayout waits for finance to pay it
+    by hand (services/refund_payouts.py)."""
     payment = order.payments.filter(status__in=[Payment.Status.SUCCEEDED, Payment.Status.REFUNDED]).order_by("pk").first()
     if payment is None:
         return False
@@ -182,6 +184,8 @@ def payment_refund_for_order(*, order: Order, amount, reference: str) -> bool:
             key=f"refund-payout:{reference}",
             memo=_("Refund paid back through %(adapter)s") % {"adapter": payment.adapter},
         )
+    else:  # a person pays it back (bank transfer): it waits on finance's refund payouts page
+        refund_payout_open(order=order, payment=payment, amount=amount, reference=reference)
     Payment.objects.filter(pk=payment.pk).update(
         refunded_amount=payment.refunded_amount + amount,
         status=Payment.Status.REFUNDED if payment.refunded_amount + amount >= payment.amount else payment.status,

@@ -105,7 +105,7 @@ def test_finance_approves_a_withdrawal_and_downloads_a_statement_as_xlsx(new_pag
     withdrawal.refresh_from_db()
     assert withdrawal.status == Withdrawal.Status.APPROVED and withdrawal.payout_reference == "ICBC-20261123-77"
 
-    page.get_by_test_id("finance-nav").get_by_role("link", name="对账单").click()
+    page.get_by_test_id("finance-nav").get_by_role("link", name="对账单", exact=True).click()
     page.select_option("select[name=distributor]", label="seller")
     from django.utils import timezone
 
@@ -124,4 +124,52 @@ def test_finance_approves_a_withdrawal_and_downloads_a_statement_as_xlsx(new_pag
     with page.expect_navigation():
         page.get_by_test_id("reconcile").click()
     assert page.get_by_test_id("statement-status").inner_text() == "已对账"
+    assert not csp, csp
+
+
+def test_finance_makes_a_merchant_statement_downloads_it_as_xlsx_and_reconciles_it(new_page, transactional_db, finance_user):
+    from django.test import Client
+    from django.utils import timezone
+
+    from redemption.services import sku_price_set
+    from tests import factories
+    from tests.redemption.conftest import TerminalClient, shop_make
+
+    shop = shop_make("星巴克")
+    pos = TerminalClient(client=Client(), terminal=shop.terminal, secret=shop.secret)
+    sku = factories.SkuFactory(face_value=Decimal("35.00"), allowed_merchant_ids=[shop.merchant.pk])
+    sku_price_set(merchant=shop.merchant, sku=sku, settlement_price=Decimal("30.00"))
+    plaintexts = []
+    for _ in range(2):
+        _code, plaintext = factories.card_code(sku=sku)
+        plaintexts.append(plaintext)
+        assert pos.redeem({"code": plaintext}).status_code == 201
+
+    page = new_page()
+    csp = watch_csp(page)
+    login(page, finance_user.username, PASSWORD)
+    page.goto("/finance/withdrawals/")
+    page.get_by_test_id("finance-nav").get_by_role("link", name="商户对账单").click()
+    form = page.get_by_test_id("merchant-statement-form")
+    form.get_by_label("商户").select_option(label="星巴克")
+    today = timezone.localdate().isoformat()
+    form.get_by_label("起始").fill(today)
+    form.get_by_label("截至（含）").fill(today)
+    form.get_by_role("button", name="生成对账单").click()
+    assert page.get_by_test_id("merchant-statement-owed").inner_text() == "60.00 CNY"
+    assert page.get_by_test_id("merchant-statement-count").inner_text() == "2"
+    with page.expect_download() as download_info:
+        page.get_by_test_id("merchant-statement-xlsx").click()
+    assert download_info.value.suggested_filename.endswith(".xlsx")
+    book = load_workbook(io.BytesIO(open(download_info.value.path(), "rb").read()))
+    lines = list(book.worksheets[1].iter_rows(values_only=True))
+    assert lines[0][0] == "store_code" and lines[1][4] == 2 and float(lines[1][7]) == 60.0
+    redemptions = list(book.worksheets[2].iter_rows(values_only=True))
+    assert len(redemptions) == 3
+    cells = " ".join(str(c) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row)
+    assert all(p not in cells for p in plaintexts)
+    page.once("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.get_by_test_id("merchant-statement-reconcile").click()
+    assert page.get_by_test_id("merchant-statement-status").inner_text() == "已对账"
     assert not csp, csp

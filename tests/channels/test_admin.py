@@ -123,7 +123,7 @@ def test_admin_add_builds_the_tree_path(ops_admin, tree):
     )
     assert response.status_code == 302, response.context["errors"] if response.context else response
     created = Distributor.objects.get(name="新省代")
-    assert created.path == f"{tree.top.path}{created.pk}/"
+    assert created.path == f"{tree.top.path}{Distributor.path_segment(created.pk)}"
 
 
 def test_commission_preview_page(ops_admin, tree, sku):

@@ -26,6 +26,10 @@ def ops(db):
     return factories.UserFactory(username="ops-tree", role=roles.OPS, is_staff=True)
 
 
+def path_of(*distributors) -> str:
+    return "/" + "".join(Distributor.path_segment(d.pk) for d in distributors)
+
+
 def fresh(distributor):
     return Distributor.objects.get(pk=distributor.pk)
 
@@ -35,9 +39,20 @@ def fresh(distributor):
 
 def test_paths_and_depths(tree):
     assert tree.top.depth == 0 and tree.mid.depth == 1 and tree.leaf.depth == 2
-    assert tree.leaf.path == f"/{tree.top.pk}/{tree.mid.pk}/{tree.leaf.pk}/"
+    assert tree.leaf.path == path_of(tree.top, tree.mid, tree.leaf)
     assert list(selectors.downline(tree.top)) == [tree.mid, tree.leaf, tree.sibling]
     assert list(selectors.downline(tree.mid)) == [tree.leaf]
+
+
+def test_tree_order_holds_when_ids_gain_a_digit(tree):
+    """Paths sort as text: unpadded, a child /9/10/ would sort after its uncle /11/."""
+    child, uncle = "/" + Distributor.path_segment(9) + Distributor.path_segment(10), "/" + Distributor.path_segment(11)
+    assert sorted([uncle, child]) == [child, uncle]
+    # and on the database: a sibling created after a deep branch still comes after the whole branch
+    late = factories.DistributorFactory(name="late sibling", parent=tree.top)
+    deep = factories.DistributorFactory(name="deep", parent=tree.leaf)
+    assert list(selectors.downline(tree.top))[-1] == late
+    assert list(selectors.downline(tree.mid)) == [tree.leaf, deep]
 
 
 def test_self_adoption_is_refused(tree, ops):
@@ -59,7 +74,7 @@ def test_moving_a_subtree_rewrites_every_path_and_is_audited(tree, ops):
     services.distributor_move(distributor=tree.mid, new_parent=tree.sibling, actor=ops, reason="合并区域")
     mid, leaf = fresh(tree.mid), fresh(tree.leaf)
     assert mid.parent == tree.sibling
-    assert leaf.path == f"/{tree.top.pk}/{tree.sibling.pk}/{tree.mid.pk}/{tree.leaf.pk}/"
+    assert leaf.path == path_of(tree.top, tree.sibling, tree.mid, tree.leaf)
     assert leaf.depth == 3
     entry = AuditLog.objects.get(action="distributor.move")
     assert entry.actor == ops and entry.reason == "合并区域"
@@ -69,7 +84,7 @@ def test_moving_a_subtree_rewrites_every_path_and_is_audited(tree, ops):
     assert set(selectors.downline(tree.neighbour)) == {tree.neighbour_child, tree.mid, tree.leaf}
     assert list(selectors.downline(tree.top)) == [tree.sibling]
     services.distributor_move(distributor=tree.mid, new_parent=None, actor=ops)
-    assert fresh(tree.leaf).path == f"/{tree.mid.pk}/{tree.leaf.pk}/"
+    assert fresh(tree.leaf).path == path_of(tree.mid, tree.leaf)
 
 
 def test_only_ops_moves_a_subtree(tree):

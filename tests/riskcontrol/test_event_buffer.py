@@ -2,10 +2,12 @@
 
 import logging
 import time
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
 
 from riskcontrol import eventlog
 from riskcontrol.models import Outcome, RiskEvent, RiskRule
@@ -31,6 +33,64 @@ def test_allowed_events_appear_after_a_flush_with_their_context():
         Decimal("19.90"),
         {"channel": "h5"},
     )
+    assert eventlog.events_pending() == 0
+
+
+def test_a_buffered_row_lands_exactly_as_an_insert_would_write_it(settings):
+    # given a context full of what COPY's text format must escape: tabs, newlines, backslashes, "\\N", quotes, Chinese
+    tricky = purchase(
+        reference="ORD\tB9",
+        device="fp\n9\r\\x",
+        account_id="\\N",
+        email="Ünïcødé@Example.com",
+        phone="+86 138 0013 8000",
+        ip="not an ip",
+        amount=Decimal("12345.67"),
+        sku_id=None,
+        distributor_id=7,
+        account_created_at=timezone.now() - timedelta(days=3),
+        challenge_passed=True,
+        extra={"note": 'quote " back \\ tab \t', "list": [1, 2.5, None, True], "中文": "值"},
+    )
+    fields = [f.attname for f in RiskEvent._meta.concrete_fields if f.attname not in ("id", "created_at")]
+    # when it is written once through the buffer (COPY) and once at once (INSERT)
+    buffered = risk_evaluate(ctx=tricky)
+    assert risk_events_flush() == 1
+    settings.RISK_EVENT_BUFFER = False
+    inserted = risk_evaluate(ctx=tricky)
+    # then both rows read back the same
+    copied, direct = (RiskEvent.objects.filter(pk=pk).values(*fields).get() for pk in (buffered.event_id, inserted.event_id))
+    assert copied == direct
+    assert (copied["reference"], copied["device"], copied["account_id"]) == ("ORD\tB9", "fp\n9\r\\x", "\\N")
+    assert copied["extra"]["ip_raw"] == "not an ip" and copied["extra"]["中文"] == "值"
+
+
+def test_a_nul_character_is_dropped_not_the_event():
+    # given a storefront that sends NUL characters (PostgreSQL text and JSON cannot hold them)
+    make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("100"), action=RiskRule.RuleAction.REVIEW)
+    dirty = {"device": "fp\x00x", "reference": "R\x009", "extra": {"k\x00": ["v\x00", 1]}}
+    # when one request is buffered and one is held for review (written at once)
+    allowed = risk_evaluate(ctx=purchase(**dirty))
+    held = risk_evaluate(ctx=purchase(amount=Decimal("500.00"), **dirty))
+    assert held.outcome == Outcome.REVIEW
+    # then both are stored, without the NULs
+    assert risk_events_flush() == 1
+    for decision in (allowed, held):
+        event = RiskEvent.objects.get(pk=decision.event_id)
+        assert (event.device, event.reference, event.extra) == ("fpx", "R9", {"k": ["v", 1]})
+
+
+def test_a_row_the_database_refuses_does_not_hold_back_the_others(caplog):
+    # given a queued event the database will refuse (a quantity beyond its integer column) between two good ones
+    risk_evaluate(ctx=purchase(reference="ORD-G1"))
+    bad = risk_evaluate(ctx=purchase(reference="ORD-BAD", quantity=2**40))
+    risk_evaluate(ctx=purchase(reference="ORD-G2"))
+    # when the queue is written
+    with caplog.at_level(logging.ERROR, logger="riskcontrol.eventlog"):
+        assert risk_events_flush() == 2
+    # then the good ones land, the bad one is dropped and said so, and nothing stays queued
+    assert set(RiskEvent.objects.values_list("reference", flat=True)) == {"ORD-G1", "ORD-G2"}
+    assert f"event {bad.event_id} (ORD-BAD) refused by the database" in caplog.text
     assert eventlog.events_pending() == 0
 
 
@@ -165,6 +225,11 @@ def test_the_background_thread_writes_allowed_events(settings):
         while not RiskEvent.objects.filter(pk=decision.event_id).exists() and time.monotonic() < deadline:
             time.sleep(0.02)
         assert RiskEvent.objects.filter(pk=decision.event_id, reference="ORD-T1").exists()
+        # more rows than the thread writes between two of its pauses: all of them land
+        ids = [risk_evaluate(ctx=purchase(reference=f"ORD-T2-{n}")).event_id for n in range(27)]
+        while RiskEvent.objects.filter(pk__in=ids).count() < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert RiskEvent.objects.filter(pk__in=ids).count() == 27
     finally:
         eventlog.events_shutdown()
     assert eventlog._writer.thread is None

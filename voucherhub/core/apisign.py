@@ -9,16 +9,20 @@ A client holds a key id and a secret. Every request carries:
 
 Each failure has its own error code (401): missing_signature, unknown_key, revoked_key,
 stale_timestamp, bad_signature, replayed_nonce, ip_not_allowed. docs/api-signing.md has a worked example.
+
+Spending the nonce is the one cache write every signed request makes. `verify_reading` lets a caller read
+other cache keys it is going to need anyway (a terminal's lockouts, for example) in that same round trip.
 """
 
 import hashlib
 import hmac
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
@@ -30,6 +34,15 @@ HEADER_TIMESTAMP = "X-VH-Timestamp"
 HEADER_NONCE = "X-VH-Nonce"
 HEADER_SIGNATURE = "X-VH-Signature"
 MAX_NONCE_LENGTH = 64
+
+
+def meta_name(header: str) -> str:
+    """The request.META key of an HTTP header (X-VH-Key -> HTTP_X_VH_KEY)."""
+    return "HTTP_" + header.upper().replace("-", "_")
+
+
+META_KEY, META_TIMESTAMP, META_NONCE, META_SIGNATURE = map(meta_name, (HEADER_KEY, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE))
+NONCE_SECONDS = 2 * WINDOW_SECONDS + 60  # a nonce is remembered for longer than a timestamp stays acceptable
 
 
 def body_digest(body: bytes) -> str:
@@ -92,13 +105,80 @@ def ip_allowed(ip: str, allowlist: Iterable[str]) -> bool:
     return False
 
 
+class CacheSnapshot:
+    """Cache values read in the round trip that spent a request's nonce.
+
+    `get_many(keys)` answers like `cache.get_many` (only the keys that are set), from the snapshot when it read
+    every one of `keys`, else from the cache: a caller that asks for a key nobody read ahead still gets the truth.
+    """
+
+    def __init__(self, keys: Iterable[str] = (), values: dict | None = None):
+        self.keys = frozenset(keys)
+        self.values = values or {}
+
+    def get_many(self, keys) -> dict:
+        keys = list(keys)
+        if self.keys.issuperset(keys):
+            return {key: self.values[key] for key in keys if key in self.values}
+        return cache.get_many(keys)
+
+
+# SET the nonce if it is new (NX) with its expiry, and only then GET the other keys. KEYS = nonce, reads...;
+# ARGV = value, seconds. Returns nil for a replayed nonce, else {1, value or nil, ...}. All keys of a call must
+# live on one Redis node (no Redis Cluster), as for the risk counters' scripts.
+_SPEND_AND_READ = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end
+local out = {1}
+for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
+return out
+"""
+
+
+def _spend_script(backend: RedisCache):
+    """The registered script on the backend's write client (one per backend object, that is per thread)."""
+    script = getattr(backend, "_vh_nonce_script", None)
+    if script is None:
+        script = backend._cache.get_client(None, write=True).register_script(_SPEND_AND_READ)
+        backend._vh_nonce_script = script
+    return script
+
+
+def nonce_spend(*, key_id: str, nonce: str, read: Iterable[str] = ()) -> CacheSnapshot | None:
+    """Remember the nonce of `key_id`; None when it was already used. Also reads the cache keys `read`.
+
+    With Redis, the nonce and the reads are one round trip (a script); with other caches, add + get_many."""
+    key = f"vh:apinonce:{key_id}:{nonce}"
+    read = list(read)
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        if not cache.add(key, 1, timeout=NONCE_SECONDS):
+            return None
+        return CacheSnapshot(read, cache.get_many(read) if read else {})
+    keys = [backend.make_and_validate_key(k) for k in [key, *read]]
+    raw = _spend_script(backend)(keys=keys, args=[1, backend.get_backend_timeout(NONCE_SECONDS)])
+    if raw is None:
+        return None
+    loads = backend._cache._serializer.loads
+    # Lua drops trailing nils from a reply: a short reply means the last keys were not set.
+    return CacheSnapshot(read, {k: loads(v) for k, v in zip(read, raw[1:], strict=False) if v is not None})
+
+
 def verify(request, *, lookup, now: float | None = None) -> Credential:
     """Check a Django/DRF request's signature; `lookup(key_id) -> Credential | None`. Raises SignatureError."""
-    headers = request.headers
-    key_id = headers.get(HEADER_KEY, "")
-    timestamp = headers.get(HEADER_TIMESTAMP, "")
-    nonce = headers.get(HEADER_NONCE, "")
-    given = headers.get(HEADER_SIGNATURE, "")
+    credential, _snapshot = verify_reading(request, lookup=lookup, now=now)
+    return credential
+
+
+def verify_reading(
+    request, *, lookup, read: Callable[[Credential], Iterable[str]] | None = None, now: float | None = None
+) -> tuple[Credential, CacheSnapshot]:
+    """verify(), and in the cache round trip that spends the nonce also read the keys `read(credential)` names
+    (a CacheSnapshot of them comes back with the credential)."""
+    meta = request.META  # what request.headers reads, without building the whole mapping of every header
+    key_id = meta.get(META_KEY, "")
+    timestamp = meta.get(META_TIMESTAMP, "")
+    nonce = meta.get(META_NONCE, "")
+    given = meta.get(META_SIGNATURE, "")
     if not (key_id and timestamp and nonce and given):
         raise SignatureError("missing_signature", _("Signed headers X-VH-Key, X-VH-Timestamp, X-VH-Nonce and X-VH-Signature are required."))
     if len(nonce) > MAX_NONCE_LENGTH:
@@ -128,9 +208,10 @@ def verify(request, *, lookup, now: float | None = None) -> Credential:
         raise SignatureError("ip_not_allowed", _("This API key may not be used from your IP address."))
 
     # Only a correctly signed request spends its nonce, so nobody can burn a client's nonces.
-    if not cache.add(f"vh:apinonce:{key_id}:{nonce}", 1, timeout=2 * WINDOW_SECONDS + 60):
+    snapshot = nonce_spend(key_id=key_id, nonce=nonce, read=read(credential) if read is not None else ())
+    if snapshot is None:
         raise SignatureError("replayed_nonce", _("This nonce was already used: the request is a replay."))
-    return credential
+    return credential, snapshot
 
 
 class SignedRequestAuthentication(authentication.BaseAuthentication):
