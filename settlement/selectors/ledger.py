@@ -61,7 +61,9 @@ def ledger_check() -> LedgerCheck:
         report.trial_balance[account.currency] = report.trial_balance.get(account.currency, ZERO) + account.balance
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT transfer_id, currency, SUM(amount) FROM {Entry._meta.db_table} GROUP BY transfer_id, currency HAVING SUM(amount) <> 0"
+            # ROUND to the field's places: exact on PostgreSQL; on SQLite (REAL arithmetic) it drops float noise like 8.9e-16
+            f"SELECT transfer_id, currency, SUM(amount) FROM {Entry._meta.db_table} GROUP BY transfer_id, currency"
+            f" HAVING ROUND(SUM(amount), {Entry._meta.get_field('amount').decimal_places}) <> 0"
         )
         report.unbalanced_transfers = [{"transfer": t, "currency": c, "sum": s} for t, c, s in cursor.fetchall()]
         cursor.execute(
