@@ -18,7 +18,7 @@ from redemption.models import Merchant
 from settlement import exporting
 from settlement.errors import SettlementError
 from settlement.models import MerchantStatement, MerchantStatementLine
-from voucherhub.core.audit import audit_record
+from settlement.services.statements import reconcile
 from voucherhub.core.money import ZERO
 
 MAX_DAYS = 366
@@ -146,19 +146,11 @@ def merchant_statements_monthly(*, year: int | None = None, month: int | None = 
     return n
 
 
-@transaction.atomic
 def merchant_statement_reconcile(*, statement: MerchantStatement, actor, note: str = "") -> MerchantStatement:
     """Finance agrees the statement with the merchant; from now on it never changes. Again: no change."""
-    statement = MerchantStatement.objects.select_for_update().get(pk=statement.pk)
-    if statement.status == MerchantStatement.Status.RECONCILED:
-        return statement
-    statement.status = MerchantStatement.Status.RECONCILED
-    statement.reconciled_at = timezone.now()
-    statement.reconciled_by = _user(actor)
-    statement.note = note[:300]
-    statement.save(update_fields=["status", "reconciled_at", "reconciled_by", "note"])
-    audit_record(actor=actor, action="merchant_statement.reconcile", obj=statement, reason=note, data={"owed": str(statement.amount_owed)})
-    return statement
+    return reconcile(
+        statement=statement, actor=actor, note=note, action="merchant_statement.reconcile", data={"owed": str(statement.amount_owed)}
+    )
 
 
 # --- The statement's file -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 
 from settlement.errors import StatementLocked
 from settlement.models import Account, Entry, Order, Statement, Transfer, Wallet
+from settlement.models.statements import Reconcilable
 from settlement.selectors.ledger import account_balance_at
 from settlement.services.ledger import wallet_accounts_ensure
 from voucherhub.core.audit import audit_record
@@ -104,14 +105,19 @@ def statements_monthly(*, year: int | None = None, month: int | None = None) -> 
 
 
 @transaction.atomic
-def statement_reconcile(*, statement: Statement, actor, note: str = "") -> Statement:
-    statement = Statement.objects.select_for_update().get(pk=statement.pk)
-    if statement.status == Statement.Status.RECONCILED:
+def reconcile(*, statement: Reconcilable, actor, note: str = "", action: str, data: dict | None = None) -> Reconcilable:
+    """Finance agrees a statement (a distributor's or a merchant's); from now on it never changes. Again: no change."""
+    statement = type(statement).objects.select_for_update().get(pk=statement.pk)
+    if statement.status == Reconcilable.Status.RECONCILED:
         return statement
-    statement.status = Statement.Status.RECONCILED
+    statement.status = Reconcilable.Status.RECONCILED
     statement.reconciled_at = timezone.now()
-    statement.reconciled_by = actor
+    statement.reconciled_by = actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) else None
     statement.note = note[:300]
     statement.save(update_fields=["status", "reconciled_at", "reconciled_by", "note"])
-    audit_record(actor=actor, action="statement.reconcile", obj=statement, reason=note)
+    audit_record(actor=actor, action=action, obj=statement, reason=note, data=data)
     return statement
+
+
+def statement_reconcile(*, statement: Statement, actor, note: str = "") -> Statement:
+    return reconcile(statement=statement, actor=actor, note=note, action="statement.reconcile")
