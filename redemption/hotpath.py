@@ -19,7 +19,6 @@ import functools
 import json
 from decimal import Decimal
 
-import psycopg
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
@@ -28,6 +27,7 @@ from django.db.models import F
 from catalog.models import CardCode, CodeEvent, Sku
 from redemption import integrations
 from redemption.models import CodeBalance, IdempotencyRecord, MerchantSkuPrice, Redemption, RedemptionAttempt, ReminderSent
+from voucherhub.core import prepared
 
 _PLAIN = {str, int, bool, Decimal}
 
@@ -156,39 +156,11 @@ def _cached(key, build):
     return plans[key]
 
 
-# Prepared statements a connection keeps (psycopg forgets the least recently used past this many).
-PREPARED_MAX = 100
-
-
 def _execute_prepared(sql: str, params: list):
-    """Run one statement on this request's connection with server-side binding, prepared on first use.
-
-    Django's own cursors bind on the client (Python renders every parameter into the text, and the server
-    parses and plans the text each time); for the statements every redeem runs, a prepared statement saves both.
-    Django opens its psycopg connections with `prepare_threshold=None`, which turns preparing off for the whole
-    connection, `prepare=True` included; so the threshold is set here. It only concerns server-side binding
-    cursors like this one: Django's cursors bind on the client and never prepare, whatever the threshold.
-    REDEMPTION_PREPARED_STATEMENTS=False keeps them off (a connection pooler in transaction mode that does not
-    track prepared statements, such as PgBouncer before 1.21, needs that).
-    """
-    db = connections[DEFAULT_DB_ALIAS]
-    db.ensure_connection()
-    with db.wrap_database_errors:
-        raw = db.connection
-        prepare = _prepare_wanted()
-        if prepare and raw.prepare_threshold is None:
-            raw.prepare_threshold = 2**31 - 1  # only statements asked for with prepare=True, never automatically
-            raw.prepared_max = PREPARED_MAX
-        cursor = psycopg.Cursor(raw)
-        try:
-            cursor.execute(sql, params, prepare=prepare)
-            return cursor.fetchone()
-        finally:
-            cursor.close()
-
-
-def _prepare_wanted() -> bool:
-    return bool(getattr(settings, "REDEMPTION_PREPARED_STATEMENTS", True))
+    """The first row of `sql` run on this request's connection, prepared on the server on first use
+    (voucherhub.core.prepared; PREPARED_STATEMENTS=False turns preparing off), or None."""
+    rows = prepared.run(sql, params)
+    return rows[0] if rows else None
 
 
 def redemption_write(*, code: CardCode, redemption: Redemption, attempt: dict, answer: dict, event: dict, payload: dict) -> bool:

@@ -121,6 +121,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # voucherhub/core/prepared.py: the hot paths' statements prepared on the server (False behind a pooler in
+    # transaction mode that does not track prepared statements, such as PgBouncer before 1.21).
+    PREPARED_STATEMENTS = env.bool("PREPARED_STATEMENTS", default=True)
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # The same backend, with a health check that asks the socket instead of sending SELECT 1.
+        DATABASES["default"]["ENGINE"] = "voucherhub.core.postgres"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://voucherhub")}

@@ -25,7 +25,7 @@ statements of the transaction. Other databases write the same rows through the s
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import lru_cache
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
@@ -52,8 +52,16 @@ def _order_fields():
     return [f for f in Order._meta.concrete_fields if not f.primary_key]
 
 
-@cache
-def _statement() -> str:
+@lru_cache(maxsize=256)
+def _statement(sku_id: int, limit: int) -> str:
+    """The statement for an order of `limit` codes of SKU `sku_id`. Prepared statements run on a generic plan
+    (voucherhub/core/prepared.py), planned once for any parameter values. For the claim that would go wrong:
+    with the SKU bound, the planner guesses how many codes an unknown SKU has from the number of SKUs and, when
+    there are few, walks the primary key past every other SKU's codes instead of cardcode_alloc_idx (and for
+    a bound LIMIT it assumes a tenth of the rows). So both are written into the text, as integers: each SKU and
+    quantity gets its own prepared statement, planned once with that SKU's statistics (psycopg keeps the
+    most recently used, voucherhub.core.prepared.PREPARED_MAX per connection)."""
+    sku_id, limit = int(sku_id), int(limit)
     fields = _order_fields()
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     values = ", ".join(f"CAST(%s AS {f.db_type(connection)})" for f in fields)
@@ -69,8 +77,8 @@ q AS (
 ),
 pick AS (
     SELECT id FROM catalog_cardcode
-    WHERE sku_id = %s AND status = 'available' AND (expires_at IS NULL OR expires_at > %s)
-    ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED
+    WHERE sku_id = {sku_id} AND status = 'available' AND (expires_at IS NULL OR expires_at > %s)
+    ORDER BY id LIMIT {limit} FOR UPDATE SKIP LOCKED
 ),
 enough AS (
     SELECT count(*) = %s AND EXISTS (SELECT 1 FROM o) AS ok FROM pick
@@ -148,7 +156,7 @@ def order_create(
     params = [
         *order_values,
         order.distributor_id, order.sku_id,
-        order.sku_id, now, order.quantity,
+        now,
         order.quantity,
         steps[-1][1], order.number, now, expires_at,
         actor_id, reference, now, [f for f, _t in steps], [t for _f, t in steps],
@@ -161,7 +169,7 @@ def order_create(
         order.distributor_id,
         *accounts,
     ]  # fmt: skip
-    rows = prepared.run(_statement(), params)
+    rows = prepared.run(_statement(order.sku_id, order.quantity), params)
     if not rows:  # another order holds the idempotency key: nothing was written
         return None
     order.pk = rows[0][0]

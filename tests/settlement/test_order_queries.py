@@ -227,3 +227,77 @@ def test_an_api_key_already_held_by_an_order_placed_directly_answers_with_that_o
     body = _order(Api(client, tree.top), tree.sku, "k-9")
     assert body["number"] == first.number and len(body["codes"]) == 1
     assert Order.objects.count() == 1
+
+
+def _explain_generic(sql: str, params: list) -> dict:
+    """The plan PostgreSQL uses for `sql` as a prepared statement planned once (force_generic_plan)."""
+    import psycopg
+
+    from voucherhub.core import prepared
+
+    raw = connection.connection
+    literals = psycopg.ClientCursor(raw).mogrify(", ".join(["%s"] * len(params)), [prepared._plain(p) for p in params])
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        cursor.execute("PREPARE plan_probe AS " + prepared._native(sql).decode())
+        try:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE plan_probe({literals})")
+            return cursor.fetchone()[0][0]["Plan"]
+        finally:
+            cursor.execute("DEALLOCATE plan_probe")
+
+
+def _nodes(plan: dict):
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)
+
+
+def test_an_orders_statements_are_prepared_and_planned_once(client, tree, finance_user):
+    fund(tree.top, "500.00", actor=finance_user)
+    api = Api(client, tree.top)
+    for key in ("k-1", "k-2", "k-3"):
+        _order(api, tree.sku, key)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements WHERE NOT from_sql")
+        statements = cursor.fetchall()
+    writes = [row for row in statements if "INSERT INTO settlement_order" in row[0]]
+    assert len(writes) == 1, "one SKU, one quantity: one prepared order write"
+    assert writes[0][1] >= 2
+    assert len(statements) >= 5 and all(custom == 0 for _sql, _generic, custom in statements), statements
+
+
+def test_the_claim_walks_the_allocation_index_when_another_sku_has_most_codes(client, tree, finance_user, monkeypatch):
+    """A generic plan with the SKU bound as a parameter guesses each SKU's share of the codes from the number
+    of SKUs; with few SKUs it walks the primary key past every other SKU's codes (an order then costs more
+    the more codes the table holds). The SKU is written into the statement, so the plan is this SKU's."""
+    from catalog.models import CodeBatch
+    from tests import factories
+    from voucherhub.core import prepared
+
+    big = factories.SkuFactory()
+    batch = CodeBatch.objects.create(sku=big, source=CodeBatch.Source.GENERATED, label="bulk")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO catalog_cardcode (sku_id, batch_id, ciphertext, key_id, blind_index, hint, serial, status, order_ref,"
+            " created_at, status_changed_at) SELECT %s, %s, '\\x00'::bytea, 'k', md5('b' || g) || md5('c' || g), '', '',"
+            " 'available', '', now(), now() FROM generate_series(1, 20000) AS g",
+            [big.pk, batch.pk],
+        )
+        cursor.execute("ANALYZE catalog_cardcode")
+    fund(tree.top, "500.00", actor=finance_user)
+    seen = []
+    run = prepared.run
+
+    def spy(sql, params):
+        if "INSERT INTO settlement_order" in sql:
+            seen.append((sql, list(params)))
+        return run(sql, params)
+
+    monkeypatch.setattr(prepared, "run", spy)
+    _order(Api(client, tree.top), tree.sku, "k-1")
+    sql, params = seen[0]
+    plan = _explain_generic(sql, params)
+    pick = next(node for node in _nodes(plan) if node.get("Subplan Name") == "CTE pick")
+    scans = [node for node in _nodes(pick) if "Index Name" in node or node["Node Type"] == "Seq Scan"]
+    assert [node.get("Index Name") for node in scans] == ["cardcode_alloc_idx"], scans

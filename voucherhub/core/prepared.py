@@ -8,9 +8,17 @@ each query anew; for the few statements every order makes, a prepared statement 
 Statements still show in `connection.queries` (and CaptureQueriesContext) when Django logs queries,
 so query-count tests see them.
 
-`select_list` and `loader` turn rows into model instances the way the ORM does (the fields' database
-converters, then `Model.from_db`), so a hand-written read returns the same objects as a queryset.
-PostgreSQL only: callers keep their ORM path for other databases.
+Django opens its psycopg connections with `prepare_threshold=None`, which turns preparing off for the whole
+connection, `prepare=True` included (psycopg answers "no" before looking at the flag). `connection_setup`,
+called by our database backend (voucherhub.core.postgres) on every new connection, sets a threshold high
+enough that psycopg never prepares on its own, so only these statements are prepared; and it makes
+PostgreSQL plan each of them once (`plan_cache_mode = force_generic_plan`: left to itself PostgreSQL keeps
+re-planning a long statement on every execution, which cost an order more than running it). Django's own
+queries bind on the client and are never prepared, so the setting reaches only the statements run here.
+A statement whose best plan depends on a value writes that value into its text instead of binding it
+(settlement/services/orderwrite.py: the SKU of the claim). PREPARED_STATEMENTS=False keeps every
+statement unprepared (a pooler in transaction mode that does not track prepared statements, such as
+PgBouncer before 1.21, needs that).
 """
 
 import time
@@ -18,11 +26,32 @@ from enum import Enum
 from functools import lru_cache
 
 import psycopg
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
+
+# Prepared statements a connection keeps (psycopg deallocates the least recently used past this many).
+PREPARED_MAX = 100
+# A threshold psycopg never reaches: nothing is prepared unless asked for with prepare=True.
+_NEVER_BY_ITSELF = 2**31 - 1
 
 
 def available() -> bool:
     return connection.vendor == "postgresql"
+
+
+def wanted() -> bool:
+    return bool(getattr(settings, "PREPARED_STATEMENTS", True))
+
+
+def connection_setup(raw) -> bool:
+    """Prepare on `raw` (a new psycopg connection) what `run` asks for, each statement planned once.
+    Whether a statement was sent (the caller commits it outside autocommit)."""
+    if not wanted():
+        return False
+    raw.prepare_threshold = _NEVER_BY_ITSELF
+    raw.prepared_max = PREPARED_MAX
+    raw.execute("SET plan_cache_mode = force_generic_plan")
+    return True
 
 
 def run(sql: str, params: list) -> list[tuple]:
@@ -33,7 +62,7 @@ def run(sql: str, params: list) -> list[tuple]:
     with connection.wrap_database_errors:
         cursor = psycopg.RawCursor(connection.connection)
         try:
-            cursor.execute(_native(sql), params, prepare=True)
+            cursor.execute(_native(sql), params, prepare=wanted())
             # (not cursor.description: building it costs a Column object per column on every call)
             result = cursor.pgresult
             rows = cursor.fetchall() if result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK else []
