@@ -201,11 +201,21 @@ def main() -> int:
         api_s = raw_s = 0.0
         seen, claimed, errors = [], [], {}
         per_round = args.seconds / args.rounds
-        for _ in range(args.rounds):
-            n, s = api_phase(port, key_id, secret, sku, args.threads, per_round, seen, errors)
-            api_n, api_s = api_n + n, api_s + s
-            n, s = raw_phase(conns, raw_sku_id, per_round, claimed)
-            raw_n, raw_s = raw_n + n, raw_s + s
+        server_cpu = client_cpu = api_pg_cpu = raw_client_cpu = raw_pg_cpu = 0.0
+        with psycopg.connect(admin, autocommit=True) as watcher:
+            for _ in range(args.rounds):
+                postgres = common.PostgresCpu(watcher, scratch)
+                before, client_before = common.cpu_seconds(server.pid), time.process_time()
+                n, s = api_phase(port, key_id, secret, sku, args.threads, per_round, seen, errors)
+                server_cpu += common.cpu_seconds(server.pid) - before
+                client_cpu += time.process_time() - client_before
+                api_pg_cpu += postgres.lap()
+                api_n, api_s = api_n + n, api_s + s
+                client_before = time.process_time()
+                n, s = raw_phase(conns, raw_sku_id, per_round, claimed)
+                raw_client_cpu += time.process_time() - client_before
+                raw_pg_cpu += postgres.lap()
+                raw_n, raw_s = raw_n + n, raw_s + s
         for conn in conns:
             conn.close()
         with psycopg.connect(common.psycopg_url(db_url)) as conn:
@@ -216,8 +226,16 @@ def main() -> int:
             orders = conn.execute("SELECT count(*) FROM settlement_order WHERE status = 'delivered'").fetchone()[0]
         oversold = twice_in_orders + (len(seen) - len(set(seen))) + (len(claimed) - len(set(claimed)))
         api_rate, raw_rate = api_n / api_s, raw_n / raw_s
-        print(f"api: {api_n} orders in {api_s:.1f}s ({orders} delivered orders in the database); refusals: {errors or 'none'}")
-        print(f"raw: {raw_n} claims in {raw_s:.1f}s on {args.threads} connections")
+        print(
+            f"api: {api_n} orders in {api_s:.1f}s ({orders} delivered orders in the database); refusals: {errors or 'none'}; "
+            f"CPU per order: gunicorn {1000 * server_cpu / max(api_n, 1):.2f} ms, client {1000 * client_cpu / max(api_n, 1):.2f} ms, "
+            f"PostgreSQL {1000 * api_pg_cpu / max(api_n, 1):.2f} ms"
+        )
+        print(
+            f"raw: {raw_n} claims in {raw_s:.1f}s on {args.threads} connections; CPU per claim: client "
+            f"{1000 * raw_client_cpu / max(raw_n, 1):.3f} ms, PostgreSQL {1000 * raw_pg_cpu / max(raw_n, 1):.3f} ms; "
+            f"load average {os.getloadavg()[0]:.2f}"
+        )
         print(f"order_ratio={api_rate / raw_rate:.3f} api_orders_per_s={api_rate:.0f} raw_claims_per_s={raw_rate:.0f} oversold={oversold}")
     finally:
         if server is not None:

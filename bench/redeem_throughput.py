@@ -355,12 +355,14 @@ def contention_phase(port, terminals, codes):
     return wins
 
 
-def raw_phase(conns, slices, seconds):
+RAW_SQL = "UPDATE catalog_cardcode SET status = 'redeemed', status_changed_at = now() WHERE id = %s AND status = 'sold' RETURNING id"
+
+
+def raw_phase(conns, slices, seconds, sql=RAW_SQL):
     """The baseline: each connection updates its own rows by primary key until the time is up."""
     done = [0] * len(conns)
     barrier = threading.Barrier(len(conns) + 1)
     stop_at = [0.0]
-    sql = "UPDATE catalog_cardcode SET status = 'redeemed', status_changed_at = now() WHERE id = %s AND status = 'sold' RETURNING id"
 
     def run(index):
         conn = conns[index]

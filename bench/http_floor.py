@@ -1,0 +1,146 @@
+"""The ceiling of any Python/gunicorn redeem endpoint on this machine, against the same raw baseline.
+
+    python bench/http_floor.py [--threads 4] [--seconds 10] [--workers 2] [--worker-threads 4]
+
+redeem_throughput.py compares the signed API with raw single-row UPDATEs. This measures what the API could
+reach if a redemption did nothing but one such UPDATE behind gunicorn: bench/floor_app.py, a WSGI app with
+no Django, no signature, no idempotency, no risk control and no second row. Same client (keep-alive, one
+write per request, headers the size of a signed request), same gunicorn settings, same raw phase; the
+two alternate in rounds. No implementation of the redeem endpoint on this stack can beat floor_ratio.
+Last line: floor_ratio=<floor/raw> floor_per_s=<n> raw_updates_per_s=<n>
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import redeem_throughput as common  # noqa: E402  (scratch database, keep-alive client, raw phase, CPU counters)
+
+# What a signed redeem carries besides the body (sizes as in the API; the floor app ignores them).
+HEADERS = {
+    "Content-Type": "application/json",
+    "X-VH-Key": "vht_" + "k" * 22,
+    "X-VH-Timestamp": "1764547200",
+    "X-VH-Nonce": "n" * 32,
+    "X-VH-Signature": "s" * 64,
+    "Idempotency-Key": "i" * 32,
+}
+
+
+RAW_SQL = common.RAW_SQL.replace("catalog_cardcode", "floor_code")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-threads", type=int, default=4)
+    return parser.parse_args()
+
+
+def floor_phase(port, slices, seconds):
+    done = [0] * len(slices)
+    barrier = threading.Barrier(len(slices) + 1)
+    stop_at = [0.0]
+
+    def run(index):
+        http = common.KeepAliveHttp(port)
+        barrier.wait()
+        for row_id in slices[index]:
+            status, _body = http.request("POST", "/", HEADERS, json.dumps({"id": row_id}).encode())
+            done[index] += status == 201
+            if time.perf_counter() >= stop_at[0]:
+                break
+        http.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(slices))]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + seconds
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return sum(done), time.perf_counter() - start
+
+
+def main() -> int:
+    args = parse_args()
+    import psycopg
+
+    base = common.server_url()
+    name = f"vh_bench_floor_{os.getpid()}"
+    admin = psycopg.connect(common.psycopg_url(common.with_db(base, "postgres")), autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    db_url = common.psycopg_url(common.with_db(base, name))
+    server = None
+    try:
+        rows = int(12000 * args.seconds) + 10000
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            # catalog_cardcode's shape where the UPDATE touches it: the status is indexed, so no HOT update.
+            conn.execute(
+                "CREATE TABLE floor_code (id bigint PRIMARY KEY, sku_id bigint NOT NULL, status text NOT NULL,"
+                " status_changed_at timestamptz)"
+            )
+            conn.execute("CREATE INDEX floor_code_alloc ON floor_code (sku_id, status, id)")
+            conn.execute("INSERT INTO floor_code SELECT g, 1, 'sold', now() FROM generate_series(1, %s) g", [rows])
+            conn.execute("ANALYZE floor_code")
+        ids = list(range(1, rows + 1))
+        floor_ids, raw_ids = ids[: rows // 2], ids[rows // 2 :]
+        port = common.free_port()
+        env = {**os.environ, "FLOOR_DATABASE_URL": db_url}
+        command = [
+            str(common.VENV_BIN / "gunicorn"), "floor_app:application", "--chdir", str(ROOT / "bench"),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", "gthread",
+            "--threads", str(args.worker_threads), "--keep-alive", "30", "--log-level", "warning",
+        ]  # fmt: skip
+        server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+        deadline = time.time() + 30
+        while True:
+            try:
+                common.KeepAliveHttp(port, timeout=2).request("POST", "/", HEADERS, b'{"id": 0}')
+                break
+            except OSError:
+                if time.time() > deadline:
+                    raise SystemExit("gunicorn did not start") from None
+                time.sleep(0.2)
+        floor_slices = [iter(floor_ids[i :: args.threads]) for i in range(args.threads)]
+        raw_slices = [iter(raw_ids[i :: args.threads]) for i in range(args.threads)]
+        conns = [psycopg.connect(db_url, autocommit=True) for _ in range(args.threads)]
+        floor_phase(port, [[next(it) for _ in range(50)] for it in floor_slices], 30)  # warm-up
+        floor_n = raw_n = 0
+        floor_s = raw_s = server_cpu = 0.0
+        for _round in range(args.rounds):
+            before = common.cpu_seconds(server.pid)
+            n, s = floor_phase(port, floor_slices, args.seconds / args.rounds)
+            server_cpu += common.cpu_seconds(server.pid) - before
+            floor_n, floor_s = floor_n + n, floor_s + s
+            n, s = common.raw_phase(conns, raw_slices, args.seconds / args.rounds, sql=RAW_SQL)
+            raw_n, raw_s = raw_n + n, raw_s + s
+        for conn in conns:
+            conn.close()
+        floor_rate, raw_rate = floor_n / floor_s, raw_n / raw_s
+        print(f"floor: {floor_n} requests in {floor_s:.1f}s, gunicorn CPU {1000 * server_cpu / max(floor_n, 1):.2f} ms per request")
+        print(f"raw: {raw_n} updates in {raw_s:.1f}s; load average {os.getloadavg()[0]:.2f}")
+        print(f"floor_ratio={floor_rate / raw_rate:.3f} floor_per_s={floor_rate:.0f} raw_updates_per_s={raw_rate:.0f}")
+    finally:
+        if server is not None:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
