@@ -5,13 +5,11 @@ link registered in settlement's AppConfig.ready)."""
 
 from functools import wraps
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
 
 from redemption import selectors as redemption_selectors
 from settlement import forms
@@ -19,7 +17,7 @@ from settlement.models import ExportJob, MerchantStatement
 from settlement.selectors.merchant_statements import clerk_sees_statements, merchant_statement_lines, merchant_statements_for
 from settlement.services import exports as export_services
 from settlement.services import merchant_statements as statement_services
-from settlement.views import _form_error, _page, finance_view
+from settlement.views import _form_error, _page, finance_view, reconcile_post
 from voucherhub.core.errors import DomainError
 
 
@@ -63,16 +61,14 @@ def finance_merchant_statements(request):
 @finance_view("settlement.view_merchantstatement")
 def finance_merchant_statement(request, pk: int):
     statement = get_object_or_404(MerchantStatement.objects.select_related("merchant", "reconciled_by"), pk=pk)
-    if request.method == "POST":
-        if not request.user.has_perm("settlement.reconcile_merchantstatement"):
-            raise PermissionDenied
-        form = forms.ReconcileForm(request.POST)
-        if form.is_valid():
-            statement_services.merchant_statement_reconcile(statement=statement, actor=request.user, note=form.cleaned_data["note"])
-            messages.success(request, _("Statement %(number)s is reconciled and can no longer change.") % {"number": statement.number})
-            return redirect("settlement:finance-merchant-statement", pk=pk)
+    done, form = reconcile_post(
+        request, statement, permission="settlement.reconcile_merchantstatement", reconcile=statement_services.merchant_statement_reconcile
+    )
+    if done is not None:
+        return done
     context = {
         "statement": statement,
+        "form": form,
         "lines": merchant_statement_lines(statement),
         "download_url": reverse("settlement:finance-merchant-statement-download", args=[pk]),
     }

@@ -499,21 +499,35 @@ def finance_statements(request):
     )
 
 
+def reconcile_post(request, statement, *, permission: str, reconcile) -> tuple[HttpResponse | None, forms.ReconcileForm]:
+    """Finance's "Mark reconciled" on a statement page (a distributor's or a merchant's statement).
+
+    (a redirect back to the page, form) once `reconcile(statement=, actor=, note=)` has run; (None, form) for
+    the page to render: a GET, or a note that did not validate (the bound form carries the error)."""
+    if request.method != "POST":
+        return None, forms.ReconcileForm()
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    form = forms.ReconcileForm(request.POST)
+    if not form.is_valid():
+        return None, form
+    reconcile(statement=statement, actor=request.user, note=form.cleaned_data["note"])
+    messages.success(request, _("Statement %(number)s is reconciled and can no longer change.") % {"number": statement.number})
+    return redirect(request.path), form
+
+
 @finance_view("settlement.view_statement")
 def finance_statement(request, pk: int):
     statement = get_object_or_404(Statement.objects.select_related("wallet__distributor"), pk=pk)
-    if request.method == "POST":
-        if not request.user.has_perm("settlement.reconcile_statement"):
-            raise PermissionDenied
-        form = forms.ReconcileForm(request.POST)
-        if form.is_valid():
-            statement_services.statement_reconcile(statement=statement, actor=request.user, note=form.cleaned_data["note"])
-            messages.success(request, _("Statement %(number)s is reconciled and can no longer change.") % {"number": statement.number})
-            return redirect("settlement:finance-statement", pk=pk)
+    done, form = reconcile_post(
+        request, statement, permission="settlement.reconcile_statement", reconcile=statement_services.statement_reconcile
+    )
+    if done is not None:
+        return done
     context = {
         "statement": statement,
         "page": _page(request, _statement_lines(statement), 50),
-        "form": forms.ReconcileForm(),
+        "form": form,
         "download_url": reverse("settlement:finance-statement-download", args=[pk]),
     }
     return render(request, "settlement/finance/statement_detail.html", context)

@@ -202,9 +202,15 @@ def test_finance_approves_a_withdrawal_and_downloads_a_statement_xlsx(finance_cl
     assert first[1] == statement.number
     rows = list(lines.iter_rows(values_only=True))
     assert rows[0][0] == "entry" and {r[5] for r in rows[1:]} >= {order.number}
-    finance_client.post(reverse("settlement:finance-statement", args=[statement.pk]), {"note": "ok"})
+    detail_url = reverse("settlement:finance-statement", args=[statement.pk])
+    too_long = finance_client.post(detail_url, {"note": "x" * 301})
+    assert too_long.status_code == 200 and too_long.context["form"].errors["note"]
     statement.refresh_from_db()
-    assert statement.status == Statement.Status.RECONCILED
+    assert statement.status == Statement.Status.OPEN
+    done = finance_client.post(detail_url, {"note": "ok"})
+    assert done.status_code == 302 and done["Location"] == detail_url
+    statement.refresh_from_db()
+    assert statement.status == Statement.Status.RECONCILED and statement.note == "ok"
     codes = CardCode.objects.filter(order_items__order__distributor=tree.seller)
     text = str(rows)
     assert all(plain(c) not in text for c in codes)
