@@ -11,7 +11,7 @@ import threading
 
 import psycopg
 
-SQL = "UPDATE floor_code SET status = 'redeemed', status_changed_at = now() WHERE id = %s AND status = 'sold' RETURNING id"
+SQL = "UPDATE catalog_cardcode SET status = 'redeemed', status_changed_at = now() WHERE id = %s AND status = 'sold' RETURNING id"
 _local = threading.local()
 
 

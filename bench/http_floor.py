@@ -36,9 +36,6 @@ HEADERS = {
 }
 
 
-RAW_SQL = common.RAW_SQL.replace("catalog_cardcode", "floor_code")
-
-
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=4)
@@ -86,17 +83,10 @@ def main() -> int:
     db_url = common.psycopg_url(common.with_db(base, name))
     server = None
     try:
-        rows = int(12000 * args.seconds) + 10000
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            # catalog_cardcode's shape where the UPDATE touches it: the status is indexed, so no HOT update.
-            conn.execute(
-                "CREATE TABLE floor_code (id bigint PRIMARY KEY, sku_id bigint NOT NULL, status text NOT NULL,"
-                " status_changed_at timestamptz)"
-            )
-            conn.execute("CREATE INDEX floor_code_alloc ON floor_code (sku_id, status, id)")
-            conn.execute("INSERT INTO floor_code SELECT g, 1, 'sold', now() FROM generate_series(1, %s) g", [rows])
-            conn.execute("ANALYZE floor_code")
-        ids = list(range(1, rows + 1))
+        # The redeem benchmark's scratch database: migrated, with sold codes in catalog_cardcode (its indexes
+        # and all). Both phases update rows of that table, as redeem_throughput.py's raw phase does.
+        _terminals, _plaintexts, ids = common.prepare(common.with_db(base, name), args.threads, int(10000 * args.seconds) + 5000)
+        rows = len(ids)
         floor_ids, raw_ids = ids[: rows // 2], ids[rows // 2 :]
         port = common.free_port()
         env = {**os.environ, "FLOOR_DATABASE_URL": db_url}
@@ -126,7 +116,7 @@ def main() -> int:
             n, s = floor_phase(port, floor_slices, args.seconds / args.rounds)
             server_cpu += common.cpu_seconds(server.pid) - before
             floor_n, floor_s = floor_n + n, floor_s + s
-            n, s = common.raw_phase(conns, raw_slices, args.seconds / args.rounds, sql=RAW_SQL)
+            n, s = common.raw_phase(conns, raw_slices, args.seconds / args.rounds)
             raw_n, raw_s = raw_n + n, raw_s + s
         for conn in conns:
             conn.close()
@@ -138,6 +128,9 @@ def main() -> int:
         if server is not None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+        from django.db import connections
+
+        connections.close_all()
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return 0
 

@@ -22,6 +22,8 @@ PgBouncer before 1.21, needs that).
 """
 
 import time
+from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from functools import lru_cache
 
@@ -81,8 +83,17 @@ def _native(sql: str) -> bytes:
     return (parts[0] + "".join(f"${n}{part}" for n, part in enumerate(parts[1:], start=1))).encode()
 
 
+# Types psycopg sends as they are (an order passes ~70 parameters, most of them these).
+_AS_IS = frozenset({str, int, bool, float, Decimal, datetime, date, bytes, type(None)})
+
+
 def _plain(value):
     """Django's choices are Enums, which psycopg would send by name: send their values."""
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is list:
+        return value if all(type(v) in _AS_IS for v in value) else [_plain(v) for v in value]
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, list):
