@@ -207,6 +207,50 @@ def test_a_neighbours_ids_are_not_found(client, key, tree, sku):
     assert signed(client, mid_key, "GET", "/api/v1/quotas/").json()["results"] == []
 
 
+def test_storefront_items_list_only_my_own(client, key, tree, priced):
+    from channels.models import StorefrontItem
+
+    other = factories.SkuFactory(code="YOUKU-VIP-M1")
+    factories.PriceEntryFactory(level=tree.general, sku=other, price_floor=Decimal("1.00"))
+    # no storefront yet: an empty list, nothing of anyone else's
+    assert signed(client, key, "GET", "/api/v1/storefront/items/").json()["results"] == []
+    services.storefront_save(distributor=tree.top, slug="top-shop", title="Top")
+    services.storefront_save(distributor=tree.neighbour, slug="neighbour-shop", title="N")
+    services.storefront_save(distributor=tree.mid, slug="mid-shop", title="M")
+    mine = services.storefront_item_set(distributor=tree.top, sku=priced, retail_price=Decimal("24.00"))
+    services.storefront_item_set(distributor=tree.neighbour, sku=priced, retail_price=Decimal("24.50"))
+    services.storefront_item_set(distributor=tree.neighbour, sku=other, retail_price=Decimal("9.00"))
+    services.storefront_item_set(distributor=tree.mid, sku=priced, retail_price=Decimal("24.80"))
+
+    body = signed(client, key, "GET", "/api/v1/storefront/items/").json()
+    assert (body["count"], [(r["id"], r["sku"], r["retail_price"]) for r in body["results"]]) == (1, [(mine.pk, priced.code, "24.00")])
+    # my downline's storefront is its own, not mine; and the mid key sees only the mid's item, not its upline's
+    mid_rows = signed(client, services.api_key_issue(distributor=tree.mid), "GET", "/api/v1/storefront/items/").json()["results"]
+    assert [(r["sku"], r["retail_price"]) for r in mid_rows] == [(priced.code, "24.80")]
+
+    # listing a SKU the neighbour also lists writes to my storefront only
+    response = signed(client, key, "POST", "/api/v1/storefront/items/", {"sku": priced.code, "retail_price": "23.50"})
+    assert response.status_code == 200 and response.json()["id"] == mine.pk
+    neighbour_prices = StorefrontItem.objects.filter(storefront__distributor=tree.neighbour).values_list("retail_price", flat=True)
+    assert sorted(neighbour_prices) == [Decimal("9.00"), Decimal("24.50")]
+
+
+def test_a_sku_of_a_neighbours_exclusive_pool_cannot_be_listed(client, key, tree, neighbours_exclusive):
+    from channels.models import StorefrontItem
+
+    exclusive = neighbours_exclusive
+    services.storefront_save(distributor=tree.top, slug="top-shop", title="Top")
+    services.storefront_save(distributor=tree.neighbour, slug="neighbour-shop", title="N")
+    assert services.storefront_item_set(distributor=tree.neighbour, sku=exclusive, retail_price=Decimal("24.00"))  # theirs to sell
+
+    response = signed(client, key, "POST", "/api/v1/storefront/items/", {"sku": exclusive.code, "retail_price": "24.00"})
+    assert (response.status_code, code_of(response)) == (404, "sku_not_available")
+    assert not StorefrontItem.objects.filter(storefront__distributor=tree.top).exists()
+    assert not PriceViolation.objects.exists()  # refused as invisible, not as a price
+    assert exclusive.code not in json.dumps(signed(client, key, "GET", "/api/v1/storefront/items/").json())
+    assert exclusive.code not in [r["sku"] for r in signed(client, key, "GET", "/api/v1/catalog/").json()["results"]]
+
+
 # --- the command and the schema ---------------------------------------------------------------------
 
 

@@ -232,6 +232,23 @@ def test_storefront_settings_items_and_public_pages(top_client, client, tree, st
     assert client.get("/s/hd-shop/").status_code == 404
 
 
+def test_a_sku_of_a_neighbours_exclusive_pool_cannot_be_listed_in_the_portal(top_client, tree, stocked, neighbours_exclusive):
+    services.storefront_save(distributor=tree.top, slug="top-shop", title="Top")
+    services.storefront_save(distributor=tree.neighbour, slug="neighbour-shop", title="N")
+    services.storefront_item_set(distributor=tree.neighbour, sku=neighbours_exclusive, retail_price=Decimal("24.00"))
+    url = reverse("channels:portal-storefront")
+    page = top_client.get(url).content.decode()
+    assert neighbours_exclusive.code not in page  # not offered
+    # posted anyway: refused on the SKU field, and nothing is listed
+    response = top_client.post(url, {"item-sku": neighbours_exclusive.code, "item-retail_price": "24.00", "item-listed": "on"})
+    assert response.status_code == 200 and "sku" in response.context["item_form"].errors
+    assert not StorefrontItem.objects.filter(storefront__distributor=tree.top).exists()
+    # the neighbour's own storefront still shows it; mine never does
+    theirs = top_client.get("/s/neighbour-shop/")
+    assert theirs.status_code == 200 and neighbours_exclusive.name in theirs.content.decode()
+    assert neighbours_exclusive.name not in top_client.get("/s/top-shop/").content.decode()
+
+
 def test_storefront_service_refuses_bad_colour_and_empty_name(tree):
     from channels.errors import ChannelError
 
