@@ -130,9 +130,21 @@ def prices(request):
     return render(request, "channels/portal/prices.html", {"rows": selectors.catalog_for(request.distributor)})
 
 
+def _posted_downline_or_404(distributor: Distributor, value) -> None:
+    """A distributor id posted in a form is held to the rule of an id in a URL: anyone outside the
+    caller's downline is a 404, not a form error (which would tell a neighbour's id apart from a
+    made-up one, and is not how every other portal page answers). Blank or non-numeric input, and a
+    downline member that cannot take quota now, stay the form's to explain."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit():
+        selectors.downline_get(distributor, value)  # NotInDownline -> 404 (portal_view)
+
+
 @portal_view
 def quotas(request):
     distributor = request.distributor
+    if request.method == "POST":
+        _posted_downline_or_404(distributor, request.POST.get("to_distributor"))
     downline = selectors.downline(distributor).filter(status=Distributor.Status.ACTIVE)
     quota_rows = list(selectors.quotas_for(distributor))
     skus = Sku.objects.filter(pk__in=[q.sku_id for q in quota_rows if q.balance > 0])

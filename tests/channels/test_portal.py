@@ -108,11 +108,10 @@ def test_a_neighbours_ids_are_404_on_every_portal_page(client, tree, stocked):
     ]
     for url in posts:
         assert client.post(url).status_code == 404, url
-    # passing quota to a neighbour's distributor is a form error, and nothing moves
-    response = client.post(
-        reverse("channels:portal-quotas"), {"to_distributor": tree.neighbour_child.pk, "sku": stocked.code, "quantity": 1}
-    )
-    assert response.status_code == 200 and "to_distributor" in response.context["form"].errors
+    # passing quota to anyone outside my downline (a neighbour, its child, myself) is a 404 too, and nothing moves
+    for other in (tree.neighbour, tree.neighbour_child, tree.top):
+        response = client.post(reverse("channels:portal-quotas"), {"to_distributor": other.pk, "sku": stocked.code, "quantity": 1})
+        assert response.status_code == 404, other.name
     # nothing of the neighbour changed
     invitation.refresh_from_db()
     neighbour_key.refresh_from_db()
@@ -131,6 +130,9 @@ def test_a_downline_member_cannot_see_its_upline_or_sibling(client, tree, stocke
     assert client.get(reverse("channels:portal-downline-detail", args=[tree.sibling.pk])).status_code == 404
     assert client.get(reverse("channels:portal-downline-detail", args=[tree.leaf.pk])).status_code == 200
     assert client.get(reverse("channels:portal-quota-detail", args=[top_quota.pk])).status_code == 404
+    for other in (tree.top, tree.sibling):
+        response = client.post(reverse("channels:portal-quotas"), {"to_distributor": other.pk, "sku": stocked.code, "quantity": 1})
+        assert response.status_code == 404, other.name
 
 
 # --- invitations and signup ---------------------------------------------------------------------------
@@ -186,6 +188,15 @@ def test_pass_quota_in_the_portal(top_client, tree, stocked):
     assert Quota.objects.get(distributor=tree.leaf).balance == 8
     too_much = top_client.post(reverse("channels:portal-quotas"), {"to_distributor": tree.leaf.pk, "sku": stocked.code, "quantity": 43})
     assert "quantity" in too_much.context["form"].errors
+    # input that is wrong rather than someone else's stays a form error
+    for target, field in (("", "to_distributor"), ("leaf", "to_distributor"), (tree.leaf.pk, "quantity")):
+        quantity = 0 if field == "quantity" else 1
+        bad = top_client.post(reverse("channels:portal-quotas"), {"to_distributor": target, "sku": stocked.code, "quantity": quantity})
+        assert bad.status_code == 200 and field in bad.context["form"].errors, target
+    # a member of my downline that is not active cannot take quota: a form error, not a 404
+    Distributor.objects.filter(pk=tree.sibling.pk).update(status=Distributor.Status.SUSPENDED)
+    suspended = top_client.post(reverse("channels:portal-quotas"), {"to_distributor": tree.sibling.pk, "sku": stocked.code, "quantity": 1})
+    assert suspended.status_code == 200 and "to_distributor" in suspended.context["form"].errors
     page = top_client.get(reverse("channels:portal-quotas")).content.decode()
     assert tree.leaf.name in page  # the team table
 
