@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from catalog.models import Sku
@@ -369,6 +370,8 @@ def _require_perm(request, perm: str) -> None:
         raise PermissionDenied
 
 
+@sensitive_post_parameters("q")  # a plaintext code: not on Django's error page or in its error mail
+@sensitive_variables()
 @login_required
 def ops_trace(request):
     _require_perm(request, "channels.trace_codesale")
