@@ -140,6 +140,7 @@ class ActionFormMixin:
         }
         return _no_store(TemplateResponse(request, ACTION_FORM_TEMPLATE, context))
 
+    @sensitive_variables()  # nor any variable of this flow or what it calls (the code looked up, the codes revealed)
     def _form_flow(self, request, *, form_class, on_valid: Callable, form_kwargs=None, **page):
         # Django's error reports must not show what was typed (a password, a plaintext code).
         request.sensitive_post_parameters = ["password", "code"]
@@ -171,7 +172,9 @@ class ActionFormMixin:
             "revealed": revealed,
             "back_url": back_url,
         }
-        return _no_store(TemplateResponse(request, REVEAL_RESULT_TEMPLATE, context))
+        # Rendered here, inside _form_flow's sensitive_variables, not later by the handler: a template error
+        # while the plaintexts are being written into the page must not put them into an error report.
+        return _no_store(TemplateResponse(request, REVEAL_RESULT_TEMPLATE, context).render())
 
     def _reveal_flow(self, request, codes, *, count: int, download: bool, filename: str = "", back_url: str, **page):
         def on_valid(form):

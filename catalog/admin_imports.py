@@ -21,6 +21,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 from unfold.admin import ModelAdmin
 from unfold.decorators import display
@@ -189,6 +190,9 @@ class ImportJobAdmin(ModelAdmin):
 
     # --- Views ------------------------------------------------------------------------------------
 
+    # The upload's rows (plaintext codes) are locals below these two views while a small file is checked or
+    # stored in the request: an error report shows none of their variables, nor those of what they call.
+    @sensitive_variables()
     def upload_view(self, request):
         self._require_import_permission(request)
         handler = next((h for h in request.upload_handlers if isinstance(h, InMemoryUploadHandler)), None)
@@ -289,6 +293,7 @@ class ImportJobAdmin(ModelAdmin):
     def confirm_view(self, request, object_id):
         return require_POST(self._confirm)(request, object_id)
 
+    @sensitive_variables()
     def _confirm(self, request, object_id):
         self._require_import_permission(request)
         job = self._job(request, object_id)

@@ -13,6 +13,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
 from catalog.models import Sku
@@ -130,9 +131,21 @@ def prices(request):
     return render(request, "channels/portal/prices.html", {"rows": selectors.catalog_for(request.distributor)})
 
 
+def _posted_downline_or_404(distributor: Distributor, value) -> None:
+    """A distributor id posted in a form is held to the rule of an id in a URL: anyone outside the
+    caller's downline is a 404, not a form error (which would tell a neighbour's id apart from a
+    made-up one, and is not how every other portal page answers). Blank or non-numeric input, and a
+    downline member that cannot take quota now, stay the form's to explain."""
+    value = (value or "").strip()
+    if value.isascii() and value.isdigit():
+        selectors.downline_get(distributor, value)  # NotInDownline -> 404 (portal_view)
+
+
 @portal_view
 def quotas(request):
     distributor = request.distributor
+    if request.method == "POST":
+        _posted_downline_or_404(distributor, request.POST.get("to_distributor"))
     downline = selectors.downline(distributor).filter(status=Distributor.Status.ACTIVE)
     quota_rows = list(selectors.quotas_for(distributor))
     skus = Sku.objects.filter(pk__in=[q.sku_id for q in quota_rows if q.balance > 0])
@@ -357,6 +370,8 @@ def _require_perm(request, perm: str) -> None:
         raise PermissionDenied
 
 
+@sensitive_post_parameters("q")  # a plaintext code: not on Django's error page or in its error mail
+@sensitive_variables()
 @login_required
 def ops_trace(request):
     _require_perm(request, "channels.trace_codesale")

@@ -9,6 +9,7 @@ import json
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
@@ -187,6 +188,7 @@ class RedemptionVerifyApi(TerminalApi):
         request=InputSerializer,
         responses={200: OutputSerializer, 401: ErrorSerializer, 429: ErrorSerializer},
     )
+    @sensitive_variables()  # the JSON body's code is in locals here and below: not in an error report
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -255,6 +257,7 @@ def redeem_input_direct(request) -> dict | None:
 
 
 class RedemptionListCreateApi(TerminalApi):
+    @sensitive_variables()  # both paths (direct and DRF's post) hold the JSON body's code in locals below here
     def dispatch(self, request, *args, **kwargs):
         """A plain redeem (redeem_input_direct) runs without DRF's Request, negotiation and serializers.
 

@@ -230,11 +230,14 @@ class Caller:
 
 @dataclass(frozen=True)
 class CodeEntry:
-    """What the caller typed or scanned: a code (optionally with its serial), or a QR token."""
+    """What the caller typed or scanned: a code (optionally with its serial), or a QR token.
 
-    code: str = ""
+    The code and the token stay out of its repr: a traceback that lists local variables (Django's
+    error page and error mail, a debugger, a log line) shows the serial at most."""
+
+    code: str = field(default="", repr=False)
     serial: str = ""
-    qr_token: str = ""
+    qr_token: str = field(default="", repr=False)
 
     @property
     def text(self) -> str:

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import codegen
@@ -90,6 +91,10 @@ def _result(request, store, template_context: dict):
     return render(request, "redemption/console.html", _console_context(request, store, **template_context))
 
 
+# A typed or scanned code arrives in POST: Django's error page and error mail show neither the posted
+# value nor any local variable of the request's frames (the view's and everything it calls).
+@sensitive_post_parameters("code")
+@sensitive_variables()
 @clerk_required
 @require_POST
 def console_verify(request):
@@ -110,6 +115,8 @@ def console_verify(request):
     return _result(request, store, {"verification": verification, "redeem_form": redeem_form})
 
 
+@sensitive_post_parameters("code")
+@sensitive_variables()
 @clerk_required
 @require_POST
 def console_redeem(request):
@@ -288,6 +295,7 @@ def holder_codes(request, token: str):
     return _private(render(request, "redemption/holder_codes.html", context))
 
 
+@sensitive_variables()  # the opened code is a local here and in the template rendering below
 @require_POST
 def holder_reveal(request, token: str, holding_id: int):
     link = _link_or_404(token)

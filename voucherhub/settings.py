@@ -22,6 +22,8 @@ if DJANGO_ENV not in {"development", "production"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
+# Marked POST fields and variables (plaintext codes, passwords) are hidden on error pages also under DEBUG.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "voucherhub.core.errorreports.AlwaysSafeExceptionReporterFilter"
 
 # Development-only fallbacks: fixed, public, and refused in production.
 _DEV_SECRET_KEY = "dev-insecure-voucherhub-secret-key-change-me-0123456789abcdef"

@@ -4,11 +4,17 @@ The test runs codes through every path that handles them (STEPS), keeps their pl
 then asks every place a plaintext could leak to (COLLECTORS) for its text and scans it,
 case-insensitively, with and without dashes and blanks.
 
-To cover a new path (the code import, an API, a task): append a step `step(scene)` that pushes codes
-through it (recording any response or output with `scene.record(...)`), and, if it writes somewhere new
-(a file, a cache, a queue), a collector `collector(scene)` yielding `(place, text_or_bytes)` pairs.
+To cover a new path (an API, a task): append a step `step(scene)` that pushes codes through it
+(recording any response or output with `scene.record(...)`), and, if it writes somewhere new (a file, a
+cache, a queue), a collector `collector(scene)` yielding `(place, text_or_bytes)` pairs.
+
+The first test seeds its imported codes with a helper; the second (IMPORT_STEPS) takes CSV and XLSX files
+through the real import path: the admin upload (inline, and as a queued django-q2 job), its preview with
+bad rows, the bad-rows download and the confirmation, and the import_codes command. Every logger's DEBUG
+records are captured (`every_logger_at_debug`), SQL statements with their parameters included.
 """
 
+import contextlib
 import io
 import json
 import logging
@@ -17,20 +23,24 @@ import secrets
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.sessions.models import Session
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
-from django.test import override_settings
+from django.test import TestCase, override_settings
 from django.urls import NoReverseMatch, reverse
+from django_q.conf import Conf
 
 from catalog import codegen, services, vault
-from catalog.models import CardCode, CodeBatch, Sku
+from catalog.models import CardCode, CodeBatch, ImportJob, Sku
 from tests import factories
+from tests.catalog.importfiles import csv_bytes, named, xlsx_bytes
 from tests.catalog.vault_helpers import action_post, insert_codes, plaintexts_of
 from tests.factories import PASSWORD
 
@@ -44,7 +54,10 @@ class Scene:
     client: object
     caplog: object
     media_root: Path
+    incoming: Path  # import files as a supplier sends them: plaintext by nature, so outside MEDIA_ROOT
     plaintexts: set[str] = field(default_factory=set)
+    sources: list[tuple[str, bytes]] = field(default_factory=list)  # the import files' bytes (to test the scanner)
+    imported: dict[str, list[str]] = field(default_factory=dict)  # good codes per import step, for later rows
     recorded: list[tuple[str, Blob]] = field(default_factory=list)
     reveals: list[tuple[str, Blob]] = field(default_factory=list)
 
@@ -203,6 +216,119 @@ def step_crawl_the_admin(scene: Scene) -> None:
     scene.record("ops home", client.get(reverse("dashboards:ops-home")))
 
 
+# --- Steps of a real import: CSV and XLSX files through the admin upload and the import_codes command ---
+
+
+def _import_rows(scene: Scene, name: str, good: list[str], bad: list[tuple]) -> list[tuple]:
+    """Rows of an import file: the good codes with a serial and a future expiry, then the bad rows.
+    Every code in the file, good or bad, is a plaintext that must not come out anywhere."""
+    future = (date.today() + timedelta(days=365)).isoformat()
+    rows = [(code, f"{name}-{i:03d}", future) for i, code in enumerate(good)] + list(bad)
+    scene.plaintexts |= {row[0] for row in rows}
+    return rows
+
+
+def _source(scene: Scene, place: str, data: bytes) -> bytes:
+    scene.sources.append((place, data))
+    return data
+
+
+def _snapshot_database(scene: Scene, moment: str) -> None:
+    """The database as it is now (a job's sealed upload and its bad rows live only until it finishes)."""
+    scene.recorded += [(f"{place} ({moment})", blob) for place, blob in collect_database(scene)]
+
+
+def _record_job_pages(scene: Scene, job: ImportJob, moment: str) -> None:
+    for page in ("change", "progress", "errors"):
+        response = scene.client.get(reverse(f"admin:catalog_importjob_{page}", args=[job.pk]))
+        assert response.status_code == 200, (page, moment)
+        scene.record(f"import #{job.pk} {page} ({moment})", response)
+
+
+def step_import_csv_in_the_admin(scene: Scene) -> None:
+    """Upload, dry-run preview with bad rows (in the request), confirm: the inline path."""
+    sku = factories.SkuFactory(code="SCAN-CSV")
+    good = _supplier_like_codes(12)
+    scene.imported["csv"] = good
+    bad = [
+        (good[3], "", ""),  # duplicate in the file
+        (codegen.pretty(codegen.new_code()), "", "2001-01-01"),  # expired
+        ("F" * 70, "", ""),  # malformed: too long
+        (secrets.token_hex(6) + "Ä", "", ""),  # malformed: not ASCII
+    ]
+    data = _source(scene, "CSV upload", csv_bytes(_import_rows(scene, "CSV", good, bad)))
+    response = scene.client.post(reverse("admin:catalog_importjob_add"), {"sku": sku.pk, "mode": "valid", "file": named(data, "codes.csv")})
+    scene.record("CSV upload", response)
+    job = ImportJob.objects.get(sku=sku)
+    assert job.status == ImportJob.Status.PREVIEW and job.invalid_rows == len(bad), job.reason_counts
+    _record_job_pages(scene, job, "preview")
+    _snapshot_database(scene, "CSV preview")
+    confirmed = scene.client.post(reverse("admin:catalog_importjob_confirm", args=[job.pk]), {"mode": "valid"}, follow=True)
+    scene.record("CSV confirm", confirmed)
+    job.refresh_from_db()
+    assert (job.status, job.stored_rows) == (ImportJob.Status.DONE, len(good))
+    _record_job_pages(scene, job, "done")
+
+
+def step_import_xlsx_in_the_admin_as_a_queued_job(scene: Scene) -> None:
+    """An XLSX upload large enough to be a django-q2 job: dry run and commit run as tasks (synchronously
+    here, through the ORM broker's task table), with codes already in the vault among its rows."""
+    sku = factories.SkuFactory(code="SCAN-XLSX")
+    good = _supplier_like_codes(10)
+    bad = [(scene.imported["csv"][0], "", ""), (scene.imported["csv"][1].lower(), "", ""), (good[0], "", "")]  # in the vault x2, dup
+    data = _source(scene, "XLSX upload", xlsx_bytes(_import_rows(scene, "XLSX", good, bad)))
+    with override_settings(IMPORT_INLINE_MAX_ROWS=1), mock.patch.object(Conf, "SYNC", True):
+        # the queued task runs when the request's transaction commits, which these capture and replay
+        with TestCase.captureOnCommitCallbacks(execute=True) as validate:
+            upload = scene.client.post(
+                reverse("admin:catalog_importjob_add"), {"sku": sku.pk, "mode": "all", "file": named(data, "codes.xlsx")}
+            )
+        scene.record("XLSX upload", upload)
+        job = ImportJob.objects.get(sku=sku)
+        assert validate and job.status == ImportJob.Status.PREVIEW and job.invalid_rows == len(bad), job.reason_counts
+        _record_job_pages(scene, job, "preview")
+        _snapshot_database(scene, "XLSX preview")
+        confirm = reverse("admin:catalog_importjob_confirm", args=[job.pk])
+        scene.record("XLSX confirm all (refused)", scene.client.post(confirm, {"mode": "all"}, follow=True))
+        with TestCase.captureOnCommitCallbacks(execute=True) as commit:
+            scene.record("XLSX confirm valid", scene.client.post(confirm, {"mode": "valid"}))
+    assert commit
+    job.refresh_from_db()
+    assert (job.status, job.stored_rows) == (ImportJob.Status.DONE, len(good))
+    _record_job_pages(scene, job, "done")
+
+
+def _import_command(scene: Scene, place: str, *args: str) -> None:
+    out = io.StringIO()
+    try:
+        call_command("import_codes", *args, stdout=out, stderr=out)
+    except CommandError as error:
+        out.write(f"\nCommandError: {error}")
+    scene.recorded.append((f"import_codes {place}", out.getvalue()))
+
+
+def step_import_with_the_command(scene: Scene) -> None:
+    """`import_codes` with a CSV (mode valid, a bad row) and an XLSX (mode all, refused), then the CSV again."""
+    sku = factories.SkuFactory(code="SCAN-CLI")
+    good = _supplier_like_codes(8)
+    csv_rows = _import_rows(scene, "CLI", good[:4], [(scene.imported["csv"][2], "", ""), ("G" * 80, "", "")])
+    xlsx_rows = _import_rows(scene, "CLIX", good[4:], [(good[4], "", "")])
+    csv_path, xlsx_path = scene.incoming / "cli.csv", scene.incoming / "cli.xlsx"
+    csv_path.write_bytes(_source(scene, "command CSV", csv_bytes(csv_rows)))
+    xlsx_path.write_bytes(_source(scene, "command XLSX", xlsx_bytes(xlsx_rows)))
+    _import_command(scene, "CSV", "--sku", sku.code, "--mode", "valid", str(csv_path))
+    _import_command(scene, "XLSX all (refused)", "--sku", sku.code, str(xlsx_path))
+    _import_command(scene, "XLSX valid", "--sku", sku.code, "--mode", "valid", str(xlsx_path))
+    _import_command(scene, "CSV again (stores nothing)", "--sku", sku.code, "--mode", "valid", str(csv_path))
+    assert CardCode.objects.filter(sku=sku).count() == 4 + 4
+
+
+def step_remember_every_imported_plaintext(scene: Scene) -> None:
+    stored = set(plaintexts_of(CardCode.objects.all()).values())
+    assert len(stored) == 12 + 10 + 8
+    scene.plaintexts |= stored
+
+
 STEPS: list[Callable[[Scene], None]] = [
     step_generate_with_the_command,
     step_generate_in_the_admin,
@@ -214,6 +340,15 @@ STEPS: list[Callable[[Scene], None]] = [
     step_export,
     step_rotate_the_key,
     step_crawl_the_admin,  # last: pages show the state every step left behind
+]
+
+IMPORT_STEPS: list[Callable[[Scene], None]] = [
+    step_import_csv_in_the_admin,
+    step_import_xlsx_in_the_admin_as_a_queued_job,
+    step_import_with_the_command,
+    step_remember_every_imported_plaintext,
+    step_export,
+    step_crawl_the_admin,
 ]
 
 
@@ -303,16 +438,52 @@ class Scanner:
         return [f"{place}: …{hit[-4:]}" for place, blob in blobs for hit in self.hits(blob)]
 
 
+@contextlib.contextmanager
+def every_logger_at_debug(caplog) -> Iterator[None]:
+    """caplog's handler sits on the root logger at DEBUG; make every record of every logger reach it.
+
+    Loggers configured with a level of their own (django, django.db.backends, psycopg) would drop DEBUG
+    records, and loggers that do not propagate (django.server, django-q when it set itself up) would
+    keep theirs from the root: both are opened up for the test and restored after."""
+    caplog.set_level(logging.DEBUG)
+    changed = []
+    for logger in [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]:
+        if logger.level not in (logging.NOTSET, logging.DEBUG) or not logger.propagate:
+            changed.append((logger, logger.level, caplog.handler if not logger.propagate else None))
+            logger.setLevel(logging.DEBUG)
+            if not logger.propagate:
+                logger.addHandler(caplog.handler)
+    try:
+        yield
+    finally:
+        for logger, level, handler in changed:
+            logger.setLevel(level)
+            if handler is not None:
+                logger.removeHandler(handler)
+
+
 @pytest.fixture
 def scene(ops_client, caplog, settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-    caplog.set_level(logging.DEBUG)
-    caplog.set_level(logging.DEBUG, logger="django.db.backends")
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.MEDIA_ROOT.mkdir()
+    (tmp_path / "incoming").mkdir()
     connection.force_debug_cursor = True  # every SQL statement and its parameters goes to the log
     try:
-        yield Scene(client=ops_client, caplog=caplog, media_root=tmp_path)
+        with every_logger_at_debug(caplog):
+            yield Scene(client=ops_client, caplog=caplog, media_root=settings.MEDIA_ROOT, incoming=tmp_path / "incoming")
     finally:
         connection.force_debug_cursor = False
+
+
+def scan(scanner: Scanner, scene: Scene) -> tuple[int, list[str]]:
+    """(places scanned, leaks) over every collector."""
+    leaks = []
+    scanned = 0
+    for collect in COLLECTORS:
+        for place, blob in collect(scene):
+            scanned += 1
+            leaks += scanner.leaks([(place, blob)])
+    return scanned, leaks
 
 
 def test_no_plaintext_code_in_the_database_logs_admin_pages_or_exports(scene):
@@ -329,11 +500,25 @@ def test_no_plaintext_code_in_the_database_logs_admin_pages_or_exports(scene):
     assert scanner.hits(known.upper().encode("utf-16-le"))
 
     # and nowhere else
-    leaks = []
-    scanned = 0
-    for collect in COLLECTORS:
-        for place, blob in collect(scene):
-            scanned += 1
-            leaks += scanner.leaks([(place, blob)])
+    scanned, leaks = scan(scanner, scene)
+    assert scanned > 1000
+    assert not leaks, "plaintext codes found in:\n" + "\n".join(leaks[:50])
+
+
+def test_no_plaintext_after_importing_csv_and_xlsx_through_the_admin_and_the_command(scene):
+    """The real import path, not a helper: admin upload (inline, and as a queued job), preview, bad rows,
+    confirm, the import_codes command; then the database, every log record, the admin and the exports."""
+    for step in IMPORT_STEPS:
+        step(scene)
+    scanner = Scanner(scene.plaintexts)
+
+    # the scanner sees the codes in the files that carried them, CSV text and XLSX zip alike
+    assert {place for place, _data in scene.sources} == {"CSV upload", "XLSX upload", "command CSV", "command XLSX"}
+    for place, data in scene.sources:
+        assert len(scanner.hits(data)) >= 4, f"the scanner missed the plaintexts in the {place}"
+    # the logs were captured, SQL with its parameters and the import's own records included
+    assert any(record.name == "django.db.backends" and "catalog_cardcode" in record.getMessage() for record in scene.caplog.records)
+
+    scanned, leaks = scan(scanner, scene)
     assert scanned > 1000
     assert not leaks, "plaintext codes found in:\n" + "\n".join(leaks[:50])

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from channels.models import Distributor, DistributorLevel
+from channels.models import Distributor, DistributorLevel, ProductPool
 from tests import factories
 from voucherhub.core import roles
 
@@ -69,3 +69,17 @@ def priced(tree, sku):
             level=level, sku=sku, purchase_price=Decimal(price), suggested_retail=Decimal("25.00"), price_floor=Decimal("23.00")
         )
     return sku
+
+
+@pytest.fixture
+def neighbours_exclusive(tree):
+    """A SKU priced for 总代 and 省代 alike, but in an exclusive pool of the neighbour's alone."""
+    exclusive = factories.SkuFactory(code="EXCL-NEIGHBOUR", name="华南独家券")
+    for level in (tree.general, tree.province):
+        factories.PriceEntryFactory(
+            level=level, sku=exclusive, purchase_price=Decimal("19.50"), suggested_retail=Decimal("25.00"), price_floor=Decimal("23.00")
+        )
+    pool = ProductPool.objects.create(name="华南独家")
+    pool.skus.add(exclusive)
+    pool.distributors.add(tree.neighbour)
+    return exclusive

@@ -45,30 +45,36 @@ def test_a_valid_signed_request_is_accepted(client, key, tree):
 
 def test_each_failure_has_its_own_401_code(client, key, tree):
     api_key, secret = key
-    assert code_of(client.get("/api/v1/me/")) == "missing_signature"
+
+    def refused(response, code):
+        assert (response.status_code, code_of(response)) == (401, code)
+
+    refused(client.get("/api/v1/me/"), "missing_signature")
     # wrong secret
-    assert code_of(signed(client, (api_key, "not-the-secret"), "GET", "/api/v1/me/")) == "bad_signature"
+    refused(signed(client, (api_key, "not-the-secret"), "GET", "/api/v1/me/"), "bad_signature")
     # signed for another path (query tampered)
     headers = apisign.signed_headers(key_id=api_key.key_id, secret=secret, method="GET", path="/api/v1/downline/?status=active")
-    response = client.get("/api/v1/downline/?status=pending", headers=headers)
-    assert (response.status_code, code_of(response)) == (401, "bad_signature")
+    refused(client.get("/api/v1/downline/?status=pending", headers=headers), "bad_signature")
     # body tampered
     body = json.dumps({"sku": "X", "retail_price": "30.00"}).encode()
     headers = apisign.signed_headers(key_id=api_key.key_id, secret=secret, method="POST", path="/api/v1/storefront/items/", body=body)
     response = client.post(
         "/api/v1/storefront/items/", data=b'{"sku": "X", "retail_price": "1.00"}', content_type="application/json", headers=headers
     )
-    assert code_of(response) == "bad_signature"
-    assert code_of(signed(client, key, "GET", "/api/v1/me/", timestamp=time.time() - 301)) == "stale_timestamp"
-    assert code_of(signed(client, key, "GET", "/api/v1/me/", timestamp=time.time() + 301)) == "stale_timestamp"
+    refused(response, "bad_signature")
+    refused(signed(client, key, "GET", "/api/v1/me/", timestamp=time.time() - 301), "stale_timestamp")
+    refused(signed(client, key, "GET", "/api/v1/me/", timestamp=time.time() + 301), "stale_timestamp")
+    # reused nonce
+    headers = apisign.signed_headers(key_id=api_key.key_id, secret=secret, method="GET", path="/api/v1/me/")
+    assert client.get("/api/v1/me/", headers=headers).status_code == 200
+    refused(client.get("/api/v1/me/", headers=headers), "replayed_nonce")
     stray = (ApiKey(key_id="vhk_nope"), secret)
-    assert code_of(signed(client, stray, "GET", "/api/v1/me/")) == "unknown_key"
+    refused(signed(client, stray, "GET", "/api/v1/me/"), "unknown_key")
     services.api_key_update(key=api_key, ip_allowlist="10.0.0.0/8\n192.168.1.7")
-    assert code_of(signed(client, key, "GET", "/api/v1/me/", remote="203.0.113.9")) == "ip_not_allowed"
+    refused(signed(client, key, "GET", "/api/v1/me/", remote="203.0.113.9"), "ip_not_allowed")
     assert signed(client, key, "GET", "/api/v1/me/", remote="10.20.30.40").status_code == 200
     services.api_key_revoke(key=api_key)
-    response = signed(client, key, "GET", "/api/v1/me/", remote="10.20.30.40")
-    assert (response.status_code, code_of(response)) == (401, "revoked_key")
+    refused(signed(client, key, "GET", "/api/v1/me/", remote="10.20.30.40"), "revoked_key")
 
 
 def test_a_replayed_request_is_refused(client, key):
@@ -81,7 +87,8 @@ def test_a_replayed_request_is_refused(client, key):
 
 def test_keys_of_a_suspended_distributor_stop(client, key, tree):
     services.distributor_suspend(distributor=tree.top, actor=None)
-    assert code_of(signed(client, key, "GET", "/api/v1/me/")) == "revoked_key"
+    response = signed(client, key, "GET", "/api/v1/me/")
+    assert (response.status_code, code_of(response)) == (401, "revoked_key")
 
 
 def test_rotation_with_and_without_grace(client, key):
@@ -205,6 +212,50 @@ def test_a_neighbours_ids_are_not_found(client, key, tree, sku):
     for other in (tree.top, tree.sibling):
         assert signed(client, mid_key, "GET", f"/api/v1/downline/{other.pk}/").status_code == 404
     assert signed(client, mid_key, "GET", "/api/v1/quotas/").json()["results"] == []
+
+
+def test_storefront_items_list_only_my_own(client, key, tree, priced):
+    from channels.models import StorefrontItem
+
+    other = factories.SkuFactory(code="YOUKU-VIP-M1")
+    factories.PriceEntryFactory(level=tree.general, sku=other, price_floor=Decimal("1.00"))
+    # no storefront yet: an empty list, nothing of anyone else's
+    assert signed(client, key, "GET", "/api/v1/storefront/items/").json()["results"] == []
+    services.storefront_save(distributor=tree.top, slug="top-shop", title="Top")
+    services.storefront_save(distributor=tree.neighbour, slug="neighbour-shop", title="N")
+    services.storefront_save(distributor=tree.mid, slug="mid-shop", title="M")
+    mine = services.storefront_item_set(distributor=tree.top, sku=priced, retail_price=Decimal("24.00"))
+    services.storefront_item_set(distributor=tree.neighbour, sku=priced, retail_price=Decimal("24.50"))
+    services.storefront_item_set(distributor=tree.neighbour, sku=other, retail_price=Decimal("9.00"))
+    services.storefront_item_set(distributor=tree.mid, sku=priced, retail_price=Decimal("24.80"))
+
+    body = signed(client, key, "GET", "/api/v1/storefront/items/").json()
+    assert (body["count"], [(r["id"], r["sku"], r["retail_price"]) for r in body["results"]]) == (1, [(mine.pk, priced.code, "24.00")])
+    # my downline's storefront is its own, not mine; and the mid key sees only the mid's item, not its upline's
+    mid_rows = signed(client, services.api_key_issue(distributor=tree.mid), "GET", "/api/v1/storefront/items/").json()["results"]
+    assert [(r["sku"], r["retail_price"]) for r in mid_rows] == [(priced.code, "24.80")]
+
+    # listing a SKU the neighbour also lists writes to my storefront only
+    response = signed(client, key, "POST", "/api/v1/storefront/items/", {"sku": priced.code, "retail_price": "23.50"})
+    assert response.status_code == 200 and response.json()["id"] == mine.pk
+    neighbour_prices = StorefrontItem.objects.filter(storefront__distributor=tree.neighbour).values_list("retail_price", flat=True)
+    assert sorted(neighbour_prices) == [Decimal("9.00"), Decimal("24.50")]
+
+
+def test_a_sku_of_a_neighbours_exclusive_pool_cannot_be_listed(client, key, tree, neighbours_exclusive):
+    from channels.models import StorefrontItem
+
+    exclusive = neighbours_exclusive
+    services.storefront_save(distributor=tree.top, slug="top-shop", title="Top")
+    services.storefront_save(distributor=tree.neighbour, slug="neighbour-shop", title="N")
+    assert services.storefront_item_set(distributor=tree.neighbour, sku=exclusive, retail_price=Decimal("24.00"))  # theirs to sell
+
+    response = signed(client, key, "POST", "/api/v1/storefront/items/", {"sku": exclusive.code, "retail_price": "24.00"})
+    assert (response.status_code, code_of(response)) == (404, "sku_not_available")
+    assert not StorefrontItem.objects.filter(storefront__distributor=tree.top).exists()
+    assert not PriceViolation.objects.exists()  # refused as invisible, not as a price
+    assert exclusive.code not in json.dumps(signed(client, key, "GET", "/api/v1/storefront/items/").json())
+    assert exclusive.code not in [r["sku"] for r in signed(client, key, "GET", "/api/v1/catalog/").json()["results"]]
 
 
 # --- the command and the schema ---------------------------------------------------------------------

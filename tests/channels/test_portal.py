@@ -108,11 +108,10 @@ def test_a_neighbours_ids_are_404_on_every_portal_page(client, tree, stocked):
     ]
     for url in posts:
         assert client.post(url).status_code == 404, url
-    # passing quota to a neighbour's distributor is a form error, and nothing moves
-    response = client.post(
-        reverse("channels:portal-quotas"), {"to_distributor": tree.neighbour_child.pk, "sku": stocked.code, "quantity": 1}
-    )
-    assert response.status_code == 200 and "to_distributor" in response.context["form"].errors
+    # passing quota to anyone outside my downline (a neighbour, its child, myself) is a 404 too, and nothing moves
+    for other in (tree.neighbour, tree.neighbour_child, tree.top):
+        response = client.post(reverse("channels:portal-quotas"), {"to_distributor": other.pk, "sku": stocked.code, "quantity": 1})
+        assert response.status_code == 404, other.name
     # nothing of the neighbour changed
     invitation.refresh_from_db()
     neighbour_key.refresh_from_db()
@@ -131,6 +130,9 @@ def test_a_downline_member_cannot_see_its_upline_or_sibling(client, tree, stocke
     assert client.get(reverse("channels:portal-downline-detail", args=[tree.sibling.pk])).status_code == 404
     assert client.get(reverse("channels:portal-downline-detail", args=[tree.leaf.pk])).status_code == 200
     assert client.get(reverse("channels:portal-quota-detail", args=[top_quota.pk])).status_code == 404
+    for other in (tree.top, tree.sibling):
+        response = client.post(reverse("channels:portal-quotas"), {"to_distributor": other.pk, "sku": stocked.code, "quantity": 1})
+        assert response.status_code == 404, other.name
 
 
 # --- invitations and signup ---------------------------------------------------------------------------
@@ -186,6 +188,15 @@ def test_pass_quota_in_the_portal(top_client, tree, stocked):
     assert Quota.objects.get(distributor=tree.leaf).balance == 8
     too_much = top_client.post(reverse("channels:portal-quotas"), {"to_distributor": tree.leaf.pk, "sku": stocked.code, "quantity": 43})
     assert "quantity" in too_much.context["form"].errors
+    # input that is wrong rather than someone else's stays a form error
+    for target, field in (("", "to_distributor"), ("leaf", "to_distributor"), (tree.leaf.pk, "quantity")):
+        quantity = 0 if field == "quantity" else 1
+        bad = top_client.post(reverse("channels:portal-quotas"), {"to_distributor": target, "sku": stocked.code, "quantity": quantity})
+        assert bad.status_code == 200 and field in bad.context["form"].errors, target
+    # a member of my downline that is not active cannot take quota: a form error, not a 404
+    Distributor.objects.filter(pk=tree.sibling.pk).update(status=Distributor.Status.SUSPENDED)
+    suspended = top_client.post(reverse("channels:portal-quotas"), {"to_distributor": tree.sibling.pk, "sku": stocked.code, "quantity": 1})
+    assert suspended.status_code == 200 and "to_distributor" in suspended.context["form"].errors
     page = top_client.get(reverse("channels:portal-quotas")).content.decode()
     assert tree.leaf.name in page  # the team table
 
@@ -230,6 +241,23 @@ def test_storefront_settings_items_and_public_pages(top_client, client, tree, st
     # a closed shop or a suspended distributor has no public pages
     Storefront.objects.filter(pk=shop.pk).update(is_open=False)
     assert client.get("/s/hd-shop/").status_code == 404
+
+
+def test_a_sku_of_a_neighbours_exclusive_pool_cannot_be_listed_in_the_portal(top_client, tree, stocked, neighbours_exclusive):
+    services.storefront_save(distributor=tree.top, slug="top-shop", title="Top")
+    services.storefront_save(distributor=tree.neighbour, slug="neighbour-shop", title="N")
+    services.storefront_item_set(distributor=tree.neighbour, sku=neighbours_exclusive, retail_price=Decimal("24.00"))
+    url = reverse("channels:portal-storefront")
+    page = top_client.get(url).content.decode()
+    assert neighbours_exclusive.code not in page  # not offered
+    # posted anyway: refused on the SKU field, and nothing is listed
+    response = top_client.post(url, {"item-sku": neighbours_exclusive.code, "item-retail_price": "24.00", "item-listed": "on"})
+    assert response.status_code == 200 and "sku" in response.context["item_form"].errors
+    assert not StorefrontItem.objects.filter(storefront__distributor=tree.top).exists()
+    # the neighbour's own storefront still shows it; mine never does
+    theirs = top_client.get("/s/neighbour-shop/")
+    assert theirs.status_code == 200 and neighbours_exclusive.name in theirs.content.decode()
+    assert neighbours_exclusive.name not in top_client.get("/s/top-shop/").content.decode()
 
 
 def test_storefront_service_refuses_bad_colour_and_empty_name(tree):

@@ -2,8 +2,10 @@
 
 /api/v1/ requests skip sessions, CSRF, login, OTP, messages, htmx and axes and resolve against the API's
 own urlconf, yet answer exactly as before: the same security headers, the same error bodies in the
-caller's language, the same 404. Pages and the API docs keep the full stack. The equivalence tests call
-the WSGI application gunicorn serves (voucherhub.wsgi.application) next to django.test.Client.
+caller's language. What Django answers by itself there (an unknown path, an unreadable body, a crash) is
+in the API's JSON error body too, never the site's HTML error page. Pages and the API docs keep the full
+stack. The equivalence tests call the WSGI application gunicorn serves (voucherhub.wsgi.application)
+next to django.test.Client.
 """
 
 import io
@@ -152,10 +154,65 @@ def test_errors_keep_their_body_and_language(client, db):
     assert english.json()["error"]["message"] != response.json()["error"]["message"]
 
 
-def test_unknown_api_path_is_the_sites_404(client, db):
+def test_unknown_api_path_is_a_404_in_the_error_body(client, db):
+    for path in ("/api/v1/no-such-thing/", "/api/v1/downline/not-a-number/", "/api/v1/"):
+        response = client.get(path, headers={"Accept-Language": "en"})
+        assert response.status_code == 404, path
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.json() == {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
+        assert SECURITY_HEADERS <= set(response.headers)
+    chinese = client.get("/api/v1/no-such-thing/")
+    assert chinese.json()["error"]["message"] != "Not found." and chinese.headers["Content-Language"] == "zh-hans"
+    assert client.post("/api/v1/no-such-thing/", b"{", content_type="application/json").json()["error"]["code"] == "not_found"
+
+
+def test_unknown_api_path_is_json_under_debug_too(client, db, settings):
+    settings.DEBUG = True
     response = client.get("/api/v1/no-such-thing/")
-    assert response.status_code == 404
-    assert SECURITY_HEADERS <= set(response.headers)
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+
+
+def distributor_signed(client, method: str, path: str, body: bytes = b""):
+    key, secret = channel_services.api_key_issue(distributor=factories.DistributorFactory(), label="ERP")
+    headers = apisign.signed_headers(key_id=key.key_id, secret=secret, method=method, path=path, body=body)
+    return client.generic(method, path, data=body, content_type="application/json", headers=headers)
+
+
+def test_a_wrong_method_is_a_405_in_the_error_body(client, db):
+    response = distributor_signed(client, "DELETE", "/api/v1/me/")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert set(response.json()["error"]) == {"code", "message", "fields"}
+    assert "GET" in response.headers["Allow"]
+
+
+def test_a_malformed_json_body_is_a_400_in_the_error_body(client, db):
+    response = distributor_signed(client, "POST", "/api/v1/storefront/items/", b'{"sku": "X", "retail_price": ')
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    assert set(response.json()["error"]) == {"code", "message", "fields"}
+
+
+def test_a_request_django_refuses_is_a_400_in_the_error_body(client, db):
+    # A Host outside ALLOWED_HOSTS: CommonMiddleware raises DisallowedHost before any view runs.
+    response = client.get("/api/v1/me/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "bad_request"
+
+
+def test_a_crash_is_a_500_in_the_error_body_without_details(db, monkeypatch):
+    from django.test import Client
+
+    from channels.api import MeApi
+
+    def crash(self, request):
+        raise RuntimeError("secret detail of the failure")
+
+    monkeypatch.setattr(MeApi, "get", crash)
+    response = distributor_signed(Client(raise_request_exception=False), "GET", "/api/v1/me/")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+    assert b"secret detail" not in response.content
 
 
 def test_missing_slash_redirects_like_before(client, db):

@@ -66,6 +66,54 @@ def test_password_change_page(ops_client):
     assert ops_client.get(reverse("password_change")).status_code == 200
 
 
+def login(client, username: str, password: str):
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def test_logout_logs_out_and_redirects_to_the_login_page(client):
+    factories.UserFactory(username="someone", role=roles.OPS)
+    assert login(client, "someone", PASSWORD).status_code == 302
+    assert client.get(reverse("dashboards:ops-home")).status_code == 200
+    # a link cannot log anyone out (GET), only the form's POST does
+    assert client.get(reverse("logout")).status_code == 405
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert "_auth_user_id" not in client.session
+    after = client.get(reverse("dashboards:ops-home"))
+    assert after.status_code == 302 and after["Location"].startswith(reverse("login"))
+
+
+NEW_PASSWORD = "Lantern-Orchid-7295"
+
+
+def test_password_change_takes_the_new_password(client):
+    user = factories.UserFactory(username="someone", role=roles.OPS)
+    login(client, "someone", PASSWORD)
+    response = client.post(
+        reverse("password_change"), {"old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == reverse("password_change_done")
+    assert client.get(reverse("dashboards:ops-home")).status_code == 200  # still signed in on this browser
+    user.refresh_from_db()
+    assert user.check_password(NEW_PASSWORD) and not user.check_password(PASSWORD)
+    # through the login page: the old password no longer works, the new one does
+    client.post(reverse("logout"))
+    refused = login(client, "someone", PASSWORD)
+    assert refused.status_code == 200 and refused.context["form"].errors
+    assert login(client, "someone", NEW_PASSWORD).status_code == 302
+    assert client.get(reverse("dashboards:ops-home")).status_code == 200
+
+
+def test_password_change_with_a_wrong_old_password_is_a_form_error(ops_client, ops_user):
+    response = ops_client.post(
+        reverse("password_change"), {"old_password": "not-my-password", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD}
+    )
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["old_password"]
+    ops_user.refresh_from_db()
+    assert ops_user.check_password(PASSWORD) and not ops_user.check_password(NEW_PASSWORD)
+
+
 def test_roles_are_groups_with_permissions():
     from django.contrib.auth.models import Group
 

@@ -1,20 +1,50 @@
 """API conventions shared by every app: one error body shape, domain errors mapped to status codes.
 
-Every error leaves the API as `{"error": {"code": "...", "message": "...", "fields": {...}}}`.
+Every error leaves the API as `{"error": {"code": "...", "message": "...", "fields": {...}}}`: the ones a
+DRF view raises through `exception_handler`, and the ones Django answers before or around a view (an
+unknown path, an unreadable request, a crash) through the error handlers below, which
+voucherhub/api_urls.py declares for the API's own request stack (voucherhub/core/apihandler.py).
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from voucherhub.core.errors import DomainError
+from voucherhub.core.errors import DomainError, NotFound, PermissionDenied
 
 
 def error_body(code: str, message, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
+
+
+def error_json(code: str, message, *, status_code: int) -> JsonResponse:
+    """The error body as a plain Django response, for answers given outside DRF (no renderer runs there).
+
+    ensure_ascii=False like DRF's JSON renderer, so a Chinese message reads the same from either."""
+    return JsonResponse(error_body(code, message), status=status_code, json_dumps_params={"ensure_ascii": False})
+
+
+# Django's error handlers (handler400/403/404/500) for the API's urlconf.
+
+
+def not_found(request, exception=None) -> JsonResponse:
+    return error_json(NotFound.code, NotFound.default_message, status_code=404)
+
+
+def bad_request(request, exception=None) -> JsonResponse:
+    return error_json("bad_request", _("The request could not be read."), status_code=400)
+
+
+def permission_denied(request, exception=None) -> JsonResponse:
+    return error_json(PermissionDenied.code, PermissionDenied.default_message, status_code=403)
+
+
+def server_error(request) -> JsonResponse:
+    # Says nothing of the failure: the details (and whatever the request carried) stay in the server's log.
+    return error_json("server_error", _("Something went wrong on our side. Please try again later."), status_code=500)
 
 
 def error_response(code: str, message, *, status_code: int, fields: dict | None = None, headers=None) -> Response:
