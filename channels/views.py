@@ -17,7 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from catalog.models import Sku
-from channels import forms, selectors, services
+from channels import attribution, forms, selectors, services
 from channels.errors import NotInDownline
 from channels.models import Distributor, Storefront
 from voucherhub.core.errors import DomainError
@@ -413,6 +413,7 @@ def _storefront_or_404(slug: str):
 
 def storefront_home(request, slug: str):
     storefront = _storefront_or_404(slug)
+    attribution.source_remember(request, storefront)
     return render(request, "channels/shop/home.html", {"shop": storefront, "rows": selectors.storefront_skus(storefront)})
 
 
@@ -421,6 +422,7 @@ def storefront_product(request, slug: str, sku_code: str):
     row = selectors.storefront_item_public(storefront, sku_code)
     if row is None:
         raise Http404
+    attribution.source_remember(request, storefront)
     return render(request, "channels/shop/product.html", {"shop": storefront, "row": row, "sku": row.item.sku})
 
 

@@ -26,6 +26,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from catalog.models import Sku
+from channels import attribution
 from channels import selectors as channel_selectors
 from channels.views import portal_view
 from riskcontrol.errors import ChallengeRequired, LockedOut, RiskBlocked
@@ -317,6 +318,7 @@ def checkout(request, slug: str, sku_code: str):
             form.add_error(None, _("The characters do not match. Try the new picture."))
         else:
             data = form.cleaned_data
+            source = attribution.source_for(request, storefront)
             try:
                 order = order_place(
                     channel=Order.Channel.STOREFRONT,
@@ -327,8 +329,8 @@ def checkout(request, slug: str, sku_code: str):
                     pay_method=data["pay_method"],
                     contact=data["contact"],
                     lookup_password=data["lookup_password"],
-                    campaign=request.GET.get("utm_campaign", ""),
-                    referrer=request.headers.get("Referer", ""),
+                    campaign=source.campaign,
+                    referrer=source.referrer,
                     ip=client_ip(request),
                     device=request.POST.get("device", ""),
                     challenge_passed=challenge_form is not None,

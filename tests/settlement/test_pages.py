@@ -125,6 +125,37 @@ def test_storefront_checkout_pays_in_the_sandbox_and_the_lookup_shows_the_code(c
     assert client.get(link.replace("http://127.0.0.1:8000", "")).status_code == 200
 
 
+def test_an_order_records_the_campaign_and_referrer_of_the_link_that_brought_the_buyer(client, tree):
+    shop = reverse("channels:shop", args=[tree.storefront.slug])
+    product = reverse("channels:shop-product", args=[tree.storefront.slug, tree.sku.code])
+    # a WeChat group post opens the shop; the buyer browses to a product and buys there
+    client.get(shop + "?utm_campaign=double-11&ref=group-leader-07", HTTP_REFERER="https://mp.weixin.qq.com/s/abc")
+    client.get(product, HTTP_REFERER="http://testserver" + shop)  # the shop's own page: no new source
+    checkout(client, tree)
+    first = Order.objects.get()
+    assert (first.campaign, first.referrer) == ("double-11", "group-leader-07")
+
+    # another visitor arrives from a search engine without a tag: the outside page is the referrer
+    other = client.__class__()
+    other.get(product, HTTP_REFERER="https://www.baidu.com/s?wd=coffee")
+    checkout(other, tree)
+    second = Order.objects.exclude(pk=first.pk).get()
+    assert (second.campaign, second.referrer) == ("", "https://www.baidu.com/s?wd=coffee")
+
+    # a visitor who typed the address: no source, and no session was made for it
+    plain_visitor = client.__class__()
+    plain_visitor.get(product)
+    assert "sessionid" not in plain_visitor.cookies
+    checkout_url = reverse("settlement:checkout", args=[tree.storefront.slug, tree.sku.code])
+    plain_visitor.post(
+        checkout_url,
+        {"quantity": 1, "contact": "c@example.test", "lookup_password": "secret-123", "pay_method": "sandbox"},
+        HTTP_REFERER="http://testserver" + checkout_url,
+    )
+    third = Order.objects.exclude(pk__in=[first.pk, second.pk]).get()
+    assert (third.campaign, third.referrer) == ("", "")
+
+
 def test_lookup_needs_all_three_secrets_and_is_locked_after_failures(client, tree, settings, clear_cache):
     settings.SETTLEMENT_LOOKUP_MAX_FAILURES = 5
     checkout(client, tree)
