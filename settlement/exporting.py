@@ -128,6 +128,7 @@ def orders_sheet(*, start=None, end=None, distributor_id=None) -> Sheet:
         Col("refunded_amount", "o.refunded_amount", NUM),
         Col("paid_at", "o.paid_at", TIME),
         Col("campaign", "o.campaign"),
+        Col("referrer", "o.referrer"),
     ]
     body = f"FROM {_table(Order)} o JOIN catalog_sku s ON s.id = o.sku_id WHERE {cond}"
     return Sheet(columns=columns, body=body, params=params, order_by="o.id", title="orders")
