@@ -16,7 +16,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -48,28 +47,17 @@ def parse_args():
 
 def floor_phase(port, slices, seconds):
     done = [0] * len(slices)
-    barrier = threading.Barrier(len(slices) + 1)
-    stop_at = [0.0]
 
-    def run(index):
-        http = common.KeepAliveHttp(port)
-        barrier.wait()
+    def work(index, http, deadline):
         for row_id in slices[index]:
             status, _body = http.request("POST", "/", HEADERS, json.dumps({"id": row_id}).encode())
             done[index] += status == 201
-            if time.perf_counter() >= stop_at[0]:
+            if time.perf_counter() >= deadline:
                 break
         http.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(slices))]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    return sum(done), time.perf_counter() - start
+    elapsed = common.timed_threads(len(slices), seconds, work, setup=lambda _index: common.KeepAliveHttp(port))
+    return sum(done), elapsed
 
 
 def main() -> int:

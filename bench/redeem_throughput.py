@@ -293,18 +293,36 @@ class Client:
         self.http.close()
 
 
+def timed_threads(count: int, seconds: float, work, setup=None) -> float:
+    """Run `work(index, context, deadline)` in `count` threads that start together once each has run its
+    `setup(index)` (a client, say; its result is the context) and stop at the deadline; the seconds they ran."""
+    barrier = threading.Barrier(count + 1)
+    deadline = [0.0]
+
+    def run(index):
+        context = setup(index) if setup else None
+        barrier.wait()
+        work(index, context, deadline[0])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    deadline[0] = time.perf_counter() + seconds
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start
+
+
 def api_phase(port, terminals, slices, seconds, warn=True):
     """Each thread redeems codes from its own iterator until the time is up. Returns (ok, failed, statuses, seconds)."""
     done = [0] * len(terminals)
     failures = [0] * len(terminals)
     statuses: dict[int, int] = {}
     lock = threading.Lock()
-    barrier = threading.Barrier(len(terminals) + 1)
-    stop_at = [0.0]
 
-    def run(index):
-        client = Client(port, *terminals[index])
-        barrier.wait()
+    def work(index, client, deadline):
         for code in slices[index]:
             status, _body = client.redeem(code)
             if status == 201:
@@ -313,22 +331,14 @@ def api_phase(port, terminals, slices, seconds, warn=True):
                 failures[index] += 1
                 with lock:
                     statuses[status] = statuses.get(status, 0) + 1
-            if time.perf_counter() >= stop_at[0]:
+            if time.perf_counter() >= deadline:
                 break
         else:
             if warn:
                 print(f"thread {index} ran out of codes: raise --codes", file=sys.stderr)
         client.close()
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(terminals))]
-    for thread in threads:
-        thread.start()
-    stop_at[0] = time.perf_counter() + seconds
-    barrier.wait()
-    start = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    elapsed = timed_threads(len(terminals), seconds, work, setup=lambda index: Client(port, *terminals[index]))
     return sum(done), sum(failures), statuses, elapsed
 
 
@@ -361,29 +371,19 @@ RAW_SQL = "UPDATE catalog_cardcode SET status = 'redeemed', status_changed_at = 
 def raw_phase(conns, slices, seconds, sql=RAW_SQL):
     """The baseline: each connection updates its own rows by primary key until the time is up."""
     done = [0] * len(conns)
-    barrier = threading.Barrier(len(conns) + 1)
-    stop_at = [0.0]
 
-    def run(index):
+    def work(index, _context, deadline):
         conn = conns[index]
-        barrier.wait()
         for row_id in slices[index]:
             if conn.execute(sql, (row_id,), prepare=True).fetchone() is not None:
                 done[index] += 1
-            if time.perf_counter() >= stop_at[0]:
+            if time.perf_counter() >= deadline:
                 break
         else:
             print(f"raw thread {index} ran out of rows", file=sys.stderr)
 
-    workers = [threading.Thread(target=run, args=(i,)) for i in range(len(conns))]
-    for worker in workers:
-        worker.start()
-    stop_at[0] = time.perf_counter() + seconds
-    barrier.wait()
-    start = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return sum(done), time.perf_counter() - start
+    elapsed = timed_threads(len(conns), seconds, work)
+    return sum(done), elapsed
 
 
 def _process_cpu(pid) -> tuple[int, float]:
