@@ -21,6 +21,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from catalog import codegen
 from redemption import exports, holdings, selectors, services, tokens
 from redemption.forms import CodeForm, GiftForm, PeriodForm, RedeemForm, ReverseForm
+from redemption.holder_actions import holder_actions
 from redemption.integrations import LockedOut
 from redemption.models import Redemption, Store
 from voucherhub.core.errors import DomainError
@@ -283,7 +284,7 @@ def holder_codes(request, token: str):
         if item.usable:
             qr_text = tokens.qr_token(holding_id=item.holding.pk, code_id=item.code.pk)
             qr = _qr_svg(qr_text)
-        cards.append({"item": item, "qr": qr, "gift_form": GiftForm(prefix=f"h{item.holding.pk}")})
+        cards.append({"item": item, "qr": qr, "gift_form": GiftForm(prefix=f"h{item.holding.pk}"), "actions": holder_actions(item.holding)})
     context = {
         "token": token,
         "link": link,

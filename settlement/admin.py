@@ -17,6 +17,7 @@ from unfold.decorators import action
 
 from settlement import resources
 from settlement.models import (
+    CodeIssue,
     CommissionAccrual,
     Entry,
     ExportJob,
@@ -34,6 +35,7 @@ from settlement.models import (
     WebhookDelivery,
     Withdrawal,
 )
+from settlement.services import aftersales as aftersales_services
 from settlement.services import merchant_statements as merchant_statement_services
 from settlement.services import orders as order_services
 from settlement.services import payments as payment_services
@@ -136,6 +138,111 @@ class OrderAdmin(ExportOnlyAdmin):
             form=form,
             obj=order,
             help_text=_("Unredeemed delivered codes are voided; commission is clawed back; the money goes back the way it came."),
+        )
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(label=_("Note"), max_length=300, required=False, help_text=_("Recorded with the case and the order's history."))
+
+
+class RejectCaseForm(forms.Form):
+    note = forms.CharField(label=_("Why the report is rejected"), max_length=300)
+
+
+@admin.register(CodeIssue)
+class CodeIssueAdmin(ReadOnlyAdmin):
+    """After-sales cases. Replace / Refund / Reject call the services (each checks its permission and
+    does nothing to a case that is already closed)."""
+
+    list_display = ["id", "created_at", "order", "code_hint", "reporter", "reason", "status", "resolved_by", "resolved_at"]
+    list_filter = ["status", "reason", "reporter", "created_at"]
+    search_fields = ["order__number", "code_hint"]
+    list_select_related = ["order", "resolved_by"]
+    date_hierarchy = "created_at"
+    fields = [
+        "order",
+        "code_hint",
+        "item_state",
+        "reporter",
+        "reported_by",
+        "reason",
+        "details",
+        "status",
+        "resolution_note",
+        "replacement_hint",
+        "resolved_by",
+        "resolved_at",
+        "created_at",
+    ]
+    readonly_fields = fields
+    actions_detail = ["replace", "refund", "reject"]
+
+    @admin.display(description=_("code state"))
+    def item_state(self, obj):
+        return obj.item.get_state_display()
+
+    @admin.display(description=_("replacement code"))
+    def replacement_hint(self, obj):
+        return obj.replacement.code.hint if obj.replacement_id else "—"
+
+    def has_replace_permission(self, request, obj=None):
+        return request.user.has_perm(aftersales_services.REPLACE_PERMISSION)
+
+    def has_refund_permission(self, request, obj=None):
+        return request.user.has_perm(aftersales_services.REFUND_PERMISSION)
+
+    def _resolve(self, request, object_id, *, form_class, service, title, help_text, done):
+        case = get_object_or_404(CodeIssue, pk=object_id)
+        back = redirect(reverse("admin:settlement_codeissue_change", args=[case.pk]))
+        if not case.is_open:
+            text = _("This case is already closed (%(status)s); nothing was changed.") % {"status": case.get_status_display()}
+            messages.info(request, text)
+            return back
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                service(case=case, actor=request.user, note=form.cleaned_data["note"])
+            except DomainError as error:
+                form.add_error("note" if error.field == "note" else None, str(error.message))
+            else:
+                messages.success(request, done)
+                return back
+        return _form_page(request, self, title=title % {"pk": case.pk, "hint": case.code_hint}, form=form, obj=case, help_text=help_text)
+
+    @action(description=_("Replace the code"), url_path="replace", permissions=["replace"])
+    def replace(self, request, object_id):
+        return self._resolve(
+            request,
+            object_id,
+            form_class=ResolveForm,
+            service=aftersales_services.code_issue_replace,
+            title=_("Replace code %(hint)s (case #%(pk)s)"),
+            help_text=_("The reported code is voided and a new one is delivered to the buyer the way the first one was."),
+            done=_("The code was replaced; the buyer has the new one."),
+        )
+
+    @action(description=_("Refund"), url_path="refund", permissions=["refund"])
+    def refund(self, request, object_id):
+        return self._resolve(
+            request,
+            object_id,
+            form_class=ResolveForm,
+            service=aftersales_services.code_issue_refund,
+            title=_("Refund code %(hint)s (case #%(pk)s)"),
+            help_text=_("The code is voided, its price goes back the way it came and the commission on it is clawed back."),
+            done=_("The code was refunded."),
+        )
+
+    @action(description=_("Reject"), url_path="reject", permissions=["replace"])
+    def reject(self, request, object_id):
+        return self._resolve(
+            request,
+            object_id,
+            form_class=RejectCaseForm,
+            service=aftersales_services.code_issue_reject,
+            title=_("Reject the report about %(hint)s (case #%(pk)s)"),
+            help_text=_("Nothing changes on the code or the money; the buyer sees your note."),
+            done=_("The report was rejected."),
         )
 
 

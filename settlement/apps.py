@@ -50,10 +50,18 @@ class SettlementConfig(AppConfig):
                 "settlement.reconcile_merchantstatement",
                 "settlement.view_refundpayout",
                 "settlement.record_refund_payout",
+                "settlement.view_codeissue",
             ],
         )
         roles.grant(
-            roles.OPS, ["settlement.view_order", "settlement.refund_order", "settlement.replace_code", "settlement.view_webhookdelivery"]
+            roles.OPS,
+            [
+                "settlement.view_order",
+                "settlement.refund_order",
+                "settlement.replace_code",
+                "settlement.view_webhookdelivery",
+                "settlement.view_codeissue",
+            ],
         )
         post_migrate.connect(_schedules, sender=self, dispatch_uid="settlement.schedules")
 
@@ -62,6 +70,12 @@ class SettlementConfig(AppConfig):
 
         # The merchant console (redemption) links to settlement's statements page without importing settlement.
         console_link_add(url_name="settlement:console-statements", label=_("Statements"), visible=clerk_sees_statements)
+
+        from redemption.holder_actions import holder_action_add
+        from settlement.aftersales_views import holder_report_url
+
+        # The consumer's private code page (redemption) offers "Report a problem" without importing settlement.
+        holder_action_add(key="settlement.report", label=_("Report a problem"), url_for=holder_report_url)
         try:
             from riskcontrol.signals import review_decided
         except ImportError:  # pragma: no cover - risk control not on main yet

@@ -83,3 +83,14 @@ class LookupFailed(SettlementError):
 class RefundPayoutConflict(Conflict):
     code = "refund_payout_conflict"
     default_message = _("This refund was already paid out with another reference.")
+
+
+class CodeNotReportable(SettlementError):
+    code = "code_not_reportable"
+    status = 409
+    default_message = _("Only a delivered code that was not used can be reported.")
+
+
+class IssueAlreadyOpen(Conflict):
+    code = "issue_already_open"
+    default_message = _("This code was already reported; we are looking into it.")

@@ -4,7 +4,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from settlement.models import ExportJob, Order
+from settlement.models import CodeIssue, ExportJob, Order
 from voucherhub.core.money import Currency
 
 
@@ -146,3 +146,16 @@ class MerchantStatementForm(StatementRangeForm):
 class RefundPayoutForm(forms.Form):
     payout_reference = forms.CharField(label=_("Payout reference"), max_length=100)
     note = forms.CharField(label=_("Note"), max_length=300, required=False)
+
+
+class CodeIssueForm(forms.Form):
+    """A buyer's report about one delivered code (after-sales)."""
+
+    reason = forms.ChoiceField(label=_("What is wrong?"), choices=CodeIssue.Reason.choices)
+    details = forms.CharField(
+        label=_("Details"),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Where and when you tried to use it, what you saw. Do not type the code itself."),
+    )

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from settlement import merchant_views, refund_views, views
+from settlement import aftersales_views, merchant_views, refund_views, views
 
 app_name = "settlement"
 urlpatterns = [
@@ -8,6 +8,7 @@ urlpatterns = [
     path("portal/orders/", views.portal_orders, name="portal-orders"),
     path("portal/orders/<str:number>/", views.portal_order, name="portal-order"),
     path("portal/orders/<str:number>/codes/", views.portal_order_codes, name="portal-order-codes"),
+    path("portal/orders/<str:number>/codes/<int:item_id>/report/", aftersales_views.portal_code_report, name="portal-code-report"),
     path("portal/wallet/", views.portal_wallet, name="portal-wallet"),
     path("portal/commission/", views.portal_commission, name="portal-commission"),
     path("portal/withdrawals/", views.portal_withdrawals, name="portal-withdrawals"),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("pay/manual/<str:number>/", views.manual_pay, name="manual-pay"),
     path("pay/callback/<str:adapter>/", views.payment_callback, name="payment-callback"),
     path("orders/lookup/", views.order_lookup_page, name="order-lookup"),
+    path("orders/report/<str:token>/", aftersales_views.consumer_report, name="consumer-report"),
     # Finance
     path("finance/withdrawals/", views.finance_withdrawals, name="finance-withdrawals"),
     path("finance/withdrawals/<int:pk>/decide/", views.finance_withdrawal_decide, name="finance-withdrawal-decide"),

@@ -34,6 +34,7 @@ from riskcontrol.forms import ChallengeForm
 from riskcontrol.services import challenge_new, reveal_guard
 from settlement import forms, integrations
 from settlement.adapters import ADAPTERS, SandboxAdapter, adapter_get
+from settlement.aftersales_views import lookup_report_links, portal_order_cases
 from settlement.errors import OrderNotFound
 from settlement.models import CommissionAccrual, ExportJob, Order, Payment, Statement, Wallet, Withdrawal
 from settlement.selectors import orders as order_selectors
@@ -43,6 +44,7 @@ from settlement.services import payments as payment_services
 from settlement.services import statements as statement_services
 from settlement.services import wallets as wallet_services
 from settlement.services import withdrawals as withdrawal_services
+from settlement.services.aftersales import code_issue_reportable
 from settlement.services.lookup import order_lookup
 from settlement.services.orders import order_place
 from voucherhub.core.errors import DomainError
@@ -124,9 +126,22 @@ def portal_order(request, number: str):
         order = order_selectors.order_get(request.distributor, number)
     except OrderNotFound:
         raise Http404
+    items = list(order.items.select_related("code").order_by("pk"))
+    cases = portal_order_cases(order)
+    reports_here = order.channel != Order.Channel.STOREFRONT  # storefront codes went to the consumer: they report them
+    rows = [
+        {
+            "item": item,
+            "cases": cases.get(item.pk, []),
+            "can_report": reports_here and code_issue_reportable(item) and not any(c.is_open for c in cases.get(item.pk, [])),
+        }
+        for item in items
+    ]
     context = {
         "order": order,
-        "items": order.items.select_related("code").order_by("pk"),
+        "items": items,
+        "rows": rows,
+        "report_form": forms.CodeIssueForm(),
         "events": order.events.select_related("actor").order_by("pk"),
         "form": forms.SecondFactorForm(),
     }
@@ -407,6 +422,7 @@ def order_lookup_page(request):
     """A consumer's order: number + contact + lookup password (rate-limited). Codes only with all three."""
     form = forms.LookupForm(request.POST or None, initial={"number": request.GET.get("number", "")})
     order = codes = link = None
+    reports = []
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         ip = client_ip(request)
@@ -419,7 +435,9 @@ def order_lookup_page(request):
         if order.status in (Order.Status.DELIVERED, Order.Status.PARTIALLY_REFUNDED):
             codes = order_selectors.order_codes_reveal(order=order, actor=None, actor_label="consumer lookup", ip=ip, reason="order lookup")
             link = order_selectors.order_private_link(order)
-    response = render(request, "settlement/shop/lookup.html", {"form": form, "order": order, "codes": codes, "link": link})
+            reports = lookup_report_links(order)
+    context = {"form": form, "order": order, "codes": codes, "link": link, "reports": reports}
+    response = render(request, "settlement/shop/lookup.html", context)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -1,5 +1,6 @@
 """Settlement models: the ledger, orders, payments, commission, withdrawals, statements, exports, webhooks."""
 
+from settlement.models.aftersales import CodeIssue
 from settlement.models.commission import CommissionAccrual, Withdrawal
 from settlement.models.exports import ExportJob
 from settlement.models.ledger import Account, Entry, Transfer, Wallet
@@ -13,6 +14,7 @@ from settlement.models.webhooks import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
+    "CodeIssue",
     "CommissionAccrual",
     "CommissionReleaseLine",
     "Entry",

@@ -640,10 +640,13 @@ def orders_expire(*, now=None, limit: int = 500) -> int:
 
 
 @transaction.atomic
-def order_refund(*, order: Order, actor=None, reason: str, quantity: int | None = None, undeliverable: bool = False) -> Order:
-    """Refund unredeemed codes of a paid order (all, or `quantity` of them). Delivered codes are voided
-    (returned to nobody); codes never delivered go back to the pool. The sale is reversed in
-    proportion and the commission clawed back (frozen first, then available, the rest as debt)."""
+def order_refund(
+    *, order: Order, actor=None, reason: str, quantity: int | None = None, undeliverable: bool = False, item: OrderItem | None = None
+) -> Order:
+    """Refund unredeemed codes of a paid order (all, or `quantity` of them, or the one code `item`: an
+    after-sales case names the code it is about). Delivered codes are voided (returned to nobody); codes
+    never delivered go back to the pool. The sale is reversed in proportion and the commission clawed back
+    (frozen first, then available, the rest as debt)."""
     order = _locked(order)
     if order.status not in (S.PAID, S.DELIVERED, S.PARTIALLY_REFUNDED):
         raise NothingToRefund()
@@ -652,6 +655,11 @@ def order_refund(*, order: Order, actor=None, reason: str, quantity: int | None 
     reserved = list(_live_items(order, OrderItem.State.RESERVED))
     delivered = list(_live_items(order, OrderItem.State.DELIVERED).select_related("code"))
     refundable = reserved + [i for i in delivered if i.code.status == CardCode.Status.SOLD]
+    if item is not None:
+        refundable = [i for i in refundable if i.pk == item.pk]
+        if not refundable:
+            raise NothingToRefund(_("This code cannot be refunded: it was redeemed, replaced or refunded."), field="item")
+        quantity = 1
     if undeliverable:
         units = order.quantity - order.refunded_quantity
     else:

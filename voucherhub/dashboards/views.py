@@ -26,6 +26,8 @@ def _last_30_days() -> tuple[date, date]:
 @login_required
 def ops_home(request):
     _require(request, OPS)
+    from settlement.selectors.aftersales import code_issues_open_count
+
     stock = catalog_selectors.stock_by_sku()
     context = {
         "stock": stock,
@@ -33,6 +35,7 @@ def ops_home(request):
         "imports": catalog_selectors.recent_imports(limit=8),
         "risk": risk_selectors.ops_summary(),
         "redemption": redemption_selectors.redemption_overview(period=_last_30_days()),
+        "open_code_issues": code_issues_open_count(),
     }
     return render(request, "dashboards/ops_home.html", context)
 
