@@ -378,34 +378,36 @@ def _live_items(order: Order, state=None):
 def order_pay(*, order: Order, actor=None, payment=None) -> Order:
     """The money for the order is in (wallet debited here, or a payment callback applied). Books the sale
     and the commission, then delivers unless risk review holds it. A paid order whose codes cannot be
-    delivered any more (it expired and the stock is gone) is refunded at once."""
+    delivered any more (it expired and the stock is gone) is refunded at once, and so is one that risk
+    review rejected: the money is taken in and paid straight back, never turned into codes."""
     order = _locked(order)
     if order.status not in (S.PENDING, S.EXPIRED, S.CANCELLED):
         return order  # already paid: a repeated call changes nothing
-    revived = order.status != S.PENDING
-    if revived:
-        # The money came after the codes were released: try to claim codes again.
+    # Risk review rejected the order (it was cancelled unpaid): the money must not buy codes.
+    rejected = order.hold == Order.Hold.REJECTED
+    undeliverable = rejected
+    if order.status != S.PENDING and not rejected:
+        # The money came after the codes were released (expired): try to claim codes again.
         try:
             with transaction.atomic():
                 codes, from_quota = _reserve(order=order, distributor=order.distributor, sku=order.sku, quantity=order.quantity)
                 _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
-            revived = False
         except (OutOfStock, DomainError):
-            pass
+            undeliverable = True
     note = payment.number if payment else "wallet"
-    if not revived:
+    if not undeliverable:
         _settle(order, changes=_Changes(order), actor=actor, note=note, payment=payment)
         return order
     _status_set(order, S.PAID, actor=actor, note=note)
     accounts = _sale_accounts(order, shares=[])
     transfers_post([_sale_posting(order, accounts=accounts, actor=actor)])
-    # Nothing to deliver: the codes are gone. Refund in full, never leave the buyer hanging.
-    order_refund(
-        order=order,
-        actor=None,
-        reason=_("Paid after the order expired and the stock ran out: refunded automatically."),
-        undeliverable=True,
-    )
+    # Nothing to deliver (the codes are gone, or review refused the order): refund in full, never leave
+    # the buyer hanging. Codes still reserved for a rejected order go back to the pool in the refund.
+    if rejected:
+        reason = _("Paid after risk review rejected the order: refunded automatically.")
+    else:
+        reason = _("Paid after the order expired and the stock ran out: refunded automatically.")
+    order_refund(order=order, actor=None, reason=reason, undeliverable=True)
     return Order.objects.get(pk=order.pk)
 
 
