@@ -164,6 +164,7 @@ def order_place(
     ip: str | None = None,
     device: str = "",
     challenge_passed: bool = False,
+    answer=None,
 ) -> Order:
     """Place an order through any of the three ways in; risk-checked, codes reserved, and for wallet
     orders paid and delivered at once. Raises a DomainError (out of stock, insufficient funds, risk ...).
@@ -177,7 +178,8 @@ def order_place(
     codes are delivered and before its ledger is posted (the API reveals and audits the codes there,
     before the hot accounts are locked).
     A delivered wallet order carries `order.delivered_codes`, the codes just delivered, so the API can
-    reveal them without reading them back."""
+    reveal them without reading them back. `answer(order)`: the API's idempotency answer
+    (orderwrite.Answer), stored by the one-statement write when it is used (`order.answer_stored`)."""
     try:
         quantity = int(quantity)
     except (TypeError, ValueError):
@@ -255,6 +257,7 @@ def order_place(
                 ip=ip,
                 verdict=verdict,
                 on_delivered=on_delivered,
+                answer=answer,
             )
     except (IntegrityError, _KeyHeld) as exc:
         _risk_undo(verdict, failed=exc)
@@ -309,6 +312,7 @@ def _order_create(
     ip,
     verdict,
     on_delivered=None,
+    answer=None,
 ) -> Order:
     uplines = channel_pricing.upline_chain(distributor)
     order = Order(
@@ -343,7 +347,7 @@ def _order_create(
     changes = _Changes(order)
     changes.opened(actor=actor, note=channel)
     if pay_method == Order.PayMethod.WALLET and orderwrite.enabled():
-        _place_paid(order, changes=changes, actor=actor, uplines=uplines, on_delivered=on_delivered)
+        _place_paid(order, changes=changes, actor=actor, uplines=uplines, on_delivered=on_delivered, answer=answer)
         return order
     order.save(force_insert=True)
     codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity)
@@ -494,7 +498,9 @@ def _settle(
     _book(order, actor=actor, uplines=uplines)
 
 
-def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Distributor] | None = None, on_delivered=None) -> None:
+def _place_paid(
+    order: Order, *, changes: _Changes, actor=None, uplines: list[Distributor] | None = None, on_delivered=None, answer=None
+) -> None:
     """A new wallet order, placed, paid and (unless held) delivered with orderwrite's one statement,
     then booked. Same rows, events and checks as order.save + _reserve + _settle."""
     changes.move(S.PAID, actor=actor, note="wallet")
@@ -510,6 +516,7 @@ def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Di
         actor_id=user.pk if user else None,
         webhooks=notify.webhook_payloads(order=order, events=["order.paid", "order.delivered"]) if deliver else [],
         accounts=ledger_accounts_wanted(**_sale_accounts_wanted(order, shares=shares)),
+        answer=answer,
     )
     if written is None:
         raise _KeyHeld()
