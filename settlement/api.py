@@ -7,12 +7,23 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from catalog.models import CardCode
 from channels.api import ERRORS, DistributorApiView
 from settlement.errors import SettlementError
 from settlement.models import Order
-from settlement.selectors.orders import order_codes_reveal, order_get, orders_for, sku_by_code, sku_from_rows, sku_read
+from settlement.selectors.orders import (
+    codes_reopen,
+    order_codes_reveal,
+    order_delivered_items,
+    order_get,
+    orders_for,
+    sku_by_code,
+    sku_from_rows,
+    sku_read,
+)
 from settlement.services.idempotency import idempotent_call, request_hash
 from settlement.services.orders import order_number, order_place
+from settlement.services.orderwrite import Answer
 from settlement.services.wallets import wallet_for
 from voucherhub.core.api import error_response
 from voucherhub.core.net import client_ip
@@ -76,6 +87,30 @@ def _order_body(request, order: Order, *, with_codes: bool) -> dict:
     return body
 
 
+def _answer_stored(body: dict, codes: list[CardCode]) -> dict:
+    """The first answer as the idempotency record keeps it: each code by its id, never its plaintext."""
+    if "codes" not in body:
+        return body
+    refs = [{"id": code.pk, **{k: v for k, v in shown.items() if k != "code"}} for code, shown in zip(codes, body["codes"], strict=True)]
+    return {**body, "codes": refs}
+
+
+def _answer_replayed(request, stored: dict) -> dict:
+    """The first answer again, exactly as it was sent (fields in their order; jsonb keeps its own), its
+    codes opened again from the vault and the reveal audited. Also after a refund voided them: the
+    replay is the first answer, which carried them (the codes' status shows as it was then)."""
+    body = {name: stored[name] for name in ORDER_OUT.fields if name in stored}
+    if "codes" in stored:
+        body["codes"] = codes_reopen(
+            entries=stored["codes"],
+            order_number=stored["number"],
+            actor_label=_actor_label(request),
+            ip=client_ip(request),
+            reason="api order replay",
+        )
+    return body
+
+
 class OrderListCreateApi(DistributorApiView):
     class InputSerializer(serializers.Serializer):
         sku = serializers.SlugField()
@@ -123,9 +158,10 @@ class OrderListCreateApi(DistributorApiView):
         def reveal(order):
             # Inside the order's transaction, once its codes are delivered and before the ledger locks the
             # hot accounts: the codes just delivered are opened (not read back) and their reveal audited.
+            placed["code_objects"] = list(order.delivered_codes)
             placed["codes"] = _codes_reveal(request, order)
 
-        def work(rows):
+        def work(rows, *, record_id):
             # The SKU is read in the idempotency record's statement (PostgreSQL), else here.
             sku = sku_from_rows(rows) if rows is not None else sku_by_code(data.validated_data["sku"])
             if sku is None:
@@ -142,9 +178,32 @@ class OrderListCreateApi(DistributorApiView):
                 in_caller_transaction=True,  # idempotent_call's transaction rolls back on any error
                 on_delivered=reveal,
                 ip=client_ip(request),
+                # The first answer, stored by the order's own statement (PostgreSQL): its codes by id only.
+                answer=lambda order: Answer(
+                    record_id=record_id,
+                    status_code=201,
+                    body=ORDER_OUT.to_representation(order),
+                    with_codes=order.status == Order.Status.DELIVERED,
+                ),
             )
-            # Stored for replays: the order number only, never the codes (a replay reveals them afresh, audited).
-            return 201, {"order": placed["order"].number}
+            order = placed["order"]
+            body = ORDER_OUT.to_representation(order)
+            if order.status == Order.Status.DELIVERED:
+                if "codes" not in placed:  # an order that held the key already, or placed without orderwrite
+                    placed["code_objects"] = [item.code for item in order_delivered_items(order)]
+                    placed["codes"] = order_codes_reveal(
+                        order=order,
+                        actor_label=_actor_label(request),
+                        ip=client_ip(request),
+                        reason="api order response",
+                        codes=placed["code_objects"],
+                    )
+                body["codes"] = placed["codes"]
+            placed["body"] = body
+            if getattr(order, "answer_stored", False):
+                return 201, None, True
+            # Stored for replays: the answer as sent, its codes by id (a replay opens them again, audited).
+            return 201, _answer_stored(body, placed.get("code_objects", []))
 
         status_code, stored, replayed = idempotent_call(
             scope=f"api-order:{distributor.pk}",
@@ -155,13 +214,12 @@ class OrderListCreateApi(DistributorApiView):
             read=sku_read(data.validated_data["sku"]),
         )
         if replayed:
-            body = _order_body(request, order_get(distributor, stored["order"]), with_codes=True)
+            if "number" in stored:
+                body = _answer_replayed(request, stored)
+            else:  # a record from before answers were stored: the order as it is now
+                body = _order_body(request, order_get(distributor, stored["order"]), with_codes=True)
             return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
-        order = placed["order"]
-        body = ORDER_OUT.to_representation(order)
-        if order.status == Order.Status.DELIVERED:
-            body["codes"] = placed["codes"] if "codes" in placed else _codes_reveal(request, order)
-        return Response(body, status=status_code)
+        return Response(placed["body"], status=status_code)
 
 
 class OrderDetailApi(DistributorApiView):

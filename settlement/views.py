@@ -377,10 +377,19 @@ def _after_payment(payment: Payment):
     return redirect(reverse("settlement:order-lookup") + "?" + urlencode({"number": payment.order.number}))
 
 
+def _review_rejected(payment: Payment) -> bool:
+    """The payment's order was rejected by risk review: it is not offered for payment any more (money
+    that arrives anyway is refunded by order_pay)."""
+    return payment.order is not None and payment.order.hold == Order.Hold.REJECTED
+
+
 @never_cache
 def sandbox_pay(request, number: str):
     """The sandbox provider's checkout page: pay (or fail) posts a signed callback exactly as a provider would."""
     payment = _payment_or_404(number, "sandbox")
+    if _review_rejected(payment):
+        status = 409 if request.method == "POST" else 200
+        return render(request, "settlement/pay/sandbox.html", {"payment": payment, "rejected": True}, status=status)
     if request.method == "POST" and payment.status == Payment.Status.PENDING:
         adapter: SandboxAdapter = ADAPTERS["sandbox"]
         event_type = "payment.failed" if request.POST.get("result") == "fail" else "payment.succeeded"
@@ -401,7 +410,8 @@ def manual_pay(request, number: str):
     from django.conf import settings
 
     payment = _payment_or_404(number, "manual")
-    return render(request, "settlement/pay/manual.html", {"payment": payment, "bank": getattr(settings, "SETTLEMENT_BANK_ACCOUNT", "")})
+    context = {"payment": payment, "bank": getattr(settings, "SETTLEMENT_BANK_ACCOUNT", ""), "rejected": _review_rejected(payment)}
+    return render(request, "settlement/pay/manual.html", context)
 
 
 @csrf_exempt

@@ -90,6 +90,33 @@ def order_codes_reveal(
     return out
 
 
+def codes_reopen(*, entries: list[dict], order_number: str, actor_label: str, ip: str | None, reason: str) -> list[dict]:
+    """Codes of a stored answer (each its id, hint, serial, status and expiry as first answered) with
+    their plaintext opened again from the vault; one audit entry per code, as for any reveal."""
+    codes = CardCode.objects.in_bulk([entry["id"] for entry in entries])
+    ring = vault.keyring()
+    out = []
+    for entry in entries:
+        code = codes[entry["id"]]
+        out.append(
+            {
+                "hint": entry["hint"],
+                "code": ring.open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index),
+                "serial": entry["serial"],
+                "status": entry["status"],
+                "expires_at": entry["expires_at"],
+            }
+        )
+    audit_record_many(
+        action="code.reveal",
+        objects=[codes[entry["id"]] for entry in entries],
+        ip=ip,
+        reason=reason,
+        data_for=lambda code: {"order": order_number, "by": actor_label, "hint": code.hint},
+    )
+    return out
+
+
 def order_private_link(order: Order) -> str | None:
     """The consumer's private code page of a delivered order (the one e-mailed at delivery), or None."""
     from settlement import integrations

@@ -78,13 +78,18 @@ def idempotent_call(*, scope: str, key: str, digest: str, work, expected=None, r
     with the record at once; only a different answer costs an UPDATE. `read`: (sql, params) of a
     SELECT the work starts with; on PostgreSQL it runs in the record's statement and `work(rows)` gets
     its rows (one round trip less), elsewhere `work(None)` reads for itself. Without `read`, `work()`.
+    `work` is given `record_id=` (the record just inserted) and may answer (status_code, body, True):
+    it stored that answer in the record itself (riding on a statement of its own), so it is not written
+    again.
     """
     try:
         with transaction.atomic():
             record_id, rows = _record_claim(scope=scope, key=key, digest=digest, expected=expected, read=read)
             if record_id is not None:
-                status, body = work(rows) if read is not None else work()
-                if (status, body) != expected:
+                answer = work(rows, record_id=record_id) if read is not None else work(record_id=record_id)
+                status, body = answer[0], answer[1]
+                stored = len(answer) > 2 and answer[2]
+                if not stored and (status, body) != expected:
                     IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status, response=body)
                 return status, body, False
     except IntegrityError:

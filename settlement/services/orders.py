@@ -164,6 +164,7 @@ def order_place(
     ip: str | None = None,
     device: str = "",
     challenge_passed: bool = False,
+    answer=None,
 ) -> Order:
     """Place an order through any of the three ways in; risk-checked, codes reserved, and for wallet
     orders paid and delivered at once. Raises a DomainError (out of stock, insufficient funds, risk ...).
@@ -177,7 +178,8 @@ def order_place(
     codes are delivered and before its ledger is posted (the API reveals and audits the codes there,
     before the hot accounts are locked).
     A delivered wallet order carries `order.delivered_codes`, the codes just delivered, so the API can
-    reveal them without reading them back."""
+    reveal them without reading them back. `answer(order)`: the API's idempotency answer
+    (orderwrite.Answer), stored by the one-statement write when it is used (`order.answer_stored`)."""
     try:
         quantity = int(quantity)
     except (TypeError, ValueError):
@@ -255,6 +257,7 @@ def order_place(
                 ip=ip,
                 verdict=verdict,
                 on_delivered=on_delivered,
+                answer=answer,
             )
     except (IntegrityError, _KeyHeld) as exc:
         _risk_undo(verdict, failed=exc)
@@ -309,6 +312,7 @@ def _order_create(
     ip,
     verdict,
     on_delivered=None,
+    answer=None,
 ) -> Order:
     uplines = channel_pricing.upline_chain(distributor)
     order = Order(
@@ -343,7 +347,7 @@ def _order_create(
     changes = _Changes(order)
     changes.opened(actor=actor, note=channel)
     if pay_method == Order.PayMethod.WALLET and orderwrite.enabled():
-        _place_paid(order, changes=changes, actor=actor, uplines=uplines, on_delivered=on_delivered)
+        _place_paid(order, changes=changes, actor=actor, uplines=uplines, on_delivered=on_delivered, answer=answer)
         return order
     order.save(force_insert=True)
     codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity)
@@ -378,34 +382,36 @@ def _live_items(order: Order, state=None):
 def order_pay(*, order: Order, actor=None, payment=None) -> Order:
     """The money for the order is in (wallet debited here, or a payment callback applied). Books the sale
     and the commission, then delivers unless risk review holds it. A paid order whose codes cannot be
-    delivered any more (it expired and the stock is gone) is refunded at once."""
+    delivered any more (it expired and the stock is gone) is refunded at once, and so is one that risk
+    review rejected: the money is taken in and paid straight back, never turned into codes."""
     order = _locked(order)
     if order.status not in (S.PENDING, S.EXPIRED, S.CANCELLED):
         return order  # already paid: a repeated call changes nothing
-    revived = order.status != S.PENDING
-    if revived:
-        # The money came after the codes were released: try to claim codes again.
+    # Risk review rejected the order (it was cancelled unpaid): the money must not buy codes.
+    rejected = order.hold == Order.Hold.REJECTED
+    undeliverable = rejected
+    if order.status != S.PENDING and not rejected:
+        # The money came after the codes were released (expired): try to claim codes again.
         try:
             with transaction.atomic():
                 codes, from_quota = _reserve(order=order, distributor=order.distributor, sku=order.sku, quantity=order.quantity)
                 _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
-            revived = False
         except (OutOfStock, DomainError):
-            pass
+            undeliverable = True
     note = payment.number if payment else "wallet"
-    if not revived:
+    if not undeliverable:
         _settle(order, changes=_Changes(order), actor=actor, note=note, payment=payment)
         return order
     _status_set(order, S.PAID, actor=actor, note=note)
     accounts = _sale_accounts(order, shares=[])
     transfers_post([_sale_posting(order, accounts=accounts, actor=actor)])
-    # Nothing to deliver: the codes are gone. Refund in full, never leave the buyer hanging.
-    order_refund(
-        order=order,
-        actor=None,
-        reason=_("Paid after the order expired and the stock ran out: refunded automatically."),
-        undeliverable=True,
-    )
+    # Nothing to deliver (the codes are gone, or review refused the order): refund in full, never leave
+    # the buyer hanging. Codes still reserved for a rejected order go back to the pool in the refund.
+    if rejected:
+        reason = _("Paid after risk review rejected the order: refunded automatically.")
+    else:
+        reason = _("Paid after the order expired and the stock ran out: refunded automatically.")
+    order_refund(order=order, actor=None, reason=reason, undeliverable=True)
     return Order.objects.get(pk=order.pk)
 
 
@@ -492,7 +498,9 @@ def _settle(
     _book(order, actor=actor, uplines=uplines)
 
 
-def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Distributor] | None = None, on_delivered=None) -> None:
+def _place_paid(
+    order: Order, *, changes: _Changes, actor=None, uplines: list[Distributor] | None = None, on_delivered=None, answer=None
+) -> None:
     """A new wallet order, placed, paid and (unless held) delivered with orderwrite's one statement,
     then booked. Same rows, events and checks as order.save + _reserve + _settle."""
     changes.move(S.PAID, actor=actor, note="wallet")
@@ -508,6 +516,7 @@ def _place_paid(order: Order, *, changes: _Changes, actor=None, uplines: list[Di
         actor_id=user.pk if user else None,
         webhooks=notify.webhook_payloads(order=order, events=["order.paid", "order.delivered"]) if deliver else [],
         accounts=ledger_accounts_wanted(**_sale_accounts_wanted(order, shares=shares)),
+        answer=answer,
     )
     if written is None:
         raise _KeyHeld()

@@ -16,7 +16,8 @@ statement, where the services would make twelve round trips:
   event row is written all the same). catalog's TRANSITIONS are checked before the statement is used;
 * the order's items (delivered, or reserved while held) and, when delivered, channels' CodeSale rows;
 * when delivered, the signed webhooks for "order.paid" and "order.delivered" if the distributor has an
-  active endpoint (the caller queues them after commit).
+  active endpoint (the caller queues them after commit);
+* for the API, the answer in the request's idempotency record (the codes as their ids, never plaintext).
 
 The ledger is posted after it (ledger.transfers_post), so the hot accounts stay locked only for the last
 statements of the transaction. Other databases write the same rows through the services one by one.
@@ -119,6 +120,15 @@ hooks AS (
     ORDER BY w.k
     RETURNING id
 ),
+answer AS (
+    UPDATE settlement_idempotencyrecord r
+    SET status_code = %s,
+        response = %s::jsonb || CASE WHEN %s THEN jsonb_build_object('codes', COALESCE(
+            (SELECT jsonb_agg(jsonb_build_object('id', c.id, 'hint', c.hint, 'serial', c.serial, 'status', c.status,
+                                                 'expires_at', {_iso("c.expires_at")}) ORDER BY c.id) FROM c), '[]'::jsonb))
+            ELSE '{{}}'::jsonb END
+    FROM enough WHERE r.id = %s AND enough.ok
+),
 accounts AS ({accounts_sql})
 SELECT o.id, q.from_quota, ARRAY(SELECT id FROM hooks ORDER BY id), (SELECT count(*) FROM pick),
        (SELECT json_agg(json_build_array(a.id, a.wallet_id, a.kind, a.currency, a.balance::text, a.min_balance::text,
@@ -127,6 +137,29 @@ SELECT o.id, q.from_quota, ARRAY(SELECT id FROM hooks ORDER BY id), (SELECT coun
 FROM o CROSS JOIN q LEFT JOIN c ON TRUE
 ORDER BY c.id
 """
+
+
+def _iso(column: str) -> str:
+    """A timestamptz as Python's `datetime.isoformat()` writes it in UTC (what the API's answer shows):
+    six-digit microseconds only when there are any, and the offset as +00:00."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"CASE WHEN {column} IS NULL THEN NULL ELSE to_char({utc}, 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        f" || CASE WHEN to_char({utc}, 'US') <> '000000' THEN to_char({utc}, '.US') ELSE '' END"
+        " || '+00:00' END"
+    )
+
+
+@dataclass
+class Answer:
+    """An idempotency record's answer, stored by the order's statement: `body` (the order as answered,
+    without its codes) and, when `with_codes`, the codes delivered by the statement as their id, hint,
+    serial, status and expiry: never the plaintext (a replay opens them again from the vault)."""
+
+    record_id: int
+    status_code: int
+    body: dict
+    with_codes: bool
 
 
 @dataclass
@@ -139,20 +172,35 @@ class Written:
 
 
 def order_create(
-    *, order: Order, events: list, deliver: bool, actor_id, webhooks: list[tuple[str, str, dict]], accounts: list, now=None
+    *,
+    order: Order,
+    events: list,
+    deliver: bool,
+    actor_id,
+    webhooks: list[tuple[str, str, dict]],
+    accounts: list,
+    now=None,
+    answer=None,
 ) -> Written | None:
     """Insert the unsaved `order` (its status and times already moved to where it ends up; `events` its
     OrderEvent rows, unsaved, in order), claim `order.quantity` codes and write the rest (see the module
     docstring). `webhooks`: (event, event id, payload) to queue when delivered. `accounts`: the
     parameters of ledger.ACCOUNTS_SQL (ledger.accounts_wanted): the ledger accounts the order's booking
-    moves are read in the same statement (`Written.account_rows`). Sets `order.pk`. None (and nothing
-    written) when another order holds the order's idempotency key."""
+    moves are read in the same statement (`Written.account_rows`). `answer(order) -> Answer | None`:
+    called once the order's values are final (its creation time set); the statement stores the answer
+    in its idempotency record when the order is written. Sets `order.pk`. None (and nothing written)
+    when another order holds the order's idempotency key."""
     now = now or timezone.now()
     sku = order.sku
     expires_at = sku.expiry_for_sale(now) if deliver and sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE else None
     steps = [(S.AVAILABLE, S.RESERVED)] + ([(S.RESERVED, S.SOLD)] if deliver else [])
     order_values = [f.get_db_prep_save(f.pre_save(order, True), connection) for f in _order_fields()]
     reference = order.number[:64]
+    stored = answer(order) if answer is not None else None
+    if stored is not None:
+        answer_params = [stored.status_code, json.dumps(stored.body, cls=DjangoJSONEncoder), stored.with_codes, stored.record_id]
+    else:
+        answer_params = [None, None, False, None]
     params = [
         *order_values,
         order.distributor_id, order.sku_id,
@@ -167,12 +215,14 @@ def order_create(
         [event for event, _i, _p in webhooks], [event_id for _e, event_id, _p in webhooks],
         [json.dumps(payload, cls=DjangoJSONEncoder) for _e, _i, payload in webhooks],
         order.distributor_id,
+        *answer_params,
         *accounts,
     ]  # fmt: skip
     rows = prepared.run(_statement(order.sku_id, order.quantity), params)
     if not rows:  # another order holds the idempotency key: nothing was written
         return None
     order.pk = rows[0][0]
+    order.answer_stored = stored is not None
     order._state.adding, order._state.db = False, connection.alias
     codes = []
     for row in rows:

@@ -93,3 +93,73 @@ def test_api_out_of_stock_and_insufficient_funds_are_clean_errors(api, tree):
     # a refused request leaves no record: the same key may be used again
     response = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 1}, idempotency_key="k-5")
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize("one_statement", [True, False], ids=["orderwrite", "services"])
+def test_a_replay_after_a_refund_returns_the_first_answer_exactly(api, tree, finance_user, monkeypatch, one_statement):
+    """The stored answer, not the order as it is now: a refund since changes nothing in a replay."""
+    from settlement.models import IdempotencyRecord
+    from settlement.services import orderwrite
+    from settlement.services.orders import order_refund
+
+    if not one_statement:
+        monkeypatch.setattr(orderwrite, "enabled", lambda: False)
+    request = {"sku": tree.sku.code, "quantity": 2, "customer_ref": "C-7"}
+    first = api.post("/api/v1/orders/", request, idempotency_key="k-r")
+    assert first.status_code == 201 and "Idempotent-Replayed" not in first
+    order = Order.objects.get(number=first.json()["number"])
+    order_refund(order=order, actor=finance_user, reason="customer changed their mind")
+    assert api.get(f"/api/v1/orders/{order.number}/").json()["status"] == "refunded"
+
+    reveals = AuditLog.objects.filter(action="code.reveal").count()
+    replay = api.post("/api/v1/orders/", request, idempotency_key="k-r")
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.content == first.content  # byte for byte: status delivered, the same codes, as first sent
+    assert replay.json()["status"] == "delivered" and [c["status"] for c in replay.json()["codes"]] == ["sold", "sold"]
+    # the codes were opened again from the vault, and that reveal is audited
+    assert AuditLog.objects.filter(action="code.reveal", reason="api order replay").count() == 2
+    assert AuditLog.objects.filter(action="code.reveal").count() == reveals + 2
+    # stored by id, never as plaintext
+    stored = IdempotencyRecord.objects.get(key="k-r").response
+    assert sorted(c["id"] for c in stored["codes"]) == sorted(order.items.values_list("code_id", flat=True))
+    for code in first.json()["codes"]:
+        assert code["code"] not in json.dumps(stored)
+    # the same key with another body is still refused
+    other = api.post("/api/v1/orders/", {**request, "quantity": 1}, idempotency_key="k-r")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
+    assert Order.objects.count() == 1
+
+
+def test_a_replay_of_a_held_order_answers_as_first_without_codes(api, tree, ops_user):
+    from riskcontrol import engine
+    from riskcontrol.models import RiskRule
+    from riskcontrol.services import review_decide
+    from tests.riskcontrol.conftest import make_rule
+
+    make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("40"), action=RiskRule.RuleAction.REVIEW, score=20)
+    engine.rules_changed()
+    try:
+        first = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 2}, idempotency_key="k-h")
+    finally:
+        engine.rules_changed()
+    assert first.status_code == 201 and first.json()["status"] == "paid" and first.json()["held_for_review"] is True
+    assert "codes" not in first.json()
+    order = Order.objects.get(number=first.json()["number"])
+    review_decide(event_id=order.risk_event_id, approve=True, actor=ops_user)
+    replay = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 2}, idempotency_key="k-h")
+    assert replay["Idempotent-Replayed"] == "true" and replay.content == first.content
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("microsecond", [0, 7, 500000])
+def test_the_stored_answer_writes_times_as_python_does(db, microsecond):
+    from datetime import UTC, datetime
+
+    from django.db import connection
+
+    from settlement.services.orderwrite import _iso
+
+    value = datetime(2027, 3, 4, 5, 6, 7, microsecond, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_iso('t.x')} FROM (SELECT %s::timestamptz AS x) AS t", [value])
+        assert cursor.fetchone()[0] == value.isoformat()

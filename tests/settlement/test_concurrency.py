@@ -66,14 +66,27 @@ def test_fifty_buyers_for_the_last_twenty_codes(tree, finance_user):
 
 
 def test_wallet_debits_race_near_the_credit_limit(tree, finance_user):
+    """50 buyers at once on a wallet that covers 5 orders: exactly 5 are paid, the wallet never goes below
+    minus its credit limit, the other 45 are refused cleanly (nothing of them is kept)."""
+    codes_generate(sku=tree.sku, count=30)  # 60 codes: stock is never what refuses an order here
     # 100.00 + 30.00 credit covers exactly 5 orders of 26.00
-    fund(tree.seller, "100.00", actor=finance_user, credit_limit="30.00")
-    results = race(20, lambda: order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=1).number)
+    wallet = fund(tree.seller, "100.00", actor=finance_user, credit_limit="30.00")
+    results = race(50, lambda: order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=1).number)
     ok = [v for kind, v in results if kind == "ok"]
     errors = [v for kind, v in results if kind == "error"]
-    assert len(ok) == 5
-    assert all(isinstance(e, InsufficientFunds) for e in errors), {type(e) for e in errors}
-    balance = wallet_account(wallet_for(tree.seller), Account.Kind.WALLET).balance
-    assert balance == Decimal("-30.00")
-    assert CardCode.objects.filter(sku=tree.sku, status="available").count() == 25
+    assert len(ok) == 5 and len(set(ok)) == 5
+    assert len(errors) == 45 and all(isinstance(e, InsufficientFunds) for e in errors), {type(e) for e in errors}
+    wallet.refresh_from_db()
+    assert wallet.credit_limit == Decimal("30.00")
+    account = wallet_account(wallet, Account.Kind.WALLET)
+    assert account.balance == Decimal("-30.00") and account.balance >= -wallet.credit_limit
+    # no entry ever took the wallet below minus its limit: its running balance, entry by entry
+    running = Decimal("0")
+    for amount in account.entries.order_by("pk").values_list("amount", flat=True):
+        running += amount
+        assert running >= -Decimal("30.00")
+    assert set(Order.objects.values_list("number", flat=True)) == set(ok)
+    assert OrderItem.objects.count() == 5
+    assert CardCode.objects.filter(sku=tree.sku, status="sold").count() == 5
+    assert CardCode.objects.filter(sku=tree.sku, status="available").count() == 55
     assert ledger_check().ok

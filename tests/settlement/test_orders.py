@@ -212,3 +212,61 @@ def test_storefront_delivery_mail_has_the_link_never_the_code(tree, django_captu
 
             plain = keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
             assert plain not in message.body
+
+
+def test_an_illegal_order_transition_raises_the_domain_error_and_writes_nothing(tree, finance_user):
+    from django.db import transaction
+
+    from settlement.errors import InvalidOrderTransition
+    from settlement.models import OrderEvent
+    from settlement.services.orders import _status_set
+
+    fund(tree.seller, "100.00", actor=finance_user)
+    order = order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=1)
+    events = list(OrderEvent.objects.filter(order=order).values_list("pk", flat=True))
+    for illegal in (Order.Status.PENDING, Order.Status.PAID, Order.Status.EXPIRED, Order.Status.CANCELLED):
+        with pytest.raises(InvalidOrderTransition) as caught, transaction.atomic():
+            _status_set(Order.objects.select_for_update().get(pk=order.pk), illegal)
+        assert caught.value.status == 409 and order.number in str(caught.value)
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED
+    assert list(OrderEvent.objects.filter(order=order).values_list("pk", flat=True)) == events
+    # a refunded order is final
+    order_refund(order=order, actor=finance_user, reason="bad")
+    with pytest.raises(InvalidOrderTransition):
+        _status_set(Order.objects.get(pk=order.pk), Order.Status.DELIVERED)
+    assert Order.objects.get(pk=order.pk).status == Order.Status.REFUNDED
+
+
+def commission_available_give(distributor, amount):
+    """Available commission for a withdrawal test, booked as the platform's commission expense."""
+    from settlement.models import Transfer
+    from settlement.services.ledger import transfer_post
+
+    transfer_post(
+        kind=Transfer.Kind.RELEASE,
+        lines=[
+            (platform_account(K.COMMISSION_EXPENSE), -D(amount)),
+            (wallet_account(wallet_for(distributor), K.COMMISSION_AVAILABLE), D(amount)),
+        ],
+        reference=f"TEST-{distributor.pk}",
+        key=f"test-commission:{distributor.pk}:{amount}",
+    )
+
+
+def test_a_withdrawal_below_the_default_minimum_is_refused_with_a_field_error(tree):
+    from settlement import conf
+    from settlement.errors import WithdrawalRefused
+    from settlement.models import Withdrawal
+    from settlement.services.withdrawals import withdrawal_request
+
+    assert conf.withdrawal_minimum() == D("100.00")  # the shipped default, not a lowered one
+    commission_available_give(tree.mid, "150.00")
+    with pytest.raises(WithdrawalRefused) as caught:
+        withdrawal_request(wallet=wallet_for(tree.mid), amount="99.99", payee="ICBC 6222 0000", actor=None)
+    assert caught.value.field == "amount" and "100.00" in str(caught.value)
+    assert not Withdrawal.objects.exists()
+    assert balances(tree.mid)[K.COMMISSION_AVAILABLE] == D("150.00") and balances(tree.mid)[K.COMMISSION_WITHDRAWING] == 0
+    withdrawal = withdrawal_request(wallet=wallet_for(tree.mid), amount="100.00", payee="ICBC 6222 0000", actor=None)
+    assert withdrawal.amount == D("100.00") and balances(tree.mid)[K.COMMISSION_WITHDRAWING] == D("100.00")
+    assert ledger_check().ok

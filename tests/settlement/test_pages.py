@@ -252,3 +252,28 @@ def test_finance_pages_need_the_finance_role(client, tree):
     client.force_login(user)
     for name in ("finance-withdrawals", "finance-statements", "finance-exports", "finance-payments", "finance-wallets"):
         assert client.get(reverse(f"settlement:{name}")).status_code == 403, name
+
+
+def test_a_distributor_requests_a_withdrawal_in_the_portal_and_sees_it_listed(seller_client, tree):
+    from decimal import Decimal
+
+    from tests.settlement.test_orders import balances, commission_available_give
+
+    commission_available_give(tree.seller, "150.00")
+    url = reverse("settlement:portal-withdrawals")
+    page = seller_client.get(url)
+    assert page.status_code == 200 and 'data-testid="withdrawal-form"' in page.content.decode()
+    # too small: a form error on the amount, nothing requested
+    small = seller_client.post(url, {"amount": "50.00", "payee": "ICBC 6222 0000", "request_key": "rk-1"})
+    assert small.status_code == 200
+    assert "100.00" in small.content.decode() and small.context["form"].errors["amount"]
+    assert not Withdrawal.objects.exists()
+    # enough: requested, then listed on the page
+    response = seller_client.post(url, {"amount": "120.00", "payee": "ICBC 6222 0000", "request_key": "rk-2"})
+    assert response.status_code == 302 and response["Location"] == url
+    withdrawal = Withdrawal.objects.get()
+    assert withdrawal.amount == Decimal("120.00") and withdrawal.wallet == wallet_for(tree.seller)
+    assert withdrawal.requested_by == tree.seller_user and withdrawal.status == Withdrawal.Status.REQUESTED
+    listed = seller_client.get(url).content.decode()
+    assert withdrawal.number in listed and "¥120.00" in listed
+    assert balances(tree.seller)["commission_withdrawing"] == Decimal("120.00")

@@ -112,3 +112,58 @@ def test_held_consumer_order_paid_then_approved_is_delivered(tree, ops_user):
     review_decide(event_id=order.risk_event_id, approve=True, actor=ops_user)
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED
+
+
+def test_a_payment_for_a_rejected_order_delivers_nothing_and_is_refunded(client, tree, ops_user):
+    """Review → refunded on the decision: money that arrives after a rejection buys no codes."""
+    from django.urls import reverse
+
+    from settlement.models import Payment, PaymentCallback, Transfer
+    from settlement.services.ledger import platform_account
+    from tests.settlement.test_payments import callback
+
+    make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("20"), action=RiskRule.RuleAction.REVIEW, score=20)
+    order = shop_order(tree, quantity=2)
+    payment = payment_for_order(order=order)
+    review_decide(event_id=order.risk_event_id, approve=False, actor=ops_user, note="stolen card")
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELLED and order.hold == Order.Hold.REJECTED
+
+    # The pay page does not offer payment any more, and a POST to it pays nothing.
+    url = reverse("settlement:sandbox-pay", args=[payment.number])
+    page = client.get(url)
+    assert page.status_code == 200 and b'data-testid="pay-refused"' in page.content and b'data-testid="sandbox-pay"' not in page.content
+    assert client.post(url, {"result": "pay"}).status_code == 409
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.PENDING and not PaymentCallback.objects.exists()
+
+    # The provider's callback arrives anyway: recorded, and the money goes straight back.
+    assert callback(payment, event_id="late-1").outcome == PaymentCallback.Outcome.APPLIED
+    order.refresh_from_db()
+    payment.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED and order.refunded_amount == order.total == Decimal("59.80")
+    assert order.delivered_at is None and not order.items.filter(state="delivered").exists()
+    assert CardCode.objects.filter(status="available").count() == 30
+    assert payment.status == Payment.Status.REFUNDED and payment.refunded_amount == payment.amount
+    assert order.transfers.filter(kind=Transfer.Kind.REFUND_PAYOUT).count() == 1
+    assert platform_account("payment_clearing").balance == 0 and platform_account("revenue").balance == 0
+    assert not order.commissions.exists()
+    assert list(order.events.values_list("to_status", flat=True).order_by("pk"))[-2:] == ["paid", "refunded"]
+    # A replayed callback changes nothing.
+    assert callback(payment, event_id="late-1").outcome == PaymentCallback.Outcome.DUPLICATE
+    assert ledger_check().ok
+
+
+def test_a_payment_after_expiry_still_revives_an_order_that_was_not_rejected(tree):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from settlement.services.orders import orders_expire
+
+    order = shop_order(tree)
+    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    orders_expire()
+    order_pay(order=order, payment=payment_for_order(order=order))
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED and order.hold == Order.Hold.NONE
