@@ -32,6 +32,7 @@ from settlement.models import (
     Statement,
     Transfer,
     Wallet,
+    WebhookAttempt,
     WebhookDelivery,
     Withdrawal,
 )
@@ -533,8 +534,21 @@ class ExportJobAdmin(ReadOnlyAdmin):
     exclude = ["file_path"]
 
 
+class WebhookAttemptInline(ReadOnlyInline):
+    """Every try at sending the delivery, oldest first: the history the delivery row's "last" fields summarise."""
+
+    model = WebhookAttempt
+    fields = ["number", "started_at", "duration_ms", "status_code", "error", "next_attempt_at"]
+    readonly_fields = fields
+    ordering = ["number"]
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    inlines = [WebhookAttemptInline]
     list_display = ["created_at", "endpoint", "event", "order", "status", "attempts", "last_status_code", "delivered_at"]
     list_filter = ["status", "event"]
     search_fields = ["event_id", "order__number"]

@@ -72,6 +72,17 @@ def _no_queued_risk_events():
     eventlog.events_discard()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_risk_rules():
+    """Each test reads the risk rules anew: the compiled snapshot lives in the process (re-checked at most
+    every second), so a rule a previous test created and rolled back would otherwise still hold orders."""
+    from riskcontrol import engine
+
+    engine._local.snapshot = None
+    yield
+    engine._local.snapshot = None
+
+
 @pytest.fixture
 def ops_user(db):
     return factories.UserFactory(username="ops1", role=roles.OPS, is_staff=True)

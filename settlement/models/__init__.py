@@ -10,7 +10,7 @@ from settlement.models.payments import Payment, PaymentCallback
 from settlement.models.refunds import RefundPayout
 from settlement.models.releases import CommissionReleaseLine
 from settlement.models.statements import Statement
-from settlement.models.webhooks import WebhookDelivery, WebhookEndpoint
+from settlement.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "Account",
@@ -31,6 +31,7 @@ __all__ = [
     "Statement",
     "Transfer",
     "Wallet",
+    "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",
     "Withdrawal",

@@ -66,7 +66,7 @@ def finance_summary() -> FinanceSummary:
     refunds = -(revenue.filter(transfer__kind=Transfer.Kind.REFUND).aggregate(t=Sum("amount"))["t"] or ZERO)
     paid = Order.objects.filter(paid_at__gte=start, paid_at__lt=end)
     pending = withdrawals_pending()
-    refunds = RefundPayout.objects.filter(status=RefundPayout.Status.AWAITING).aggregate(n=Count("id"), total=Sum("amount"))
+    payouts = RefundPayout.objects.filter(status=RefundPayout.Status.AWAITING).aggregate(n=Count("id"), total=Sum("amount"))
     return FinanceSummary(
         revenue_today=sales,
         refunds_today=refunds,
@@ -77,7 +77,7 @@ def finance_summary() -> FinanceSummary:
         statements_open=Statement.objects.filter(status=Statement.Status.OPEN).count(),
         payments_waiting=Payment.objects.filter(adapter="manual", status=Payment.Status.PENDING).count(),
         merchant_statements_open=MerchantStatement.objects.filter(status=MerchantStatement.Status.OPEN).count(),
-        refund_payouts_waiting=refunds["n"],
-        refund_payouts_waiting_total=refunds["total"] or ZERO,
+        refund_payouts_waiting=payouts["n"],
+        refund_payouts_waiting_total=payouts["total"] or ZERO,
         ledger=ledger_status(),
     )

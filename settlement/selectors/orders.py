@@ -86,6 +86,7 @@ def order_codes_reveal(
         ip=ip,
         reason=reason,
         data_for=lambda code: {"order": order.number, "by": actor_label, "hint": code.hint},
+        actor_label=actor_label,
     )
     return out
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from settlement import conf
-from settlement.models import Order, WebhookDelivery, WebhookEndpoint
+from settlement.models import Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from voucherhub.core.sealing import open_text, seal_text
 
 logger = logging.getLogger(__name__)
@@ -122,7 +122,9 @@ def backoff(attempts: int) -> timedelta:
 
 
 def webhook_send(*, delivery_id: int, post=None) -> WebhookDelivery:
-    """Try one delivery. 2xx: delivered. Otherwise: next attempt after a backoff, until the limit."""
+    """Try one delivery. 2xx: delivered. Otherwise: next attempt after a backoff, until the limit.
+    Every try leaves a WebhookAttempt row (when, how long, the answer or the error, when the next one is)."""
+    import time
     import urllib.error
     import urllib.request
 
@@ -131,7 +133,8 @@ def webhook_send(*, delivery_id: int, post=None) -> WebhookDelivery:
         if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
             return delivery
         body = json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode()
-        timestamp = str(int(timezone.now().timestamp()))
+        started_at = timezone.now()
+        timestamp = str(int(started_at.timestamp()))
         secret = open_text(delivery.endpoint.secret_sealed, purpose=WEBHOOK_PURPOSE)
         headers = {
             "Content-Type": "application/json",
@@ -139,6 +142,7 @@ def webhook_send(*, delivery_id: int, post=None) -> WebhookDelivery:
             TIMESTAMP_HEADER: timestamp,
         }
         status, error = None, ""
+        clock = time.monotonic()
         try:
             if post is not None:
                 status = post(delivery.endpoint.url, body, headers)
@@ -147,9 +151,11 @@ def webhook_send(*, delivery_id: int, post=None) -> WebhookDelivery:
                 with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - distributor-configured URL
                     status = response.status
         except urllib.error.HTTPError as exc:
-            status, error = exc.code, str(exc)[:300]
+            status, error = exc.code, str(exc)
         except Exception as exc:  # network errors: retry later
-            error = str(exc)[:300] or exc.__class__.__name__
+            error = str(exc) or exc.__class__.__name__
+        duration_ms = int((time.monotonic() - clock) * 1000)
+        error = error[: WebhookAttempt.ERROR_MAX]
         delivery.attempts += 1
         delivery.last_status_code = status
         delivery.last_error = error
@@ -164,6 +170,15 @@ def webhook_send(*, delivery_id: int, post=None) -> WebhookDelivery:
         else:
             delivery.next_attempt_at = now + backoff(delivery.attempts)
         delivery.save()
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            number=delivery.attempts,
+            started_at=started_at,
+            duration_ms=duration_ms,
+            status_code=status,
+            error=error,
+            next_attempt_at=delivery.next_attempt_at,
+        )
         return delivery
 
 

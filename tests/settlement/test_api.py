@@ -163,3 +163,32 @@ def test_the_stored_answer_writes_times_as_python_does(db, microsecond):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {_iso('t.x')} FROM (SELECT %s::timestamptz AS x) AS t", [value])
         assert cursor.fetchone()[0] == value.isoformat()
+
+
+def test_api_codes_endpoint_audits_who_which_order_and_masked_hints_only(api, tree):
+    from catalog.vault import keyring
+
+    number = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 2}, idempotency_key="k-audit").json()["number"]
+    order = Order.objects.get(number=number)
+    before = AuditLog.objects.order_by("-id").values_list("id", flat=True).first()  # the order response's reveal came before
+    response = api.get(f"/api/v1/orders/{number}/codes/")
+    assert response.status_code == 200
+    codes = {c["code"] for c in response.json()}
+    rows = list(AuditLog.objects.filter(action="code.reveal", id__gt=before).order_by("object_id"))
+    items = list(order.items.select_related("code").order_by("code_id"))
+    assert len(rows) == len(items) == 2
+    who = f"api:{api.key.key_id}"
+    for row, item in zip(rows, items, strict=True):
+        assert row.actor is None and row.actor_repr == who  # the API key, not "system"
+        assert (row.object_type, row.object_id) == ("catalog.cardcode", str(item.code_id))
+        assert row.data == {"order": number, "by": who, "hint": item.code.hint} and row.reason == "api codes"
+        assert row.ip == "127.0.0.1"
+        plain = keyring().open(ciphertext=item.code.ciphertext, key_id=item.code.key_id, blind_index=item.code.blind_index)
+        assert plain in codes and plain not in str(row.data) + row.object_repr + row.reason
+        assert item.code.hint != plain
+    # another distributor's key: 404 and nothing audited
+    from django.test import Client
+
+    neighbour = Api(Client(), tree.other)
+    assert neighbour.get(f"/api/v1/orders/{number}/codes/").status_code == 404
+    assert AuditLog.objects.filter(action="code.reveal", id__gt=before).count() == 2

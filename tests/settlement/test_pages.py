@@ -177,12 +177,15 @@ def test_lookup_needs_all_three_secrets_and_is_locked_after_failures(client, tre
 
 
 def test_no_mail_or_webhook_or_log_has_a_plaintext_code(client, tree, mailoutbox, caplog):
+    from settlement.models import WebhookDelivery
+    from settlement.services.notify import webhook_endpoint_set
+
+    webhook_endpoint_set(distributor=tree.seller, url="https://hooks.example.test/vh")  # so webhooks are written and scanned
     checkout(client, tree, quantity=2)
     order = Order.objects.get()
     client.post(reverse("settlement:sandbox-pay", args=[order.payments.get().number]), {"result": "pay"})
     codes = [plain(i.code) for i in order.items.select_related("code")]
-    from settlement.models import WebhookDelivery
-
+    assert sorted(WebhookDelivery.objects.filter(order=order).values_list("event", flat=True)) == ["order.delivered", "order.paid"]
     blobs = [m.body + str(m.subject) for m in mailoutbox] + [str(d.payload) for d in WebhookDelivery.objects.all()] + [caplog.text]
     blobs += [str(row) for row in AuditLog.objects.values()]
     for code in codes:

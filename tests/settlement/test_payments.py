@@ -103,3 +103,52 @@ def test_withdrawal_approval_replayed_changes_nothing(tree, finance_user, settin
     assert wallet_account(wallet, "commission_available").balance == Decimal("300.00")
     assert first.fee == Decimal("2.00") and first.net == Decimal("198.00")
     assert ledger_check().ok
+
+
+def test_a_wallet_topup_paid_through_the_http_callback_moves_the_wallet_once(client, tree):
+    """Portal wallet → sandbox payment → the provider's signed POST /pay/callback/sandbox/ → the ledger."""
+    from django.urls import reverse
+
+    from settlement.models import Entry, Payment, Transfer
+    from settlement.selectors.wallets import wallet_summary, wallet_topups
+    from settlement.services.wallets import wallet_for
+
+    client.force_login(tree.seller_user)
+    started = client.post(reverse("settlement:portal-wallet"), {"amount": "88.50", "adapter": "sandbox"})
+    payment = Payment.objects.get(purpose=Payment.Purpose.TOPUP)
+    assert started.status_code == 302 and started["Location"] == reverse("settlement:sandbox-pay", args=[payment.number])
+    wallet = wallet_for(tree.seller)
+    assert payment.wallet == wallet and wallet_summary(wallet).balance == 0
+    client.logout()  # the provider is not logged in
+
+    adapter = SandboxAdapter()
+    url = reverse("settlement:payment-callback", args=["sandbox"])
+
+    def post(body, signature):
+        return client.post(url, body, content_type="application/json", HTTP_X_SANDBOX_SIGNATURE=signature)
+
+    body = adapter.callback_body(event_id="top-1", event_type="payment.succeeded", payment_number=payment.number, amount=payment.amount)
+    # a forged callback (signed with another secret, or not at all) is refused and moves nothing
+    forged = post(body, "0" * 64)
+    assert forged.status_code == 400 and forged.json()["outcome"] == Outcome.BAD_SIGNATURE
+    tampered = adapter.callback_body(event_id="top-1", event_type="payment.succeeded", payment_number=payment.number, amount="8850.00")
+    assert post(tampered, adapter.sign(body)).status_code == 400
+    assert wallet_summary(wallet).balance == 0 and not Transfer.objects.filter(kind=Transfer.Kind.TOPUP).exists()
+
+    applied = post(body, adapter.sign(body))
+    assert applied.status_code == 200 and applied.json()["outcome"] == Outcome.APPLIED
+    payment.refresh_from_db()
+    assert payment.status == Payment.Status.SUCCEEDED
+    assert wallet_summary(wallet).balance == Decimal("88.50")
+    [topup] = wallet_topups(wallet)
+    assert topup.amount == Decimal("88.50") and topup.transfer.reference == payment.number
+
+    # the provider retries the same event, and sends a second success: nothing moves
+    replay = post(body, adapter.sign(body))
+    assert replay.status_code == 200 and replay.json()["outcome"] == Outcome.DUPLICATE
+    again = adapter.callback_body(event_id="top-2", event_type="payment.succeeded", payment_number=payment.number, amount=payment.amount)
+    assert post(again, adapter.sign(again)).json()["outcome"] == Outcome.IGNORED
+    assert wallet_summary(wallet).balance == Decimal("88.50")
+    assert Transfer.objects.filter(kind=Transfer.Kind.TOPUP).count() == 1
+    assert Entry.objects.filter(transfer__kind=Transfer.Kind.TOPUP).count() == 2
+    assert ledger_check().ok

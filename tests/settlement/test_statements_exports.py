@@ -82,3 +82,65 @@ def test_supplier_statement_counts_codes_consumed_per_batch_at_cost(tree, financ
     ]  # fmt: skip
     assert len(rows) == 2
     assert str(rows[1][3]) == tree.sku.code and int(rows[1][4]) == 3 and D(str(rows[1][6])) == D("60.00")
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_an_export_started_on_the_finance_page_is_queued_polled_and_downloaded(tree, finance_user, finance_client, fmt):
+    """The streaming path as finance uses it: POST the form, a django-q2 task is queued, the htmx row polls
+    the job's progress, the worker runs the task, and the download is the finished file without codes."""
+    import io
+
+    from django.urls import reverse
+    from django_q.models import OrmQ
+
+    from settlement import tasks
+
+    fund(tree.seller, "200.00", actor=finance_user)
+    orders = [order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=2) for _ in range(2)]
+    plain = [
+        keyring().open(ciphertext=i.code.ciphertext, key_id=i.code.key_id, blind_index=i.code.blind_index)
+        for o in orders
+        for i in o.items.select_related("code")
+    ]
+    today = timezone.localdate().isoformat()
+    response = finance_client.post(reverse("settlement:finance-exports"), {"kind": "orders", "fmt": fmt, "start": today, "end": today})
+    assert response.status_code == 302
+    job = ExportJob.objects.get()
+    assert (job.kind, job.fmt, job.status, job.created_by) == ("orders", fmt, ExportJob.Status.QUEUED, finance_user)
+    [queued] = OrmQ.objects.all()
+    task = queued.task  # a property: the unpickled package
+    assert task["func"] == "settlement.tasks.export_run" and tuple(task["args"]) == (job.pk,)
+
+    progress_url = reverse("settlement:finance-export-progress", args=[job.pk])
+    page = finance_client.get(reverse("settlement:finance-exports")).content.decode()
+    assert f'hx-get="{progress_url}"' in page  # the row polls while the job waits
+    waiting = finance_client.get(progress_url).content.decode()
+    assert f'hx-get="{progress_url}"' in waiting and 'value="0"' in waiting
+    download_url = reverse("settlement:finance-export-download", args=[job.pk])
+    assert finance_client.get(download_url).status_code == 404  # nothing to download yet
+
+    tasks.export_run(job.pk)  # what the django-q2 worker runs
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE and job.total_rows == len(orders) and job.done_rows == len(orders)
+    done = finance_client.get(progress_url).content.decode()
+    assert "hx-get" not in done and 'value="100"' in done and f"{job.done_rows} / {job.total_rows}" in done
+    assert download_url in done
+
+    download = finance_client.get(download_url)
+    assert download.status_code == 200 and job.filename in download["Content-Disposition"]
+    content = b"".join(download.streaming_content)
+    if fmt == "xlsx":
+        rows = list(load_workbook(io.BytesIO(content), read_only=True).active.iter_rows(values_only=True))
+        text = "\n".join(",".join(str(c) for c in row) for row in rows)
+    else:
+        text = content.decode("utf-8-sig")
+        rows = list(csv.reader(text.splitlines()))
+    assert len(rows) == len(orders) + 1
+    assert all(o.number in text for o in orders)
+    assert not any(code in text for code in plain)
+    # another finance user can neither poll nor download this job
+    from tests import factories
+    from voucherhub.core import roles
+
+    finance_client.force_login(factories.UserFactory(username="finance2", role=roles.FINANCE, is_staff=True))
+    assert finance_client.get(progress_url).status_code == 404 and finance_client.get(download_url).status_code == 404

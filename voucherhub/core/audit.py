@@ -65,10 +65,13 @@ def audit_record(*, actor=None, action: str, obj=None, ip: str | None = None, re
     return entry
 
 
-def audit_record_many(*, actor=None, action: str, objects: Iterable, ip: str | None = None, reason: str = "", data_for=None) -> int:
-    """One entry per object in a single INSERT (bulk reveals, batch voids)."""
+def audit_record_many(
+    *, actor=None, action: str, objects: Iterable, ip: str | None = None, reason: str = "", data_for=None, actor_label: str = ""
+) -> int:
+    """One entry per object in a single INSERT (bulk reveals, batch voids). `actor_label` names an actor
+    that is not a user (an API key, "api:<key id>") so the row says who, not "system"."""
     actor_user = actor if getattr(actor, "is_authenticated", False) else None
-    actor_repr = actor.get_username() if actor_user else "system"
+    actor_repr = actor.get_username() if actor_user else (actor_label[:150] or "system")
     rows = [
         AuditLog(
             actor=actor_user,
