@@ -19,7 +19,8 @@ class OrderResource(ReadOnlyResource):
         model = Order
         fields = (
             "number", "created_at", "channel", "distributor", "storefront", "sku", "quantity", "unit_price", "total", "currency",
-            "pay_method", "status", "hold", "refunded_quantity", "refunded_amount", "paid_at", "delivered_at", "campaign", "referrer", "customer_ref",
+            "pay_method", "status", "hold", "refunded_quantity", "refunded_amount", "paid_at", "delivered_at", "campaign", "referrer",
+            "customer_ref",
         )  # fmt: skip
         export_order = fields
 

@@ -115,7 +115,8 @@ def test_admin_export_buttons_give_real_xlsx_with_the_expected_columns_and_no_co
     text, rows = _admin_export_xlsx(finance_admin, "order")
     assert list(rows[0]) == [
         "number", "created_at", "channel", "distributor", "storefront", "sku", "quantity", "unit_price", "total", "currency",
-        "pay_method", "status", "hold", "refunded_quantity", "refunded_amount", "paid_at", "delivered_at", "campaign", "referrer", "customer_ref",
+        "pay_method", "status", "hold", "refunded_quantity", "refunded_amount", "paid_at", "delivered_at", "campaign", "referrer",
+        "customer_ref",
     ]  # fmt: skip
     assert len(rows) == 2 and rows[1][0] == order.number and rows[1][3] == "seller" and float(rows[1][8]) == 52.0
     texts = [text]

@@ -32,6 +32,12 @@ D = Decimal
 K = Account.Kind
 
 
+@pytest.fixture(autouse=True)
+def english(settings):
+    """These tests read the pages' English wording (the site's default language is zh-hans)."""
+    settings.LANGUAGE_CODE = "en"
+
+
 def plain(code) -> str:
     return keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
 
