@@ -161,6 +161,11 @@ class OrderListCreateApi(DistributorApiView):
             placed["code_objects"] = list(order.delivered_codes)
             placed["codes"] = _codes_reveal(request, order)
 
+        def first_body(order):
+            # The order's answer, rendered once: stored by the order's statement and sent (its values are final).
+            placed["first_body"] = ORDER_OUT.to_representation(order)
+            return placed["first_body"]
+
         def work(rows, *, record_id):
             # The SKU is read in the idempotency record's statement (PostgreSQL), else here.
             sku = sku_from_rows(rows) if rows is not None else sku_by_code(data.validated_data["sku"])
@@ -180,14 +185,12 @@ class OrderListCreateApi(DistributorApiView):
                 ip=client_ip(request),
                 # The first answer, stored by the order's own statement (PostgreSQL): its codes by id only.
                 answer=lambda order: Answer(
-                    record_id=record_id,
-                    status_code=201,
-                    body=ORDER_OUT.to_representation(order),
-                    with_codes=order.status == Order.Status.DELIVERED,
+                    record_id=record_id, status_code=201, body=first_body(order), with_codes=order.status == Order.Status.DELIVERED
                 ),
             )
             order = placed["order"]
-            body = ORDER_OUT.to_representation(order)
+            # (rendered already when this request's statement wrote the order; not when another order held the key)
+            body = dict(placed["first_body"]) if getattr(order, "answer_stored", False) else ORDER_OUT.to_representation(order)
             if order.status == Order.Status.DELIVERED:
                 if "codes" not in placed:  # an order that held the key already, or placed without orderwrite
                     placed["code_objects"] = [item.code for item in order_delivered_items(order)]
