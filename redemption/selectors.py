@@ -181,16 +181,10 @@ def merchant_payable_lines(*, merchant: Merchant, period) -> list[PayableLine]:
     """What the platform owes `merchant` for `period`, per store and SKU (for settlement's merchant statements).
     Reversed redemptions are counted apart and owe nothing; their totals agree with merchant_payable_summary."""
     start, end = Period.of(period).bounds()
-    completed = Q(status=Redemption.Status.COMPLETED)
     rows = (
         Redemption.objects.filter(merchant=merchant, created_at__gte=start, created_at__lt=end)
         .values("store_id", "store__code", "store__name", "sku_id", "sku__code", "sku__name", "sku__currency")
-        .annotate(
-            count=Count("id", filter=completed),
-            amount=Sum("amount", filter=completed),
-            owed=Sum("amount_owed", filter=completed),
-            reversed=Count("id", filter=Q(status=Redemption.Status.REVERSED)),
-        )
+        .annotate(**_totals())
         .order_by("store__name", "store_id", "sku__code")
     )
     return [
@@ -202,13 +196,25 @@ def merchant_payable_lines(*, merchant: Merchant, period) -> list[PayableLine]:
             sku_code=r["sku__code"],
             sku_name=r["sku__name"],
             currency=r["sku__currency"],
-            count=r["count"],
-            amount=r["amount"] or ZERO,
-            owed=r["owed"] or ZERO,
-            reversed=r["reversed"],
+            **_totals_of(r),
         )
         for r in rows
     ]
+
+
+def _totals() -> dict:
+    """The aggregates a payable or daily line carries: completed redemptions, their value, what is owed, reversals."""
+    completed = Q(status=Redemption.Status.COMPLETED)
+    return {
+        "count": Count("id", filter=completed),
+        "amount": Sum("amount", filter=completed),
+        "owed": Sum("amount_owed", filter=completed),
+        "reversed": Count("id", filter=Q(status=Redemption.Status.REVERSED)),
+    }
+
+
+def _totals_of(row: dict) -> dict:
+    return {"count": row["count"], "amount": row["amount"] or ZERO, "owed": row["owed"] or ZERO, "reversed": row["reversed"]}
 
 
 def merchants_with_redemptions(*, period) -> list[int]:
@@ -239,16 +245,10 @@ def store_daily_summary(*, merchant: Merchant, period, store_ids=None) -> list[S
     queryset = Redemption.objects.filter(merchant=merchant, created_at__gte=start, created_at__lt=end)
     if store_ids is not None:
         queryset = queryset.filter(store_id__in=store_ids)
-    completed = Q(status=Redemption.Status.COMPLETED)
     rows = (
         queryset.annotate(day=TruncDate("created_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "store_id", "store__name")
-        .annotate(
-            count=Count("id", filter=completed),
-            amount=Sum("amount", filter=completed),
-            owed=Sum("amount_owed", filter=completed),
-            reversed=Count("id", filter=Q(status=Redemption.Status.REVERSED)),
-        )
+        .annotate(**_totals())
         .order_by("-day", "store__name")
     )
     return [
@@ -256,10 +256,7 @@ def store_daily_summary(*, merchant: Merchant, period, store_ids=None) -> list[S
             day=r["day"],
             store_id=r["store_id"],
             store_name=r["store__name"],
-            count=r["count"],
-            amount=r["amount"] or ZERO,
-            owed=r["owed"] or ZERO,
-            reversed=r["reversed"],
+            **_totals_of(r),
         )
         for r in rows
     ]
