@@ -84,8 +84,19 @@ def login(page, username: str, password: str) -> None:
     page.goto("/accounts/login/")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     page.wait_for_load_state("networkidle")
+
+
+def follow(page, target) -> None:
+    """Click a link or submit button that loads a new page, and return once that page has loaded.
+
+    A bare click() returns when the navigation has started; reading the page right after it may
+    still see the old document, or a half-parsed new one, on a slow machine.
+    """
+    with page.expect_navigation():
+        target.click()
 
 
 def switch_language(page, code: str) -> None:

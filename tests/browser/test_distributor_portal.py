@@ -5,7 +5,7 @@ import pytest
 from channels import services
 from channels.models import Distributor, Quota
 from tests import factories
-from tests.browser.conftest import PHONE, login
+from tests.browser.conftest import PHONE, follow, login
 from tests.factories import PASSWORD
 from voucherhub.core import roles
 
@@ -38,9 +38,9 @@ def test_distributor_invites_passes_quota_and_opens_its_storefront_on_a_phone(ne
     assert no_sideways_scroll(page)
 
     # it invites a sub-distributor
-    page.get_by_test_id("portal-nav").get_by_role("link", name="邀请").click()
+    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name="邀请"))
     page.get_by_label("新成员级别").select_option(label="推广员")
-    page.get_by_test_id("invitation-form").get_by_role("button").click()
+    follow(page, page.get_by_test_id("invitation-form").get_by_role("button"))
     link = page.get_by_test_id("invitation-link").first.input_value()
     assert "/join/" in link
 
@@ -61,32 +61,31 @@ def test_distributor_invites_passes_quota_and_opens_its_storefront_on_a_phone(ne
     assert (child.parent_id, child.status) == (top.pk, Distributor.Status.ACTIVE)
 
     # it sees the newcomer in its team and passes it quota
-    page.get_by_test_id("portal-nav").get_by_role("link", name="我的团队").click()
+    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name="我的团队"))
     assert page.get_by_test_id("downline-tree").get_by_text("西湖团长小林").is_visible()
-    page.get_by_test_id("portal-nav").get_by_role("link", name="配额").click()
+    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name="配额"))
     transfer = page.get_by_test_id("quota-transfer-form")
     transfer.get_by_label("转给").select_option(label="西湖团长小林")
     transfer.get_by_label("SKU").select_option(value="IQIYI-VIP-M1")
     transfer.get_by_label("数量").fill("15")
-    transfer.get_by_role("button").click()
-    page.wait_for_load_state("networkidle")
+    follow(page, transfer.get_by_role("button"))
     assert page.get_by_test_id("quota-IQIYI-VIP-M1").inner_text() == "85"
     assert Quota.objects.get(distributor=child, sku=sku).balance == 15
 
     # it opens its storefront, lists the SKU at its own price (the floor holds), and opens it
-    page.get_by_test_id("portal-nav").get_by_role("link", name="店铺").click()
+    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name="店铺"))
     shop = page.get_by_test_id("storefront-form")
     shop.get_by_label("店铺名称").fill("华东好券")
     shop.get_by_label("店铺地址").fill("huadong")
-    shop.get_by_role("button", name="保存店铺").click()
+    follow(page, shop.get_by_role("button", name="保存店铺"))
     item = page.get_by_test_id("storefront-item-form")
     item.get_by_label("SKU").select_option(value="IQIYI-VIP-M1")
     item.get_by_label("零售价").fill("22.00")
-    item.get_by_role("button", name="保存商品").click()
+    follow(page, item.get_by_role("button", name="保存商品"))
     assert page.get_by_text("最低零售价").first.is_visible()  # refused below the floor of 23.00
     item = page.get_by_test_id("storefront-item-form")
     item.get_by_label("零售价").fill("23.80")
-    item.get_by_role("button", name="保存商品").click()
+    follow(page, item.get_by_role("button", name="保存商品"))
     assert page.get_by_test_id("storefront-items").get_by_text("爱奇艺黄金会员月卡").is_visible()
 
     with page.context.expect_page() as opened:
@@ -95,6 +94,6 @@ def test_distributor_invites_passes_quota_and_opens_its_storefront_on_a_phone(ne
     storefront.wait_for_load_state()
     assert storefront.url.endswith("/s/huadong/")
     assert storefront.get_by_test_id("shop-title").inner_text() == "华东好券"
-    storefront.get_by_test_id("shop-item").first.click()
+    follow(storefront, storefront.get_by_test_id("shop-item").first)
     assert storefront.get_by_test_id("product-price").inner_text() == "¥23.80"
     assert no_sideways_scroll(storefront)

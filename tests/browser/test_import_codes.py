@@ -10,7 +10,7 @@ from django_q.tasks import _sync
 
 from catalog.models import CardCode, ImportJob
 from tests import factories
-from tests.browser.conftest import login, switch_language
+from tests.browser.conftest import follow, login, switch_language
 from tests.catalog.importfiles import csv_bytes, fresh_codes
 from tests.factories import PASSWORD
 from voucherhub.core import roles
@@ -76,7 +76,7 @@ def test_ops_imports_a_csv_through_the_admin(new_page, settings, language):
     page.select_option("select[name=sku]", str(sku.pk))
     page.set_input_files("input[name=file]", files=[{"name": "codes.csv", "mimeType": "text/csv", "buffer": data}])
     page.locator("input[name=mode][value=valid]").check(force=True)
-    page.click("[data-testid=import-submit]")
+    follow(page, page.locator("[data-testid=import-submit]"))
 
     # the job page shows the progress bar while the file waits for a worker
     progress = page.locator("[data-testid=import-progress]")
@@ -101,7 +101,7 @@ def test_ops_imports_a_csv_through_the_admin(new_page, settings, language):
     assert CardCode.objects.count() == 0
 
     # confirm: the progress bar again while the codes are stored
-    page.get_by_role("button", name=text["confirm"]).click()
+    follow(page, page.get_by_role("button", name=text["confirm"]))
     progress.wait_for()
     assert page.get_by_role("progressbar").is_visible()
     assert text["confirmed"] in progress.inner_text()

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from catalog.models import CardCode
 from redemption.models import Redemption
@@ -38,12 +39,12 @@ def test_clerk_redeems_a_code_on_a_tablet(new_page):
     page.wait_for_function("document.activeElement && document.activeElement.dataset.testid === 'redeem-button'")
     page.keyboard.press("Enter")
     page.locator("[data-testid=result-success]").wait_for()
-    assert page.locator("[data-testid=today-count]").inner_text() == "1"
-    assert page.locator("[data-testid=today-table]").get_by_text(code.hint).is_visible()
+    expect(page.locator("[data-testid=today-count]")).to_have_text("1")
+    expect(page.locator("[data-testid=today-table]").get_by_text(code.hint)).to_be_visible()
     # the field is empty and focused for the next customer
-    assert field.input_value() == ""
-    assert field.evaluate("el => el === document.activeElement")
-    assert not button.is_visible()
+    expect(field).to_have_value("")
+    expect(field).to_be_focused()
+    expect(button).to_be_hidden()
     code.refresh_from_db()
     assert code.status == CardCode.Status.REDEEMED
     assert Redemption.objects.get().clerk == user

@@ -8,7 +8,7 @@ from riskcontrol import engine
 from riskcontrol.models import RiskEvent, RiskRule
 from riskcontrol.services import RiskContext, risk_evaluate
 from tests import factories
-from tests.browser.conftest import PHONE, login, switch_language
+from tests.browser.conftest import PHONE, follow, login, switch_language
 from tests.factories import PASSWORD
 from voucherhub.core import roles
 
@@ -49,11 +49,9 @@ def test_ops_rejects_a_held_order_from_the_queue(new_page):
     # the ops home links to the queue with its count
     link = page.locator("[data-testid=review-queue-link]")
     assert "2" in link.inner_text()
-    link.click()
-    page.wait_for_load_state("networkidle")
+    follow(page, link)
     assert page.locator("[data-testid=review-table]").get_by_text("ORD-B-1").is_visible()
-    page.get_by_role("link", name=str(first), exact=True).click()
-    page.wait_for_load_state("networkidle")
+    follow(page, page.get_by_role("link", name=str(first), exact=True))
     assert page.locator("[data-testid=reasons]").get_by_text("¥2500.00").is_visible()
     # the other event of the same IP is shown for context
     assert page.locator("[data-testid=related-events]").get_by_text("36.112.4.9").first.is_visible()
@@ -61,8 +59,7 @@ def test_ops_rejects_a_held_order_from_the_queue(new_page):
     page.get_by_label("拒绝：终止（由调用方退款）").check()
     page.get_by_label("备注").fill("批量刷单")
     page.get_by_label("设备: dev-big").check()
-    page.get_by_role("button", name="保存决定").click()
-    page.wait_for_load_state("networkidle")
+    follow(page, page.get_by_role("button", name="保存决定"))
     # the next waiting event opens, and the first one is decided
     assert page.get_by_text(f"事件 #{first} 的处理决定已保存。").is_visible()
     event = RiskEvent.objects.get(pk=first)

@@ -15,7 +15,7 @@ from settlement.services.commission import commission_release
 from settlement.services.orders import order_place
 from settlement.services.wallets import wallet_for
 from settlement.services.withdrawals import withdrawal_request
-from tests.browser.conftest import PHONE, login
+from tests.browser.conftest import PHONE, follow, login
 from tests.factories import PASSWORD
 from tests.settlement.conftest import fund, tree_make
 
@@ -41,11 +41,11 @@ def test_consumer_buys_on_a_storefront_with_the_sandbox_and_sees_its_code(new_pa
     page = new_page(device=PHONE)
     csp = watch_csp(page)
     page.goto(f"/s/{tree.storefront.slug}/p/{tree.sku.code}/")
-    page.get_by_test_id("buy").click()
+    follow(page, page.get_by_test_id("buy"))
     form = page.get_by_test_id("checkout-form")
     form.get_by_label("邮箱或手机号").fill("buyer@example.test")
     form.get_by_label("查询密码").fill("my-secret-1")
-    page.get_by_test_id("checkout-submit").click()
+    follow(page, page.get_by_test_id("checkout-submit"))
     page.get_by_test_id("sandbox-pay").click()
     page.wait_for_url("**/orders/lookup/**")
     order = Order.objects.get()
@@ -54,7 +54,7 @@ def test_consumer_buys_on_a_storefront_with_the_sandbox_and_sees_its_code(new_pa
     assert lookup.get_by_label("订单号").input_value() == order.number
     lookup.get_by_label("邮箱或手机号").fill("buyer@example.test")
     lookup.get_by_label("查询密码").fill("my-secret-1")
-    lookup.get_by_role("button").click()
+    follow(page, lookup.get_by_role("button"))
     shown = page.get_by_test_id("lookup-codes").inner_text()
     assert plain(order.items.get().code) in shown
     assert not csp, csp
@@ -69,7 +69,7 @@ def test_distributor_orders_in_the_portal_and_downloads_its_codes(new_page, tree
     form = page.get_by_test_id("order-form")
     form.get_by_label("商品").select_option(tree.sku.code)
     form.get_by_label("数量").fill("3")
-    form.get_by_role("button").click()
+    follow(page, form.get_by_role("button"))
     assert page.get_by_test_id("order-status").inner_text() == "已发货"
     order = Order.objects.get()
     codes = page.get_by_test_id("codes-form")
@@ -97,22 +97,21 @@ def test_finance_approves_a_withdrawal_and_downloads_a_statement_as_xlsx(new_pag
     page.goto("/dashboards/finance/")
     assert page.get_by_test_id("withdrawals-pending").inner_text() == "1"
     assert page.get_by_test_id("ledger-status").inner_text() == "平衡"
-    page.get_by_role("link", name="处理").click()
+    follow(page, page.get_by_role("link", name="处理"))
     row = page.get_by_test_id(f"withdrawal-{withdrawal.number}")
     row.get_by_placeholder("打款流水号").fill("ICBC-20261123-77")
-    row.get_by_test_id("approve").click()
-    page.wait_for_load_state()
+    follow(page, row.get_by_test_id("approve"))
     withdrawal.refresh_from_db()
     assert withdrawal.status == Withdrawal.Status.APPROVED and withdrawal.payout_reference == "ICBC-20261123-77"
 
-    page.get_by_test_id("finance-nav").get_by_role("link", name="对账单", exact=True).click()
+    follow(page, page.get_by_test_id("finance-nav").get_by_role("link", name="对账单", exact=True))
     page.select_option("select[name=distributor]", label="seller")
     from django.utils import timezone
 
     today = timezone.localdate().isoformat()
     page.fill("input[name=start]", today)
     page.fill("input[name=end]", today)
-    page.get_by_role("button", name="生成对账单").click()
+    follow(page, page.get_by_role("button", name="生成对账单"))
     assert page.get_by_test_id("statement-closing").inner_text() == "¥240.00"
     with page.expect_download() as download_info:
         page.get_by_test_id("statement-xlsx").click()
@@ -149,13 +148,13 @@ def test_finance_makes_a_merchant_statement_downloads_it_as_xlsx_and_reconciles_
     csp = watch_csp(page)
     login(page, finance_user.username, PASSWORD)
     page.goto("/finance/withdrawals/")
-    page.get_by_test_id("finance-nav").get_by_role("link", name="商户对账单").click()
+    follow(page, page.get_by_test_id("finance-nav").get_by_role("link", name="商户对账单"))
     form = page.get_by_test_id("merchant-statement-form")
     form.get_by_label("商户").select_option(label="星巴克")
     today = timezone.localdate().isoformat()
     form.get_by_label("起始").fill(today)
     form.get_by_label("截至（含）").fill(today)
-    form.get_by_role("button", name="生成对账单").click()
+    follow(page, form.get_by_role("button", name="生成对账单"))
     assert page.get_by_test_id("merchant-statement-owed").inner_text() == "60.00 CNY"
     assert page.get_by_test_id("merchant-statement-count").inner_text() == "2"
     with page.expect_download() as download_info:
