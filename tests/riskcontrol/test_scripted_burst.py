@@ -8,11 +8,13 @@ the front door is stopped where the rules say, and what it leaves behind.
 """
 
 import io
+import threading
 from decimal import Decimal
 
 import pytest
 from captcha.models import CaptchaStore
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -35,6 +37,7 @@ from tests.factories import SkuFactory, card_code, terminal_for
 from tests.redemption.conftest import TerminalClient, shop_make
 from tests.settlement.conftest import fund, tree_make
 from tests.settlement.test_api import Api
+from tests.settlement.test_concurrency import race
 from voucherhub.core.models import AuditLog
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -287,7 +290,7 @@ def test_verify_script_that_slips_in_a_good_code_is_locked_out_by_its_store(pos,
 
 # --- 4. A script brute-forces the consumer order lookup -------------------------------------------------
 # Guessing one order's lookup password locks that order number: tests/settlement/test_pages.py. Here the
-# script walks through order numbers from one address instead.
+# script walks through order numbers from one address instead, and then fires its guesses all at once.
 
 
 @pytest.fixture
@@ -333,3 +336,24 @@ def test_lookup_script_walking_order_numbers_from_one_address_is_locked(client, 
     # the buyer at another address is not locked out of the order by the script
     response = lookup(client, number=delivered.number, ip="192.0.2.10")
     assert response.status_code == 200 and code in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_lookup_guesses_fired_at_once_get_no_more_checks_than_the_limit(delivered):
+    """Twelve guesses at one order's lookup password, in parallel and each from its own address: only the
+    limit's five are checked, the rest are refused unchecked. (Counted after the check, all twelve were
+    checked: each saw the count before any guess had failed.)"""
+    addresses = iter(range(12))
+    lock = threading.Lock()
+
+    def guess():
+        with lock:
+            n = next(addresses)
+        return lookup(Client(), number=delivered.number, password=f"guess-{n}", ip=f"198.51.100.{n + 1}").status_code
+
+    results = race(12, guess)
+    assert all(kind == "ok" for kind, _value in results), results
+    assert sorted(value for _kind, value in results) == [404] * 5 + [429] * 7
+    assert AuditLog.objects.filter(action="order.lookup_failed").count() == 5
+    # the right answer is refused too until the window has passed
+    assert lookup(Client(), number=delivered.number, ip="192.0.2.10").status_code == 429
