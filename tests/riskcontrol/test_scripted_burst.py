@@ -273,7 +273,7 @@ def test_verify_script_that_slips_in_a_good_code_is_locked_out_by_its_store(pos,
     with CaptureQueriesContext(connection) as queries:
         response = api.verify({"code": good})
     error = assert_error_envelope(response, 429, "locked_out")
-    assert error["message"] == "失败次数过多，请 15 分钟后再试。"
+    assert error["message"] == "失败次数过多，请 15 分钟后再试。" and response["Retry-After"] == "900"
     assert not any("catalog_cardcode" in q["sql"] for q in queries.captured_queries)
     # every terminal of the store, with a fresh address too
     other, secret = terminal_for(shop.store, name="POS 2")

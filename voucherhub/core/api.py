@@ -72,7 +72,10 @@ def _flatten_fields(detail) -> dict:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return error_response(exc.code, exc.message, status_code=exc.status, fields=exc.as_fields())
+        # A refusal that ends at a known time (a lockout, a reveal limit) tells the client when: Retry-After.
+        retry_after = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(int(retry_after))} if retry_after else None
+        return error_response(exc.code, exc.message, status_code=exc.status, fields=exc.as_fields(), headers=headers)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
