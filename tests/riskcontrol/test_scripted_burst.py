@@ -30,7 +30,7 @@ from riskcontrol.services import risk_events_flush
 from settlement.models import IdempotencyRecord, Order, OrderItem, Payment
 from settlement.selectors.ledger import ledger_check
 from settlement.services.ledger import wallet_account
-from settlement.services.orders import order_number, order_pay, order_place
+from settlement.services.orders import order_number, order_pay
 from settlement.services.payments import payment_for_order
 from settlement.services.wallets import wallet_for
 from tests.factories import SkuFactory, card_code, terminal_for
@@ -38,6 +38,7 @@ from tests.redemption.conftest import TerminalClient, shop_make
 from tests.settlement.conftest import fund, tree_make
 from tests.settlement.test_api import Api
 from tests.settlement.test_concurrency import race
+from tests.settlement.test_orders import storefront_order
 from voucherhub.core.models import AuditLog
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -296,17 +297,7 @@ def test_verify_script_that_slips_in_a_good_code_is_locked_out_by_its_store(pos,
 @pytest.fixture
 def delivered(tree):
     """A storefront order, paid and delivered: what a lookup opens with number, contact and lookup password."""
-    order = order_place(
-        channel=Order.Channel.STOREFRONT,
-        distributor=tree.seller,
-        storefront=tree.storefront,
-        sku=tree.sku,
-        quantity=1,
-        contact="buyer@example.test",
-        lookup_password="secret-123",
-        pay_method="sandbox",
-        ip="192.0.2.10",
-    )
+    order = storefront_order(tree, ip="192.0.2.10")
     order_pay(order=order, payment=payment_for_order(order=order))
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED
