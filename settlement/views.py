@@ -327,10 +327,12 @@ def checkout(request, slug: str, sku_code: str):
         raise Http404
     form = forms.CheckoutForm(request.POST or None)
     challenge = bool(request.POST.get("challenge_key"))
+    status = 200
     if request.method == "POST" and form.is_valid():
         challenge_form = ChallengeForm(request.POST) if challenge else None
         if challenge_form is not None and not challenge_form.is_valid():
             form.add_error(None, _("The characters do not match. Try the new picture."))
+            status = ChallengeRequired.status
         else:
             data = form.cleaned_data
             source = attribution.source_for(request, storefront)
@@ -350,12 +352,12 @@ def checkout(request, slug: str, sku_code: str):
                     device=request.POST.get("device", ""),
                     challenge_passed=challenge_form is not None,
                 )
-            except ChallengeRequired:
-                challenge = True
+            except ChallengeRequired as error:
+                challenge, status = True, error.status
                 form.add_error(None, _("Please type the characters in the picture to continue."))
             except RiskBlocked as error:
                 form.add_error(None, str(error.message))
-                challenge = False
+                challenge, status = False, error.status
             except DomainError as error:
                 _form_error(form, error)
             else:
@@ -364,7 +366,9 @@ def checkout(request, slug: str, sku_code: str):
     else:
         challenge = False if request.method == "GET" else challenge
     context = {"shop": storefront, "row": row, "sku": row.item.sku, "form": form, "challenge": challenge_new() if challenge else None}
-    return render(request, "settlement/shop/checkout.html", context)
+    # A refusal by risk control answers with the API's status (428 challenge, 403 blocked): the shopper
+    # reads the page, a script can tell from the status alone.
+    return render(request, "settlement/shop/checkout.html", context, status=status)
 
 
 def _payment_or_404(number: str, adapter: str) -> Payment:

@@ -191,7 +191,7 @@ def test_storefront_script_from_one_address_is_challenged_and_nothing_is_half_wr
     # then: the 21st is stopped by the hourly limit per address: a challenge picture and a clear message, no order
     response = checkout(client, tree, contact="buyer20@example.test")
     page = response.content.decode()
-    assert response.status_code == 200 and 'data-testid="challenge"' in page
+    assert response.status_code == 428 and 'data-testid="challenge"' in page
     assert "请输入图中的字符后继续。" in page
     assert written(tree) == before
 
@@ -199,12 +199,13 @@ def test_storefront_script_from_one_address_is_challenged_and_nothing_is_half_wr
     guess = {"challenge_key": solved_challenge()["challenge_key"], "challenge_answer": "abcde"}
     response = checkout(client, tree, contact="buyer20@example.test", **guess)
     page = response.content.decode()
-    assert response.status_code == 200 and 'data-testid="challenge"' in page
+    assert response.status_code == 428 and 'data-testid="challenge"' in page
     assert "字符不匹配，请看新图片再试。" in page
     assert guess["challenge_key"] not in page and not CaptchaStore.objects.filter(hashkey=guess["challenge_key"]).exists()
     assert written(tree) == before
     # and going on without the picture gets the same challenge again
-    assert 'data-testid="challenge"' in checkout(client, tree, contact="buyer21@example.test").content.decode()
+    response = checkout(client, tree, contact="buyer21@example.test")
+    assert response.status_code == 428 and 'data-testid="challenge"' in response.content.decode()
     assert written(tree) == before
 
     risk_events_flush()
@@ -226,14 +227,14 @@ def test_storefront_script_reusing_one_contact_is_blocked_and_a_solved_picture_d
     response = checkout(client, tree, contact="scalper@example.test")
     page = response.content.decode()
     # blocked: both reasons on the page in Chinese, no challenge offered (a block is not solved away)
-    assert response.status_code == 200 and 'data-testid="challenge"' not in page
+    assert response.status_code == 403 and 'data-testid="challenge"' not in page
     assert "同一电子邮件地址在 1 天 内超过 20 件" in page and "同一IP 地址在 1 小时 内超过 20 件" in page
     assert written(tree) == before
 
     # a person's solved picture does not turn a block into an order
     challenge_new()
     response = checkout(client, tree, contact="scalper@example.test", **solved_challenge())
-    assert response.status_code == 200 and "同一电子邮件地址在 1 天 内超过 20 件" in response.content.decode()
+    assert response.status_code == 403 and "同一电子邮件地址在 1 天 内超过 20 件" in response.content.decode()
     assert written(tree) == before
     risk_events_flush()
     blocked = RiskEvent.objects.filter(action="purchase", storefront_id=tree.storefront.pk, outcome=Outcome.BLOCK)
