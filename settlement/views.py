@@ -29,6 +29,7 @@ from catalog.models import Sku
 from channels import attribution
 from channels import selectors as channel_selectors
 from channels.views import portal_view
+from riskcontrol.devices import device_of, device_remember
 from riskcontrol.errors import ChallengeRequired, LockedOut, RiskBlocked
 from riskcontrol.forms import ChallengeForm
 from riskcontrol.services import challenge_new, reveal_guard
@@ -349,7 +350,7 @@ def checkout(request, slug: str, sku_code: str):
                     campaign=source.campaign,
                     referrer=source.referrer,
                     ip=client_ip(request),
-                    device=request.POST.get("device", ""),
+                    device=device_of(request),
                     challenge_passed=challenge_form is not None,
                 )
             except ChallengeRequired as error:
@@ -368,7 +369,9 @@ def checkout(request, slug: str, sku_code: str):
     context = {"shop": storefront, "row": row, "sku": row.item.sku, "form": form, "challenge": challenge_new() if challenge else None}
     # A refusal by risk control answers with the API's status (428 challenge, 403 blocked): the shopper
     # reads the page, a script can tell from the status alone.
-    return render(request, "settlement/shop/checkout.html", context, status=status)
+    response = render(request, "settlement/shop/checkout.html", context, status=status)
+    device_remember(request, response)
+    return response
 
 
 def _payment_or_404(number: str, adapter: str) -> Payment:
