@@ -8,7 +8,8 @@ from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
 from riskcontrol import engine
-from riskcontrol.models import RiskAlert, RiskEvent, RiskList, RiskListEntry, RiskRule, RiskSettings, VerificationFailure
+from riskcontrol.forms import RiskRuleForm
+from riskcontrol.models import Channel, RiskAlert, RiskEvent, RiskList, RiskListEntry, RiskRule, RiskSettings, VerificationFailure
 
 
 class RulesChangeMixin:
@@ -36,10 +37,12 @@ class RulesChangeMixin:
 
 @admin.register(RiskRule)
 class RiskRuleAdmin(RulesChangeMixin, ModelAdmin):
+    form = RiskRuleForm
     list_display = [
         "name",
         "kind",
         "applies_to",
+        "channel_scope",
         "dimension",
         "sku",
         "window_seconds",
@@ -56,13 +59,18 @@ class RiskRuleAdmin(RulesChangeMixin, ModelAdmin):
     autocomplete_fields = ["sku", "risk_list"]
     actions = ["activate", "deactivate"]
     fieldsets = [
-        (None, {"fields": ["name", "kind", "applies_to", "active", "priority", "description"]}),
+        (None, {"fields": ["name", "kind", "applies_to", "channels", "active", "priority", "description"]}),
         (
             _("What it looks at"),
             {"fields": ["dimension", "sku", "window_seconds", "measure", "limit", "amount_threshold", "account_age_hours", "risk_list"]},
         ),
         (_("What it does"), {"fields": ["score", "action"]}),
     ]
+
+    @admin.display(description=_("channels"))
+    def channel_scope(self, obj):
+        labels = dict(Channel.choices)
+        return ", ".join(str(labels.get(channel, channel)) for channel in obj.channels) or _("Every channel")
 
     @admin.action(description=_("Activate the selected rules"))
     def activate(self, request, queryset):

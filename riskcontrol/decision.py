@@ -20,6 +20,9 @@ class RiskContext:
 
     action: str  # riskcontrol.models.Action: "purchase", "redeem", "login", "reveal", "withdrawal"
     reference: str = ""  # the caller's own id (order number ...), given back in review_decided
+    # riskcontrol.models.Channel for purchases: "storefront", "portal", "api". Empty: not known or not a
+    # purchase; then every rule applies, channel-scoped ones included.
+    channel: str = ""
     sku_id: int | None = None
     quantity: int = 1
     amount: Decimal = Decimal("0.00")

@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
-from riskcontrol.models import SEVERITY, Action, Dimension, Outcome, RiskList, RiskListEntry, RiskRule, RiskSettings
+from riskcontrol.models import SEVERITY, Action, Channel, Dimension, Outcome, RiskList, RiskListEntry, RiskRule, RiskSettings
 
 VERSION_KEY = "risk:rules:version"
 _IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -78,6 +78,11 @@ class CompiledRule:
     severity: int = 0  # SEVERITY of the outcome its action asks for
     counter_limit: float = 0.0  # purchase limits and velocity: the limit in the counter's unit (cents for amounts)
     counter_head: str = ""  # the start of its counters' names
+    channels: frozenset = frozenset()  # purchases through these channels only; empty: every channel
+
+    def for_channel(self, channel: str) -> bool:
+        """Does the rule apply to a request through `channel`? A request naming no channel meets every rule."""
+        return not channel or not self.channels or channel in self.channels
 
 
 @dataclass(frozen=True)
@@ -123,18 +128,22 @@ class Snapshot:
     lists: dict
     settings: SettingsValues
     _by_action: dict = field(default_factory=dict)
-    _plans: dict = field(default_factory=dict)
+    _plans: dict = field(default_factory=dict)  # (action, channel) -> Plan, for every action and known channel
 
-    def rules_for(self, action: str) -> tuple[CompiledRule, ...]:
+    def rules_for(self, action: str, channel: str = "") -> tuple[CompiledRule, ...]:
         found = self._by_action.get(action)
         if found is None:
             found = tuple(rule for rule in self.rules if rule.applies_to in (action, RiskRule.ANY))
+        if channel:
+            found = tuple(rule for rule in found if rule.for_channel(channel))
         return found
 
-    def plan_for(self, action: str) -> Plan:
-        found = self._plans.get(action)
+    def plan_for(self, action: str, channel: str = "") -> Plan:
+        """The rules `risk_evaluate` runs for `action` through `channel` ("" when the request names none):
+        compiled with the snapshot, so the channel scope costs a request one dictionary lookup."""
+        found = self._plans.get((action, channel))
         if found is None:
-            found = _plan(self.rules_for(action), self.lists)
+            found = _plan(self.rules_for(action, channel), self.lists)
         return found
 
 
@@ -214,6 +223,7 @@ def snapshot_load(version: str) -> Snapshot:
             severity=SEVERITY[RULE_OUTCOME.get(row.action, Outcome.ALLOW)],
             counter_limit=_counter_limit(row),
             counter_head=f"r{row.pk}:",
+            channels=frozenset(row.channels or ()),
         )
         for row in rows
     )
@@ -226,7 +236,11 @@ def snapshot_load(version: str) -> Snapshot:
         lists=lists,
         settings=SettingsValues.from_row(RiskSettings.objects.filter(pk=1).first()),
         _by_action=by_action,
-        _plans={action: _plan(found, lists) for action, found in by_action.items()},
+        _plans={
+            (action, channel): _plan(tuple(rule for rule in found if rule.for_channel(channel)), lists)
+            for action, found in by_action.items()
+            for channel in ("", *Channel.values)
+        },
     )
 
 

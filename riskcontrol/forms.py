@@ -1,7 +1,23 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from riskcontrol.models import Dimension
+from riskcontrol.models import Channel, Dimension, RiskRule
+
+
+class RiskRuleForm(forms.ModelForm):
+    """The rule admin's form: the channel scope as checkboxes (none ticked: every channel)."""
+
+    channels = forms.MultipleChoiceField(
+        label=_("channels"),
+        choices=Channel.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=RiskRule._meta.get_field("channels").help_text,
+    )
+
+    class Meta:
+        model = RiskRule
+        fields = ["channels"]  # the admin adds the others from its fieldsets
 
 
 class ReviewDecisionForm(forms.Form):

@@ -22,6 +22,15 @@ class Action(models.TextChoices):
     WITHDRAWAL = "withdrawal", _("Withdrawal")
 
 
+class Channel(models.TextChoices):
+    """The way a purchase came in: the same values as settlement's Order.Channel (riskcontrol sits below
+    settlement and keeps its own copy; a test checks the two agree)."""
+
+    STOREFRONT = "storefront", _("Consumer storefront")
+    PORTAL = "portal", _("Distributor portal")
+    API = "api", _("Distributor API")
+
+
 class Outcome(models.TextChoices):
     ALLOW = "allow", _("Allow")
     CHALLENGE = "challenge", _("Challenge")
@@ -197,6 +206,15 @@ class RiskRule(models.Model):
         ),
     )
     applies_to = models.CharField(_("applies to"), max_length=12, choices=APPLIES_TO, default=Action.PURCHASE)
+    channels = models.JSONField(
+        _("channels"),
+        default=list,
+        blank=True,
+        help_text=_(
+            "Purchases through these channels only. None ticked: every channel. "
+            "A request that names no channel (redemption, login ...) is checked by every rule."
+        ),
+    )
     dimension = models.CharField(
         _("counted per"),
         max_length=16,
@@ -273,6 +291,11 @@ class RiskRule(models.Model):
                 errors["dimension"] = _("Purchase limits count per IP, device, account, phone or email.")
             if self.applies_to not in (Action.PURCHASE, self.ANY):
                 errors["applies_to"] = _("A purchase limit applies to purchases.")
+        if not isinstance(self.channels, list) or any(channel not in Channel.values for channel in self.channels):
+            errors["channels"] = _("Choose channels among: %(channels)s.") % {"channels": ", ".join(Channel.values)}
+        else:
+            # One order, without repeats, so equal scopes compare equal.
+            self.channels = [channel for channel in Channel.values if channel in self.channels]
         if self.kind == self.Kind.AMOUNT and self.amount_threshold is None:
             errors["amount_threshold"] = _("Enter the amount threshold.")
         if self.kind == self.Kind.NEW_ACCOUNT and not self.account_age_hours:

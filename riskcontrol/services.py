@@ -162,7 +162,7 @@ def risk_evaluate(*, ctx: RiskContext) -> Decision:
     back with `risk_release(decision=...)`.
     """
     snapshot = engine.rules_snapshot()
-    plan = snapshot.plan_for(ctx.action)
+    plan = snapshot.plan_for(ctx.action, ctx.channel)
     now = timezone.now()
     now_ts = counters.clock()
     values, address = _context_values(ctx)

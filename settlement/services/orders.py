@@ -210,6 +210,7 @@ def order_place(
     # are given back by risk control itself. Allow and review reserve counters, given back below on failure.
     verdict = integrations.risk_check(
         reference=number,
+        channel=str(channel),  # riskcontrol.models.Channel has Order.Channel's values
         sku_id=sku.pk,
         quantity=quantity,
         amount=total,

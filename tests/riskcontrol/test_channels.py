@@ -1,0 +1,118 @@
+"""A rule's channel scope: a rule with channels applies only to purchases through them (and to requests that
+name no channel); a rule without applies to every channel."""
+
+import re
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from riskcontrol import engine
+from riskcontrol.models import Channel, Dimension, Outcome, RiskRule
+from riskcontrol.services import risk_evaluate
+from settlement.models import Order
+from tests.riskcontrol.conftest import make_list, make_rule, purchase
+
+pytestmark = pytest.mark.django_db
+
+HOUR = 3600
+
+
+def storefront_limit(**fields) -> RiskRule:
+    """At most 2 items per IP per hour through the storefront (or `channels`), over it: challenge."""
+    defaults = {"channels": [Channel.STOREFRONT], "action": RiskRule.RuleAction.CHALLENGE}
+    return make_rule(kind=RiskRule.Kind.PURCHASE_LIMIT, dimension=Dimension.IP, window_seconds=HOUR, limit=2, **{**defaults, **fields})
+
+
+def test_channel_values_are_the_order_channels():
+    assert sorted(Channel.values) == sorted(Order.Channel.values)
+
+
+@pytest.mark.parametrize("channel", [Channel.PORTAL, Channel.API])
+def test_a_storefront_rule_neither_stops_nor_counts_another_channel(clock, channel):
+    storefront_limit()
+    # a distributor's channel buys far past the storefront limit from one address
+    assert {risk_evaluate(ctx=purchase(channel=channel, quantity=50)).outcome for _ in range(3)} == {Outcome.ALLOW}
+    # and did not use the storefront's allowance of that address
+    assert risk_evaluate(ctx=purchase(channel=Channel.STOREFRONT, quantity=2)).allowed
+    third = risk_evaluate(ctx=purchase(channel=Channel.STOREFRONT))
+    assert third.needs_challenge and third.reasons[0].code == "limit"
+
+
+def test_a_request_naming_no_channel_meets_every_rule(clock):
+    storefront_limit()
+    assert risk_evaluate(ctx=purchase(quantity=2)).allowed
+    assert risk_evaluate(ctx=purchase()).needs_challenge
+
+
+def test_a_rule_without_channels_applies_to_every_channel(clock):
+    make_rule(kind=RiskRule.Kind.BLOCKLIST, risk_list=make_list(dimension=Dimension.IP, values=["198.51.100.7"]), score=100)
+    for channel in ["", *Channel.values]:
+        assert risk_evaluate(ctx=purchase(channel=channel)).blocked, channel
+
+
+def test_a_rule_for_two_channels_skips_the_third(clock):
+    storefront_limit(name="two", channels=[Channel.PORTAL, Channel.API])
+    assert risk_evaluate(ctx=purchase(channel=Channel.STOREFRONT, quantity=9)).allowed
+    assert risk_evaluate(ctx=purchase(channel=Channel.API, quantity=2)).allowed
+    assert risk_evaluate(ctx=purchase(channel=Channel.PORTAL)).needs_challenge
+
+
+def test_an_unknown_channel_meets_only_the_rules_for_every_channel(clock):
+    storefront_limit()
+    make_rule(name="per device", kind=RiskRule.Kind.PURCHASE_LIMIT, dimension=Dimension.DEVICE, window_seconds=HOUR, limit=1)
+    assert risk_evaluate(ctx=purchase(channel="fax", quantity=5)).allowed
+    assert risk_evaluate(ctx=purchase(channel="fax", device="d1")).allowed
+    assert risk_evaluate(ctx=purchase(channel="fax", device="d1")).blocked
+
+
+def test_changing_the_scope_takes_effect_with_the_next_snapshot(clock):
+    rule = storefront_limit()
+    assert risk_evaluate(ctx=purchase(channel=Channel.API, quantity=3)).allowed
+    rule.channels = [Channel.API]
+    rule.full_clean()
+    rule.save()
+    engine.rules_changed()
+    assert risk_evaluate(ctx=purchase(channel=Channel.API, quantity=3)).needs_challenge
+
+
+def test_clean_accepts_known_channels_only_and_keeps_them_in_order():
+    rule = RiskRule(name="x", kind=RiskRule.Kind.AMOUNT, amount_threshold=100, channels=["api", "storefront", "api"])
+    rule.full_clean()
+    assert rule.channels == ["storefront", "api"]
+    for bad in (["shop"], "storefront", {"storefront": True}):
+        rule.channels = bad
+        with pytest.raises(ValidationError) as error:
+            rule.full_clean()
+        assert "channels" in error.value.message_dict
+
+
+def test_rule_admin_edits_the_scope_with_checkboxes(ops_client):
+    page = ops_client.get("/admin/riskcontrol/riskrule/add/").content.decode()
+    for value in Channel.values:
+        assert f'type="checkbox" name="channels" value="{value}"' in page
+    data = {
+        "name": "portal big amounts",
+        "kind": RiskRule.Kind.AMOUNT,
+        "applies_to": "purchase",
+        "channels": [Channel.PORTAL, Channel.API],
+        "amount_threshold": "9000.00",
+        "measure": RiskRule.Measure.UNITS,
+        "score": 10,
+        "action": RiskRule.RuleAction.REVIEW,
+        "active": "on",
+        "priority": 100,
+    }
+    response = ops_client.post("/admin/riskcontrol/riskrule/add/", data)
+    assert response.status_code == 302, response.content.decode()
+    rule = RiskRule.objects.get(name="portal big amounts")
+    assert rule.channels == ["portal", "api"]
+    page = ops_client.get(f"/admin/riskcontrol/riskrule/{rule.pk}/change/").content.decode()
+    ticked = set(re.findall(r'<input[^>]*name="channels" value="(\w+)"[^>]*checked', page))
+    assert ticked == {"portal", "api"}
+    listing = ops_client.get("/admin/riskcontrol/riskrule/").content.decode()
+    assert "Distributor portal, Distributor API" in listing or "分销商门户, 分销商 API" in listing
+    # none ticked: every channel
+    response = ops_client.post(f"/admin/riskcontrol/riskrule/{rule.pk}/change/", {**data, "channels": []})
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.channels == []
