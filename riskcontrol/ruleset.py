@@ -1,6 +1,13 @@
-"""A realistic starting rule set (20 rules, 6 lists) for a voucher shop: the demo installs it, the benchmark measures it.
+"""A realistic starting rule set (21 rules, 6 lists) for a voucher shop: the demo installs it, the benchmark measures it.
 
 Ops tune it in the admin afterwards; `ruleset_install()` only creates what is missing (by name).
+
+Channel scopes (docs/riskcontrol.md): the limits per IP, device, account, phone and email, the new-account
+rule and the storefront velocity are a consumer's limits and apply to storefront checkouts only. A
+distributor's portal staff and its API server buy stock in bulk, bounded by the wallet, the quota and the
+distributor rules, which apply to every channel like the lists and the amount thresholds. The portal gets
+its own account velocity rule that holds for review (a challenge cannot be solved in the portal).
+Migration 0003 gives an existing installation's demo rules the same scopes where ops left them as shipped.
 """
 
 from decimal import Decimal
@@ -8,7 +15,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from riskcontrol import engine
-from riskcontrol.models import Dimension, RiskList, RiskListEntry, RiskRule
+from riskcontrol.models import Channel, Dimension, RiskList, RiskListEntry, RiskRule
 
 B, A = RiskList.ListType.BLOCK, RiskList.ListType.ALLOW
 LISTS = [
@@ -27,7 +34,8 @@ LISTS = [
 
 K, M, ACT = RiskRule.Kind, RiskRule.Measure, RiskRule.RuleAction
 HOUR, DAY = 3600, 86400
-# name, kind, applies_to, fields, score, action
+STOREFRONT, PORTAL = [Channel.STOREFRONT.value], [Channel.PORTAL.value]
+# name, kind, applies_to, fields (channels: empty for every channel), score, action
 RULES = [
     ("办公网不限购", K.ALLOWLIST, "any", {"list": "办公网"}, 0, ACT.SCORE),
     ("可疑 IP 段拦截", K.BLOCKLIST, "any", {"list": "可疑 IP 段"}, 100, ACT.BLOCK),
@@ -39,7 +47,7 @@ RULES = [
         "同一 IP 每小时限购 20 件",
         K.PURCHASE_LIMIT,
         "purchase",
-        {"dimension": Dimension.IP, "window_seconds": HOUR, "limit": 20},
+        {"dimension": Dimension.IP, "window_seconds": HOUR, "limit": 20, "channels": STOREFRONT},
         20,
         ACT.CHALLENGE,
     ),
@@ -47,7 +55,7 @@ RULES = [
         "同一 IP 每天限购 100 件",
         K.PURCHASE_LIMIT,
         "purchase",
-        {"dimension": Dimension.IP, "window_seconds": DAY, "limit": 100},
+        {"dimension": Dimension.IP, "window_seconds": DAY, "limit": 100, "channels": STOREFRONT},
         50,
         ACT.BLOCK,
     ),
@@ -55,7 +63,7 @@ RULES = [
         "同一设备每小时限购 10 件",
         K.PURCHASE_LIMIT,
         "purchase",
-        {"dimension": Dimension.DEVICE, "window_seconds": HOUR, "limit": 10},
+        {"dimension": Dimension.DEVICE, "window_seconds": HOUR, "limit": 10, "channels": STOREFRONT},
         20,
         ACT.CHALLENGE,
     ),
@@ -63,7 +71,7 @@ RULES = [
         "同一设备每天限购 30 件",
         K.PURCHASE_LIMIT,
         "purchase",
-        {"dimension": Dimension.DEVICE, "window_seconds": DAY, "limit": 30},
+        {"dimension": Dimension.DEVICE, "window_seconds": DAY, "limit": 30, "channels": STOREFRONT},
         50,
         ACT.BLOCK,
     ),
@@ -71,7 +79,7 @@ RULES = [
         "同一账号每天限购 20 件",
         K.PURCHASE_LIMIT,
         "purchase",
-        {"dimension": Dimension.ACCOUNT, "window_seconds": DAY, "limit": 20},
+        {"dimension": Dimension.ACCOUNT, "window_seconds": DAY, "limit": 20, "channels": STOREFRONT},
         30,
         ACT.REVIEW,
     ),
@@ -79,7 +87,7 @@ RULES = [
         "同一手机号每天限购 20 件",
         K.PURCHASE_LIMIT,
         "purchase",
-        {"dimension": Dimension.PHONE, "window_seconds": DAY, "limit": 20},
+        {"dimension": Dimension.PHONE, "window_seconds": DAY, "limit": 20, "channels": STOREFRONT},
         50,
         ACT.BLOCK,
     ),
@@ -87,7 +95,7 @@ RULES = [
         "同一邮箱每天限购 20 件",
         K.PURCHASE_LIMIT,
         "purchase",
-        {"dimension": Dimension.EMAIL, "window_seconds": DAY, "limit": 20},
+        {"dimension": Dimension.EMAIL, "window_seconds": DAY, "limit": 20, "channels": STOREFRONT},
         50,
         ACT.BLOCK,
     ),
@@ -95,9 +103,17 @@ RULES = [
         "同一账号每分钟最多下单 5 次",
         K.VELOCITY,
         "purchase",
-        {"dimension": Dimension.ACCOUNT, "window_seconds": 60, "limit": 5, "measure": M.ORDERS},
+        {"dimension": Dimension.ACCOUNT, "window_seconds": 60, "limit": 5, "measure": M.ORDERS, "channels": STOREFRONT},
         20,
         ACT.CHALLENGE,
+    ),
+    (
+        "分销商门户同一账号每分钟最多下单 5 次",
+        K.VELOCITY,
+        "purchase",
+        {"dimension": Dimension.ACCOUNT, "window_seconds": 60, "limit": 5, "measure": M.ORDERS, "channels": PORTAL},
+        30,
+        ACT.REVIEW,
     ),
     (
         "分销商每分钟最多 300 单",
@@ -111,7 +127,7 @@ RULES = [
         "店铺每分钟最多 120 单",
         K.VELOCITY,
         "purchase",
-        {"dimension": Dimension.STOREFRONT, "window_seconds": 60, "limit": 120, "measure": M.ORDERS},
+        {"dimension": Dimension.STOREFRONT, "window_seconds": 60, "limit": 120, "measure": M.ORDERS, "channels": STOREFRONT},
         20,
         ACT.CHALLENGE,
     ),
@@ -129,7 +145,7 @@ RULES = [
         "新账号 24 小时内单笔 ¥500 以上需验证",
         K.NEW_ACCOUNT,
         "purchase",
-        {"account_age_hours": 24, "amount_threshold": Decimal("500")},
+        {"account_age_hours": 24, "amount_threshold": Decimal("500"), "channels": STOREFRONT},
         30,
         ACT.CHALLENGE,
     ),

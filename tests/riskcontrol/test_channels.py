@@ -1,13 +1,16 @@
 """A rule's channel scope: a rule with channels applies only to purchases through them (and to requests that
 name no channel); a rule without applies to every channel."""
 
+import importlib
 import re
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 
 from riskcontrol import engine
 from riskcontrol.models import Channel, Dimension, Outcome, RiskRule
+from riskcontrol.ruleset import RULES, ruleset_install
 from riskcontrol.services import risk_evaluate
 from settlement.models import Order
 from tests.riskcontrol.conftest import make_list, make_rule, purchase
@@ -116,3 +119,35 @@ def test_rule_admin_edits_the_scope_with_checkboxes(ops_client):
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.channels == []
+
+
+def test_the_starting_rules_scope_consumer_limits_to_the_storefront():
+    ruleset_install()
+    scoped = dict(RiskRule.objects.values_list("name", "channels"))
+    assert len(scoped) == len(RULES)
+    assert scoped["同一 IP 每小时限购 20 件"] == scoped["同一账号每天限购 20 件"] == ["storefront"]
+    assert scoped["分销商门户同一账号每分钟最多下单 5 次"] == ["portal"]
+    every = [rule.name for rule in RiskRule.objects.filter(kind__in=[RiskRule.Kind.BLOCKLIST, RiskRule.Kind.ALLOWLIST])]
+    assert every and all(scoped[name] == [] for name in every)
+    assert scoped["分销商每分钟最多 300 单"] == scoped["分销商每小时最多 ¥200,000"] == []
+
+
+def test_migration_scopes_an_existing_installations_demo_rules_only_where_ops_left_them_as_shipped():
+    # given: an installation from before channel scopes, where ops changed two demo rules
+    ruleset_install()
+    RiskRule.objects.update(channels=[])
+    RiskRule.objects.filter(name="同一 IP 每小时限购 20 件").update(limit=50)
+    RiskRule.objects.filter(name="同一设备每天限购 30 件").update(channels=["api"])
+    migration = importlib.import_module("riskcontrol.migrations.0003_demo_rules_channels")
+
+    # when the migration runs
+    migration.demo_rules_scope(apps, None)
+
+    # then the untouched consumer limits are scoped to the storefront, ops' changes are kept, the rest untouched
+    scoped = dict(RiskRule.objects.values_list("name", "channels"))
+    assert scoped["同一 IP 每天限购 100 件"] == scoped["新账号 24 小时内单笔 ¥500 以上需验证"] == ["storefront"]
+    assert scoped["店铺每分钟最多 120 单"] == scoped["同一账号每分钟最多下单 5 次"] == ["storefront"]
+    assert scoped["同一 IP 每小时限购 20 件"] == []
+    assert scoped["同一设备每天限购 30 件"] == ["api"]
+    assert scoped["可疑 IP 段拦截"] == scoped["分销商每分钟最多 300 单"] == scoped["分销商门户同一账号每分钟最多下单 5 次"] == []
+    assert sum(channels == ["storefront"] for channels in scoped.values()) == 8
