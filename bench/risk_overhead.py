@@ -1,4 +1,4 @@
-"""How much risk control adds to a purchase: risk_evaluate() with the 20-rule starting set.
+"""How much risk control adds to a purchase: risk_evaluate() with the 21-rule starting set (storefront purchases).
 
     python bench/risk_overhead.py [--count 5000] [--mix shop|stress]
 
@@ -152,6 +152,7 @@ def main() -> int:
                 amount=Decimal(rng.choice(["19.90", "30.00", "88.00", "600.00", "6000.00"])),
                 distributor_id=rng.randint(1, 20),
                 storefront_id=rng.randint(1, 60),
+                channel="storefront",
                 reference=f"BENCH-{i}",
                 **who,
             )
@@ -172,6 +173,7 @@ def main() -> int:
                 amount=Decimal(rng.choices(["19.90", "30.00", "88.00", "600.00", "6000.00"], weights=[40, 30, 20, 9.7, 0.3])[0]),
                 distributor_id=rng.randint(1, 500),
                 storefront_id=rng.randint(1, 2000),
+                channel="storefront",
                 reference=f"BENCH-{i}",
                 **who,
             )
