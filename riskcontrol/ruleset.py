@@ -139,8 +139,9 @@ RULES = [
         30,
         ACT.REVIEW,
     ),
-    ("单笔 ¥5,000 以上转人工", K.AMOUNT, "purchase", {"amount_threshold": Decimal("5000")}, 30, ACT.REVIEW),
-    ("单笔 ¥20,000 以上拦截", K.AMOUNT, "purchase", {"amount_threshold": Decimal("20000")}, 100, ACT.BLOCK),
+    # A consumer's single order; a distributor's stock purchases are held by the hourly amount above instead.
+    ("单笔 ¥5,000 以上转人工", K.AMOUNT, "purchase", {"amount_threshold": Decimal("5000"), "channels": STOREFRONT}, 30, ACT.REVIEW),
+    ("单笔 ¥20,000 以上拦截", K.AMOUNT, "purchase", {"amount_threshold": Decimal("20000"), "channels": STOREFRONT}, 100, ACT.BLOCK),
     (
         "新账号 24 小时内单笔 ¥500 以上需验证",
         K.NEW_ACCOUNT,

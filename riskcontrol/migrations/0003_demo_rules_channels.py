@@ -24,6 +24,8 @@ SHIPPED = {
     "同一账号每分钟最多下单 5 次": ("velocity", "purchase", "account", 60, 5, "orders", None, None, 20, "challenge"),
     "店铺每分钟最多 120 单": ("velocity", "purchase", "storefront", 60, 120, "orders", None, None, 20, "challenge"),
     "新账号 24 小时内单笔 ¥500 以上需验证": ("new_account", "purchase", "", None, None, "units", Decimal("500"), 24, 30, "challenge"),
+    "单笔 ¥5,000 以上转人工": ("amount", "purchase", "", None, None, "units", Decimal("5000"), None, 30, "review"),
+    "单笔 ¥20,000 以上拦截": ("amount", "purchase", "", None, None, "units", Decimal("20000"), None, 100, "block"),
 }
 SCOPE = ["storefront"]
 

@@ -3,6 +3,7 @@ name no channel); a rule without applies to every channel."""
 
 import importlib
 import re
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -132,6 +133,16 @@ def test_the_starting_rules_scope_consumer_limits_to_the_storefront():
     assert scoped["分销商每分钟最多 300 单"] == scoped["分销商每小时最多 ¥200,000"] == []
 
 
+@pytest.mark.parametrize(
+    ("channel", "outcome"), [(Channel.STOREFRONT, Outcome.BLOCK), (Channel.PORTAL, Outcome.ALLOW), (Channel.API, Outcome.ALLOW)]
+)
+def test_a_large_single_order_is_refused_from_a_consumer_but_is_a_distributors_stock_purchase(clock, channel, outcome):
+    ruleset_install()
+    engine.rules_changed()
+    ctx = purchase(channel=channel, quantity=1000, amount=Decimal("25000.00"), distributor_id=7)
+    assert risk_evaluate(ctx=ctx).outcome == outcome
+
+
 def test_migration_scopes_an_existing_installations_demo_rules_only_where_ops_left_them_as_shipped():
     # given: an installation from before channel scopes, where ops changed two demo rules
     ruleset_install()
@@ -150,4 +161,5 @@ def test_migration_scopes_an_existing_installations_demo_rules_only_where_ops_le
     assert scoped["同一 IP 每小时限购 20 件"] == []
     assert scoped["同一设备每天限购 30 件"] == ["api"]
     assert scoped["可疑 IP 段拦截"] == scoped["分销商每分钟最多 300 单"] == scoped["分销商门户同一账号每分钟最多下单 5 次"] == []
-    assert sum(channels == ["storefront"] for channels in scoped.values()) == 8
+    assert scoped["单笔 ¥5,000 以上转人工"] == scoped["单笔 ¥20,000 以上拦截"] == ["storefront"]
+    assert sum(channels == ["storefront"] for channels in scoped.values()) == 10
