@@ -284,6 +284,8 @@ def _event_record(*, ctx, values, address, outcome, score, reasons, reserved, no
     ip = values[Dimension.IP] if address is not None else None
     if values[Dimension.IP] and ip is None:
         extra["ip_raw"] = _storable(str(ctx.ip))[:100]
+    if ctx.channel:
+        extra["channel"] = _storable(str(ctx.channel))[:20]  # a reviewer sees where the purchase came in
     return eventlog.event_write(
         {
             "created_at": now,

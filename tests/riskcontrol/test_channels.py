@@ -10,9 +10,9 @@ from django.apps import apps
 from django.core.exceptions import ValidationError
 
 from riskcontrol import engine
-from riskcontrol.models import Channel, Dimension, Outcome, RiskRule
+from riskcontrol.models import Channel, Dimension, Outcome, RiskEvent, RiskRule
 from riskcontrol.ruleset import RULES, ruleset_install
-from riskcontrol.services import risk_evaluate
+from riskcontrol.services import risk_evaluate, risk_events_flush
 from settlement.models import Order
 from tests.riskcontrol.conftest import make_list, make_rule, purchase
 
@@ -140,7 +140,11 @@ def test_a_large_single_order_is_refused_from_a_consumer_but_is_a_distributors_s
     ruleset_install()
     engine.rules_changed()
     ctx = purchase(channel=channel, quantity=1000, amount=Decimal("25000.00"), distributor_id=7)
-    assert risk_evaluate(ctx=ctx).outcome == outcome
+    decision = risk_evaluate(ctx=ctx)
+    assert decision.outcome == outcome
+    # and the reviewer sees which channel the purchase came through
+    risk_events_flush()
+    assert RiskEvent.objects.get(pk=decision.event_id).extra["channel"] == channel
 
 
 def test_migration_scopes_an_existing_installations_demo_rules_only_where_ops_left_them_as_shipped():
