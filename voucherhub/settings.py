@@ -114,6 +114,11 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'voucherhub.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The same backend, with decimal sums read back at their field's places (voucherhub/core/sqlite/base.py).
+    DATABASES["default"]["ENGINE"] = "voucherhub.core.sqlite"
+    # Tests get an in-memory database, as with Django's own engine name (pytest-xdist would otherwise name a
+    # worker's database after this file's path: test_/path/voucherhub.sqlite3_gw0, which cannot be opened).
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
     # WAL + IMMEDIATE: the web server and the django-q2 cluster share one file without "database is locked".
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
