@@ -3,6 +3,25 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
+def _name_lockout_and_two_factor_admin() -> None:
+    """Ops unlocks people in the admin sections of django-axes and django-otp, which ship no Chinese (and
+    otp's app and device names are not even marked for translation): name them in our catalog. Only the
+    names the admin shows change; migrations read a model's declared Meta, which stays as it is."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+    from django.apps import apps
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    apps.get_app_config("axes").verbose_name = _("Login lockout")
+    apps.get_app_config("otp_totp").verbose_name = _("Two-factor authentication")
+    for model, singular, plural in (
+        (AccessAttempt, _("access attempt"), _("access attempts")),
+        (AccessFailureLog, _("access failure"), _("access failures")),
+        (AccessLog, _("access log"), _("access logs")),
+        (TOTPDevice, _("authenticator app"), _("authenticator apps")),
+    ):
+        model._meta.verbose_name, model._meta.verbose_name_plural = singular, plural
+
+
 def _after_migrate(sender, **kwargs):
     from riskcontrol.models import RiskSettings
     from riskcontrol.tasks import schedules_ensure
@@ -43,3 +62,4 @@ class RiskcontrolConfig(AppConfig):
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="riskcontrol.after_migrate")
         register_reveal_guard()
         register_second_factor()
+        _name_lockout_and_two_factor_admin()
