@@ -71,7 +71,10 @@ def finance_summary() -> FinanceSummary:
         revenue_today=sales,
         refunds_today=refunds,
         orders_today=paid.count(),
-        orders_by_channel=list(paid.values("channel").annotate(n=Count("id"), total=Sum("total")).order_by("channel")),
+        orders_by_channel=[
+            {**row, "label": Order.Channel(row["channel"]).label}
+            for row in paid.values("channel").annotate(n=Count("id"), total=Sum("total")).order_by("channel")
+        ],
         withdrawals_pending=pending.count(),
         withdrawals_pending_total=pending.aggregate(t=Sum("amount"))["t"] or ZERO,
         statements_open=Statement.objects.filter(status=Statement.Status.OPEN).count(),

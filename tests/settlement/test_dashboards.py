@@ -44,6 +44,16 @@ def release_all(wallet) -> None:
         commission_release(accrual=accrual)
 
 
+def test_the_finance_dashboard_names_todays_channels_in_the_readers_language(tree, finance_user, finance_client):
+    fund(tree.seller, "100.00", actor=finance_user)
+    buy(tree, 1)
+    home = reverse("dashboards:finance-home")
+    chinese = finance_client.get(home, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    english = finance_client.get(home, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "分销商门户" in block(chinese, "orders-by-channel") and ">portal<" not in chinese
+    assert "Distributor portal" in block(english, "orders-by-channel")
+
+
 def test_the_finance_dashboard_shows_todays_revenue_queues_and_the_ledger_check(tree, finance_user, finance_client, settings, clear_cache):
     settings.SETTLEMENT_WITHDRAWAL_MINIMUM = "1.00"
     fund(tree.seller, "500.00", actor=finance_user)
