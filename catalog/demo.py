@@ -1,11 +1,16 @@
-"""Demo catalog: real-looking suppliers, products and SKUs with generated codes in the vault."""
+"""Demo catalog: real-looking suppliers, products and SKUs with generated codes in the vault, and a supplier's
+file imported by ops (with the two bad rows such files have) so the ops home lists a recent import."""
 
+import secrets
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from catalog.models import CardCode, Product, Sku, Supplier
+from catalog.importing import codes_import
+from catalog.models import CardCode, ImportJob, Product, Sku, Supplier
 from catalog.services import codes_generate
 
 SUPPLIERS = [
@@ -67,4 +72,29 @@ def seed(out) -> None:
             "low_stock_threshold": 10,
         },
     )
+    made += _supplier_file_import()
     out.write(f"demo catalog: {Sku.objects.count()} SKUs, {made} new codes")
+
+
+# (SKU, file name as the supplier sent it, good codes, code prefix)
+SUPPLIER_FILE = ("TXVIDEO-VIP-M1", "华东数字-腾讯视频月卡-2026-11.csv", 48, "TXV")
+
+
+def _supplier_file_import() -> int:
+    """Import the supplier's CSV as ops would (store the good rows, report the bad): a code repeated in the
+    file and one cut short. The file exists only in memory; the vault keeps the codes sealed."""
+    sku_code, filename, good, prefix = SUPPLIER_FILE
+    sku = Sku.objects.filter(code=sku_code).first()
+    if sku is None or ImportJob.objects.filter(filename=filename).exists():
+        return 0
+    codes = [f"{prefix}{secrets.token_hex(7).upper()}" for _ in range(good)]
+    rows = ["卡号,卡密,有效期至"] + [f"SN{7301000 + n},{code},{timezone.localdate() + timedelta(days=365)}" for n, code in enumerate(codes)]
+    rows.insert(20, rows[10].replace("SN", "SN9"))  # the same code twice
+    rows.append(f"SN{7301000 + good},TXV12")  # too short to be a code
+    job = codes_import(
+        sku=sku,
+        path_or_file=ContentFile("\n".join(rows).encode(), name=filename),
+        mode=ImportJob.Mode.VALID,
+        actor=get_user_model().objects.filter(username="ops").first(),
+    )
+    return job.stored_rows
