@@ -1,5 +1,6 @@
 """Demo distribution: levels 总代/省代/推广员, a tree across regions with the login `distributor` on the
-top, price lists for the demo SKUs, quotas, a storefront at /s/demo/, an invitation and an API key."""
+top, price lists for the demo SKUs, quotas, a storefront at /s/demo/, invitations, an API key, and the price
+floor refusing a few undercutting attempts (the ops violations report)."""
 
 from decimal import Decimal
 
@@ -7,6 +8,7 @@ from django.contrib.auth import get_user_model
 
 from catalog.models import Sku
 from channels import services
+from channels.errors import PriceBelowFloor
 from channels.models import (
     ApiKey,
     CommissionRule,
@@ -14,6 +16,7 @@ from channels.models import (
     DistributorLevel,
     Invitation,
     PriceEntry,
+    PriceViolation,
     ProductPool,
     Quota,
     Storefront,
@@ -48,6 +51,13 @@ TREE = [
 
 QUOTAS = {"top": 400, "zj": 120, "js": 80, "zj1": 20}
 STOREFRONT_SKUS = [("IQIYI-VIP-M1", "23.80"), ("TXVIDEO-VIP-M1", "28.50"), ("SBUX-TALL", "33.50"), ("LUCKIN-ANY", "27.00")]
+# (who, SKU, retail price below its floor, channel): undercutting attempts the floor refused (防窜货)
+UNDERCUTS = [
+    ("zj2", "IQIYI-VIP-M1", "19.90", PriceViolation.Channel.API),
+    ("zj2", "IQIYI-VIP-M1", "21.00", PriceViolation.Channel.API),
+    ("zj2", "IQIYI-VIP-M1", "22.50", PriceViolation.Channel.API),
+    ("zj1", "LUCKIN-ANY", "19.90", PriceViolation.Channel.API),
+]
 
 
 def _user(username: str):
@@ -141,6 +151,24 @@ def seed(out) -> None:
         services.invitation_create(
             distributor=nodes["zj"], target_level=levels["推广员"], expires_in_days=30, max_uses=20, note="杭州团长招募"
         )
+    if not Invitation.objects.filter(distributor=nodes["top"]).exists():
+        services.invitation_create(
+            distributor=nodes["top"],
+            target_level=levels["省代"],
+            kind=Distributor.Kind.B_END,
+            expires_in_days=30,
+            max_uses=3,
+            note="安徽省代招募",
+        )
+    if not PriceViolation.objects.exists():
+        for key, code, price, channel in UNDERCUTS:
+            sku = Sku.objects.filter(code=code).first()
+            if sku is None:
+                continue
+            try:
+                services.retail_price_check(distributor=nodes[key], sku=sku, price=Decimal(price), channel=channel)
+            except PriceBelowFloor:
+                pass  # refused and recorded, as the storefront and the API do
     if not ApiKey.objects.filter(distributor=nodes["top"]).exists():
         services.api_key_issue(distributor=nodes["top"], label="demo ERP")  # secret not printed: `manage.py issue_api_key` prints one
     out.write(

@@ -4,7 +4,7 @@ from django.contrib.auth import authenticate
 from django.core.management import call_command
 
 from channels import selectors
-from channels.models import ApiKey, Distributor, Invitation, PriceEntry
+from channels.models import ApiKey, Distributor, Invitation, PriceEntry, PriceViolation
 from voucherhub.core.demo import DEMO_PASSWORD
 
 
@@ -25,4 +25,7 @@ def test_demo_tree_storefront_and_login(db):
     assert all(e.purchase_price >= e.sku.cost_price for e in PriceEntry.objects.select_related("sku"))
     assert ApiKey.objects.filter(distributor=top).count() == 1
     assert Invitation.objects.filter(revoked_at__isnull=True).exists()
+    assert Invitation.objects.filter(distributor=top, revoked_at__isnull=True).exists()  # the portal's login invites too
+    assert PriceViolation.objects.count() == 4  # the ops violations report, recorded once
+    assert [row["distributor__name"] for row in selectors.violations_report()][0] == "宁波推广员阿强"
     assert "secret" not in out.getvalue()
