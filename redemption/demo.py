@@ -1,5 +1,6 @@
 """Demo redemption data: merchants with stores and terminals, the `merchant` clerk, sold codes, some redemptions
-today and this week, and a holder's private link (printed) to show the consumer's code page."""
+today and this week (one reversed, a few bad entries refused), and a holder's private link (printed) to show the
+consumer's code page, whose soon-expiring coffee voucher has had its expiry reminder."""
 
 import uuid
 from datetime import timedelta
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from catalog.models import CardCode, Sku
 from catalog.services import codes_generate
-from redemption import holdings, integrations, services
+from redemption import holdings, integrations, reminders, services
 from redemption.models import CodeHolding, HolderLink, Merchant, Redemption, Store, Terminal
 from voucherhub.core import roles
 from voucherhub.core.demo import demo_user
@@ -81,6 +82,7 @@ def seed(out) -> None:
     link = HolderLink.objects.filter(order_ref=DEMO_ORDER).first()
     if link is None:
         link = _holder_seed(skus)
+        reminders.reminders_send()  # what the hourly job does first: remind the holder of the coffee voucher
     out.write(
         f"demo redemption: {Merchant.objects.count()} merchants, {Store.objects.count()} stores, "
         f"{Redemption.objects.count()} redemptions; clerk login: merchant; a terminal key for the API: "
@@ -94,20 +96,35 @@ def _redemptions_seed(merchant: Merchant, sku: Sku) -> None:
     stores = list(merchant.stores.order_by("pk"))
     codes = _sold_codes(sku, 9)
     now = timezone.now()
+    callers = [
+        services.Caller.for_terminal(Terminal.objects.filter(store=store).select_related("store__merchant").first(), ip="127.0.0.1")
+        for store in stores
+    ]
+    redeemed = []
     for index, code in enumerate(codes):
-        store = stores[index % len(stores)]
-        terminal = Terminal.objects.filter(store=store).select_related("store__merchant").first()
         outcome = services.redemption_redeem(
-            caller=services.Caller.for_terminal(terminal, ip="127.0.0.1"),
+            caller=callers[index % len(callers)],
             entry=services.CodeEntry(code=_plaintext(code)),
             idempotency_key=f"demo-{uuid.uuid4().hex}",
             reference=f"POS-{1000 + index}",
         )
         if outcome.redemption is None:
             continue
+        redeemed.append(outcome.redemption)
         if index >= 5:  # the rest earlier this week (today, when the week has just begun)
             days_back = min(index - 4, timezone.localdate().weekday())
             Redemption.objects.filter(pk=outcome.redemption.pk).update(created_at=now - timedelta(days=days_back, minutes=index))
+    if not redeemed:
+        return
+    # The customer changed their mind: the store reverses today's latest redemption.
+    latest_today = redeemed[:5][-1]
+    services.redemption_reverse(
+        caller=callers[0], redemption_id=latest_today.pk, idempotency_key=f"demo-{uuid.uuid4().hex}", reason="顾客取消"
+    )
+    # Bad entries the terminals refused: two mistyped codes, and a code already used.
+    used = _plaintext(redeemed[0].code)
+    for entry in (used[:-1] + ("0" if used[-1] != "0" else "1"), used[:5] + used[6:], used):
+        services.redemption_verify(caller=callers[1 % len(callers)], entry=services.CodeEntry(code=entry))
 
 
 def _holder_seed(skus: dict) -> HolderLink | None:

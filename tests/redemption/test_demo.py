@@ -6,7 +6,7 @@ from django.contrib.auth import authenticate
 
 from catalog import demo as catalog_demo
 from redemption import demo
-from redemption.models import HolderLink, Merchant, Redemption, Terminal
+from redemption.models import HolderLink, Merchant, Redemption, RedemptionAttempt, ReminderSent, Terminal
 from voucherhub.core import demo as core_demo
 from voucherhub.core.demo import DEMO_PASSWORD
 
@@ -18,11 +18,23 @@ def test_demo_seed_is_idempotent_and_prints_a_working_holder_link(client):
     core_demo.seed(out)
     catalog_demo.seed(out)
     demo.seed(out)
-    counts = (Merchant.objects.count(), Terminal.objects.count(), Redemption.objects.count(), HolderLink.objects.count())
+    def counts():
+        return (
+            Merchant.objects.count(),
+            Terminal.objects.count(),
+            Redemption.objects.count(),
+            HolderLink.objects.count(),
+            Redemption.objects.filter(status=Redemption.Status.REVERSED).count(),
+            RedemptionAttempt.objects.filter(outcome=RedemptionAttempt.Outcome.REFUSED).count(),
+            ReminderSent.objects.filter(outcome=ReminderSent.Outcome.SENT).count(),
+        )
+
+    first = counts()
     demo.seed(out)
     assert "secret" not in out.getvalue()
-    assert (Merchant.objects.count(), Terminal.objects.count(), Redemption.objects.count(), HolderLink.objects.count()) == counts
-    assert counts[0] == 3 and counts[2] >= 5
+    assert counts() == first
+    assert first[0] == 3 and first[2] >= 5
+    assert first[4:] == (1, 3, 1)  # one reversal, three refused entries, the coffee voucher's expiry reminder
     user = authenticate(username="merchant", password=DEMO_PASSWORD)
     assert user is not None and user.merchant_clerk.merchant.code == "starbucks"
     path = re.findall(r"https?://[^/\s]+(/my/[\w.-]+/)", out.getvalue())[-1]
