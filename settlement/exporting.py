@@ -17,7 +17,7 @@ import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -296,7 +296,7 @@ def _local(value):
         value = parse_datetime(value) or value
     if isinstance(value, datetime):
         if timezone.is_naive(value):
-            value = timezone.make_aware(value, timezone.utc)
+            value = timezone.make_aware(value, UTC)  # SQLite hands back UTC times without their zone
         return timezone.localtime(value).replace(tzinfo=None)
     return value
 

@@ -1,5 +1,5 @@
 import csv
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -7,6 +7,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from catalog.vault import keyring
+from settlement import exporting
 from settlement.models import ExportJob, Order, Statement
 from settlement.services.exports import export_start
 from settlement.services.orders import order_place, order_refund
@@ -16,6 +17,15 @@ from tests.settlement.conftest import fund
 
 pytestmark = pytest.mark.django_db
 D = Decimal
+
+
+def test_an_exported_time_read_without_its_zone_is_taken_as_utc_and_written_in_local_time():
+    """SQLite (the `make run` database) hands a raw query's times back as naive UTC: every export with a time
+    column failed there (Django 5 has no timezone.utc)."""
+    utc = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    local = timezone.localtime(utc).replace(tzinfo=None)
+    assert exporting._local(utc.replace(tzinfo=None)) == local
+    assert exporting._local(utc) == local
 
 
 def test_statement_totals_and_reconciled_statements_are_immutable(tree, finance_user):
