@@ -1,6 +1,7 @@
 """Settlement demo data: funded wallets, paid orders through the portal, the API and the storefront, frozen and
-released commission, a pending withdrawal and a statement — so the finance dashboard and the portal show real
-numbers. Idempotent: nothing is added when the demo orders exist."""
+released commission, a pending withdrawal, a bank transfer to confirm, a refund to pay back by hand, statements of
+both demo distributors and of the merchant, and a finished export — so the finance dashboard, its queues and the
+portal show real numbers. Idempotent: nothing is added when the demo orders exist."""
 
 from datetime import timedelta
 from decimal import Decimal
@@ -10,12 +11,15 @@ from django.utils import timezone
 
 from catalog.models import Sku
 from channels.models import Distributor, Storefront
+from redemption.models import Merchant
 from settlement.adapters import ADAPTERS
-from settlement.models import CommissionAccrual, Order
+from settlement.models import CommissionAccrual, ExportJob, Order
 from settlement.selectors.wallets import wallet_summary
 from settlement.services.commission import commission_release
-from settlement.services.orders import order_place
-from settlement.services.payments import payment_callback_receive, payment_for_order
+from settlement.services.exports import export_start
+from settlement.services.merchant_statements import merchant_statement_generate
+from settlement.services.orders import order_place, order_refund
+from settlement.services.payments import payment_callback_receive, payment_confirm_manual, payment_for_order, payment_for_topup
 from settlement.services.statements import statement_generate
 from settlement.services.wallets import wallet_credit_limit_set, wallet_for, wallet_topup_record
 from settlement.services.withdrawals import withdrawal_request
@@ -77,6 +81,21 @@ def seed(out) -> None:
         )
         payment_callback_receive(adapter_name="sandbox", body=body, headers={sandbox.SIGNATURE_HEADER: sandbox.sign(body)})
         made.append(consumer)
+        # another consumer pays by bank transfer, which finance confirms; then the buyer asks for the money back,
+        # which finance pays back by hand (the refund payouts queue)
+        twice = order_place(
+            channel=Order.Channel.STOREFRONT,
+            distributor=top,
+            storefront=shop,
+            sku=skus["IQIYI-VIP-M1"],
+            quantity=1,
+            contact="li.na@example.com",
+            lookup_password=LOOKUP_PASSWORD,
+            pay_method="manual",
+            campaign="demo",
+        )
+        payment_confirm_manual(payment=payment_for_order(order=twice), actor=finance, amount=twice.total, bank_reference="DEMO-BANK-0003")
+        order_refund(order=twice, actor=finance, reason="买家重复购买，申请退款")
     except DomainError as error:
         out.write(f"demo settlement: an order was refused ({error.message}); continuing with what was made")
 
@@ -86,8 +105,22 @@ def seed(out) -> None:
     available = wallet_summary(top_wallet).commission_available
     if available >= Decimal("100.00"):
         withdrawal_request(wallet=top_wallet, amount=Decimal("100.00"), payee="招商银行 6225 8801 2345 6789 陈总", actor=None)
+    # 浙江省代 tops its wallet up by bank transfer: the transfer waits for finance to see it on the bank statement
+    payment_for_topup(wallet=zj_wallet, amount=Decimal("2000.00"), adapter="manual")
     now = timezone.now()
-    statement_generate(wallet=zj_wallet, start=now - timedelta(days=1), end=now + timedelta(minutes=1), actor=finance)
+    for wallet in (zj_wallet, top_wallet):
+        statement_generate(wallet=wallet, start=now - timedelta(days=1), end=now + timedelta(minutes=1), actor=finance)
+    starbucks = Merchant.objects.filter(code="starbucks").first()
+    if starbucks is not None:
+        today = timezone.localdate()
+        merchant_statement_generate(merchant=starbucks, start=today - timedelta(days=6), end=today, actor=finance)
+    export_start(
+        kind=ExportJob.Kind.ORDERS,
+        fmt=ExportJob.Format.XLSX,
+        actor=finance,
+        params={"start": (now - timedelta(days=1)).isoformat(), "end": (now + timedelta(minutes=1)).isoformat()},
+        run_now=True,
+    )
     numbers = ", ".join(o.number for o in made)
     out.write(
         f"demo settlement: orders {numbers}; consumer lookup: {made[-1].number if made else '-'} + buyer@example.com + "
