@@ -2,6 +2,7 @@ import uuid
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class CodeForm(forms.Form):
@@ -67,9 +68,13 @@ class ReverseForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
 
 
+DATE_INPUT = {"type": "date", "class": "form-control"}
+
+
 class PeriodForm(forms.Form):
-    start = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
-    end = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date", "class": "form-control"}))
+    # In context: a bare "From"/"To" is also a quota movement's source and destination (来源/去向).
+    start = forms.DateField(label=pgettext_lazy("start of a period", "From"), required=False, widget=forms.DateInput(attrs=DATE_INPUT))
+    end = forms.DateField(label=pgettext_lazy("end of a period", "To"), required=False, widget=forms.DateInput(attrs=DATE_INPUT))
     store = forms.TypedChoiceField(label=_("Store"), required=False, coerce=int, empty_value=None)
 
     def __init__(self, *args, stores=(), **kwargs):

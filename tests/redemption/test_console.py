@@ -31,6 +31,13 @@ def test_merchant_lands_on_the_console(client, shop_a, clerk_a):
     assert shop_a.merchant.name in html
 
 
+def test_the_period_form_speaks_of_dates_not_of_a_source_and_destination(client, clerk_a):
+    """A bare "From"/"To" is translated as a quota movement's 来源/去向: the period's ends have their context."""
+    for path in ("/merchant/summary/", "/merchant/redemptions/"):
+        form = client.get(path, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode().split('data-testid="period-form"')[1].split("</form>")[0]
+        assert ">起始<" in form and ">截至<" in form and "来源" not in form and "去向" not in form
+
+
 def test_console_needs_a_clerk(client, ops_user):
     client.force_login(ops_user)
     assert client.get("/merchant/").status_code == 403
