@@ -42,7 +42,7 @@ def seed(out) -> None:
     top_wallet, zj_wallet = wallet_for(top), wallet_for(zj)
     wallet_topup_record(wallet=top_wallet, amount=Decimal("3000.00"), actor=finance, reference="DEMO-BANK-0001", note="demo")
     wallet_topup_record(wallet=zj_wallet, amount=Decimal("5000.00"), actor=finance, reference="DEMO-BANK-0002", note="demo")
-    wallet_credit_limit_set(wallet=zj_wallet, credit_limit=Decimal("1000.00"), actor=finance, reason="demo: good payment history")
+    wallet_credit_limit_set(wallet=zj_wallet, credit_limit=Decimal("1000.00"), actor=finance, reason="演示：回款记录良好")
 
     made = []
     try:
