@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Round
 from django.utils.translation import gettext_lazy as _
 
 from voucherhub.core.money import MoneyField
@@ -78,7 +79,10 @@ class Withdrawal(models.Model):
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0) & Q(fee__gte=0) & Q(net__gt=0), name="withdrawal_amounts_positive"),
-            models.CheckConstraint(condition=Q(net=models.F("amount") - models.F("fee")), name="withdrawal_net_is_amount_less_fee"),
+            # Rounded to the cent: SQLite (the laptop demo) subtracts decimals as floats, 100.00 - 0.10 = 99.899999…
+            models.CheckConstraint(
+                condition=Q(net=Round(models.F("amount") - models.F("fee"), 2)), name="withdrawal_net_is_amount_less_fee"
+            ),
             models.CheckConstraint(condition=~Q(status="approved") | ~Q(payout_reference=""), name="withdrawal_approved_has_reference"),
         ]
         permissions = [("decide_withdrawal", "Can approve or reject withdrawals")]
