@@ -210,7 +210,7 @@ def second_factor_verify(*, user, password: str | None = None, otp_token: str | 
             period = max(60, config.bf_lockout_minutes * 60)
             cache.set(_lock_key("2fa", key), counters.clock() + period, timeout=period)
             counters.reset(hit)
-    audit_record(actor=user, action="auth.second_factor." + ("ok" if ok else "failed"), data={"method": method})
+    audit_record(actor=user, action="auth.second_factor.ok" if ok else "auth.second_factor.failed", data={"method": method})
     return ok
 
 

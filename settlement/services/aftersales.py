@@ -99,6 +99,14 @@ def _locked_open(case: CodeIssue, *, actor, permission: str) -> CodeIssue | None
     return case if case.is_open else None
 
 
+# Whole codes, not f"aftersales.{status}": ops search the log by them and each one has a label.
+_CLOSE_ACTIONS = {
+    CodeIssue.Status.REPLACED: "aftersales.replaced",
+    CodeIssue.Status.REFUNDED: "aftersales.refunded",
+    CodeIssue.Status.REJECTED: "aftersales.rejected",
+}
+
+
 def _close(case: CodeIssue, *, status: str, actor, note: str, replacement: OrderItem | None = None) -> CodeIssue:
     case.status = status
     case.resolution_note = (note or "")[:300]
@@ -108,7 +116,7 @@ def _close(case: CodeIssue, *, status: str, actor, note: str, replacement: Order
     case.save(update_fields=["status", "resolution_note", "resolved_by", "resolved_at", "replacement", "updated_at"])
     audit_record(
         actor=_user(actor),
-        action=f"aftersales.{status}",
+        action=_CLOSE_ACTIONS[status],
         obj=case,
         reason=case.resolution_note,
         data={"order": case.order.number, "hint": case.code_hint, "replacement": replacement.pk if replacement else None},
