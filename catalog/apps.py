@@ -7,7 +7,11 @@ class CatalogConfig(AppConfig):
     verbose_name = _("Catalog")
 
     def ready(self) -> None:
+        from catalog.audit_actions import AUDIT_ACTIONS
         from voucherhub.core import roles
+        from voucherhub.core.audit import audit_actions_register
+
+        audit_actions_register(AUDIT_ACTIONS)
 
         # Operations run the catalog: goods, code stock and the vault's guarded actions.
         roles.grant(

@@ -14,7 +14,11 @@ class RedemptionConfig(AppConfig):
     verbose_name = _("Redemption")
 
     def ready(self) -> None:
+        from redemption.audit_actions import AUDIT_ACTIONS
         from voucherhub.core import roles
+        from voucherhub.core.audit import audit_actions_register
+
+        audit_actions_register(AUDIT_ACTIONS)
 
         roles.grant(
             roles.MERCHANT,

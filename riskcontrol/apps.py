@@ -35,8 +35,12 @@ class RiskcontrolConfig(AppConfig):
     verbose_name = _("Risk control")
 
     def ready(self) -> None:
+        from riskcontrol.audit_actions import AUDIT_ACTIONS
         from riskcontrol.protection import register_reveal_guard, register_second_factor
         from voucherhub.core import roles
+        from voucherhub.core.audit import audit_actions_register
+
+        audit_actions_register(AUDIT_ACTIONS)
 
         models = ["riskrule", "risklist", "risklistentry"]
         roles.grant(roles.OPS, [f"riskcontrol.{verb}_{model}" for model in models for verb in ("view", "add", "change", "delete")])

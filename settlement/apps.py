@@ -22,7 +22,11 @@ class SettlementConfig(AppConfig):
     verbose_name = _("Settlement")
 
     def ready(self) -> None:
+        from settlement.audit_actions import AUDIT_ACTIONS
         from voucherhub.core import roles
+        from voucherhub.core.audit import audit_actions_register
+
+        audit_actions_register(AUDIT_ACTIONS)
 
         roles.grant(
             roles.FINANCE,

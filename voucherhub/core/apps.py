@@ -22,7 +22,7 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from voucherhub.core import roles
-        from voucherhub.core.audit import install_admin_audit
+        from voucherhub.core.audit import AUDIT_ACTIONS, audit_actions_register, install_admin_audit
 
         roles.grant(roles.OPS, ["core.view_auditlog", "core.view_auditlog_all"])
         roles.grant(roles.FINANCE, ["core.view_auditlog"])
@@ -30,3 +30,4 @@ class CoreConfig(AppConfig):
         post_migrate.connect(_sync_roles, dispatch_uid="voucherhub.core.sync_roles")
         post_migrate.connect(_ensure_schedules, sender=self, dispatch_uid="voucherhub.core.schedules")
         install_admin_audit()
+        audit_actions_register(AUDIT_ACTIONS)

@@ -12,6 +12,11 @@ leaves a gap in `seq`, moving rows around breaks the links; `audit_chain_verify(
 
 The sealer runs a few seconds after writes (the first write after a quiet interval queues one
 django-q2 task, at most one per AUDIT_SEAL_INTERVAL_SECONDS) and every minute from a schedule.
+
+Action codes (`wallet.topup`, `codes.reveal` ...) stay as they are in the rows (ops search by them);
+pages show a translated label beside them. Each app owns the labels of its codes and registers them
+from its AppConfig.ready() with `audit_actions_register({code: gettext_lazy(label)})`; core never
+imports the apps. `audit_action_label(code)` falls back to the code itself for an unknown one.
 """
 
 import hashlib
@@ -19,7 +24,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 
@@ -27,6 +32,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from voucherhub.core import prepared
 from voucherhub.core.models import GENESIS_HASH, AuditChainState, AuditLog
@@ -34,6 +40,34 @@ from voucherhub.core.models import GENESIS_HASH, AuditChainState, AuditLog
 SEAL_TASK = "voucherhub.core.audit.audit_chain_seal"
 SEAL_SCHEDULE_NAME = "audit chain seal"
 _HASHED_FIELDS = ("id", "created_at", "actor_repr", "action", "object_type", "object_id", "object_repr", "ip", "reason", "data")
+
+
+# --- labels of the action codes -------------------------------------------------------------------
+
+_ACTION_LABELS: dict[str, str] = {}
+
+
+def audit_actions_register(labels: Mapping[str, str]) -> None:
+    """Give action codes their readable (lazily translated) labels. Called from each app's ready().
+
+    Registering the same label again is a no-op; a second, different label for a code is a mistake
+    (two apps claiming one code), so it raises."""
+    for code, label in labels.items():
+        known = _ACTION_LABELS.get(code)
+        if known is not None and known is not label:
+            raise ValueError(f"audit action {code!r} already has a label; one app owns each code")
+        _ACTION_LABELS[code] = label
+
+
+def audit_action_label(action: str) -> str:
+    """The label of an action code in the active language, or the code itself when it has none."""
+    label = _ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
+
+
+def audit_action_labels() -> dict[str, str]:
+    """Every registered code with its (lazy) label."""
+    return dict(_ACTION_LABELS)
 
 
 # --- writers -------------------------------------------------------------------------------------
@@ -124,6 +158,12 @@ def _insert_many_prepared(actor_user, actor_repr, action, objects, ip, reason, d
 # --- admin changes ---------------------------------------------------------------------------------
 
 _ADMIN_ACTIONS = {1: "admin.add", 2: "admin.change", 3: "admin.delete"}
+AUDIT_ACTIONS = {
+    "admin.add": _("Admin: added"),
+    "admin.change": _("Admin: changed"),
+    "admin.delete": _("Admin: deleted"),
+    "admin.other": _("Admin: other change"),
+}
 
 
 def audit_admin_entries(entries) -> None:

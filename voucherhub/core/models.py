@@ -42,7 +42,14 @@ class AuditLog(models.Model):
         permissions = [("view_auditlog_all", "Can view the whole audit log")]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_repr or '-'} {self.action} {self.object_repr}"
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_repr or '-'} {self.action_label} {self.object_repr}"
+
+    @property
+    def action_label(self) -> str:
+        """The readable label of `action` in the active language (the code itself when it has none)."""
+        from voucherhub.core.audit import audit_action_label  # audit imports this module
+
+        return audit_action_label(self.action)
 
 
 class AuditChainState(models.Model):
