@@ -19,14 +19,13 @@ INSERT = (
 
 
 @pytest.fixture
-def sqlite_withdrawals(django_db_blocker):
-    with django_db_blocker.unblock():
-        wrapper = DatabaseWrapper({**connection.settings_dict, "ENGINE": "voucherhub.core.sqlite", "NAME": ":memory:"})
-        with wrapper.schema_editor() as editor:
-            editor.create_model(Withdrawal)
-        wrapper.disable_constraint_checking()  # foreign keys only: the wallet and users are not here; CHECKs stay on
-        yield wrapper
-        wrapper.close()
+def sqlite_withdrawals(db):
+    wrapper = DatabaseWrapper({**connection.settings_dict, "ENGINE": "voucherhub.core.sqlite", "NAME": ":memory:"})
+    with wrapper.schema_editor() as editor:
+        editor.create_model(Withdrawal)
+    wrapper.disable_constraint_checking()  # foreign keys only: the wallet and users are not here; CHECKs stay on
+    yield wrapper
+    wrapper.close()
 
 
 @pytest.mark.parametrize(("amount", "fee", "net"), [("100.00", "0.10", "99.90"), ("35.30", "2.00", "33.30"), ("0.30", "0.10", "0.20")])
