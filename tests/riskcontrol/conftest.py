@@ -31,6 +31,12 @@ class Clock:
 
 
 @pytest.fixture
+def fast_hashing(settings):
+    # Each checkout hashes its lookup password; the real hasher's cost is no part of what these tests check.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def clock(monkeypatch):
     # Start at the beginning of an hour-aligned bucket so sliding-window arithmetic is easy to follow.
     fake = Clock(start=float(int(counters.clock() // 86400) * 86400 + 86400 * 3))

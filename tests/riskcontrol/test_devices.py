@@ -13,14 +13,9 @@ from riskcontrol.services import risk_events_flush
 from settlement.models import Order
 from tests.settlement.conftest import tree_make
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_hashing")]
 
 DEVICE_HOURLY = "同一设备每小时限购 10 件"  # purchase limit, 10 items per device per hour: challenge
-
-
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # each checkout hashes a password
 
 
 @pytest.fixture

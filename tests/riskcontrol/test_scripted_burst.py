@@ -142,12 +142,6 @@ def test_api_script_bursting_past_the_distributor_velocity_is_held_for_review(bi
 # --- 2. A script hammers the storefront checkout ---------------------------------------------------------
 
 
-@pytest.fixture
-def fast_hashing(settings):
-    # Each checkout hashes its lookup password; the real hasher's cost is no part of what is tested here.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def checkout_url(tree) -> str:
     return reverse("settlement:checkout", args=[tree.storefront.slug, tree.sku.code])
 
