@@ -2,14 +2,17 @@
 
 import json
 
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from catalog.models import CardCode
-from channels.api import ERRORS, DistributorApiView
+from channels.api import ERROR, ERRORS, DistributorApiView
+from riskcontrol.errors import ChallengeRequired
 from settlement.errors import SettlementError
+from settlement.integrations import challenge_ok
 from settlement.models import Order
 from settlement.selectors.orders import (
     codes_reopen,
@@ -111,11 +114,53 @@ def _answer_replayed(request, stored: dict) -> dict:
     return body
 
 
+CHALLENGE_FIELDS = ("challenge_key", "challenge_answer")
+
+
+def _order_place_challenged(*, challenge_sent: bool, **kwargs) -> Order:
+    """order_place, with risk control's challenge worded for an API client: how to get and answer one, or
+    that the answer sent was wrong (`challenge_answer`)."""
+    try:
+        return order_place(**kwargs)
+    except ChallengeRequired as error:
+        if challenge_sent and not kwargs["challenge_passed"]:
+            message, field = _("The challenge answer does not match. Get a new challenge and try again."), "challenge_answer"
+        else:
+            message, field = (
+                _(
+                    "Risk control asks for a challenge: get one from POST /api/v1/risk/challenge/, show its picture to "
+                    "the person placing the order and send the order again with challenge_key and challenge_answer."
+                ),
+                None,
+            )
+        raise ChallengeRequired(message, decision=error.decision, field=field) from error
+
+
 class OrderListCreateApi(DistributorApiView):
     class InputSerializer(serializers.Serializer):
         sku = serializers.SlugField()
         quantity = serializers.IntegerField(min_value=1)
         customer_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+        challenge_key = serializers.CharField(
+            max_length=64,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="After a 428 challenge_required: the key of a challenge from POST /api/v1/risk/challenge/.",
+        )
+        challenge_answer = serializers.CharField(
+            max_length=32,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="The characters the person placing the order read in that challenge's picture.",
+        )
+
+        def validate(self, attrs):
+            if bool(attrs["challenge_key"].strip()) != bool(attrs["challenge_answer"].strip()):
+                missing = "challenge_answer" if attrs["challenge_key"].strip() else "challenge_key"
+                raise serializers.ValidationError({missing: [_("Send challenge_key and challenge_answer together.")]})
+            return attrs
 
     @extend_schema(
         operation_id="orders_list",
@@ -132,7 +177,8 @@ class OrderListCreateApi(DistributorApiView):
         operation_id="orders_create",
         request=InputSerializer,
         parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=True)],
-        responses={201: OrderOut, **ERRORS},
+        # 403 risk_blocked, 428 challenge_required (answer a challenge and send again), 429 too many requests
+        responses={201: OrderOut, **ERRORS, 403: ERROR, 428: ERROR, 429: ERROR},
     )
     @sensitive_variables()  # the delivered codes are opened into locals here and below: never in an error report
     def post(self, request):
@@ -148,9 +194,17 @@ class OrderListCreateApi(DistributorApiView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            digest = request_hash(json.loads(request.body or b"{}"))
+            sent = json.loads(request.body or b"{}")
         except ValueError:
             digest = request_hash(request.body)
+        else:
+            # The same order with or without a challenge answer: a replay matches whatever it carries.
+            digest = request_hash({k: v for k, v in sent.items() if k not in CHALLENGE_FIELDS} if isinstance(sent, dict) else sent)
+        # A challenge is checked (and spent, right or wrong) before the order and outside its transaction, so a
+        # wrong guess is never rolled back into a reusable one. A replay of an order placed with it needs none.
+        challenge_key = data.validated_data["challenge_key"].strip()
+        challenge_sent = bool(challenge_key)
+        challenge_passed = challenge_sent and challenge_ok(key=challenge_key, answer=data.validated_data["challenge_answer"])
 
         placed: dict = {}
         number = order_number()
@@ -171,7 +225,9 @@ class OrderListCreateApi(DistributorApiView):
             sku = sku_from_rows(rows) if rows is not None else sku_by_code(data.validated_data["sku"])
             if sku is None:
                 raise SettlementError("Unknown SKU.", field="sku")
-            placed["order"] = order_place(
+            placed["order"] = _order_place_challenged(
+                challenge_sent=challenge_sent,
+                challenge_passed=challenge_passed,
                 channel=Order.Channel.API,
                 distributor=distributor,
                 sku=sku,

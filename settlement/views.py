@@ -96,29 +96,65 @@ def portal_orders(request):
     distributor = request.distributor
     skus = _portal_skus(distributor)
     form = forms.OrderForm(request.POST or None, skus=skus)
+    challenge, status_code = False, 200
     if request.method == "POST" and form.is_valid():
         sku = next(s for s in skus if s.code == form.cleaned_data["sku"])
-        try:
-            order = order_place(
+
+        def place(challenge_passed: bool) -> Order:
+            return order_place(
                 channel=Order.Channel.PORTAL,
                 distributor=distributor,
                 sku=sku,
                 quantity=form.cleaned_data["quantity"],
                 actor=request.user,
                 ip=client_ip(request),
+                challenge_passed=challenge_passed,
             )
-        except DomainError as error:
-            _form_error(form, error)
-        else:
+
+        order, challenge, status_code = _place_risk_checked(request, form, place)
+        if order is not None:
             if order.status == Order.Status.DELIVERED:
                 messages.success(request, _("Order %(number)s is paid and delivered.") % {"number": order.number})
             else:
                 messages.info(request, _("Order %(number)s is paid and waits for a risk review.") % {"number": order.number})
             return redirect("settlement:portal-order", number=order.number)
+    elif request.method == "POST":
+        challenge = bool(request.POST.get("challenge_key"))  # the form is wrong: a new picture with it
     status = request.GET.get("status", "")
     qs = order_selectors.orders_for(distributor, status=status if status in Order.Status.values else None)
-    context = {"form": form, "page": _page(request, qs), "status": status, "statuses": Order.Status.choices}
-    return render(request, "settlement/portal/orders.html", context)
+    context = {
+        "form": form,
+        "page": _page(request, qs),
+        "status": status,
+        "statuses": Order.Status.choices,
+        "challenge": challenge_new() if challenge else None,
+    }
+    return render(request, "settlement/portal/orders.html", context, status=status_code)
+
+
+def _place_risk_checked(request, form, place):
+    """Place an order for a valid `form` through risk control's picture challenge, as a person in a browser
+    can answer it. `place(challenge_passed)` places the order.
+
+    The posted challenge (riskcontrol's fragment: challenge_key, challenge_answer) is checked first, and spent
+    right or wrong; only a solved one lets the order pass a challenge. Returns (order or None, whether the page
+    shows a new challenge, HTTP status): a refusal answers with the API's status (428 challenge, 403 blocked),
+    so a script can tell from the status alone, and puts the reason on the form."""
+    challenge_form = ChallengeForm(request.POST) if request.POST.get("challenge_key") else None
+    if challenge_form is not None and not challenge_form.is_valid():
+        form.add_error(None, _("The characters do not match. Try the new picture."))
+        return None, True, ChallengeRequired.status
+    try:
+        return place(challenge_passed=challenge_form is not None), False, 200
+    except ChallengeRequired as error:
+        form.add_error(None, _("Please type the characters in the picture to continue."))
+        return None, True, error.status
+    except RiskBlocked as error:
+        form.add_error(None, str(error.message))
+        return None, False, error.status
+    except DomainError as error:
+        _form_error(form, error)
+        return None, challenge_form is not None, 200
 
 
 @portal_view
@@ -327,48 +363,35 @@ def checkout(request, slug: str, sku_code: str):
     if row is None:
         raise Http404
     form = forms.CheckoutForm(request.POST or None)
-    challenge = bool(request.POST.get("challenge_key"))
-    status = 200
+    challenge, status = False, 200
     if request.method == "POST" and form.is_valid():
-        challenge_form = ChallengeForm(request.POST) if challenge else None
-        if challenge_form is not None and not challenge_form.is_valid():
-            form.add_error(None, _("The characters do not match. Try the new picture."))
-            status = ChallengeRequired.status
-        else:
-            data = form.cleaned_data
-            source = attribution.source_for(request, storefront)
-            try:
-                order = order_place(
-                    channel=Order.Channel.STOREFRONT,
-                    distributor=storefront.distributor,
-                    storefront=storefront,
-                    sku=row.item.sku,
-                    quantity=data["quantity"],
-                    pay_method=data["pay_method"],
-                    contact=data["contact"],
-                    lookup_password=data["lookup_password"],
-                    campaign=source.campaign,
-                    referrer=source.referrer,
-                    ip=client_ip(request),
-                    device=device_of(request),
-                    challenge_passed=challenge_form is not None,
-                )
-            except ChallengeRequired as error:
-                challenge, status = True, error.status
-                form.add_error(None, _("Please type the characters in the picture to continue."))
-            except RiskBlocked as error:
-                form.add_error(None, str(error.message))
-                challenge, status = False, error.status
-            except DomainError as error:
-                _form_error(form, error)
-            else:
-                payment = payment_services.payment_for_order(order=order)
-                return redirect(adapter_get(payment.adapter).start_url(payment))
-    else:
-        challenge = False if request.method == "GET" else challenge
+        data = form.cleaned_data
+        source = attribution.source_for(request, storefront)
+
+        def place(challenge_passed: bool) -> Order:
+            return order_place(
+                channel=Order.Channel.STOREFRONT,
+                distributor=storefront.distributor,
+                storefront=storefront,
+                sku=row.item.sku,
+                quantity=data["quantity"],
+                pay_method=data["pay_method"],
+                contact=data["contact"],
+                lookup_password=data["lookup_password"],
+                campaign=source.campaign,
+                referrer=source.referrer,
+                ip=client_ip(request),
+                device=device_of(request),
+                challenge_passed=challenge_passed,
+            )
+
+        order, challenge, status = _place_risk_checked(request, form, place)
+        if order is not None:
+            payment = payment_services.payment_for_order(order=order)
+            return redirect(adapter_get(payment.adapter).start_url(payment))
+    elif request.method == "POST":
+        challenge = bool(request.POST.get("challenge_key"))  # the form is wrong: a new picture with it
     context = {"shop": storefront, "row": row, "sku": row.item.sku, "form": form, "challenge": challenge_new() if challenge else None}
-    # A refusal by risk control answers with the API's status (428 challenge, 403 blocked): the shopper
-    # reads the page, a script can tell from the status alone.
     response = render(request, "settlement/shop/checkout.html", context, status=status)
     device_remember(request, response)
     return response

@@ -172,3 +172,41 @@ def test_finance_makes_a_merchant_statement_downloads_it_as_xlsx_and_reconciles_
         page.get_by_test_id("merchant-statement-reconcile").click()
     assert page.get_by_test_id("merchant-statement-status").inner_text() == "已对账"
     assert not csp, csp
+
+
+def test_a_distributor_asked_for_the_picture_in_the_portal_answers_it_and_gets_the_order(new_page, tree, finance_user):
+    from captcha.models import CaptchaStore
+
+    from riskcontrol import engine
+    from riskcontrol.models import Channel, RiskRule
+    from tests.riskcontrol.conftest import make_rule
+
+    make_rule(
+        name="门户单笔 ¥10 以上需验证",
+        kind=RiskRule.Kind.AMOUNT,
+        amount_threshold=Decimal("10"),
+        action=RiskRule.RuleAction.CHALLENGE,
+        channels=[Channel.PORTAL],
+    )
+    engine.rules_changed()
+    fund(tree.seller, "200.00", actor=finance_user)
+    page = new_page()
+    login(page, tree.seller_user.username, PASSWORD)
+    page.goto("/portal/orders/")
+    form = page.get_by_test_id("order-form")
+    form.get_by_label("商品").select_option(tree.sku.code)
+    form.get_by_label("数量").fill("2")
+    follow(page, form.locator("button[type=submit]"))
+    form = page.get_by_test_id("order-form")
+    assert form.get_by_text("请输入图中的字符后继续。").is_visible()
+    challenge = form.get_by_test_id("challenge")
+    picture = challenge.get_by_role("img", name="验证图片")
+    assert picture.evaluate("img => img.complete && img.naturalWidth > 0"), "the challenge picture did not load"
+    assert form.get_by_label("数量").input_value() == "2" and not Order.objects.exists()
+
+    key = challenge.locator("input[name=challenge_key]").input_value()
+    challenge.get_by_label("请输入图中的字符").fill(CaptchaStore.objects.get(hashkey=key).response)
+    follow(page, form.locator("button[type=submit]"))
+    assert page.get_by_test_id("order-status").inner_text() == "已发货"
+    order = Order.objects.get()
+    assert order.channel == Order.Channel.PORTAL and order.quantity == 2
