@@ -18,6 +18,7 @@ def test_demo_seed_is_idempotent_and_prints_a_working_holder_link(client):
     core_demo.seed(out)
     catalog_demo.seed(out)
     demo.seed(out)
+
     def counts():
         return (
             Merchant.objects.count(),
