@@ -1,6 +1,7 @@
 """The ceiling of any Python/gunicorn redeem endpoint on this machine, against the same raw baseline.
 
-    python bench/http_floor.py [--threads 4] [--seconds 10] [--workers 2] [--worker-threads 4]
+    python bench/http_floor.py [--threads 4] [--seconds 10] [--workers 2] [--worker-threads 4] [--worker-class gthread]
+    python bench/http_floor.py --asgi    # the same floor as ASGI under uvicorn's worker (needs uvicorn[standard])
 
 redeem_throughput.py compares the signed API with raw single-row UPDATEs. This measures what the API could
 reach if a redemption did nothing but one such UPDATE behind gunicorn: bench/floor_app.py, a WSGI app with
@@ -42,6 +43,12 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--worker-threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class for the WSGI floor (gthread, gevent ...)")
+    parser.add_argument(
+        "--asgi",
+        action="store_true",
+        help="serve bench/floor_asgi.py with uvicorn's gunicorn worker instead (pip install 'uvicorn[standard]' first)",
+    )
     return parser.parse_args()
 
 
@@ -64,6 +71,12 @@ def main() -> int:
     args = parse_args()
     import psycopg
 
+    if args.asgi:
+        try:
+            import uvicorn  # noqa: F401
+        except ImportError:
+            raise SystemExit("--asgi needs uvicorn: pip install 'uvicorn[standard]' (not one of the project's requirements)") from None
+
     base = common.server_url()
     name = f"vh_bench_floor_{os.getpid()}"
     admin = psycopg.connect(common.psycopg_url(common.with_db(base, "postgres")), autocommit=True)
@@ -78,9 +91,12 @@ def main() -> int:
         floor_ids, raw_ids = ids[: rows // 2], ids[rows // 2 :]
         port = common.free_port()
         env = {**os.environ, "FLOOR_DATABASE_URL": db_url}
+        app, worker_class = ("floor_app:application", args.worker_class)
+        if args.asgi:
+            app, worker_class = "floor_asgi:application", "uvicorn.workers.UvicornWorker"
         command = [
-            str(common.VENV_BIN / "gunicorn"), "floor_app:application", "--chdir", str(ROOT / "bench"),
-            "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", "gthread",
+            str(common.VENV_BIN / "gunicorn"), app, "--chdir", str(ROOT / "bench"),
+            "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", worker_class,
             "--threads", str(args.worker_threads), "--keep-alive", "30", "--log-level", "warning",
         ]  # fmt: skip
         server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
