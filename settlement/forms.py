@@ -1,5 +1,8 @@
 """Forms of the portal, the storefront checkout, the order lookup and the finance pages."""
 
+import re
+import uuid
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -8,7 +11,33 @@ from settlement.models import CodeIssue, ExportJob, Order
 from voucherhub.core.money import Currency
 
 
-class OrderForm(forms.Form):
+class SubmitOnceForm(forms.Form):
+    """A form that places an order carries a random key, new each time the form is shown, and the order is
+    placed under it (order_place's idempotency key): a double click, a reload that posts again or the back
+    button's old form lands on the order the first submission placed instead of placing a second one."""
+
+    submit_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["submit_key"] = uuid.uuid4().hex
+
+    def clean_submit_key(self) -> str:
+        # Only a key this form could have made; anything else (an edited page) places the order without one.
+        key = self.cleaned_data.get("submit_key") or ""
+        return key if SUBMIT_KEY.fullmatch(key) else ""
+
+    def order_key(self, scope: str) -> str | None:
+        """The order's idempotency key (`scope`: which form placed it), or None without a usable key."""
+        key = self.cleaned_data.get("submit_key")
+        return f"{scope}:{key}" if key else None
+
+
+SUBMIT_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+class OrderForm(SubmitOnceForm):
     sku = forms.ChoiceField(label=_("Product"))
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
 
@@ -22,7 +51,7 @@ class SecondFactorForm(forms.Form):
     otp_token = forms.CharField(label=_("Authenticator code"), max_length=8, required=False, help_text=_("If you use two-factor sign-in."))
 
 
-class CheckoutForm(forms.Form):
+class CheckoutForm(SubmitOnceForm):
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=20, initial=1)
     contact = forms.CharField(label=_("E-mail or mobile number"), max_length=200, help_text=_("Where we send the link to your codes."))
     lookup_password = forms.CharField(

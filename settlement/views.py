@@ -99,6 +99,11 @@ def portal_orders(request):
     challenge, status_code = False, 200
     if request.method == "POST" and form.is_valid():
         sku = next(s for s in skus if s.code == form.cleaned_data["sku"])
+        key = form.order_key("portal")
+        placed = order_selectors.order_by_key(distributor, key)
+        if placed is not None:  # this form was sent before (a double click, a reload): its order, not a second one
+            messages.info(request, _("Order %(number)s was placed with this form already.") % {"number": placed.number})
+            return redirect("settlement:portal-order", number=placed.number)
 
         def place(challenge_passed: bool) -> Order:
             return order_place(
@@ -108,6 +113,7 @@ def portal_orders(request):
                 quantity=form.cleaned_data["quantity"],
                 actor=request.user,
                 ip=client_ip(request),
+                idempotency_key=key,
                 challenge_passed=challenge_passed,
             )
 
@@ -367,6 +373,10 @@ def checkout(request, slug: str, sku_code: str):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         source = attribution.source_for(request, storefront)
+        key = form.order_key(f"shop-{storefront.pk}")
+        placed = order_selectors.order_by_key(storefront.distributor, key)
+        if placed is not None:  # this form was sent before (a double tap, a reload): on to that order
+            return _order_onward(placed)
 
         def place(challenge_passed: bool) -> Order:
             return order_place(
@@ -382,19 +392,28 @@ def checkout(request, slug: str, sku_code: str):
                 referrer=source.referrer,
                 ip=client_ip(request),
                 device=device_of(request),
+                idempotency_key=key,
                 challenge_passed=challenge_passed,
             )
 
         order, challenge, status = _place_risk_checked(request, form, place)
         if order is not None:
-            payment = payment_services.payment_for_order(order=order)
-            return redirect(adapter_get(payment.adapter).start_url(payment))
+            return _order_onward(order)
     elif request.method == "POST":
         challenge = bool(request.POST.get("challenge_key"))  # the form is wrong: a new picture with it
     context = {"shop": storefront, "row": row, "sku": row.item.sku, "form": form, "challenge": challenge_new() if challenge else None}
     response = render(request, "settlement/shop/checkout.html", context, status=status)
     device_remember(request, response)
     return response
+
+
+def _order_onward(order: Order):
+    """Where a shopper goes once the checkout has its order: its payment while it waits for one, else the
+    order lookup (a form sent again after the order was paid, say)."""
+    if order.status == Order.Status.PENDING:
+        payment = payment_services.payment_for_order(order=order)
+        return redirect(adapter_get(payment.adapter).start_url(payment))
+    return redirect(reverse("settlement:order-lookup") + "?" + urlencode({"number": order.number}))
 
 
 def _payment_or_404(number: str, adapter: str) -> Payment:

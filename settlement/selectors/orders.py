@@ -48,6 +48,13 @@ def orders_for(distributor, *, status: str | None = None) -> QuerySet:
     return qs.order_by("-id")
 
 
+def order_by_key(distributor, key: str | None) -> Order | None:
+    """The distributor's order placed under the idempotency key `key`, if any."""
+    if not key:
+        return None
+    return Order.objects.filter(distributor=distributor, idempotency_key=key).first()
+
+
 def order_get(distributor, number: str) -> Order:
     """The distributor's own order, or OrderNotFound (also for a neighbour's number: no hint it exists)."""
     order = Order.objects.select_related("sku", "distributor").filter(distributor=distributor, number=number).first()
