@@ -57,16 +57,11 @@ def roles_sync() -> None:
     """Create the groups and give them exactly the declared permissions (run after every migrate)."""
     from django.contrib.auth.models import Group, Permission
 
+    rows = Permission.objects.values_list("pk", "content_type__app_label", "codename")
+    known = {f"{app_label}.{codename}": pk for pk, app_label, codename in rows}
     for role in ROLE_ORDER:
         group, _created = Group.objects.get_or_create(name=role)
-        wanted = _registry.permissions[role]
-        perms = []
-        for label in sorted(wanted):
-            app_label, codename = label.split(".", 1)
-            perm = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
-            if perm is not None:
-                perms.append(perm)
-        group.permissions.set(perms)
+        group.permissions.set(sorted(known[label] for label in _registry.permissions[role] if label in known))
 
 
 def has_role(user, role: str) -> bool:
