@@ -1,5 +1,6 @@
 """Forms of the portal, the storefront checkout, the order lookup and the finance pages."""
 
+import hashlib
 import re
 import uuid
 
@@ -28,10 +29,15 @@ class SubmitOnceForm(forms.Form):
         key = self.cleaned_data.get("submit_key") or ""
         return key if SUBMIT_KEY.fullmatch(key) else ""
 
-    def order_key(self, scope: str) -> str | None:
-        """The order's idempotency key (`scope`: which form placed it), or None without a usable key."""
+    def order_key(self, scope: str, *what) -> str | None:
+        """The order's idempotency key, or None without a usable key. `scope`: which form placed it; `what`: the
+        values that make the order (product, quantity ...): the same form sent again with other values (an old
+        page edited and sent on purpose) is another order."""
         key = self.cleaned_data.get("submit_key")
-        return f"{scope}:{key}" if key else None
+        if not key:
+            return None
+        digest = hashlib.sha256("\x1f".join(map(str, what)).encode()).hexdigest()[:16]
+        return f"{scope}:{key}:{digest}"
 
 
 SUBMIT_KEY = re.compile(r"[0-9a-f]{32}")

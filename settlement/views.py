@@ -99,7 +99,7 @@ def portal_orders(request):
     challenge, status_code = False, 200
     if request.method == "POST" and form.is_valid():
         sku = next(s for s in skus if s.code == form.cleaned_data["sku"])
-        key = form.order_key("portal")
+        key = form.order_key("portal", sku.code, form.cleaned_data["quantity"])
         placed = order_selectors.order_by_key(distributor, key)
         if placed is not None:  # this form was sent before (a double click, a reload): its order, not a second one
             messages.info(request, _("Order %(number)s was placed with this form already.") % {"number": placed.number})
@@ -373,7 +373,7 @@ def checkout(request, slug: str, sku_code: str):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         source = attribution.source_for(request, storefront)
-        key = form.order_key(f"shop-{storefront.pk}")
+        key = form.order_key(f"shop-{storefront.pk}", row.item.sku.code, data["quantity"], data["contact"], data["pay_method"])
         placed = order_selectors.order_by_key(storefront.distributor, key)
         if placed is not None:  # this form was sent before (a double tap, a reload): on to that order
             return _order_onward(placed)

@@ -58,6 +58,14 @@ def test_a_new_showing_of_the_form_places_a_new_order(seller_client, tree):
     assert Order.objects.count() == 2
 
 
+def test_the_same_form_sent_again_with_another_quantity_is_another_order(seller_client, tree):
+    url = reverse("settlement:portal-orders")
+    key = submit_key(seller_client.get(url).content)
+    for quantity in (1, 1, 2, 2):
+        assert seller_client.post(url, {"sku": tree.sku.code, "quantity": quantity, "submit_key": key}).status_code == 302
+    assert sorted(Order.objects.values_list("quantity", flat=True)) == [1, 2]
+
+
 def test_a_refused_form_keeps_its_key_and_the_corrected_one_places_the_order_once(seller_client, tree):
     url = reverse("settlement:portal-orders")
     key = submit_key(seller_client.get(url).content)
