@@ -60,16 +60,21 @@ def test_consumer_buys_on_a_storefront_with_the_sandbox_and_sees_its_code(new_pa
     assert not csp, csp
 
 
-def test_distributor_orders_in_the_portal_and_downloads_its_codes(new_page, tree, finance_user):
-    fund(tree.seller, "200.00", actor=finance_user)
-    page = new_page()
-    csp = watch_csp(page)
+def order_in_portal(page, tree, *, quantity: int) -> None:
+    """The seller logs in and sends the portal's order form for `quantity` of the tree's SKU."""
     login(page, tree.seller_user.username, PASSWORD)
     page.goto("/portal/orders/")
     form = page.get_by_test_id("order-form")
     form.get_by_label("商品").select_option(tree.sku.code)
-    form.get_by_label("数量").fill("3")
-    follow(page, form.get_by_role("button"))
+    form.get_by_label("数量").fill(str(quantity))
+    follow(page, form.locator("button[type=submit]"))
+
+
+def test_distributor_orders_in_the_portal_and_downloads_its_codes(new_page, tree, finance_user):
+    fund(tree.seller, "200.00", actor=finance_user)
+    page = new_page()
+    csp = watch_csp(page)
+    order_in_portal(page, tree, quantity=3)
     assert page.get_by_test_id("order-status").inner_text() == "已发货"
     order = Order.objects.get()
     codes = page.get_by_test_id("codes-form")
@@ -174,13 +179,13 @@ def test_finance_makes_a_merchant_statement_downloads_it_as_xlsx_and_reconciles_
     assert not csp, csp
 
 
-def test_a_distributor_asked_for_the_picture_in_the_portal_answers_it_and_gets_the_order(new_page, tree, finance_user):
+def test_a_distributor_asked_for_the_picture_in_the_portal_answers_it_and_gets_the_order(new_page, tree, finance_user, settings):
     from captcha.models import CaptchaStore
 
-    from riskcontrol import engine
     from riskcontrol.models import Channel, RiskRule
     from tests.riskcontrol.conftest import make_rule
 
+    settings.RISK_RULES_RECHECK_SECONDS = 0  # the live server's thread reads the new rule on its next request
     make_rule(
         name="门户单笔 ¥10 以上需验证",
         kind=RiskRule.Kind.AMOUNT,
@@ -188,15 +193,9 @@ def test_a_distributor_asked_for_the_picture_in_the_portal_answers_it_and_gets_t
         action=RiskRule.RuleAction.CHALLENGE,
         channels=[Channel.PORTAL],
     )
-    engine.rules_changed()
     fund(tree.seller, "200.00", actor=finance_user)
     page = new_page()
-    login(page, tree.seller_user.username, PASSWORD)
-    page.goto("/portal/orders/")
-    form = page.get_by_test_id("order-form")
-    form.get_by_label("商品").select_option(tree.sku.code)
-    form.get_by_label("数量").fill("2")
-    follow(page, form.locator("button[type=submit]"))
+    order_in_portal(page, tree, quantity=2)
     form = page.get_by_test_id("order-form")
     assert form.get_by_text("请输入图中的字符后继续。").is_visible()
     challenge = form.get_by_test_id("challenge")

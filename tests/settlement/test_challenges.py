@@ -8,7 +8,6 @@ import pytest
 from captcha.models import CaptchaStore
 from django.urls import reverse
 
-from riskcontrol import engine
 from riskcontrol.models import Channel, RiskRule
 from settlement.models import IdempotencyRecord, Order
 from tests.riskcontrol.conftest import make_rule
@@ -16,14 +15,6 @@ from tests.settlement.conftest import fund
 from tests.settlement.test_api import Api
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rules(settings):
-    settings.RISK_RULES_RECHECK_SECONDS = 0
-    engine.rules_changed()
-    yield
-    engine.rules_changed()
 
 
 def challenge_rule(channel: str, action=RiskRule.RuleAction.CHALLENGE) -> RiskRule:
