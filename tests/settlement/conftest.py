@@ -46,6 +46,15 @@ def tree(db, finance_user):
     return tree_make()
 
 
+@pytest.fixture
+def funded_seller_client(client, tree, finance_user):
+    """The tree's seller logged in to the portal in English, with ¥500.00 in its wallet."""
+    fund(tree.seller, "500.00", actor=finance_user)
+    client.force_login(tree.seller_user)
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 def tree_make() -> Tree:
     """Levels, prices, commission rules, a four-distributor tree, a storefront, 30 codes and empty wallets."""
     level1 = DistributorLevel.objects.create(name="总代", position=1)

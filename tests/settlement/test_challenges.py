@@ -113,46 +113,38 @@ def test_a_block_is_not_a_challenge_whatever_the_answer(api, client, tree):
 # --- The distributor portal -------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def seller_client(client, tree, finance_user):
-    fund(tree.seller, "500.00", actor=finance_user)
-    client.force_login(tree.seller_user)
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
-
-
 def challenge_key_in(page: str) -> str:
     marker = 'name="challenge_key" value="'
     assert marker in page, "no challenge on the page"
     return page.split(marker, 1)[1].split('"', 1)[0]
 
 
-def test_a_portal_buyer_answers_the_picture_and_the_order_is_placed(seller_client, tree):
+def test_a_portal_buyer_answers_the_picture_and_the_order_is_placed(funded_seller_client, tree):
     challenge_rule(Channel.PORTAL)
     url = reverse("settlement:portal-orders")
     order = {"sku": tree.sku.code, "quantity": 2}
-    asked = seller_client.post(url, order)
+    asked = funded_seller_client.post(url, order)
     assert asked.status_code == 428 and not Order.objects.exists()
     page = asked.content.decode()
     assert 'data-testid="challenge"' in page and "Please type the characters in the picture to continue." in page
     key = challenge_key_in(page)
 
-    wrong = seller_client.post(url, {**order, "challenge_key": key, "challenge_answer": "nope"})
+    wrong = funded_seller_client.post(url, {**order, "challenge_key": key, "challenge_answer": "nope"})
     assert wrong.status_code == 428 and "The characters do not match. Try the new picture." in wrong.content.decode()
     assert not CaptchaStore.objects.filter(hashkey=key).exists() and not Order.objects.exists()
     key = challenge_key_in(wrong.content.decode())
     assert CaptchaStore.objects.filter(hashkey=key).exists()  # a fresh picture
 
-    placed = seller_client.post(url, {**order, "challenge_key": key, "challenge_answer": answer_of(key)})
+    placed = funded_seller_client.post(url, {**order, "challenge_key": key, "challenge_answer": answer_of(key)})
     assert placed.status_code == 302, placed.content
     made = Order.objects.get()
     assert made.channel == Order.Channel.PORTAL and made.status == Order.Status.DELIVERED and made.quantity == 2
     assert placed["Location"] == reverse("settlement:portal-order", args=[made.number])
 
 
-def test_a_portal_order_refused_by_risk_control_says_why_with_403(seller_client, tree):
+def test_a_portal_order_refused_by_risk_control_says_why_with_403(funded_seller_client, tree):
     challenge_rule(Channel.PORTAL, action=RiskRule.RuleAction.BLOCK)
-    response = seller_client.post(reverse("settlement:portal-orders"), {"sku": tree.sku.code, "quantity": 1})
+    response = funded_seller_client.post(reverse("settlement:portal-orders"), {"sku": tree.sku.code, "quantity": 1})
     assert response.status_code == 403
     page = response.content.decode()
     assert "The amount ¥26.00 is at or above the threshold ¥10.00." in page and 'data-testid="challenge"' not in page

@@ -13,7 +13,6 @@ from settlement.models import Order
 from settlement.selectors.ledger import ledger_check
 from settlement.services.ledger import wallet_account
 from settlement.services.wallets import wallet_for
-from tests.settlement.conftest import fund
 
 pytestmark = pytest.mark.django_db
 
@@ -24,24 +23,16 @@ def submit_key(page: bytes) -> str:
     return found.group(1).decode()
 
 
-@pytest.fixture
-def seller_client(client, tree, finance_user):
-    fund(tree.seller, "500.00", actor=finance_user)
-    client.force_login(tree.seller_user)
-    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
-
-
-def test_a_portal_order_sent_twice_is_placed_once_and_paid_once(seller_client, tree):
+def test_a_portal_order_sent_twice_is_placed_once_and_paid_once(funded_seller_client, tree):
     url = reverse("settlement:portal-orders")
-    key = submit_key(seller_client.get(url).content)
-    assert submit_key(seller_client.get(url).content) != key  # a new key each time the form is shown
+    key = submit_key(funded_seller_client.get(url).content)
+    assert submit_key(funded_seller_client.get(url).content) != key  # a new key each time the form is shown
     form = {"sku": tree.sku.code, "quantity": 3, "submit_key": key}
 
-    first = seller_client.post(url, form)
+    first = funded_seller_client.post(url, form)
     order = Order.objects.get()
     assert first.status_code == 302 and first["Location"] == reverse("settlement:portal-order", args=[order.number])
-    again = seller_client.post(url, form, follow=True)
+    again = funded_seller_client.post(url, form, follow=True)
     assert again.redirect_chain[-1][0] == reverse("settlement:portal-order", args=[order.number])
     assert f"Order {order.number} was placed with this form already." in again.content.decode()
 
@@ -50,36 +41,36 @@ def test_a_portal_order_sent_twice_is_placed_once_and_paid_once(seller_client, t
     assert ledger_check().ok
 
 
-def test_a_new_showing_of_the_form_places_a_new_order(seller_client, tree):
+def test_a_new_showing_of_the_form_places_a_new_order(funded_seller_client, tree):
     url = reverse("settlement:portal-orders")
     for _ in range(2):
-        key = submit_key(seller_client.get(url).content)
-        assert seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": key}).status_code == 302
+        key = submit_key(funded_seller_client.get(url).content)
+        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": key}).status_code == 302
     assert Order.objects.count() == 2
 
 
-def test_the_same_form_sent_again_with_another_quantity_is_another_order(seller_client, tree):
+def test_the_same_form_sent_again_with_another_quantity_is_another_order(funded_seller_client, tree):
     url = reverse("settlement:portal-orders")
-    key = submit_key(seller_client.get(url).content)
+    key = submit_key(funded_seller_client.get(url).content)
     for quantity in (1, 1, 2, 2):
-        assert seller_client.post(url, {"sku": tree.sku.code, "quantity": quantity, "submit_key": key}).status_code == 302
+        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": quantity, "submit_key": key}).status_code == 302
     assert sorted(Order.objects.values_list("quantity", flat=True)) == [1, 2]
 
 
-def test_a_refused_form_keeps_its_key_and_the_corrected_one_places_the_order_once(seller_client, tree):
+def test_a_refused_form_keeps_its_key_and_the_corrected_one_places_the_order_once(funded_seller_client, tree):
     url = reverse("settlement:portal-orders")
-    key = submit_key(seller_client.get(url).content)
-    refused = seller_client.post(url, {"sku": tree.sku.code, "quantity": 0, "submit_key": key})
+    key = submit_key(funded_seller_client.get(url).content)
+    refused = funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 0, "submit_key": key})
     assert refused.status_code == 200 and submit_key(refused.content) == key and not Order.objects.exists()
     for _ in range(2):
-        seller_client.post(url, {"sku": tree.sku.code, "quantity": 2, "submit_key": key})
+        funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 2, "submit_key": key})
     assert Order.objects.count() == 1
 
 
-def test_an_edited_key_is_not_used(seller_client, tree):
+def test_an_edited_key_is_not_used(funded_seller_client, tree):
     url = reverse("settlement:portal-orders")
     for _ in range(2):
-        assert seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": "not-a-key"}).status_code == 302
+        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": "not-a-key"}).status_code == 302
     assert Order.objects.count() == 2 and not Order.objects.exclude(idempotency_key=None).exists()
 
 
