@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
+from playwright.sync_api import expect
 
 from catalog.vault import keyring
 from settlement.models import Order, Withdrawal
@@ -209,3 +210,32 @@ def test_a_distributor_asked_for_the_picture_in_the_portal_answers_it_and_gets_t
     assert page.get_by_test_id("order-status").inner_text() == "已发货"
     order = Order.objects.get()
     assert order.channel == Order.Channel.PORTAL and order.quantity == 2
+
+
+def test_place_order_is_sent_once_while_the_next_page_loads(new_page, tree, finance_user):
+    fund(tree.seller, "200.00", actor=finance_user)
+    page = new_page()
+    login(page, tree.seller_user.username, PASSWORD)
+    page.goto("/portal/orders/")
+    form = page.get_by_test_id("order-form")
+    form.get_by_label("商品").select_option(tree.sku.code)
+    form.get_by_label("数量").fill("2")
+    # A slow server: the order's POST is answered 204 (the browser stays on the page, as while it waits).
+    sent = []
+    page.route("**/portal/orders/", lambda route: (sent.append(route.request.method), route.fulfill(status=204)))
+    submit = form.locator("button[type=submit]")
+    submit.click()
+    expect(form).to_have_attribute("aria-busy", "true")
+    form.get_by_label("数量").press("Enter")  # the keyboard's way to send it again (the busy button takes no clicks)
+    page.wait_for_timeout(300)
+    assert sent == ["POST"]
+    assert not Order.objects.exists()
+
+    # Sent for real: one order, on its page.
+    page.unroute("**/portal/orders/")
+    page.goto("/portal/orders/")
+    form.get_by_label("商品").select_option(tree.sku.code)
+    form.get_by_label("数量").fill("2")
+    follow(page, form.locator("button[type=submit]"))
+    assert page.get_by_test_id("order-status").inner_text() == "已发货"
+    assert Order.objects.count() == 1
