@@ -13,6 +13,7 @@ from settlement.models import Order
 from settlement.selectors.ledger import ledger_check
 from settlement.services.ledger import wallet_account
 from settlement.services.wallets import wallet_for
+from tests.settlement.conftest import fund
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +106,26 @@ def test_a_checkout_sent_again_after_payment_goes_to_the_order_lookup(client, tr
     again = client.post(url, form)
     assert again.status_code == 302 and again["Location"] == reverse("settlement:order-lookup") + f"?number={order.number}"
     assert Order.objects.count() == 1
+
+
+def test_a_twin_that_missed_the_lookup_gets_the_first_order(tree, finance_user):
+    # Two submissions racing past the view's lookup both call order_place with key_checked=True: the write
+    # itself finds the order holding the key, and the wallet is debited once.
+    from settlement.services.orders import order_place
+
+    fund(tree.seller, "500.00", actor=finance_user)
+    placed = [
+        order_place(
+            channel=Order.Channel.PORTAL,
+            distributor=tree.seller,
+            sku=tree.sku,
+            quantity=2,
+            actor=tree.seller_user,
+            idempotency_key="portal:" + "a" * 32 + ":x",
+            key_checked=True,
+        )
+        for _ in range(2)
+    ]
+    assert placed[0].pk == placed[1].pk and Order.objects.count() == 1
+    assert wallet_account(wallet_for(tree.seller), "wallet").balance == Decimal("500.00") - placed[0].total
+    assert ledger_check().ok
