@@ -26,6 +26,7 @@ from redemption.integrations import LockedOut
 from redemption.models import Redemption, Store
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
+from voucherhub.core.redirects import safe_next
 
 STORE_SESSION_KEY = "vh_merchant_store"
 
@@ -180,9 +181,7 @@ def console_redemptions(request):
 @require_POST
 def console_reverse(request, pk: int):
     form = ReverseForm(request.POST)
-    back = request.POST.get("next") or reverse("redemption:console-redemptions")
-    if not back.startswith("/"):
-        back = reverse("redemption:console-redemptions")
+    back = safe_next(request, request.POST.get("next"), default=reverse("redemption:console-redemptions"))
     if not form.is_valid():
         messages.error(request, gettext("The reversal could not be sent: reload the page and try again."))
         return redirect(back)

@@ -10,7 +10,6 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -25,6 +24,7 @@ from riskcontrol.services import review_decide
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
+from voucherhub.core.redirects import safe_next
 
 REVIEW_PERMISSION = "riskcontrol.review_riskevent"
 STATUSES = ["pending", "approved", "rejected", "all"]
@@ -102,10 +102,7 @@ def alert_acknowledge(request, alert_id: int):
     except RiskAlert.DoesNotExist as exc:
         raise Http404 from exc
     messages.success(request, _("Alert acknowledged."))
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(target)
-    return redirect("riskcontrol:alert-list")
+    return redirect(safe_next(request, request.POST.get("next"), default=reverse("riskcontrol:alert-list")))
 
 
 @never_cache
@@ -118,10 +115,7 @@ def challenge_fragment(request):
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return "/"
+    return safe_next(request, request.POST.get("next") or request.GET.get("next"), default="/")
 
 
 @never_cache

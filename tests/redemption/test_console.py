@@ -169,3 +169,18 @@ def test_scanner_input_of_a_qr_token_redeems_at_the_console(client, clerk_a, sku
     done = client.post("/merchant/redeem/", {"code": token, "serial": "", "idempotency_key": "qr-1", "store": shop_a.store.pk})
     assert 'data-testid="result-success"' in done.content.decode()
     assert Redemption.objects.get().attempts.get().via_qr is True
+
+
+@pytest.mark.parametrize("target", ["//evil.example/phish", "/\\evil.example/phish", "https://other.example/", "javascript:alert(1)"])
+def test_reversal_never_redirects_off_the_site(client, clerk_a, api_a, sku_a, target):
+    _code, plaintext = factories.card_code(sku=sku_a)
+    redemption_id = api_a.redeem({"code": plaintext}).json()["id"]
+    response = client.post(f"/merchant/redemptions/{redemption_id}/reverse/", {"idempotency_key": "rev-1", "next": target})
+    assert response.status_code == 302
+    assert response["Location"] == "/merchant/redemptions/"
+    # a page of the console is still where the clerk goes back to
+    _code, plaintext = factories.card_code(sku=sku_a)
+    other_id = api_a.redeem({"code": plaintext}).json()["id"]
+    back = "/merchant/redemptions/?page=2"
+    response = client.post(f"/merchant/redemptions/{other_id}/reverse/", {"idempotency_key": "rev-2", "next": back})
+    assert response["Location"] == back
