@@ -97,6 +97,7 @@ def _result(request, store, template_context: dict):
 # value nor any local variable of the request's frames (the view's and everything it calls).
 @sensitive_post_parameters("code")
 @sensitive_variables()
+@never_cache  # the answer holds the code (the redeem form's hidden field): no cache, proxy or back button keeps it
 @clerk_required
 @require_POST
 def console_verify(request):
@@ -119,6 +120,7 @@ def console_verify(request):
 
 @sensitive_post_parameters("code")
 @sensitive_variables()
+@never_cache  # as console_verify: an answer to a posted code is never stored
 @clerk_required
 @require_POST
 def console_redeem(request):
