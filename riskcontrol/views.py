@@ -7,7 +7,7 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -17,7 +17,8 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from riskcontrol import selectors
-from riskcontrol.challenge import challenge_new
+from riskcontrol.challenge import challenge_issue
+from riskcontrol.errors import ChallengeRateLimited
 from riskcontrol.forms import AlertAcknowledgeForm, OTPTokenForm, ReviewDecisionForm
 from riskcontrol.models import RiskAlert, RiskEvent
 from riskcontrol.services import review_decide
@@ -108,7 +109,14 @@ def alert_acknowledge(request, alert_id: int):
 @never_cache
 def challenge_fragment(request):
     """A fresh challenge as an HTML fragment a storefront form includes (htmx: hx-get to refresh it)."""
-    return render(request, "riskcontrol/challenge_fragment.html", {"challenge": challenge_new()})
+    try:
+        challenge = challenge_issue(ip=client_ip(request))
+    except ChallengeRateLimited as refusal:
+        # 429: htmx swaps nothing, so the picture on the page (still good) stays.
+        return HttpResponse(
+            str(refusal.message), status=429, headers={"Retry-After": str(refusal.retry_after)}, content_type="text/plain; charset=utf-8"
+        )
+    return render(request, "riskcontrol/challenge_fragment.html", {"challenge": challenge})
 
 
 # --- TOTP -----------------------------------------------------------------------------------------------
