@@ -27,6 +27,12 @@ class ApiPrincipal:
     is_staff: bool = False
     is_superuser: bool = False
 
+    @property
+    def pk(self) -> str:
+        """Who the caller is to per-user limits (risk control's hourly reveal limit keys on it): the distributor's
+        API use as a whole, so issuing more keys gives no more allowance. Not a number, so never a user's id."""
+        return f"api-distributor:{self.distributor.pk}"
+
     def get_username(self) -> str:
         return f"api:{self.key.key_id}"
 

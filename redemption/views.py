@@ -26,6 +26,7 @@ from redemption.integrations import LockedOut
 from redemption.models import Redemption, Store
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
+from voucherhub.core.redirects import safe_next
 
 STORE_SESSION_KEY = "vh_merchant_store"
 
@@ -96,6 +97,7 @@ def _result(request, store, template_context: dict):
 # value nor any local variable of the request's frames (the view's and everything it calls).
 @sensitive_post_parameters("code")
 @sensitive_variables()
+@never_cache  # the answer holds the code (the redeem form's hidden field): no cache, proxy or back button keeps it
 @clerk_required
 @require_POST
 def console_verify(request):
@@ -118,6 +120,7 @@ def console_verify(request):
 
 @sensitive_post_parameters("code")
 @sensitive_variables()
+@never_cache  # as console_verify: an answer to a posted code is never stored
 @clerk_required
 @require_POST
 def console_redeem(request):
@@ -180,9 +183,7 @@ def console_redemptions(request):
 @require_POST
 def console_reverse(request, pk: int):
     form = ReverseForm(request.POST)
-    back = request.POST.get("next") or reverse("redemption:console-redemptions")
-    if not back.startswith("/"):
-        back = reverse("redemption:console-redemptions")
+    back = safe_next(request, request.POST.get("next"), default=reverse("redemption:console-redemptions"))
     if not form.is_valid():
         messages.error(request, gettext("The reversal could not be sent: reload the page and try again."))
         return redirect(back)

@@ -6,11 +6,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from riskcontrol.challenge import challenge_new
+from riskcontrol.challenge import challenge_issue
+from voucherhub.core.net import client_ip
 
 
 class ChallengeApi(APIView):
-    """POST: a new challenge. Show `image_url` to the person and send `key` and the answer with the request that needs it."""
+    """POST: a new challenge. Show `image_url` to the person and send `key` and the answer with the request that needs it.
+
+    At most RISK_CHALLENGES_PER_MINUTE per address: past it 429 `too_many_challenges` with Retry-After."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []
@@ -23,7 +26,7 @@ class ChallengeApi(APIView):
         request=None, responses=inline_serializer("Challenge", {"key": serializers.CharField(), "image_url": serializers.CharField()})
     )
     def post(self, request):
-        challenge = challenge_new()
+        challenge = challenge_issue(ip=client_ip(request))
         return Response(
             self.OutputSerializer({"key": challenge.key, "image_url": request.build_absolute_uri(challenge.image_url)}).data, status=201
         )

@@ -50,6 +50,23 @@ class LockedOut(RiskError):
         super().__init__(message, retry_after=self.retry_after, **details)
 
 
+class ChallengeRateLimited(RiskError):
+    """An address asked for more challenges than RISK_CHALLENGES_PER_MINUTE: it waits `retry_after` seconds."""
+
+    code = "too_many_challenges"
+    status = 429
+
+    def __init__(self, message=None, *, retry_after: int = 60, **details):
+        self.retry_after = max(1, int(retry_after))
+        if message is None:
+            message = ngettext(
+                "Too many verification pictures were asked for from your address. Try again in %(seconds)d second.",
+                "Too many verification pictures were asked for from your address. Try again in %(seconds)d seconds.",
+                self.retry_after,
+            ) % {"seconds": self.retry_after}
+        super().__init__(message, retry_after=self.retry_after, **details)
+
+
 class RevealLimitExceeded(RiskError):
     code = "reveal_limit"
     status = 429

@@ -5,10 +5,13 @@ from datetime import timedelta
 from django.utils import timezone
 
 from riskcontrol import alerts, engine
+from riskcontrol.challenge import challenges_purge
 from riskcontrol.models import Outcome, RiskEvent, VerificationFailure
 
 WATCH_SCHEDULE = "risk watch"
 PURGE_SCHEDULE = "risk purge"
+CHALLENGES_PURGE_SCHEDULE = "risk challenges purge"
+CHALLENGES_PURGE_MINUTES = 5  # a challenge lives CAPTCHA_TIMEOUT (5) minutes
 
 
 def risk_watch() -> str:
@@ -22,15 +25,18 @@ def risk_alerts_dispatch() -> int:
     return alerts.alerts_dispatch()
 
 
+def risk_challenges_purge() -> str:
+    """Every few minutes: delete expired challenges, so anonymous askers cannot pile up captcha rows."""
+    return f"challenges={challenges_purge()}"
+
+
 def risk_purge() -> str:
     """Daily: drop allowed events past the retention, old failure rows and expired challenges."""
-    from captcha.models import CaptchaStore
-
     days = engine.rules_snapshot().settings.event_retention_days
     cutoff = timezone.now() - timedelta(days=days)
     events, _ = RiskEvent.objects.filter(outcome=Outcome.ALLOW, created_at__lt=cutoff, review_status="").delete()
     failures, _ = VerificationFailure.objects.filter(created_at__lt=cutoff).delete()
-    challenges, _ = CaptchaStore.objects.filter(expiration__lte=timezone.now()).delete()
+    challenges = challenges_purge()
     return f"events={events} failures={failures} challenges={challenges}"
 
 
@@ -45,4 +51,13 @@ def schedules_ensure() -> None:
     Schedule.objects.update_or_create(
         name=PURGE_SCHEDULE,
         defaults={"func": "riskcontrol.tasks.risk_purge", "schedule_type": Schedule.DAILY, "repeats": -1},
+    )
+    Schedule.objects.update_or_create(
+        name=CHALLENGES_PURGE_SCHEDULE,
+        defaults={
+            "func": "riskcontrol.tasks.risk_challenges_purge",
+            "schedule_type": Schedule.MINUTES,
+            "minutes": CHALLENGES_PURGE_MINUTES,
+            "repeats": -1,
+        },
     )

@@ -7,10 +7,9 @@ import segno
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -18,13 +17,15 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from riskcontrol import selectors
-from riskcontrol.challenge import challenge_new
+from riskcontrol.challenge import challenge_issue
+from riskcontrol.errors import ChallengeRateLimited
 from riskcontrol.forms import AlertAcknowledgeForm, OTPTokenForm, ReviewDecisionForm
 from riskcontrol.models import RiskAlert, RiskEvent
 from riskcontrol.services import review_decide
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
+from voucherhub.core.redirects import safe_next
 
 REVIEW_PERMISSION = "riskcontrol.review_riskevent"
 STATUSES = ["pending", "approved", "rejected", "all"]
@@ -102,26 +103,27 @@ def alert_acknowledge(request, alert_id: int):
     except RiskAlert.DoesNotExist as exc:
         raise Http404 from exc
     messages.success(request, _("Alert acknowledged."))
-    target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return redirect(target)
-    return redirect("riskcontrol:alert-list")
+    return redirect(safe_next(request, request.POST.get("next"), default=reverse("riskcontrol:alert-list")))
 
 
 @never_cache
 def challenge_fragment(request):
     """A fresh challenge as an HTML fragment a storefront form includes (htmx: hx-get to refresh it)."""
-    return render(request, "riskcontrol/challenge_fragment.html", {"challenge": challenge_new()})
+    try:
+        challenge = challenge_issue(ip=client_ip(request))
+    except ChallengeRateLimited as refusal:
+        # 429: htmx swaps nothing, so the picture on the page (still good) stays.
+        return HttpResponse(
+            str(refusal.message), status=429, headers={"Retry-After": str(refusal.retry_after)}, content_type="text/plain; charset=utf-8"
+        )
+    return render(request, "riskcontrol/challenge_fragment.html", {"challenge": challenge})
 
 
 # --- TOTP -----------------------------------------------------------------------------------------------
 
 
 def _next_url(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return "/"
+    return safe_next(request, request.POST.get("next") or request.GET.get("next"), default="/")
 
 
 @never_cache

@@ -10,7 +10,8 @@ from rest_framework.response import Response
 
 from catalog.models import CardCode
 from channels.api import ERROR, ERRORS, DistributorApiView
-from riskcontrol.errors import ChallengeRequired
+from riskcontrol.errors import ChallengeRequired, RevealLimitExceeded
+from riskcontrol.services import reveal_guard
 from settlement.errors import SettlementError
 from settlement.integrations import challenge_ok
 from settlement.models import Order
@@ -73,28 +74,56 @@ def _actor_label(request) -> str:
     return request.user.get_username()
 
 
-def _codes_reveal(request, order: Order) -> list[dict]:
-    return order_codes_reveal(
-        order=order,
-        actor_label=_actor_label(request),
-        ip=client_ip(request),
-        reason="api order response",
-        codes=getattr(order, "delivered_codes", None),
+def _reveal_allowed(request, *, count: int) -> None:
+    """The hourly reveal limit of the portal (risk control's reveal_guard), for the API caller: every key of a
+    distributor draws on one allowance (ApiPrincipal.pk). Raises RevealLimitExceeded (429, Retry-After)."""
+    reveal_guard(actor=request.user, count=count, ip=client_ip(request))
+
+
+def _codes_part(request, *, count: int, open_codes) -> dict:
+    """What an order answer says of its codes: {"codes": open_codes()} when the hourly reveal limit lets
+    `count` more codes be opened, else {"codes_withheld": {code, message, retry_after}}. The order stands
+    either way; its codes come with a later answer (the same request again, or GET /orders/<n>/codes/)."""
+    try:
+        _reveal_allowed(request, count=count)
+    except RevealLimitExceeded as refusal:
+        return {"codes_withheld": {"code": refusal.code, "message": str(refusal.message), "retry_after": refusal.retry_after}}
+    return {"codes": open_codes()}
+
+
+def _codes_reveal(request, order: Order, codes: list[CardCode]) -> dict:
+    return _codes_part(
+        request,
+        count=len(codes),
+        open_codes=lambda: order_codes_reveal(
+            order=order, actor_label=_actor_label(request), ip=client_ip(request), reason="api order response", codes=codes
+        ),
     )
 
 
 def _order_body(request, order: Order, *, with_codes: bool) -> dict:
     body = ORDER_OUT.to_representation(order)
     if with_codes and order.status == Order.Status.DELIVERED:
-        body["codes"] = _codes_reveal(request, order)
+        body.update(_codes_reveal(request, order, [item.code for item in order_delivered_items(order)]))
     return body
 
 
-def _answer_stored(body: dict, codes: list[CardCode]) -> dict:
-    """The first answer as the idempotency record keeps it: each code by its id, never its plaintext."""
-    if "codes" not in body:
+def _answer_stored(body: dict, codes: list[CardCode] | None) -> dict:
+    """The first answer as the idempotency record keeps it: each code by its id, never its plaintext (also
+    when the reveal limit withheld them from the first answer: a replay may show them)."""
+    body = {k: v for k, v in body.items() if k not in ("codes", "codes_withheld")}
+    if codes is None:
         return body
-    refs = [{"id": code.pk, **{k: v for k, v in shown.items() if k != "code"}} for code, shown in zip(codes, body["codes"], strict=True)]
+    refs = [
+        {
+            "id": code.pk,
+            "hint": code.hint,
+            "serial": code.serial,
+            "status": code.status,
+            "expires_at": code.expires_at.isoformat() if code.expires_at else None,
+        }
+        for code in codes
+    ]
     return {**body, "codes": refs}
 
 
@@ -104,12 +133,18 @@ def _answer_replayed(request, stored: dict) -> dict:
     replay is the first answer, which carried them (the codes' status shows as it was then)."""
     body = {name: stored[name] for name in ORDER_OUT.fields if name in stored}
     if "codes" in stored:
-        body["codes"] = codes_reopen(
-            entries=stored["codes"],
-            order_number=stored["number"],
-            actor_label=_actor_label(request),
-            ip=client_ip(request),
-            reason="api order replay",
+        body.update(
+            _codes_part(
+                request,
+                count=len(stored["codes"]),
+                open_codes=lambda: codes_reopen(
+                    entries=stored["codes"],
+                    order_number=stored["number"],
+                    actor_label=_actor_label(request),
+                    ip=client_ip(request),
+                    reason="api order replay",
+                ),
+            )
         )
     return body
 
@@ -213,7 +248,7 @@ class OrderListCreateApi(DistributorApiView):
             # Inside the order's transaction, once its codes are delivered and before the ledger locks the
             # hot accounts: the codes just delivered are opened (not read back) and their reveal audited.
             placed["code_objects"] = list(order.delivered_codes)
-            placed["codes"] = _codes_reveal(request, order)
+            placed["codes"] = _codes_reveal(request, order, placed["code_objects"])
 
         def first_body(order):
             # The order's answer, rendered once: stored by the order's statement and sent (its values are final).
@@ -250,19 +285,13 @@ class OrderListCreateApi(DistributorApiView):
             if order.status == Order.Status.DELIVERED:
                 if "codes" not in placed:  # an order that held the key already, or placed without orderwrite
                     placed["code_objects"] = [item.code for item in order_delivered_items(order)]
-                    placed["codes"] = order_codes_reveal(
-                        order=order,
-                        actor_label=_actor_label(request),
-                        ip=client_ip(request),
-                        reason="api order response",
-                        codes=placed["code_objects"],
-                    )
-                body["codes"] = placed["codes"]
+                    placed["codes"] = _codes_reveal(request, order, placed["code_objects"])
+                body.update(placed["codes"])
             placed["body"] = body
             if getattr(order, "answer_stored", False):
                 return 201, None, True
             # Stored for replays: the answer as sent, its codes by id (a replay opens them again, audited).
-            return 201, _answer_stored(body, placed.get("code_objects", []))
+            return 201, _answer_stored(body, placed.get("code_objects") if "codes" in placed else None)
 
         status_code, stored, replayed = idempotent_call(
             scope=f"api-order:{distributor.pk}",
@@ -288,13 +317,17 @@ class OrderDetailApi(DistributorApiView):
 
 
 class OrderCodesApi(DistributorApiView):
-    @extend_schema(operation_id="orders_codes", responses={200: CodeOut(many=True), **ERRORS})
+    @extend_schema(operation_id="orders_codes", responses={200: CodeOut(many=True), **ERRORS, 429: ERROR})
     @sensitive_variables()  # the codes are opened into locals below here
     def get(self, request, number):
         order = order_get(self.distributor, number)
         if order.status != Order.Status.DELIVERED and order.status != Order.Status.PARTIALLY_REFUNDED:
             return error_response("not_delivered", "The order has no delivered codes.", status_code=409)
-        return Response(order_codes_reveal(order=order, actor_label=_actor_label(request), ip=client_ip(request), reason="api codes"))
+        codes = [item.code for item in order_delivered_items(order)]
+        _reveal_allowed(request, count=len(codes))  # 429 reveal_limit with Retry-After past the hourly limit
+        return Response(
+            order_codes_reveal(order=order, actor_label=_actor_label(request), ip=client_ip(request), reason="api codes", codes=codes)
+        )
 
 
 class WalletApi(DistributorApiView):

@@ -311,6 +311,10 @@ CSP_RELAXED_PATHS = {
 CAPTCHA_LENGTH = 5
 CAPTCHA_TIMEOUT = 5  # minutes
 CAPTCHA_FONT_SIZE = 28
+# Challenges one address may ask for per minute (POST /api/v1/risk/challenge/, GET /risk/challenge/); past it
+# the address waits a minute (429, Retry-After). 0: no limit. Behind a proxy set CLIENT_IP_HEADER, or every
+# visitor shares the proxy's address.
+RISK_CHALLENGES_PER_MINUTE = env.int("RISK_CHALLENGES_PER_MINUTE", default=20)
 
 # Rules snapshot freshness, and the audit chain (see voucherhub/core/audit.py).
 RISK_RULES_RECHECK_SECONDS = env.float("RISK_RULES_RECHECK_SECONDS", default=1.0)

@@ -169,3 +169,32 @@ def test_scanner_input_of_a_qr_token_redeems_at_the_console(client, clerk_a, sku
     done = client.post("/merchant/redeem/", {"code": token, "serial": "", "idempotency_key": "qr-1", "store": shop_a.store.pk})
     assert 'data-testid="result-success"' in done.content.decode()
     assert Redemption.objects.get().attempts.get().via_qr is True
+
+
+@pytest.mark.parametrize("target", ["//evil.example/phish", "/\\evil.example/phish", "https://other.example/", "javascript:alert(1)"])
+def test_reversal_never_redirects_off_the_site(client, clerk_a, api_a, sku_a, target):
+    _code, plaintext = factories.card_code(sku=sku_a)
+    redemption_id = api_a.redeem({"code": plaintext}).json()["id"]
+    response = client.post(f"/merchant/redemptions/{redemption_id}/reverse/", {"idempotency_key": "rev-1", "next": target})
+    assert response.status_code == 302
+    assert response["Location"] == "/merchant/redemptions/"
+    # a page of the console is still where the clerk goes back to
+    _code, plaintext = factories.card_code(sku=sku_a)
+    other_id = api_a.redeem({"code": plaintext}).json()["id"]
+    back = "/merchant/redemptions/?page=2"
+    response = client.post(f"/merchant/redemptions/{other_id}/reverse/", {"idempotency_key": "rev-2", "next": back})
+    assert response["Location"] == back
+
+
+@pytest.mark.parametrize("htmx", [True, False])
+def test_answers_to_a_posted_code_are_never_stored_by_a_cache(client, clerk_a, sku_a, shop_a, htmx):
+    # given: the verify answer carries the code in the redeem form's hidden field
+    _code, plaintext = factories.card_code(sku=sku_a)
+    headers = {"HX-Request": "true"} if htmx else {}
+    checked = client.post("/merchant/verify/", {"code": plaintext, "store": shop_a.store.pk}, headers=headers)
+    assert plaintext in checked.content.decode()
+    # then: neither it nor the redeem answer may be kept by a browser or a proxy
+    assert "no-store" in checked["Cache-Control"] and "private" in checked["Cache-Control"]
+    redeem = {"code": plaintext, "serial": "", "idempotency_key": uuid.uuid4().hex, "store": shop_a.store.pk}
+    done = client.post("/merchant/redeem/", redeem, headers=headers)
+    assert "no-store" in done["Cache-Control"]

@@ -6,6 +6,7 @@ A client holds a key id and a secret. Every request carries:
     X-VH-Timestamp:  unix seconds; accepted within ±300 s of the server clock
     X-VH-Nonce:      random, unique per key within the window (a replay is refused)
     X-VH-Signature:  hex HMAC-SHA256(secret, METHOD \\n PATH_WITH_QUERY \\n TIMESTAMP \\n NONCE \\n hex SHA-256(body))
+                     (PATH_WITH_QUERY: the request target as sent, see signed_path)
 
 Each failure has its own error code (401): missing_signature, unknown_key, revoked_key,
 stale_timestamp, bad_signature, replayed_nonce, ip_not_allowed. docs/api-signing.md has a worked example.
@@ -20,6 +21,7 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
@@ -51,6 +53,43 @@ def body_digest(body: bytes) -> str:
 
 def string_to_sign(*, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
     return "\n".join([method.upper(), path, timestamp, nonce, body_digest(body)])
+
+
+def _wire_text(raw: str) -> str:
+    """A WSGI "native string" (the bytes as the server received them, decoded as latin-1) as the UTF-8 text the
+    client signed; bytes that are not UTF-8 stay as they came (they cannot match a signature then anyway)."""
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw
+
+
+def _origin_form(target: str) -> str:
+    """A request target in absolute form (`https://host/path?q`, which a client may send) as its path and query."""
+    if target.startswith("/") or "://" not in target:
+        return target
+    start = target.find("/", target.index("://") + 3)
+    return target[start:] if start >= 0 else "/"
+
+
+def signed_path(request) -> str:
+    """PATH_WITH_QUERY of the string to sign: the path and query exactly as the client sent them.
+
+    The raw request target as the server received it: RAW_URI (gunicorn), REQUEST_URI (uWSGI, mod_wsgi) or an
+    ASGI server's raw_path and query_string. These come from the server, never from a request header, so a
+    client cannot set them. A server that keeps none of them (runserver) only has the decoded path: it is
+    percent-encoded again in the canonical form docs/api-signing.md gives (every byte of its UTF-8 except
+    A-Z a-z 0-9 - . _ ~ and "/", upper-case hex), followed by the query string as received."""
+    meta = request.META
+    raw = meta.get("RAW_URI") or meta.get("REQUEST_URI")
+    if raw:
+        return _origin_form(_wire_text(raw))
+    scope = getattr(request, "scope", None)
+    if scope and scope.get("raw_path"):
+        query = scope.get("query_string") or b""
+        return _origin_form(_wire_text((scope["raw_path"] + (b"?" + query if query else b"")).decode("latin-1")))
+    query = meta.get("QUERY_STRING", "")
+    return quote(request.path, safe="/") + ("?" + _wire_text(query) if query else "")
 
 
 def signature(*, secret: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> str:
@@ -199,7 +238,7 @@ def verify_reading(
 
     body = request.body if hasattr(request, "body") else b""
     expected = signature(
-        secret=credential.secret, method=request.method, path=request.get_full_path(), timestamp=timestamp, nonce=nonce, body=body
+        secret=credential.secret, method=request.method, path=signed_path(request), timestamp=timestamp, nonce=nonce, body=body
     )
     if not hmac.compare_digest(expected, given.lower()):
         raise SignatureError("bad_signature", _("The signature does not match the request."))
