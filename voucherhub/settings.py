@@ -165,6 +165,9 @@ DEFAULT_CURRENCY = "CNY"
 
 # Behind a proxy, the client address comes from this header (set only when the proxy is trusted).
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
+# How many proxies of ours stand in front (each appends one address to a list header): the address is read
+# that many entries from the right, never from the client-written left end (voucherhub.core.net.client_ip).
+CLIENT_IP_PROXY_COUNT = env.int("CLIENT_IP_PROXY_COUNT", default=1)
 
 # --- Background jobs -------------------------------------------------------
 Q_CLUSTER = {
