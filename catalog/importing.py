@@ -935,11 +935,10 @@ def import_job_requeue(job: ImportJob) -> bool:
     """A validating or importing job whose worker died is queued again from the start of its step (a commit
     runs in one transaction, so the dead one stored nothing)."""
     waiting = ImportJob.WORKING[job.status]
-    with transaction.atomic():
-        if not job_take_over(ImportJob, job, status=waiting, progress=0):
-            return False
-        task, step = _STEP_TASKS[waiting]
-        _enqueue(task, job, step)
+    if not job_take_over(ImportJob, job, status=waiting, progress=0):
+        return False
+    task, step = _STEP_TASKS[waiting]
+    _enqueue(task, job, step)  # once committed
     return True
 
 

@@ -144,9 +144,7 @@ def _export_write(job: ExportJob, *, attempt: int, heartbeat: JobHeartbeat) -> N
         logger.exception("export %s failed", job.pk)
         if path is not None:
             _unlink(str(path))
-        mine.update(
-            status=ExportJob.Status.FAILED, failure=ExportJob.Failure.ERROR, message=str(exc)[:500], finished_at=timezone.now()
-        )
+        mine.update(status=ExportJob.Status.FAILED, failure=ExportJob.Failure.ERROR, message=str(exc)[:500], finished_at=timezone.now())
         raise
     if not mine.update(status=ExportJob.Status.DONE, done_rows=n, finished_at=timezone.now()):
         _unlink(str(path))
@@ -158,10 +156,9 @@ def _export_write(job: ExportJob, *, attempt: int, heartbeat: JobHeartbeat) -> N
 
 def export_requeue(job: ExportJob) -> bool:
     """A running job whose worker died goes back to the queue (its next attempt writes the file anew)."""
-    with transaction.atomic():
-        if not job_take_over(ExportJob, job, status=ExportJob.Status.QUEUED, done_rows=0):
-            return False
-        _enqueue(job)  # on the ORM broker in the same transaction; a broker that refuses leaves the job for the next sweep
+    if not job_take_over(ExportJob, job, status=ExportJob.Status.QUEUED, done_rows=0):
+        return False
+    transaction.on_commit(lambda: _enqueue(job))
     return True
 
 
@@ -185,5 +182,5 @@ def export_retry(*, job: ExportJob, actor) -> ExportJob:
         raise JobNotRetryable(field="job")
     job.refresh_from_db()
     audit_record(actor=actor, action="export.retry", obj=job, data={"kind": job.kind, "fmt": job.fmt})
-    _enqueue(job)
+    transaction.on_commit(lambda: _enqueue(job))
     return job

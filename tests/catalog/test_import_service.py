@@ -294,8 +294,9 @@ def test_expire_cancels_stale_previews_and_wipes_uploads_kept_for_a_retry_nobody
     stopped = importing.import_job_create(sku=sku, upload=named(csv_bytes(rows_of(fresh_codes(2)))), actor=ops_user)
     fresh = importing.import_job_create(sku=sku, upload=named(csv_bytes(rows_of(fresh_codes(2)))), actor=ops_user)
     ImportJob.objects.filter(pk=preview.pk).update(created_at=timezone.now() - timedelta(days=2))
+    two_days_ago = timezone.now() - timedelta(days=2)
     ImportJob.objects.filter(pk=stopped.pk).update(
-        status=Status.FAILED, failure=ImportJob.Failure.WORKER_STOPPED, message=Status.IMPORTING, finished_at=timezone.now() - timedelta(days=2)
+        status=Status.FAILED, failure=ImportJob.Failure.WORKER_STOPPED, message=Status.IMPORTING, finished_at=two_days_ago
     )
     assert tasks.import_jobs_expire_task() == 2
     preview.refresh_from_db(), stopped.refresh_from_db(), fresh.refresh_from_db()

@@ -93,9 +93,7 @@ def job_claim(model: type[LongJob], *, pk: int, frm: Iterable[str], to: str, **f
     finished, or another worker holds it and is alive. `fields` are written with the claim."""
     now = timezone.now()
     condition = Q(status__in=list(frm)) | (Q(status=to) & _stale(stale_before(now)))
-    claimed = (
-        model.objects.filter(condition, pk=pk).update(status=to, heartbeat_at=now, attempts=F("attempts") + 1, **fields)
-    )
+    claimed = model.objects.filter(condition, pk=pk).update(status=to, heartbeat_at=now, attempts=F("attempts") + 1, **fields)
     if not claimed:
         return None
     return model.objects.filter(pk=pk).values_list("attempts", flat=True).get()
@@ -132,7 +130,8 @@ class JobHeartbeat:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._thread.join()
+        # Not forever: a beat may wait on a row lock the work's caller still holds (the thread ends after it).
+        self._thread.join(timeout=self.every)
 
     def check(self) -> None:
         if self._lost.is_set():
