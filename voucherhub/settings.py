@@ -184,6 +184,8 @@ Q_CLUSTER = {
 JOBS_HEARTBEAT_SECONDS = env.int("JOBS_HEARTBEAT_SECONDS", default=10)
 JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=120)
 JOBS_MAX_ATTEMPTS = env.int("JOBS_MAX_ATTEMPTS", default=2)
+# A database or Redis that is away for a moment answers 503 with this Retry-After (voucherhub/core/outages.py).
+UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
 
 # --- API -------------------------------------------------------------------
 REST_FRAMEWORK = {
