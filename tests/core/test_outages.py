@@ -134,8 +134,8 @@ def test_only_connection_level_database_errors_are_outages(error, outage):
     assert is_outage(ValueError("a bug")) is False
 
 
-def test_a_deadlock_that_reaches_the_handler_is_still_a_500(rf):
-    """The API's handler500 answers `server_error` for anything that is not an outage."""
+def test_the_api_handler500_tells_a_deadlock_500_from_a_lost_connection_503(rf):
+    """The API stack's handler500: `server_error` for anything that is not an outage."""
     from voucherhub.core import api
 
     request = rf.get("/api/v1/me/")
@@ -145,3 +145,10 @@ def test_a_deadlock_that_reaches_the_handler_is_still_a_500(rf):
         response = api.server_error(request)
     assert response.status_code == 500 and json.loads(response.content)["error"]["code"] == "server_error"
     assert "Retry-After" not in response
+    # the same handler, for a connection that failed (raised in a middleware, before any DRF view)
+    try:
+        raise OperationalError("connection refused") from psycopg.OperationalError("connection refused")
+    except OperationalError:
+        response = api.server_error(request)
+    assert response.status_code == 503 and json.loads(response.content)["error"]["code"] == "unavailable"
+    assert response["Retry-After"] == "5"
