@@ -29,6 +29,7 @@ from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminRadioSelectWid
 
 from catalog import importing
 from catalog.models import CodeBatch, ImportJob, Sku
+from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
 
 ERRORS_PER_PAGE = 100
@@ -170,6 +171,7 @@ class ImportJobAdmin(ModelAdmin):
             path("<int:object_id>/progress/", wrap(self.progress_view), name=f"{info}_progress"),
             path("<int:object_id>/confirm/", wrap(self.confirm_view), name=f"{info}_confirm"),
             path("<int:object_id>/cancel/", wrap(self.cancel_view), name=f"{info}_cancel"),
+            path("<int:object_id>/retry/", wrap(self.retry_view), name=f"{info}_retry"),
             path("<int:object_id>/bad-rows.csv", wrap(self.errors_csv_view), name=f"{info}_errors"),
         ]
         return custom + [url for url in super().get_urls() if getattr(url, "name", None) != f"{info}_add"]
@@ -266,6 +268,11 @@ class ImportJobAdmin(ModelAdmin):
             "progress_url": self._url("progress", job),
             "confirm_url": self._url("confirm", job),
             "cancel_url": self._url("cancel", job),
+            "can_retry": can_import
+            and job.status == ImportJob.Status.FAILED
+            and job.failure == ImportJob.Failure.WORKER_STOPPED
+            and job.payload is not None,
+            "retry_url": self._url("retry", job),
             "errors_url": self._url("errors", job),
             "add_url": self._url("add") + f"?sku={job.sku_id}",
             "batch_codes_url": (
@@ -319,6 +326,18 @@ class ImportJobAdmin(ModelAdmin):
             messages.error(request, error.message)
         else:
             messages.info(request, gettext("The import was cancelled and the uploaded file wiped."))
+        return redirect(self._url("change", job))
+
+    def retry_view(self, request, object_id):
+        return require_POST(self._retry)(request, object_id)
+
+    def _retry(self, request, object_id):
+        self._require_import_permission(request)
+        job = self._job(request, object_id)
+        try:
+            importing.import_job_retry(job=job, actor=request.user, ip=client_ip(request))
+        except DomainError as error:
+            messages.error(request, error.message)
         return redirect(self._url("change", job))
 
     def errors_csv_view(self, request, object_id):

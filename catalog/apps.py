@@ -8,10 +8,14 @@ class CatalogConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog.audit_actions import AUDIT_ACTIONS
+        from catalog.importing import import_job_give_up, import_job_requeue
+        from catalog.models import ImportJob
         from voucherhub.core import roles
         from voucherhub.core.audit import audit_actions_register
+        from voucherhub.core.jobs import jobs_register
 
         audit_actions_register(AUDIT_ACTIONS)
+        jobs_register(model=ImportJob, requeue=import_job_requeue, give_up=import_job_give_up)
 
         # Operations run the catalog: goods, code stock and the vault's guarded actions.
         roles.grant(

@@ -8,6 +8,7 @@ AUDIT_ACTIONS = {
     "codes.import_cancelled": _("Code import cancelled"),
     "codes.import_refused": _("Code import refused"),
     "codes.import_failed": _("Code import failed"),
+    "codes.import_retried": _("Code import retried"),
     "codes.generate": _("Codes generated"),
     "codes.void": _("Codes voided"),
     "batch.void": _("Batch voided"),

@@ -42,6 +42,7 @@ from catalog import vault
 from catalog.models import CardCode, CodeBatch, ImportJob, Sku
 from catalog.services import CatalogError, NewCode, batch_create, codes_insert, existing_indexes
 from voucherhub.core.audit import audit_record
+from voucherhub.core.jobs import JobHeartbeat, JobLost, JobNotRetryable, job_claim, job_take_over
 
 logger = logging.getLogger(__name__)
 
@@ -666,10 +667,11 @@ class _Progress:
 
     Outside a transaction the job row is updated directly; while the import's own transaction is open
     (storing the codes) PostgreSQL gets the update through a second connection, so it is visible at once.
-    An update that finds the job no longer in `status` means it was cancelled."""
+    An update that finds the job no longer in `status` (or no longer this attempt's) means it was cancelled
+    (or taken over). Each call also asks the worker's heartbeat whether the job is still this attempt's."""
 
-    def __init__(self, job: ImportJob, status: str):
-        self.job_id, self.status = job.pk, status
+    def __init__(self, job: ImportJob, status: str, heartbeat: JobHeartbeat | None = None):
+        self.job_id, self.status, self.attempt, self.heartbeat = job.pk, status, job.attempts, heartbeat
         self.side = None
         self.side_broken = False
         self.last = -1
@@ -679,8 +681,11 @@ class _Progress:
         if percent == self.last:
             return
         self.last = percent
+        if self.heartbeat is not None:
+            self.heartbeat.check()
         if not side:
-            updated = ImportJob.objects.filter(pk=self.job_id, status=self.status).update(progress=percent)
+            mine = ImportJob.objects.filter(pk=self.job_id, status=self.status, attempts=self.attempt)
+            updated = mine.update(progress=percent)
             if not updated:
                 raise _Cancelled
         elif connection.vendor == "postgresql" and not self.side_broken:
@@ -723,11 +728,16 @@ def _payload_open(job: ImportJob) -> bytes:
 
 
 def _claim(job: ImportJob, *, frm: str, to: str) -> bool:
-    """Move the job from `frm` to `to` if nobody else did: a task run twice does the work once."""
-    now = timezone.now()
-    claimed = ImportJob.objects.filter(pk=job.pk, status=frm).update(status=to, started_at=now, progress=0)
+    """Move the job from `frm` to `to` if nobody else did: a task run twice does the work once. A job left in
+    `to` by a worker that died (a stale heartbeat) is taken over (voucherhub/core/jobs.py)."""
+    attempt = job_claim(ImportJob, pk=job.pk, frm=[frm], to=to, started_at=timezone.now(), progress=0)
     job.refresh_from_db()
-    return bool(claimed)
+    return attempt is not None
+
+
+def _heartbeat(job: ImportJob) -> JobHeartbeat:
+    """The claimed job's heartbeat (job.attempts is the claim's attempt)."""
+    return JobHeartbeat(ImportJob, pk=job.pk, status=job.status, attempt=job.attempts)
 
 
 def _audit_data(job: ImportJob, **extra) -> dict:
@@ -749,12 +759,12 @@ def _job_finish(job: ImportJob, *, status: str, actor, ip=None, failure: str = "
     """Record the outcome, wipe the sealed upload, audit (counts only, never a code).
 
     Only a job still running is finished (or, for a cancel, the job being cancelled): when a cancel won
-    the race, it stays cancelled."""
+    the race, it stays cancelled; when another attempt took the job over, it is that attempt's to finish."""
     fields.update(status=status, failure=failure, message=detail[:500], payload=None, payload_key_id="", finished_at=timezone.now())
     if status == Status.DONE:
         fields["progress"] = 100
     expected = [Status.CANCELLED] if status == Status.CANCELLED else list(ImportJob.RUNNING)
-    if not ImportJob.objects.filter(pk=job.pk, status__in=expected).update(**fields):
+    if not ImportJob.objects.filter(pk=job.pk, status__in=expected, attempts=job.attempts).update(**fields):
         job.refresh_from_db()
         return job
     for name, value in fields.items():
@@ -830,13 +840,17 @@ def import_job_validate(*, job: ImportJob) -> ImportJob:
     """The dry run: every row checked against the file and the vault; nothing stored. Safe to run twice."""
     if not _claim(job, frm=Status.QUEUED, to=Status.VALIDATING):
         return job
-    progress = _Progress(job, Status.VALIDATING)
+    with _heartbeat(job) as heartbeat:
+        return _validate(job, _Progress(job, Status.VALIDATING, heartbeat))
+
+
+def _validate(job: ImportJob, progress: _Progress) -> ImportJob:
     try:
         source = source_open(_payload_open(job), filename=job.filename)
         checked = rows_check(rows=source.rows, sealer=vault.BulkSealer(), progress=progress.span(0, 100, source.estimate))
     except ImportFileRejected as exc:
         return _job_finish(job, status=Status.FAILED, actor=job.created_by, failure=exc.failure, detail=exc.detail)
-    except _Cancelled:
+    except (_Cancelled, JobLost):
         job.refresh_from_db()
         return job
     except Exception as exc:
@@ -844,8 +858,8 @@ def import_job_validate(*, job: ImportJob) -> ImportJob:
         return _job_finish(job, status=Status.FAILED, actor=job.created_by, failure=Failure.ERROR, detail=type(exc).__name__)
     if checked.total == 0:
         return _job_finish(job, status=Status.FAILED, actor=job.created_by, failure=Failure.EMPTY)
-    # Only if still validating: a cancel that came in meanwhile wins.
-    ImportJob.objects.filter(pk=job.pk, status=Status.VALIDATING).update(
+    # Only if still validating under this attempt: a cancel (or a takeover) that came in meanwhile wins.
+    ImportJob.objects.filter(pk=job.pk, status=Status.VALIDATING, attempts=job.attempts).update(
         status=Status.PREVIEW, progress=100, file_format=source.format, **_checked_fields(checked)
     )
     job.refresh_from_db()
@@ -880,7 +894,8 @@ def import_job_commit(*, job: ImportJob, ip: str | None = None) -> ImportJob:
     except Exception as exc:
         logger.exception("code import %s: the sealed upload does not open", job.pk)
         return _job_finish(job, status=Status.FAILED, actor=actor, failure=Failure.ERROR, detail=type(exc).__name__)
-    return _commit(job, data, actor=actor, ip=ip)
+    with _heartbeat(job) as heartbeat:
+        return _commit(job, data, actor=actor, ip=ip, heartbeat=heartbeat)
 
 
 def import_job_cancel(*, job: ImportJob, actor, ip: str | None = None) -> ImportJob:
@@ -894,24 +909,70 @@ def import_job_cancel(*, job: ImportJob, actor, ip: str | None = None) -> Import
 
 
 def import_jobs_expire(*, preview_ttl: timedelta = timedelta(hours=24)) -> int:
-    """Cancel previews nobody confirmed (wiping their sealed uploads) and fail jobs whose worker died."""
-    now = timezone.now()
-    stale_after = timedelta(seconds=settings.Q_CLUSTER.get("timeout", 1800) + 300)
+    """Cancel previews nobody confirmed, and wipe the sealed uploads that jobs whose worker stopped kept for a
+    retry nobody made. (Jobs whose worker died are the sweeper's: `import_job_requeue`, `import_job_give_up`.)"""
+    cutoff = timezone.now() - preview_ttl
     expired = 0
-    for job in ImportJob.objects.filter(status=Status.PREVIEW, created_at__lt=now - preview_ttl).select_related("sku"):
+    for job in ImportJob.objects.filter(status=Status.PREVIEW, created_at__lt=cutoff).select_related("sku"):
         if ImportJob.objects.filter(pk=job.pk, status=Status.PREVIEW).update(status=Status.CANCELLED):
             _job_finish(job, status=Status.CANCELLED, actor=None, detail="expired")
             expired += 1
-    stalled = ImportJob.objects.filter(status__in=[Status.VALIDATING, Status.IMPORTING], started_at__lt=now - stale_after)
-    for job in stalled.select_related("sku"):
-        if _job_finish(job, status=Status.FAILED, actor=None, failure=Failure.ERROR, detail="stalled").status == Status.FAILED:
-            expired += 1
+    expired += ImportJob.objects.filter(
+        status=Status.FAILED, failure=Failure.WORKER_STOPPED, finished_at__lt=cutoff, payload__isnull=False
+    ).update(payload=None, payload_key_id="", message="")
     return expired
 
 
-def _commit(job: ImportJob, data: bytes, *, actor, ip=None) -> ImportJob:
+# --- Jobs whose worker died (the sweeper in voucherhub/core/jobs.py), and the retry ---------------------------
+
+_STEP_TASKS = {
+    Status.QUEUED: ("catalog.tasks.import_job_validate_task", "validate"),
+    Status.CONFIRMED: ("catalog.tasks.import_job_commit_task", "commit"),
+}
+
+
+def import_job_requeue(job: ImportJob) -> bool:
+    """A validating or importing job whose worker died is queued again from the start of its step (a commit
+    runs in one transaction, so the dead one stored nothing)."""
+    waiting = ImportJob.WORKING[job.status]
+    if not job_take_over(ImportJob, job, status=waiting, progress=0):
+        return False
+    task, step = _STEP_TASKS[waiting]
+    _enqueue(task, job, step)  # once committed
+    return True
+
+
+def import_job_give_up(job: ImportJob) -> bool:
+    """The worker died on the job's last attempt: failed, "the worker stopped". The sealed upload is kept (the
+    step that died is in `message`) so that it can be retried; `import_jobs_expire` wipes it after a day."""
+    taken = job_take_over(
+        ImportJob, job, status=Status.FAILED, failure=Failure.WORKER_STOPPED, message=job.status, finished_at=timezone.now()
+    )
+    if taken:
+        job.refresh_from_db()
+        audit_record(actor=None, action="codes.import_failed", obj=job, data=_audit_data(job, failure=Failure.WORKER_STOPPED))
+    return taken
+
+
+def import_job_retry(*, job: ImportJob, actor, ip: str | None = None) -> bool:
+    """Run again the step of a job whose worker stopped: now for a small file, else queued (True)."""
+    step = {Status.VALIDATING: Status.QUEUED, Status.IMPORTING: Status.CONFIRMED}.get(job.message)
+    retryable = ImportJob.objects.filter(pk=job.pk, status=Status.FAILED, failure=Failure.WORKER_STOPPED, payload__isnull=False)
+    if step is None or not retryable.update(status=step, attempts=0, failure="", message="", progress=0, finished_at=None):
+        raise JobNotRetryable(gettext("Only an import whose worker stopped can be retried (and only within a day)."))
+    job.refresh_from_db()
+    audit_record(actor=actor, action="codes.import_retried", obj=job, ip=ip, data=_audit_data(job))
+    if import_job_is_small(job):
+        (import_job_validate if step == Status.QUEUED else import_job_commit)(job=job)
+        return False
+    task, name = _STEP_TASKS[step]
+    _enqueue(task, job, name)
+    return True
+
+
+def _commit(job: ImportJob, data: bytes, *, actor, ip=None, heartbeat: JobHeartbeat) -> ImportJob:
     """Check every row again (the vault moves on) and store: all rows or none (mode all), or the good ones."""
-    progress = _Progress(job, Status.IMPORTING)
+    progress = _Progress(job, Status.IMPORTING, heartbeat)
     try:
         for attempt in range(3):
             try:
@@ -920,6 +981,11 @@ def _commit(job: ImportJob, data: bytes, *, actor, ip=None) -> ImportJob:
                 if attempt == 2 or not _is_retryable(exc):
                     raise
                 logger.info("code import %s: retrying after %s", job.pk, type(exc.__cause__).__name__)
+    except JobLost:
+        # Another attempt took the job over (this one was taken for dead): everything here was rolled back.
+        logger.warning("code import %s: attempt %s lost the job to another; stopped", job.pk, job.attempts)
+        job.refresh_from_db()
+        return job
     except ImportFileRejected as exc:
         return _job_finish(job, status=Status.FAILED, actor=actor, ip=ip, failure=exc.failure, detail=exc.detail)
     except _Refused as refused:
@@ -971,7 +1037,10 @@ def _store_and_finish(job: ImportJob, data: bytes, *, progress: _Progress, actor
     else:
         batch.delete()
         batch = None
-    return _job_finish(job, status=Status.DONE, actor=actor, ip=ip, batch=batch, stored_rows=stored, **_checked_fields(checked))
+    job = _job_finish(job, status=Status.DONE, actor=actor, ip=ip, batch=batch, stored_rows=stored, **_checked_fields(checked))
+    if job.status != Status.DONE:
+        raise JobLost  # another attempt holds the job now: roll this one's codes back
+    return job
 
 
 def _read_source(path_or_file) -> tuple[bytes, str]:
@@ -998,10 +1067,13 @@ def codes_import(*, sku: Sku, path_or_file, mode: str = Mode.ALL, actor=None, ip
         mode=mode,
         status=Status.IMPORTING,
         started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        attempts=1,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
         confirmed_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    job = _commit(job, data, actor=actor, ip=ip)
+    with _heartbeat(job) as heartbeat:
+        job = _commit(job, data, actor=actor, ip=ip, heartbeat=heartbeat)
     if job.status == Status.FAILED and job.failure == Failure.REFUSED:
         raise ImportRefused(job=job)
     if job.status == Status.FAILED:

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from voucherhub.core.jobs import WORKER_STOPPED, WORKER_STOPPED_LABEL, LongJob
 from voucherhub.core.money import Currency, MoneyField
 
 
@@ -237,11 +238,14 @@ class CodeEvent(models.Model):
         return f"{self.from_status or '-'} -> {self.to_status}"
 
 
-class ImportJob(models.Model):
+class ImportJob(LongJob):
     """An upload of codes, validated (dry run) and then committed, in the background.
 
     The uploaded file itself is kept only sealed with the vault key (`payload`) and wiped once the
-    job is finished, so no plaintext code rests on disk or in the database.
+    job is finished, so no plaintext code rests on disk or in the database. (A job whose worker stopped
+    keeps it, so that it can be retried, until the preview expiry wipes it.)
+
+    A worker holds a validating or importing job through its heartbeat (voucherhub/core/jobs.py).
     """
 
     class Status(models.TextChoices):
@@ -256,6 +260,8 @@ class ImportJob(models.Model):
 
     RUNNING = (Status.QUEUED, Status.VALIDATING, Status.CONFIRMED, Status.IMPORTING)
     FINISHED = (Status.DONE, Status.FAILED, Status.CANCELLED)
+    # A step whose worker died starts again from where it was queued.
+    WORKING = {Status.VALIDATING: Status.QUEUED, Status.IMPORTING: Status.CONFIRMED}
 
     class Mode(models.TextChoices):
         ALL = "all", _("All or nothing")
@@ -273,6 +279,7 @@ class ImportJob(models.Model):
         TOO_LARGE = "too_large", _("The file is too large.")
         REFUSED = "refused", _("All or nothing: the file has bad rows, so nothing was stored.")
         ERROR = "error", _("The import stopped on an unexpected error; nothing was stored.")
+        WORKER_STOPPED = WORKER_STOPPED, WORKER_STOPPED_LABEL
 
     sku = models.ForeignKey(Sku, verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="import_jobs")
     batch = models.OneToOneField(CodeBatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="import_job")

@@ -22,5 +22,6 @@ def import_job_commit_task(job_id: int) -> str:
 
 
 def import_jobs_expire_task() -> int:
-    """Cancel stale previews (wiping their sealed uploads) and fail jobs whose worker died; schedule hourly."""
+    """Cancel stale previews and wipe uploads kept for a retry nobody made (jobs whose worker died are the
+    sweeper's, voucherhub/core/jobs.py)."""
     return importing.import_jobs_expire()

@@ -529,7 +529,7 @@ class MerchantStatementAdmin(ExportOnlyAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(ReadOnlyAdmin):
-    list_display = ["id", "kind", "fmt", "status", "done_rows", "total_rows", "created_by", "created_at", "finished_at"]
+    list_display = ["id", "kind", "fmt", "status", "failure", "done_rows", "total_rows", "attempts", "created_by", "finished_at"]
     list_filter = ["status", "kind"]
     exclude = ["file_path"]
 

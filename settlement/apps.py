@@ -23,10 +23,14 @@ class SettlementConfig(AppConfig):
 
     def ready(self) -> None:
         from settlement.audit_actions import AUDIT_ACTIONS
+        from settlement.models import ExportJob
+        from settlement.services.exports import export_give_up, export_requeue
         from voucherhub.core import roles
         from voucherhub.core.audit import audit_actions_register
+        from voucherhub.core.jobs import jobs_register
 
         audit_actions_register(AUDIT_ACTIONS)
+        jobs_register(model=ExportJob, requeue=export_requeue, give_up=export_give_up)
 
         roles.grant(
             roles.FINANCE,

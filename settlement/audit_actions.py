@@ -20,6 +20,7 @@ AUDIT_ACTIONS = {
     "statement.reconcile": _("Statement reconciled"),
     "merchant_statement.reconcile": _("Merchant statement reconciled"),
     "export.start": _("Export started"),
+    "export.retry": _("Export retried"),
     "aftersales.report": _("After-sales case reported"),
     "aftersales.replaced": _("After-sales case: code replaced"),
     "aftersales.refunded": _("After-sales case: refunded"),

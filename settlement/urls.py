@@ -31,6 +31,7 @@ urlpatterns = [
     path("finance/exports/", views.finance_exports, name="finance-exports"),
     path("finance/exports/<int:pk>/", views.finance_export_progress, name="finance-export-progress"),
     path("finance/exports/<int:pk>/download/", views.finance_export_download, name="finance-export-download"),
+    path("finance/exports/<int:pk>/retry/", views.finance_export_retry, name="finance-export-retry"),
     path("finance/payments/", views.finance_payments, name="finance-payments"),
     path("finance/payments/<int:pk>/confirm/", views.finance_payment_confirm, name="finance-payment-confirm"),
     path("finance/wallets/", views.finance_wallets, name="finance-wallets"),

@@ -642,6 +642,19 @@ def finance_export_progress(request, pk: int):
     return render(request, "settlement/finance/_export_row.html", {"job": job})
 
 
+@require_POST
+@finance_view("settlement.export_finance")
+def finance_export_retry(request, pk: int):
+    job = get_object_or_404(ExportJob, pk=pk, created_by=request.user)
+    try:
+        export_services.export_retry(job=job, actor=request.user)
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.info(request, _("Export #%(id)s is queued again.") % {"id": job.pk})
+    return redirect("settlement:finance-exports")
+
+
 @finance_view("settlement.export_finance")
 def finance_export_download(request, pk: int):
     job = get_object_or_404(ExportJob, pk=pk, created_by=request.user, status=ExportJob.Status.DONE)

@@ -181,6 +181,14 @@ Q_CLUSTER = {
     "sync": env.bool("Q_SYNC", default=False),
     "label": "Django Q2",
 }
+# Long jobs (exports, code imports; voucherhub/core/jobs.py, docs/operations.md): a working job writes a
+# heartbeat every JOBS_HEARTBEAT_SECONDS; one silent for JOBS_STALE_SECONDS lost its worker, and the sweeper
+# (every minute) queues it again, or fails it ("the worker stopped") once it has had JOBS_MAX_ATTEMPTS.
+JOBS_HEARTBEAT_SECONDS = env.int("JOBS_HEARTBEAT_SECONDS", default=10)
+JOBS_STALE_SECONDS = env.int("JOBS_STALE_SECONDS", default=120)
+JOBS_MAX_ATTEMPTS = env.int("JOBS_MAX_ATTEMPTS", default=2)
+# A database or Redis that is away for a moment answers 503 with this Retry-After (voucherhub/core/outages.py).
+UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("UNAVAILABLE_RETRY_AFTER_SECONDS", default=5)
 
 # --- API -------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -28,6 +28,9 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
 
+# A database or Redis that is away for a moment: the "try again in a moment" page (voucherhub/core/outages.py).
+handler500 = "voucherhub.core.views.server_error"
+
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 

@@ -2,9 +2,14 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from voucherhub.core.jobs import WORKER_STOPPED, WORKER_STOPPED_LABEL, LongJob
 
-class ExportJob(models.Model):
-    """A large export run in the background; the file is written in a streaming way."""
+
+class ExportJob(LongJob):
+    """A large export run in the background; the file is written in a streaming way.
+
+    A worker holds a running job through its heartbeat (voucherhub/core/jobs.py); a job whose worker died
+    is queued again or failed by the sweeper, and a failed job can be retried."""
 
     class Kind(models.TextChoices):
         LEDGER = "ledger", _("Ledger entries")
@@ -24,6 +29,13 @@ class ExportJob(models.Model):
         DONE = "done", _("Done")
         FAILED = "failed", _("Failed")
 
+    class Failure(models.TextChoices):
+        ERROR = "error", _("Failed: the export stopped on an error")
+        WORKER_STOPPED = WORKER_STOPPED, WORKER_STOPPED_LABEL
+
+    # A running job that loses its worker starts again from queued.
+    WORKING = {Status.RUNNING: Status.QUEUED}
+
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     fmt = models.CharField(_("format"), max_length=4, choices=Format.choices, default=Format.XLSX)
     params = models.JSONField(_("parameters"), default=dict, blank=True)
@@ -32,6 +44,7 @@ class ExportJob(models.Model):
     done_rows = models.PositiveBigIntegerField(_("rows written"), default=0)
     file_path = models.CharField(max_length=300, blank=True, editable=False)
     filename = models.CharField(_("file"), max_length=200, blank=True)
+    failure = models.CharField(_("failure"), max_length=16, choices=Failure.choices, blank=True)
     message = models.CharField(_("message"), max_length=500, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

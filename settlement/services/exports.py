@@ -2,7 +2,9 @@
 
 import logging
 from datetime import datetime
+from pathlib import Path
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -11,6 +13,7 @@ from django.utils.translation import pgettext
 from settlement import conf, exporting
 from settlement.models import ExportJob
 from voucherhub.core.audit import audit_record
+from voucherhub.core.jobs import JobHeartbeat, JobLost, JobNotRetryable, job_claim, job_take_over
 
 logger = logging.getLogger(__name__)
 
@@ -58,58 +61,126 @@ def statement_sheets(statement):
     return lines, [(str(_("Summary")), summary)]
 
 
+def _enqueue(job: ExportJob) -> None:
+    from django_q.tasks import async_task
+
+    async_task("settlement.tasks.export_run", job.pk)
+
+
 def export_start(*, kind: str, fmt: str, actor, params: dict | None = None, run_now: bool = False) -> ExportJob:
     job = ExportJob.objects.create(kind=kind, fmt=fmt, params=params or {}, created_by=actor)
     audit_record(actor=actor, action="export.start", obj=job, data={"kind": kind, "fmt": fmt, "params": params or {}})
     if run_now:
         return export_run(job_id=job.pk)
-    else:
-        from django_q.tasks import async_task
-
-        async_task("settlement.tasks.export_run", job.pk)
+    _enqueue(job)
     return job
 
 
-def export_run(*, job_id: int) -> ExportJob:
-    """Write the export file, updating the row count as it goes. A finished job is left alone."""
-    job = ExportJob.objects.get(pk=job_id)
-    if job.status in (ExportJob.Status.DONE, ExportJob.Status.RUNNING):
-        return job
+def _sheet(job: ExportJob):
+    """The job's main sheet and any small extra sheets (a statement's summary)."""
     params = dict(job.params)
-    extra = ()
     if job.kind == ExportJob.Kind.STATEMENT:
         from settlement.models import Statement
 
         statement = Statement.objects.select_related("wallet__distributor").get(pk=params["statement_id"])
-        sheet, extra = statement_sheets(statement)
-    elif job.kind == ExportJob.Kind.MERCHANT_STATEMENT:
+        return statement_sheets(statement)
+    if job.kind == ExportJob.Kind.MERCHANT_STATEMENT:
         from settlement.models import MerchantStatement
         from settlement.services import merchant_statements
 
         statement = MerchantStatement.objects.select_related("merchant").get(pk=params["merchant_statement_id"])
-        sheet, extra = merchant_statements.statement_sheets(statement)
-    else:
-        sheet = exporting.SHEETS[job.kind](start=_when(params.pop("start", None)), end=_when(params.pop("end", None)), **params)
-    job.status = ExportJob.Status.RUNNING
-    job.total_rows = exporting.count(sheet)
-    job.save(update_fields=["status", "total_rows"])
-    filename = f"{job.kind}-{job.pk}-{timezone.localtime():%Y%m%d%H%M%S}.{job.fmt}"
-    path = conf.export_dir() / filename
+        return merchant_statements.statement_sheets(statement)
+    sheet = exporting.SHEETS[job.kind](start=_when(params.pop("start", None)), end=_when(params.pop("end", None)), **params)
+    return sheet, ()
 
-    def progress(n):
-        ExportJob.objects.filter(pk=job.pk).update(done_rows=n)
 
+def _unlink(file_path: str) -> None:
+    if file_path:
+        Path(file_path).unlink(missing_ok=True)
+
+
+def export_run(*, job_id: int) -> ExportJob:
+    """Write the export file, updating the row count as it goes. Safe to run twice: a job that is done, failed
+    or running under a live worker is left alone; one whose worker died (a stale heartbeat) is taken over and
+    written again from the start."""
+    attempt = job_claim(ExportJob, pk=job_id, frm=[ExportJob.Status.QUEUED], to=ExportJob.Status.RUNNING, done_rows=0)
+    job = ExportJob.objects.get(pk=job_id)
+    if attempt is None:
+        return job
     try:
+        with JobHeartbeat(ExportJob, pk=job.pk, status=ExportJob.Status.RUNNING, attempt=attempt) as heartbeat:
+            _export_write(job, attempt=attempt, heartbeat=heartbeat)
+    except JobLost:
+        logger.warning("export %s: attempt %s lost the job to another; stopped", job.pk, attempt)
+    job.refresh_from_db()
+    return job
+
+
+def _export_write(job: ExportJob, *, attempt: int, heartbeat: JobHeartbeat) -> None:
+    mine = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING, attempts=attempt)
+    _unlink(job.file_path)  # what an attempt whose worker died left half-written
+    path = None
+    try:
+        sheet, extra = _sheet(job)
+        filename = f"{job.kind}-{job.pk}-{timezone.localtime():%Y%m%d%H%M%S}.{job.fmt}"
+        path = conf.export_dir() / filename
+        if not mine.update(total_rows=exporting.count(sheet), file_path=str(path), filename=filename):
+            raise JobLost
+
+        def progress(n):
+            # The heartbeat's thread writes the count with its next beat: during a COPY this connection is busy.
+            heartbeat.check()
+            heartbeat.report(done_rows=n)
+
         if job.fmt == ExportJob.Format.XLSX:
             n = exporting.write_xlsx(path, sheet, progress=progress, extra_sheets=extra)
         else:
             n = exporting.write_csv(path, sheet, progress=progress)
+    except JobLost:
+        if path is not None:
+            _unlink(str(path))
+        raise
     except Exception as exc:
         logger.exception("export %s failed", job.pk)
-        ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.FAILED, message=str(exc)[:500], finished_at=timezone.now())
+        if path is not None:
+            _unlink(str(path))
+        mine.update(status=ExportJob.Status.FAILED, failure=ExportJob.Failure.ERROR, message=str(exc)[:500], finished_at=timezone.now())
         raise
-    ExportJob.objects.filter(pk=job.pk).update(
-        status=ExportJob.Status.DONE, done_rows=n, file_path=str(path), filename=filename, finished_at=timezone.now()
+    if not mine.update(status=ExportJob.Status.DONE, done_rows=n, finished_at=timezone.now()):
+        _unlink(str(path))
+        raise JobLost
+
+
+# --- The sweeper's services (voucherhub/core/jobs.py) and the retry ---------------------------------------
+
+
+def export_requeue(job: ExportJob) -> bool:
+    """A running job whose worker died goes back to the queue (its next attempt writes the file anew)."""
+    if not job_take_over(ExportJob, job, status=ExportJob.Status.QUEUED, done_rows=0):
+        return False
+    transaction.on_commit(lambda: _enqueue(job))
+    return True
+
+
+def export_give_up(job: ExportJob) -> bool:
+    """A running job whose worker died on its last attempt fails: "the worker stopped"; it can be retried."""
+    taken = job_take_over(
+        ExportJob, job, status=ExportJob.Status.FAILED, failure=ExportJob.Failure.WORKER_STOPPED, message="", finished_at=timezone.now()
     )
+    if taken:
+        _unlink(job.file_path)
+    return taken
+
+
+@transaction.atomic
+def export_retry(*, job: ExportJob, actor) -> ExportJob:
+    """Queue a failed export again (the person who started it, from the exports page)."""
+    updated = ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.FAILED).update(
+        status=ExportJob.Status.QUEUED, attempts=0, failure="", message="", done_rows=0, finished_at=None
+    )
+    if not updated:
+        raise JobNotRetryable(field="job")
     job.refresh_from_db()
+    audit_record(actor=actor, action="export.retry", obj=job, data={"kind": job.kind, "fmt": job.fmt})
+    transaction.on_commit(lambda: _enqueue(job))
     return job

@@ -288,17 +288,20 @@ def test_tasks_are_safe_to_run_twice(sku, ops_user, settings, django_capture_on_
     assert tasks.import_job_validate_task(10**9) == "gone"
 
 
-def test_expire_cancels_stale_previews_and_fails_stalled_jobs(sku, ops_user):
+def test_expire_cancels_stale_previews_and_wipes_uploads_kept_for_a_retry_nobody_made(sku, ops_user):
     preview = importing.import_job_create(sku=sku, upload=named(csv_bytes(rows_of(fresh_codes(2)))), actor=ops_user)
     importing.import_job_validate(job=preview)
-    stalled = importing.import_job_create(sku=sku, upload=named(csv_bytes(rows_of(fresh_codes(2)))), actor=ops_user)
+    stopped = importing.import_job_create(sku=sku, upload=named(csv_bytes(rows_of(fresh_codes(2)))), actor=ops_user)
     fresh = importing.import_job_create(sku=sku, upload=named(csv_bytes(rows_of(fresh_codes(2)))), actor=ops_user)
     ImportJob.objects.filter(pk=preview.pk).update(created_at=timezone.now() - timedelta(days=2))
-    ImportJob.objects.filter(pk=stalled.pk).update(status=Status.IMPORTING, started_at=timezone.now() - timedelta(hours=3))
+    two_days_ago = timezone.now() - timedelta(days=2)
+    ImportJob.objects.filter(pk=stopped.pk).update(
+        status=Status.FAILED, failure=ImportJob.Failure.WORKER_STOPPED, message=Status.IMPORTING, finished_at=two_days_ago
+    )
     assert tasks.import_jobs_expire_task() == 2
-    preview.refresh_from_db(), stalled.refresh_from_db(), fresh.refresh_from_db()
+    preview.refresh_from_db(), stopped.refresh_from_db(), fresh.refresh_from_db()
     assert preview.status == Status.CANCELLED and preview.payload is None
-    assert stalled.status == Status.FAILED and stalled.payload is None
+    assert stopped.status == Status.FAILED and stopped.payload is None  # too late to retry now
     assert fresh.status == Status.QUEUED and fresh.payload is not None
 
 

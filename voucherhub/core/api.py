@@ -4,7 +4,11 @@ Every error leaves the API as `{"error": {"code": "...", "message": "...", "fiel
 DRF view raises through `exception_handler`, and the ones Django answers before or around a view (an
 unknown path, an unreadable request, a crash) through the error handlers below, which
 voucherhub/api_urls.py declares for the API's own request stack (voucherhub/core/apihandler.py).
+A database or Redis that is away for a moment is `503 unavailable` with Retry-After, from either path
+(voucherhub/core/outages.py).
 """
+
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
@@ -14,6 +18,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from voucherhub.core.errors import DomainError, NotFound, PermissionDenied
+from voucherhub.core.outages import is_outage, outage_log, retry_after_seconds
+
+UNAVAILABLE = "unavailable"
+
+
+def unavailable_message():
+    return _("A service we depend on is briefly unavailable. Retry in a moment with the same Idempotency-Key.")
 
 
 def error_body(code: str, message, fields: dict | None = None) -> dict:
@@ -44,6 +55,11 @@ def permission_denied(request, exception=None) -> JsonResponse:
 
 def server_error(request) -> JsonResponse:
     # Says nothing of the failure: the details (and whatever the request carried) stay in the server's log.
+    # Called while Django handles the exception: a database or Redis that is away for a moment is a 503.
+    if is_outage(sys.exception()):
+        response = error_json(UNAVAILABLE, unavailable_message(), status_code=503)
+        response["Retry-After"] = str(retry_after_seconds())
+        return response
     return error_json("server_error", _("Something went wrong on our side. Please try again later."), status_code=500)
 
 
@@ -71,6 +87,11 @@ def _flatten_fields(detail) -> dict:
 
 
 def exception_handler(exc, context):
+    if is_outage(exc):
+        # A temporary outage (voucherhub/core/outages.py): the client retries the same request, same key.
+        outage_log(context["request"], exc)
+        headers = {"Retry-After": str(retry_after_seconds())}
+        return error_response(UNAVAILABLE, unavailable_message(), status_code=503, headers=headers)
     if isinstance(exc, DomainError):
         # A refusal that ends at a known time (a lockout, a reveal limit) tells the client when: Retry-After.
         retry_after = getattr(exc, "retry_after", None)

@@ -17,8 +17,10 @@ def _sync_roles(sender, **kwargs):
 
 def _ensure_schedules(sender, **kwargs):
     from voucherhub.core.audit import audit_seal_schedule_ensure
+    from voucherhub.core.jobs import jobs_sweep_schedule_ensure
 
     audit_seal_schedule_ensure()
+    jobs_sweep_schedule_ensure()
 
 
 class CoreConfig(AppConfig):
@@ -27,7 +29,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from voucherhub.core import roles
+        from voucherhub.core import jobs, roles  # noqa: F401 - jobs registers its system check
         from voucherhub.core.audit import AUDIT_ACTIONS, audit_actions_register, install_admin_audit
 
         roles.grant(roles.OPS, ["core.view_auditlog", "core.view_auditlog_all"])

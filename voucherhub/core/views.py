@@ -1,6 +1,12 @@
-from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+import sys
 
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.template import loader
+from django.views import defaults
+
+from voucherhub.core.outages import is_outage, retry_after_seconds
 from voucherhub.core.roles import home_url_name
 
 
@@ -16,3 +22,19 @@ def home(request):
 @login_required
 def account(request):
     return render(request, "core/account.html")
+
+
+def server_error(request):
+    """handler500 of the pages and the admin. A database or Redis that is away for a moment (see
+    voucherhub/core/outages.py) gets the "try again in a moment" page with 503 and Retry-After; anything
+    else Django's own 500 page. The 503 page is rendered without a request context: its context processors
+    (the user, the menu) would ask the database or the cache that are away."""
+    if not is_outage(sys.exception()):
+        return defaults.server_error(request)
+    retry_after = retry_after_seconds()
+    again = request.get_full_path() if request.method == "GET" else ""
+    body = loader.get_template("503.html").render({"retry_after": retry_after, "again_url": again})
+    response = HttpResponse(body, status=503)
+    response["Retry-After"] = str(retry_after)
+    response["Cache-Control"] = "no-store"
+    return response
