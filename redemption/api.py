@@ -54,6 +54,11 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+# What every terminal operation may answer besides its own outcomes: 400 unreadable or invalid input (each bad
+# field named), 401 a refused signature (docs/api-signing.md).
+TERMINAL_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer}
+
+
 class CodeEntryInput(serializers.Serializer):
     code = serializers.CharField(required=False, allow_blank=True, max_length=300, help_text="The typed code, or a scanned QR token.")
     serial = serializers.CharField(required=False, allow_blank=True, max_length=64, help_text="The card's serial number, when it has one.")
@@ -186,7 +191,8 @@ class RedemptionVerifyApi(TerminalApi):
         operation_id="redemptions_verify",
         summary="Would this code be accepted here and now? (read-only)",
         request=InputSerializer,
-        responses={200: OutputSerializer, 401: ErrorSerializer, 429: ErrorSerializer},
+        # 429: the terminal, its address or its store is locked out after too many wrong codes (Retry-After).
+        responses={200: OutputSerializer, **TERMINAL_ERRORS, 429: ErrorSerializer},
     )
     @sensitive_variables()  # the JSON body's code is in locals here and below: not in an error report
     def post(self, request):
@@ -322,14 +328,14 @@ class RedemptionListCreateApi(TerminalApi):
     @extend_schema_serializer(component_name="RedemptionListFilter")
     class FilterSerializer(serializers.Serializer):
         store = serializers.CharField(required=False, allow_blank=True, help_text="Store id or code")
-        date = serializers.DateField(required=False, allow_null=True)
+        date = serializers.DateField(required=False)
 
     @extend_schema(
         operation_id="redemptions_create",
         summary="Redeem a code (single-use: whole; stored value: `amount` of the balance)",
         request=InputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: RedemptionOutput, 400: ErrorSerializer, 409: ErrorSerializer, 422: ErrorSerializer, 429: ErrorSerializer},
+        responses={201: RedemptionOutput, **TERMINAL_ERRORS, 409: ErrorSerializer, 422: ErrorSerializer, 429: ErrorSerializer},
     )
     def post(self, request):
         validated = redeem_input_quick(request.data)
@@ -344,7 +350,7 @@ class RedemptionListCreateApi(TerminalApi):
         operation_id="redemptions_list",
         summary="This merchant's redemptions, newest first",
         parameters=[FilterSerializer],
-        responses={200: RedemptionOutput(many=True)},
+        responses={200: RedemptionOutput(many=True), **TERMINAL_ERRORS},
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
@@ -358,7 +364,7 @@ class RedemptionListCreateApi(TerminalApi):
 
 
 class RedemptionDetailApi(TerminalApi):
-    @extend_schema(operation_id="redemptions_retrieve", responses={200: RedemptionOutput, 404: ErrorSerializer})
+    @extend_schema(operation_id="redemptions_retrieve", responses={200: RedemptionOutput, 401: ErrorSerializer, 404: ErrorSerializer})
     def get(self, request, pk: int):
         redemption = selectors.redemptions_visible(merchant=terminal_of(request).store.merchant).filter(pk=pk).first()
         if redemption is None:
@@ -376,7 +382,7 @@ class RedemptionReverseApi(TerminalApi):
         summary="Reverse a redemption of this merchant within its window (twice changes nothing)",
         request=InputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: RedemptionOutput, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={200: RedemptionOutput, **TERMINAL_ERRORS, 404: ErrorSerializer, 409: ErrorSerializer},
     )
     def post(self, request, pk: int):
         data = self.InputSerializer(data=request.data)

@@ -288,6 +288,8 @@ class OrderDetailApi(DistributorApiView):
 
 
 class OrderCodesApi(DistributorApiView):
+    pagination_class = None  # every code of the order at once: a plain list, documented as one
+
     @extend_schema(operation_id="orders_codes", responses={200: CodeOut(many=True), **ERRORS})
     @sensitive_variables()  # the codes are opened into locals below here
     def get(self, request, number):

@@ -6,10 +6,13 @@ unknown path, an unreadable request, a crash) through the error handlers below, 
 voucherhub/api_urls.py declares for the API's own request stack (voucherhub/core/apihandler.py).
 """
 
+import re
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -94,3 +97,37 @@ def exception_handler(exc, context):
         code = detail.code or code
     response.data = error_body(str(code), detail if isinstance(detail, str) else str(detail))
     return response
+
+
+class ApiPagination(LimitOffsetPagination):
+    """Every API list: `?limit=&offset=`, answered as {count, next, previous, results}.
+
+    DRF's LimitOffsetPagination quietly uses its default for a limit or offset it cannot read; this one refuses
+    it (400 `invalid`, the parameter named), so a list takes exactly what the OpenAPI schema says it takes:
+    whole numbers, limit from 1 and offset from 0, both at most MAX_VALUE (a bigger one overflowed the
+    database's OFFSET)."""
+
+    MAX_VALUE = 2**31 - 1
+    _DIGITS = re.compile(r"[0-9]{1,10}")
+
+    def get_limit(self, request):
+        return self._number(request, self.limit_query_param, minimum=1, default=self.default_limit)
+
+    def get_offset(self, request):
+        return self._number(request, self.offset_query_param, minimum=0, default=0)
+
+    def _number(self, request, name: str, *, minimum: int, default: int | None) -> int | None:
+        if name not in request.query_params:
+            return default
+        raw = request.query_params[name]
+        if not self._DIGITS.fullmatch(raw) or not minimum <= int(raw) <= self.MAX_VALUE:
+            message = _("Enter a whole number from %(minimum)d to %(maximum)d.") % {"minimum": minimum, "maximum": self.MAX_VALUE}
+            raise exceptions.ValidationError({name: [message]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            minimum = 1 if parameter["name"] == self.limit_query_param else 0
+            parameter["schema"].update(minimum=minimum, maximum=self.MAX_VALUE)
+        return parameters
