@@ -10,8 +10,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -22,12 +21,13 @@ from rest_framework.utils.json import strict_constant
 from redemption import selectors, services
 from redemption.auth import IsTerminal, TerminalSignatureAuthentication, terminal_authenticate, terminal_of
 from voucherhub.core import apisign
+from voucherhub.core.api import IDEMPOTENCY_KEY_SCHEMA
 from voucherhub.core.errors import NotFound
 from voucherhub.core.net import client_ip
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    IDEMPOTENCY_KEY_SCHEMA,
     OpenApiParameter.HEADER,
     required=True,
     description="Unique per attempt (1-100 characters). A replay returns the first answer; another body under the key gets 409.",
@@ -74,6 +74,23 @@ class CodeEntryInput(serializers.Serializer):
     @staticmethod
     def entry(data) -> services.CodeEntry:
         return services.CodeEntry(code=data.get("code", ""), serial=data.get("serial", ""), qr_token=data.get("qr_token", ""))
+
+
+class CodeEntryInputScheme(OpenApiSerializerExtension):
+    """CodeEntryInput.validate's rule in the OpenAPI schema: exactly one of `code` and `qr_token` is given, and
+    given means more than spaces (both are trimmed). The fields themselves are mapped as usual."""
+
+    target_class = CodeEntryInput
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        given = {"pattern": r"\S"}
+        schema["oneOf"] = [
+            {"required": ["code"], "properties": {"code": given}},
+            {"required": ["qr_token"], "properties": {"qr_token": given}},
+        ]
+        return schema
 
 
 @extend_schema_serializer(component_name="Redemption")

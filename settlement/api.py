@@ -28,7 +28,7 @@ from settlement.services.idempotency import idempotent_call, request_hash
 from settlement.services.orders import order_number, order_place
 from settlement.services.orderwrite import Answer
 from settlement.services.wallets import wallet_for
-from voucherhub.core.api import error_response
+from voucherhub.core.api import IDEMPOTENCY_KEY_SCHEMA, error_response
 from voucherhub.core.net import client_ip
 
 
@@ -176,9 +176,10 @@ class OrderListCreateApi(DistributorApiView):
     @extend_schema(
         operation_id="orders_create",
         request=InputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=True)],
-        # 403 risk_blocked, 428 challenge_required (answer a challenge and send again), 429 too many requests
-        responses={201: OrderOut, **ERRORS, 403: ERROR, 428: ERROR, 429: ERROR},
+        parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY_SCHEMA, location=OpenApiParameter.HEADER, required=True)],
+        # 402 insufficient_funds (the wallet with its credit limit does not cover the order), 403 risk_blocked,
+        # 428 challenge_required (answer a challenge and send again), 429 too many requests
+        responses={201: OrderOut, **ERRORS, 402: ERROR, 403: ERROR, 428: ERROR, 429: ERROR},
     )
     @sensitive_variables()  # the delivered codes are opened into locals here and below: never in an error report
     def post(self, request):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
 
+import jsonschema
 import pytest
 import requests
 import schemathesis
@@ -314,3 +315,60 @@ def test_answers_match_the_schema(operation, schema, world):
     failures += _generated(client, world, api_operation, GenerationMode.NEGATIVE, CHECKS + NEGATIVE_CHECKS, media_type=media_type)
 
     assert not failures, f"{len(failures)} answers differ from the schema:\n\n" + "\n\n".join(failures[:8])
+
+
+# --- the input rules the schema states (a request the schema calls valid is not refused as malformed) ----------
+
+
+def _validator(schema_raw: dict, schema: dict) -> jsonschema.Draft4Validator:
+    return jsonschema.Draft4Validator({**schema, "components": schema_raw["components"]})
+
+
+def _refused_as_malformed(response) -> bool:
+    return response.status_code == 400
+
+
+@pytest.mark.parametrize("path", ["/api/v1/redemptions/verify/", "/api/v1/redemptions/"])
+def test_the_schema_says_a_code_entry_needs_one_code_or_qr_token(path, schema_raw, world):
+    operation = schema_raw["paths"][path]["post"]
+    body_schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    valid = _validator(schema_raw, body_schema)
+    bodies = [
+        {},
+        {"serial": "S-1"},
+        {"code": ""},
+        {"code": "   "},
+        {"qr_token": "\t"},
+        {"code": "", "qr_token": ""},
+        {"code": world.code},
+        {"code": f"  {world.code} "},
+        {"qr_token": "not-a-token"},
+        {"code": world.code, "qr_token": "not-a-token"},
+        {"code": world.code, "qr_token": " "},
+    ]
+    client = Client()
+    for body in bodies:
+        response = _send(client, world, "POST", path, body=body, idem=uuid.uuid4().hex)
+        assert _refused_as_malformed(response) != valid.is_valid(body), (body, response.status_code, response.content)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/v1/redemptions/"), ("POST", "/api/v1/redemptions/{id}/reverse/"), ("POST", "/api/v1/orders/")],
+)
+def test_the_schema_says_what_an_idempotency_key_is(method, path, schema_raw, world):
+    operation = schema_raw["paths"][path][method.lower()]
+    (header,) = [p for p in operation["parameters"] if p["in"] == "header" and p["name"] == "Idempotency-Key"]
+    assert header["required"]
+    valid = _validator(schema_raw, header["schema"])
+    body = {
+        "/api/v1/redemptions/": {"code": world.code},
+        "/api/v1/redemptions/{id}/reverse/": {"reason": "typo"},
+        "/api/v1/orders/": {"sku": world.sku, "quantity": 1},
+    }[path]
+    url = path.replace("{id}", str(world.redemption_id))
+    client = Client()
+    for key in [None, "", "   ", "k-1", " k-2 ", "x" * 100, "y" * 101]:
+        response = _send(client, world, method, url, body=body, idem=key)
+        sent_valid = key is not None and valid.is_valid(key)
+        assert _refused_as_malformed(response) != sent_valid, (key, response.status_code, response.content)

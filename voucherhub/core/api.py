@@ -18,6 +18,10 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from voucherhub.core.errors import DomainError, NotFound, PermissionDenied
 
+# The Idempotency-Key header as the OpenAPI schema states it: 1 to 100 characters, not only spaces (a key is
+# trimmed before use). The one definition for every operation that takes one.
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
+
 
 def error_body(code: str, message, fields: dict | None = None) -> dict:
     return {"error": {"code": code, "message": str(message), "fields": fields or {}}}
