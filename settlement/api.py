@@ -162,16 +162,17 @@ class OrderListCreateApi(DistributorApiView):
                 raise serializers.ValidationError({missing: [_("Send challenge_key and challenge_answer together.")]})
             return attrs
 
-    @extend_schema(
-        operation_id="orders_list",
-        parameters=[OpenApiParameter("status", str, enum=[s for s, _l in Order.Status.choices])],
-        responses={200: OrderOut(many=True), **ERRORS},
-    )
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "OrderFilter"
+
+        status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+
+    @extend_schema(operation_id="orders_list", parameters=[FilterSerializer], responses={200: OrderOut(many=True), **ERRORS})
     def get(self, request):
-        wanted = request.query_params.get("status") or None
-        if wanted and wanted not in Order.Status.values:
-            return error_response("invalid", "unknown status", status_code=400, fields={"status": ["unknown status"]})
-        return self.paginate(orders_for(self.distributor, status=wanted), OrderOut)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return self.paginate(orders_for(self.distributor, status=filters.validated_data.get("status")), OrderOut)
 
     @extend_schema(
         operation_id="orders_create",

@@ -197,6 +197,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "voucherhub.core.api.schema_query_empty_values"],
 }
 
 # --- Bootstrap from a packaged copy (no CDN) -------------------------------

@@ -109,7 +109,7 @@ class ApiPagination(LimitOffsetPagination):
     DRF's LimitOffsetPagination quietly uses its default for a limit or offset it cannot read; this one refuses
     it (400 `invalid`, the parameter named), so a list takes exactly what the OpenAPI schema says it takes:
     whole numbers, limit from 1 and offset from 0, both at most MAX_VALUE (a bigger one overflowed the
-    database's OFFSET)."""
+    database's OFFSET), or nothing (absent or empty: the default)."""
 
     MAX_VALUE = 2**31 - 1
     _DIGITS = re.compile(r"[0-9]{1,10}")
@@ -121,9 +121,9 @@ class ApiPagination(LimitOffsetPagination):
         return self._number(request, self.offset_query_param, minimum=0, default=0)
 
     def _number(self, request, name: str, *, minimum: int, default: int | None) -> int | None:
-        if name not in request.query_params:
+        raw = request.query_params.get(name, "")
+        if raw == "":  # sent empty is not sent, as for every optional query parameter (schema_query_empty_values)
             return default
-        raw = request.query_params[name]
         if not self._DIGITS.fullmatch(raw) or not minimum <= int(raw) <= self.MAX_VALUE:
             message = _("Enter a whole number from %(minimum)d to %(maximum)d.") % {"minimum": minimum, "maximum": self.MAX_VALUE}
             raise exceptions.ValidationError({name: [message]})
@@ -135,3 +135,16 @@ class ApiPagination(LimitOffsetPagination):
             minimum = 1 if parameter["name"] == self.limit_query_param else 0
             parameter["schema"].update(minimum=minimum, maximum=self.MAX_VALUE)
         return parameters
+
+
+def schema_query_empty_values(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the schema says that an optional query parameter may be sent empty.
+
+    The API reads `?status=` as no status: DRF's serializers treat an empty query value of an optional field as
+    absent, and so does ApiPagination. OpenAPI's word for it is `allowEmptyValue`."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result
