@@ -108,8 +108,8 @@ class ApiPagination(LimitOffsetPagination):
 
     DRF's LimitOffsetPagination quietly uses its default for a limit or offset it cannot read; this one refuses
     it (400 `invalid`, the parameter named), so a list takes exactly what the OpenAPI schema says it takes:
-    whole numbers, limit from 1 and offset from 0, both at most MAX_VALUE (a bigger one overflowed the
-    database's OFFSET), or nothing (absent or empty: the default)."""
+    whole numbers, limit from 1 and offset from 0, both at most MAX_VALUE (so no number reaches the database's
+    LIMIT and OFFSET that it cannot take), or nothing (absent or empty: the default)."""
 
     MAX_VALUE = 2**31 - 1
     _DIGITS = re.compile(r"[0-9]{1,10}")
