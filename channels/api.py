@@ -5,7 +5,6 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,7 +12,8 @@ from rest_framework.views import APIView
 from catalog.models import Sku
 from channels import selectors, services
 from channels.api_auth import ApiPrincipal, DistributorKeyAuthentication
-from channels.models import PriceViolation
+from channels.models import Distributor, PriceViolation
+from voucherhub.core.api import ApiPagination
 from voucherhub.core.errors import PermissionDenied
 
 ERROR = inline_serializer(
@@ -30,11 +30,16 @@ ERROR = inline_serializer(
     },
 )
 ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 422: ERROR}
+# A list: 400 for a limit, offset or filter it cannot take (named in `fields`), 401 a refused signature.
+LIST_ERRORS = {400: ERROR, 401: ERROR}
 
 
 class DistributorApiView(APIView):
     authentication_classes = [DistributorKeyAuthentication]
     permission_classes = [IsAuthenticated]
+    # What `paginate` pages with. Declared on the view so that the OpenAPI schema (drf-spectacular reads it)
+    # documents a list answer as it is sent, {count, next, previous, results}, with its limit and offset.
+    pagination_class = ApiPagination
 
     @property
     def distributor(self):
@@ -43,10 +48,10 @@ class DistributorApiView(APIView):
             raise PermissionDenied()
         return user.distributor
 
-    def paginate(self, items, serializer_class):
-        paginator = LimitOffsetPagination()
+    def paginate(self, items, serializer_class, *, context: dict | None = None):
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, self.request, view=self)
-        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+        return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
 
 
 class SourceSerializer(serializers.Serializer):
@@ -95,7 +100,7 @@ class CatalogApi(DistributorApiView):
     @extend_schema(
         summary="My catalog with my prices",
         description="Every SKU I may sell, with purchase price, suggested retail price, price floor and quantity tiers.",
-        responses={200: OutputSerializer(many=True), 401: ERROR},
+        responses={200: OutputSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request):
         return self.paginate(selectors.catalog_for(self.distributor), self.OutputSerializer)
@@ -140,7 +145,7 @@ class QuotaListApi(DistributorApiView):
         balance = serializers.IntegerField()
         updated_at = serializers.DateTimeField()
 
-    @extend_schema(summary="My quotas", responses={200: OutputSerializer(many=True), 401: ERROR})
+    @extend_schema(summary="My quotas", responses={200: OutputSerializer(many=True), **LIST_ERRORS})
     def get(self, request):
         return self.paginate(selectors.quotas_for(self.distributor), self.OutputSerializer)
 
@@ -199,20 +204,25 @@ class DownlineSerializer(serializers.Serializer):
 
 
 class DownlineApi(DistributorApiView):
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "DownlineFilter"
+
+        status = serializers.ChoiceField(choices=Distributor.Status.choices, required=False)
+
     @extend_schema(
         summary="My downline",
         description="Every distributor below me, at every depth, in tree order; depth 1 is my direct downline.",
-        parameters=[OpenApiParameter("status", str, enum=["pending", "active", "suspended"])],
-        responses={200: DownlineSerializer(many=True), 401: ERROR},
+        parameters=[FilterSerializer],
+        responses={200: DownlineSerializer(many=True), **LIST_ERRORS},
     )
     def get(self, request):
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         rows = selectors.downline(self.distributor)
-        if request.query_params.get("status"):
-            rows = rows.filter(status=request.query_params["status"])
-        paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(rows, request, view=self)
-        data = DownlineSerializer(page, many=True, context={"root_depth": self.distributor.depth}).data
-        return paginator.get_paginated_response(data)
+        if "status" in filters.validated_data:
+            rows = rows.filter(status=filters.validated_data["status"])
+        return self.paginate(rows, DownlineSerializer, context={"root_depth": self.distributor.depth})
 
 
 class DownlineDetailApi(DistributorApiView):

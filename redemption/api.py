@@ -10,8 +10,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
@@ -22,12 +21,13 @@ from rest_framework.utils.json import strict_constant
 from redemption import selectors, services
 from redemption.auth import IsTerminal, TerminalSignatureAuthentication, terminal_authenticate, terminal_of
 from voucherhub.core import apisign
+from voucherhub.core.api import IDEMPOTENCY_KEY_SCHEMA
 from voucherhub.core.errors import NotFound
 from voucherhub.core.net import client_ip
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    IDEMPOTENCY_KEY_SCHEMA,
     OpenApiParameter.HEADER,
     required=True,
     description="Unique per attempt (1-100 characters). A replay returns the first answer; another body under the key gets 409.",
@@ -54,6 +54,11 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+# What every terminal operation may answer besides its own outcomes: 400 unreadable or invalid input (each bad
+# field named), 401 a refused signature (docs/api-signing.md).
+TERMINAL_ERRORS = {400: ErrorSerializer, 401: ErrorSerializer}
+
+
 class CodeEntryInput(serializers.Serializer):
     code = serializers.CharField(required=False, allow_blank=True, max_length=300, help_text="The typed code, or a scanned QR token.")
     serial = serializers.CharField(required=False, allow_blank=True, max_length=64, help_text="The card's serial number, when it has one.")
@@ -69,6 +74,23 @@ class CodeEntryInput(serializers.Serializer):
     @staticmethod
     def entry(data) -> services.CodeEntry:
         return services.CodeEntry(code=data.get("code", ""), serial=data.get("serial", ""), qr_token=data.get("qr_token", ""))
+
+
+class CodeEntryInputScheme(OpenApiSerializerExtension):
+    """CodeEntryInput.validate's rule in the OpenAPI schema: exactly one of `code` and `qr_token` is given, and
+    given means more than spaces (both are trimmed). The fields themselves are mapped as usual."""
+
+    target_class = CodeEntryInput
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        given = {"pattern": r"\S"}
+        schema["oneOf"] = [
+            {"required": ["code"], "properties": {"code": given}},
+            {"required": ["qr_token"], "properties": {"qr_token": given}},
+        ]
+        return schema
 
 
 @extend_schema_serializer(component_name="Redemption")
@@ -186,7 +208,8 @@ class RedemptionVerifyApi(TerminalApi):
         operation_id="redemptions_verify",
         summary="Would this code be accepted here and now? (read-only)",
         request=InputSerializer,
-        responses={200: OutputSerializer, 401: ErrorSerializer, 429: ErrorSerializer},
+        # 429: the terminal, its address or its store is locked out after too many wrong codes (Retry-After).
+        responses={200: OutputSerializer, **TERMINAL_ERRORS, 429: ErrorSerializer},
     )
     @sensitive_variables()  # the JSON body's code is in locals here and below: not in an error report
     def post(self, request):
@@ -322,14 +345,14 @@ class RedemptionListCreateApi(TerminalApi):
     @extend_schema_serializer(component_name="RedemptionListFilter")
     class FilterSerializer(serializers.Serializer):
         store = serializers.CharField(required=False, allow_blank=True, help_text="Store id or code")
-        date = serializers.DateField(required=False, allow_null=True)
+        date = serializers.DateField(required=False)
 
     @extend_schema(
         operation_id="redemptions_create",
         summary="Redeem a code (single-use: whole; stored value: `amount` of the balance)",
         request=InputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={201: RedemptionOutput, 400: ErrorSerializer, 409: ErrorSerializer, 422: ErrorSerializer, 429: ErrorSerializer},
+        responses={201: RedemptionOutput, **TERMINAL_ERRORS, 409: ErrorSerializer, 422: ErrorSerializer, 429: ErrorSerializer},
     )
     def post(self, request):
         validated = redeem_input_quick(request.data)
@@ -344,7 +367,7 @@ class RedemptionListCreateApi(TerminalApi):
         operation_id="redemptions_list",
         summary="This merchant's redemptions, newest first",
         parameters=[FilterSerializer],
-        responses={200: RedemptionOutput(many=True)},
+        responses={200: RedemptionOutput(many=True), **TERMINAL_ERRORS},
     )
     def get(self, request):
         filters = self.FilterSerializer(data=request.query_params)
@@ -358,7 +381,7 @@ class RedemptionListCreateApi(TerminalApi):
 
 
 class RedemptionDetailApi(TerminalApi):
-    @extend_schema(operation_id="redemptions_retrieve", responses={200: RedemptionOutput, 404: ErrorSerializer})
+    @extend_schema(operation_id="redemptions_retrieve", responses={200: RedemptionOutput, 401: ErrorSerializer, 404: ErrorSerializer})
     def get(self, request, pk: int):
         redemption = selectors.redemptions_visible(merchant=terminal_of(request).store.merchant).filter(pk=pk).first()
         if redemption is None:
@@ -376,7 +399,7 @@ class RedemptionReverseApi(TerminalApi):
         summary="Reverse a redemption of this merchant within its window (twice changes nothing)",
         request=InputSerializer,
         parameters=[IDEMPOTENCY_HEADER],
-        responses={200: RedemptionOutput, 404: ErrorSerializer, 409: ErrorSerializer},
+        responses={200: RedemptionOutput, **TERMINAL_ERRORS, 404: ErrorSerializer, 409: ErrorSerializer},
     )
     def post(self, request, pk: int):
         data = self.InputSerializer(data=request.data)

@@ -1,6 +1,7 @@
 """Reads of redemption for the console, the API, the holder's page, settlement's statements and dashboards."""
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -22,6 +23,8 @@ from redemption.models import (
     Store,
 )
 from voucherhub.core.money import ZERO
+
+_STORE_ID = re.compile(r"[0-9]{1,18}")  # a store id as a filter names it; anything else is a store code
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ def redemptions_list(
     if store not in (None, ""):
         if isinstance(store, Store):
             queryset = queryset.filter(store=store)
-        elif str(store).isdigit():
+        elif _STORE_ID.fullmatch(str(store)):  # ASCII digits that fit an id ("¹" is a digit to isdigit, not to int)
             queryset = queryset.filter(store_id=int(store))
         else:
             queryset = queryset.filter(store__code=str(store))

@@ -6,6 +6,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from channels.api import ERROR
 from riskcontrol.challenge import challenge_issue
 from voucherhub.core.net import client_ip
 
@@ -23,7 +24,12 @@ class ChallengeApi(APIView):
         image_url = serializers.CharField()
 
     @extend_schema(
-        request=None, responses=inline_serializer("Challenge", {"key": serializers.CharField(), "image_url": serializers.CharField()})
+        request=None,
+        responses={
+            201: inline_serializer("Challenge", {"key": serializers.CharField(), "image_url": serializers.CharField()}),
+            # Too many challenges asked for from one address: wait the Retry-After seconds.
+            429: ERROR,
+        },
     )
     def post(self, request):
         challenge = challenge_issue(ip=client_ip(request))

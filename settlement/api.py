@@ -29,7 +29,7 @@ from settlement.services.idempotency import idempotent_call, request_hash
 from settlement.services.orders import order_number, order_place
 from settlement.services.orderwrite import Answer
 from settlement.services.wallets import wallet_for
-from voucherhub.core.api import error_response
+from voucherhub.core.api import IDEMPOTENCY_KEY_SCHEMA, error_response
 from voucherhub.core.net import client_ip
 
 
@@ -197,23 +197,25 @@ class OrderListCreateApi(DistributorApiView):
                 raise serializers.ValidationError({missing: [_("Send challenge_key and challenge_answer together.")]})
             return attrs
 
-    @extend_schema(
-        operation_id="orders_list",
-        parameters=[OpenApiParameter("status", str, enum=[s for s, _l in Order.Status.choices])],
-        responses={200: OrderOut(many=True), **ERRORS},
-    )
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "OrderFilter"
+
+        status = serializers.ChoiceField(choices=Order.Status.choices, required=False)
+
+    @extend_schema(operation_id="orders_list", parameters=[FilterSerializer], responses={200: OrderOut(many=True), **ERRORS})
     def get(self, request):
-        wanted = request.query_params.get("status") or None
-        if wanted and wanted not in Order.Status.values:
-            return error_response("invalid", "unknown status", status_code=400, fields={"status": ["unknown status"]})
-        return self.paginate(orders_for(self.distributor, status=wanted), OrderOut)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        return self.paginate(orders_for(self.distributor, status=filters.validated_data.get("status")), OrderOut)
 
     @extend_schema(
         operation_id="orders_create",
         request=InputSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", str, location=OpenApiParameter.HEADER, required=True)],
-        # 403 risk_blocked, 428 challenge_required (answer a challenge and send again), 429 too many requests
-        responses={201: OrderOut, **ERRORS, 403: ERROR, 428: ERROR, 429: ERROR},
+        parameters=[OpenApiParameter("Idempotency-Key", IDEMPOTENCY_KEY_SCHEMA, location=OpenApiParameter.HEADER, required=True)],
+        # 402 insufficient_funds (the wallet with its credit limit does not cover the order), 403 risk_blocked,
+        # 428 challenge_required (answer a challenge and send again), 429 too many requests
+        responses={201: OrderOut, **ERRORS, 402: ERROR, 403: ERROR, 428: ERROR, 429: ERROR},
     )
     @sensitive_variables()  # the delivered codes are opened into locals here and below: never in an error report
     def post(self, request):
@@ -317,6 +319,8 @@ class OrderDetailApi(DistributorApiView):
 
 
 class OrderCodesApi(DistributorApiView):
+    pagination_class = None  # every code of the order at once: a plain list, documented as one
+
     @extend_schema(operation_id="orders_codes", responses={200: CodeOut(many=True), **ERRORS, 429: ERROR})
     @sensitive_variables()  # the codes are opened into locals below here
     def get(self, request, number):

@@ -196,7 +196,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "voucherhub.core.api.exception_handler",
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "voucherhub.core.api.ApiPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": None,
 }
@@ -208,6 +208,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "voucherhub.core.api.schema_query_empty_values"],
 }
 
 # --- Bootstrap from a packaged copy (no CDN) -------------------------------

@@ -3,6 +3,7 @@
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -273,6 +274,15 @@ def test_list_filters_by_store_and_date(api_a, sku_a, shop_a):
     assert api_a.get("/api/v1/redemptions/").json()["count"] == 3
     bad = api_a.get("/api/v1/redemptions/?date=yesterday")
     assert bad.status_code == 400 and "date" in bad.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("store", ["¹", "٣", "99999999999999999999999"])
+def test_list_by_a_store_that_only_looks_like_an_id_is_empty_not_a_crash(api_a, sku_a, store):
+    # "¹" and "٣" are digits to str.isdigit but not to int(); the long one is past any id the database holds
+    _code, plaintext = factories.card_code(sku=sku_a)
+    api_a.redeem({"code": plaintext})
+    response = api_a.get(f"/api/v1/redemptions/?{urlencode({'store': store})}")
+    assert response.status_code == 200 and response.json()["count"] == 0
 
 
 def test_schema_generates_without_warnings(tmp_path):

@@ -8,12 +8,14 @@ A database or Redis that is away for a moment is `503 unavailable` with Retry-Af
 (voucherhub/core/outages.py).
 """
 
+import re
 import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils.translation import gettext as _
 from rest_framework import exceptions, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -25,6 +27,10 @@ UNAVAILABLE = "unavailable"
 
 def unavailable_message():
     return _("A service we depend on is briefly unavailable. Retry in a moment with the same Idempotency-Key.")
+
+# The Idempotency-Key header as the OpenAPI schema states it: 1 to 100 characters, not only spaces (a key is
+# trimmed before use). The one definition for every operation that takes one.
+IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
 
 
 def error_body(code: str, message, fields: dict | None = None) -> dict:
@@ -115,3 +121,50 @@ def exception_handler(exc, context):
         code = detail.code or code
     response.data = error_body(str(code), detail if isinstance(detail, str) else str(detail))
     return response
+
+
+class ApiPagination(LimitOffsetPagination):
+    """Every API list: `?limit=&offset=`, answered as {count, next, previous, results}.
+
+    DRF's LimitOffsetPagination quietly uses its default for a limit or offset it cannot read; this one refuses
+    it (400 `invalid`, the parameter named), so a list takes exactly what the OpenAPI schema says it takes:
+    whole numbers, limit from 1 and offset from 0, both at most MAX_VALUE (so no number reaches the database's
+    LIMIT and OFFSET that it cannot take), or nothing (absent or empty: the default)."""
+
+    MAX_VALUE = 2**31 - 1
+    _DIGITS = re.compile(r"[0-9]{1,10}")
+
+    def get_limit(self, request):
+        return self._number(request, self.limit_query_param, minimum=1, default=self.default_limit)
+
+    def get_offset(self, request):
+        return self._number(request, self.offset_query_param, minimum=0, default=0)
+
+    def _number(self, request, name: str, *, minimum: int, default: int | None) -> int | None:
+        raw = request.query_params.get(name, "")
+        if raw == "":  # sent empty is not sent, as for every optional query parameter (schema_query_empty_values)
+            return default
+        if not self._DIGITS.fullmatch(raw) or not minimum <= int(raw) <= self.MAX_VALUE:
+            message = _("Enter a whole number from %(minimum)d to %(maximum)d.") % {"minimum": minimum, "maximum": self.MAX_VALUE}
+            raise exceptions.ValidationError({name: [message]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            minimum = 1 if parameter["name"] == self.limit_query_param else 0
+            parameter["schema"].update(minimum=minimum, maximum=self.MAX_VALUE)
+        return parameters
+
+
+def schema_query_empty_values(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the schema says that an optional query parameter may be sent empty.
+
+    The API reads `?status=` as no status: DRF's serializers treat an empty query value of an optional field as
+    absent, and so does ApiPagination. OpenAPI's word for it is `allowEmptyValue`."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query" and not parameter.get("required"):
+                    parameter["allowEmptyValue"] = True
+    return result
