@@ -6,9 +6,8 @@ Runs in a throw-away test database (test_<your database>, created and dropped he
 configured cache (Redis when CACHE_URL says so) under its own key prefix, deleted at the end, so
 it never touches your data. Each evaluation
 is what a purchase pays, timed end to end in this process: the rule snapshot, the lists, the window
-counters (one Redis round trip, refusals included), and recording the RiskEvent: an INSERT for a
-hold for review, the enqueue into the buffered writer for allow, challenge and block (its background
-thread writes them while the bench runs, in this process, as in a web worker).
+counters (one Redis round trip, refusals included), and recording the RiskEvent: one INSERT for every
+outcome (outside a transaction, as here, it commits without waiting for the disk; see riskcontrol/eventlog.py).
 Prints `risk_eval_us_p50=<n> risk_eval_us_p99=<n>` (microseconds). On stderr: per-outcome
 percentiles, this thread's CPU time per evaluation, how many evaluations waited more than 1 ms for
 a CPU (the machine's other load; Linux's schedstat), and the garbage collector's pauses.
@@ -202,14 +201,10 @@ def main() -> int:
         gc.callbacks.clear()
         from django.core.cache import caches
 
-        from riskcontrol.eventlog import buffering, events_shutdown
-
-        buffered = buffering()
-        events_shutdown()  # the last queued allowed events are written (and the writer's connection closed)
         recorded = RiskEvent.objects.count()
         print(
             f"# mix {args.mix}: {len(timings)} evaluations, {rules} active rules, database {connection.vendor}, "
-            f"cache {caches['default'].__class__.__name__}, allowed events buffered: {buffered}, "
+            f"cache {caches['default'].__class__.__name__}, "
             f"events recorded {recorded} of {len(contexts)}, load average {' '.join(f'{n:.2f}' for n in os.getloadavg())}",
             file=sys.stderr,
         )

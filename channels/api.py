@@ -13,8 +13,9 @@ from catalog.models import Sku
 from channels import selectors, services
 from channels.api_auth import ApiPrincipal, DistributorKeyAuthentication
 from channels.models import Distributor, PriceViolation
-from voucherhub.core.api import ApiPagination
+from voucherhub.core.api import IDEMPOTENCY_KEY_SCHEMA, ApiPagination
 from voucherhub.core.errors import PermissionDenied
+from voucherhub.core.idempotency import IDEMPOTENCY_HEADER, idempotency_key_checked, idempotent_answer, request_fingerprint
 
 ERROR = inline_serializer(
     "Error",
@@ -32,6 +33,16 @@ ERROR = inline_serializer(
 ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 422: ERROR}
 # A list: 400 for a limit, offset or filter it cannot take (named in `fields`), 401 a refused signature.
 LIST_ERRORS = {400: ERROR, 401: ERROR}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_SCHEMA,
+    OpenApiParameter.HEADER,
+    required=True,
+    description=_(
+        "1 to 100 printable characters, new for each write. A retry with the same key and body gets the first "
+        "answer (header Idempotent-Replayed: true) and changes nothing; another body under the key is refused (409)."
+    ),
+)
 
 
 class DistributorApiView(APIView):
@@ -52,6 +63,17 @@ class DistributorApiView(APIView):
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, self.request, view=self)
         return paginator.get_paginated_response(serializer_class(page, many=True, context=context or {}).data)
+
+    def idempotent(self, *, scope: str, work) -> Response:
+        """Answer a write once per Idempotency-Key of this distributor (voucherhub.core.idempotency)."""
+        key = idempotency_key_checked(self.request.headers.get(IDEMPOTENCY_HEADER))
+        answer = idempotent_answer(
+            scope=f"{scope}:{self.distributor.pk}",
+            key=key,
+            fingerprint=request_fingerprint(scope=scope, body=self.request.body),
+            work=work,
+        )
+        return Response(answer.body, status=answer.status_code, headers=answer.headers)
 
 
 class SourceSerializer(serializers.Serializer):
@@ -171,21 +193,30 @@ class QuotaTransferApi(DistributorApiView):
         quantity = serializers.IntegerField(min_value=1, max_value=10_000_000)
         note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
-    @extend_schema(summary="Pass part of my quota to my downline", request=InputSerializer, responses={201: MovementSerializer, **ERRORS})
+    @extend_schema(
+        summary="Pass part of my quota to my downline",
+        parameters=[IDEMPOTENCY_KEY],
+        request=InputSerializer,
+        responses={201: MovementSerializer, **ERRORS},
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        target = selectors.downline_get(self.distributor, data.validated_data["to_distributor"])
-        sku = get_object_or_404(Sku, code=data.validated_data["sku"])
-        movement = services.quota_transfer(
-            from_distributor=self.distributor,
-            to_distributor=target,
-            sku=sku,
-            quantity=data.validated_data["quantity"],
-            note=data.validated_data["note"],
-            reference=f"api:{request.user.key.key_id}",
-        )
-        return Response(MovementSerializer(movement).data, status=status.HTTP_201_CREATED)
+
+        def work():
+            target = selectors.downline_get(self.distributor, data.validated_data["to_distributor"])
+            sku = get_object_or_404(Sku, code=data.validated_data["sku"])
+            movement = services.quota_transfer(
+                from_distributor=self.distributor,
+                to_distributor=target,
+                sku=sku,
+                quantity=data.validated_data["quantity"],
+                note=data.validated_data["note"],
+                reference=f"api:{request.user.key.key_id}",
+            )
+            return status.HTTP_201_CREATED, MovementSerializer(movement).data
+
+        return self.idempotent(scope="quota-transfer", work=work)
 
 
 class DownlineSerializer(serializers.Serializer):
@@ -260,7 +291,10 @@ class StorefrontItemsApi(DistributorApiView):
 
     @extend_schema(
         summary="List a SKU in my storefront at my retail price",
-        description="A retail price below the price floor is refused with 422 `price_below_floor` (and reported to ops).",
+        description=(
+            "A retail price below the price floor is refused with 422 `price_below_floor` (and reported to ops). "
+            "Sets the item to the values sent, so sending the same request again changes nothing: no Idempotency-Key."
+        ),
         request=InputSerializer,
         responses={200: StorefrontItemSerializer, **ERRORS},
     )

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from riskcontrol import engine, eventlog
+from riskcontrol import engine
 from riskcontrol.models import Outcome, RiskAlert, RiskEvent, VerificationFailure
 from voucherhub.core.audit import audit_record
 
@@ -79,7 +79,6 @@ def alerts_dispatch(*, limit: int = 50) -> int:
 
 def spikes_detect() -> list[RiskAlert]:
     """Raise an alert for each kind of trouble over its threshold within the spike window."""
-    eventlog.events_flush()  # this process's own queued events count too (other processes flush within 0.2 s)
     config = engine.rules_snapshot().settings
     window = max(1, config.spike_window_minutes)
     since = timezone.now() - timedelta(minutes=window)

@@ -35,6 +35,7 @@ class RiskcontrolConfig(AppConfig):
     verbose_name = _("Risk control")
 
     def ready(self) -> None:
+        from riskcontrol import eventlog  # noqa: F401 - connects its request_started / request_finished receivers
         from riskcontrol.audit_actions import AUDIT_ACTIONS
         from riskcontrol.protection import register_reveal_guard, register_second_factor
         from voucherhub.core import roles

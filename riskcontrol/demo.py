@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from riskcontrol import eventlog
 from riskcontrol.alerts import alert_raise
 from riskcontrol.decision import RiskContext
 from riskcontrol.models import RiskAlert, RiskEvent, RiskSettings
@@ -74,7 +73,6 @@ def seed(out) -> None:
             params={"source_kind": "terminal", "source_value": "POS-DEMO-03", "failures": 5, "period": 900},
         )
         alert_raise(kind=RiskAlert.Kind.BLOCK_SPIKE, params={"count": 64, "threshold": 50, "window": 600})
-    eventlog.events_flush()
     out.write(
         f"demo risk control: {new_rules} rules, {new_lists} lists, {made} evaluations, "
         f"{RiskEvent.objects.pending_review().count()} waiting for review"

@@ -52,7 +52,6 @@ __all__ = [
     "reveal_guard",
     "review_decide",
     "risk_evaluate",
-    "risk_events_flush",
     "risk_release",
     "risk_rules_changed",
     "second_factor_verify",
@@ -317,14 +316,6 @@ def _event_record(*, ctx, values, address, outcome, score, reasons, reserved, no
     )
 
 
-def risk_events_flush() -> int:
-    """Write the allowed events still queued in this process (see riskcontrol.eventlog) now.
-
-    Tests call it before looking up an allowed event; shutdown hooks may call it (atexit does).
-    """
-    return eventlog.events_flush()
-
-
 def risk_release(*, decision: Decision | None = None, event_id: int | None = None) -> bool:
     """Give back the counters a decision reserved (the purchase did not go through). Once per event.
 
@@ -334,18 +325,11 @@ def risk_release(*, decision: Decision | None = None, event_id: int | None = Non
     event_id = event_id if event_id is not None else (decision.event_id if decision is not None else None)
     reserved = [tuple(item) for item in (decision.reserved if decision is not None else ())]
     if event_id is not None:
-        # An allowed event may still wait in this process's queue (riskcontrol.eventlog): claim it there.
-        queued = eventlog.event_mark_released(event_id, timezone.now())
-        if queued is False:
+        claimed = RiskEvent.objects.filter(pk=event_id, released_at__isnull=True).update(released_at=timezone.now())
+        if claimed == 0 and RiskEvent.objects.filter(pk=event_id).exists():
             return False  # released before
-        if queued is None:
-            claimed = RiskEvent.objects.filter(pk=event_id, released_at__isnull=True).update(released_at=timezone.now())
-            if claimed == 0 and RiskEvent.objects.filter(pk=event_id).exists():
-                return False  # released before
-            if not reserved and claimed:
-                reserved = [tuple(item) for item in RiskEvent.objects.filter(pk=event_id).values_list("counters", flat=True).first() or []]
-        elif not reserved:
-            reserved = [tuple(item) for item in (eventlog.event_queued(event_id) or {}).get("counters") or []]
+        if not reserved and claimed:
+            reserved = [tuple(item) for item in RiskEvent.objects.filter(pk=event_id).values_list("counters", flat=True).first() or []]
     if not reserved:
         return False
     counters.release(reserved)

@@ -18,9 +18,6 @@ from voucherhub.core import roles
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 settings.CACHES["default"]["KEY_PREFIX"] = f"vhtest-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
-# Allowed risk events wait in a queue (riskcontrol.eventlog); in tests they are written when a test calls
-# risk_events_flush(), on the test's own connection (inside its transaction), never by a background thread.
-settings.RISK_EVENT_FLUSH_THREAD = False
 
 
 @pytest.fixture(autouse=True)
@@ -60,16 +57,6 @@ def _fresh_cache():
 def clear_cache():
     """Call it to empty this test process's cache keys mid-test (never cache.clear(): see above)."""
     return _clear_own_cache
-
-
-@pytest.fixture(autouse=True)
-def _no_queued_risk_events():
-    """A test's unflushed allowed risk events never spill into the next test."""
-    from riskcontrol import eventlog
-
-    eventlog.events_discard()
-    yield
-    eventlog.events_discard()
 
 
 @pytest.fixture(autouse=True)

@@ -226,9 +226,10 @@ def order_place(
     verdict.raise_if_refused()
     # A savepoint (two round trips) keeps a failed order's rows out of a caller's transaction that goes
     # on, and that transaction usable for giving risk counters back. Not needed when the caller's
-    # transaction ends with the order, the one-statement write is used (it finds an order holding the key
-    # without an error) and the allowed decision's event still waits in this process (given back without
-    # the database).
+    # transaction ends with the order (the allowed decision's event, written in it, rolls back with it)
+    # and the one-statement write is used (it finds an order holding the key without an error, so the
+    # transaction stays usable for risk_release; after a database error the counters run out with their
+    # window, see _risk_undo).
     own_savepoint = not (
         in_caller_transaction
         and transaction.get_connection().in_atomic_block

@@ -21,10 +21,12 @@ def key(tree):
     return services.api_key_issue(distributor=tree.top, label="ERP")
 
 
-def signed(client, key_and_secret, method, path, payload=None, *, remote="127.0.0.1", **sign):
+def signed(client, key_and_secret, method, path, payload=None, *, remote="127.0.0.1", idempotency_key=None, **sign):
     key, secret = key_and_secret
     body = json.dumps(payload).encode() if payload is not None else b""
     headers = apisign.signed_headers(key_id=key.key_id, secret=secret, method=method, path=path, body=body, **sign)
+    if idempotency_key is not None:
+        headers["Idempotency-Key"] = idempotency_key
     return client.generic(method, path, data=body, content_type="application/json", headers=headers, REMOTE_ADDR=remote)
 
 
@@ -166,14 +168,55 @@ def test_quotas_and_transfer(client, key, tree, sku):
     services.quota_allocate(distributor=tree.neighbour, sku=sku, quantity=30, actor=ops)
     results = signed(client, key, "GET", "/api/v1/quotas/").json()["results"]
     assert [(r["sku"], r["balance"]) for r in results] == [("IQIYI-VIP-M1", 30)]
-    response = signed(client, key, "POST", "/api/v1/quotas/transfers/", {"to_distributor": tree.leaf.pk, "sku": sku.code, "quantity": 12})
+    transfer = {"to_distributor": tree.leaf.pk, "sku": sku.code, "quantity": 12}
+    response = signed(client, key, "POST", "/api/v1/quotas/transfers/", transfer, idempotency_key="t-1")
     assert response.status_code == 201, response.json()
     assert Quota.objects.get(distributor=tree.leaf).balance == 12
     assert response.json()["reference"] == f"api:{key[0].key_id}"
-    too_much = signed(client, key, "POST", "/api/v1/quotas/transfers/", {"to_distributor": tree.mid.pk, "sku": sku.code, "quantity": 19})
-    assert (too_much.status_code, code_of(too_much)) == (409, "quota_exceeded")
-    invalid = signed(client, key, "POST", "/api/v1/quotas/transfers/", {"sku": sku.code, "quantity": -1})
+    too_much = {"to_distributor": tree.mid.pk, "sku": sku.code, "quantity": 19}
+    refused = signed(client, key, "POST", "/api/v1/quotas/transfers/", too_much, idempotency_key="t-2")
+    assert (refused.status_code, code_of(refused)) == (409, "quota_exceeded")
+    invalid = signed(client, key, "POST", "/api/v1/quotas/transfers/", {"sku": sku.code, "quantity": -1}, idempotency_key="t-3")
     assert set(invalid.json()["error"]["fields"]) == {"to_distributor", "quantity"}
+
+
+def test_a_quota_transfer_needs_an_idempotency_key(client, key, tree, sku):
+    ops = factories.UserFactory(username="ops-idem", role=roles.OPS, is_staff=True)
+    services.quota_allocate(distributor=tree.top, sku=sku, quantity=5, actor=ops)
+    transfer = {"to_distributor": tree.leaf.pk, "sku": sku.code, "quantity": 2}
+    for missing in (None, "", "x" * 101):
+        response = signed(client, key, "POST", "/api/v1/quotas/transfers/", transfer, idempotency_key=missing)
+        assert (response.status_code, code_of(response)) == (400, "idempotency_key_required")
+        assert list(response.json()["error"]["fields"]) == ["Idempotency-Key"]
+    assert not Quota.objects.filter(distributor=tree.leaf).exists()
+
+
+def test_a_retried_quota_transfer_moves_quota_once(client, key, tree, sku):
+    ops = factories.UserFactory(username="ops-retry", role=roles.OPS, is_staff=True)
+    services.quota_allocate(distributor=tree.top, sku=sku, quantity=5, actor=ops)
+    transfer = {"to_distributor": tree.leaf.pk, "sku": sku.code, "quantity": 2}
+    first = signed(client, key, "POST", "/api/v1/quotas/transfers/", transfer, idempotency_key="retry-1")
+    # the same body with its keys in another order and other whitespace is the same request
+    path, body = "/api/v1/quotas/transfers/", b'{ "quantity": 2, "sku": "%s", "to_distributor": %d }' % (sku.code.encode(), tree.leaf.pk)
+    headers = apisign.signed_headers(key_id=key[0].key_id, secret=key[1], method="POST", path=path, body=body)
+    retry = client.post(path, data=body, content_type="application/json", headers={**headers, "Idempotency-Key": "retry-1"})
+    assert (first.status_code, retry.status_code, retry.json(), retry.headers["Idempotent-Replayed"]) == (201, 201, first.json(), "true")
+    assert Quota.objects.get(distributor=tree.leaf).balance == 2
+    other = signed(client, key, "POST", "/api/v1/quotas/transfers/", {**transfer, "quantity": 3}, idempotency_key="retry-1")
+    assert (other.status_code, code_of(other), list(other.json()["error"]["fields"])) == (409, "idempotency_conflict", ["Idempotency-Key"])
+    assert Quota.objects.get(distributor=tree.leaf).balance == 2
+
+
+def test_a_refused_quota_transfer_keeps_no_answer(client, key, tree, sku):
+    ops = factories.UserFactory(username="ops-refused", role=roles.OPS, is_staff=True)
+    transfer = {"to_distributor": tree.leaf.pk, "sku": sku.code, "quantity": 2}
+    refused = signed(client, key, "POST", "/api/v1/quotas/transfers/", transfer, idempotency_key="later-1")
+    assert (refused.status_code, code_of(refused)) == (409, "quota_exceeded")
+    services.quota_allocate(distributor=tree.top, sku=sku, quantity=5, actor=ops)
+    # a retry under the same key runs again once the quota is there
+    retried = signed(client, key, "POST", "/api/v1/quotas/transfers/", transfer, idempotency_key="later-1")
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    assert Quota.objects.get(distributor=tree.leaf).balance == 2
 
 
 def test_downline(client, key, tree):
@@ -203,7 +246,8 @@ def test_a_neighbours_ids_are_not_found(client, key, tree, sku):
     for other in (tree.neighbour, tree.neighbour_child, tree.top):
         response = signed(client, key, "GET", f"/api/v1/downline/{other.pk}/")
         assert (response.status_code, code_of(response)) == (404, "not_in_downline")
-        transfer = signed(client, key, "POST", "/api/v1/quotas/transfers/", {"to_distributor": other.pk, "sku": sku.code, "quantity": 1})
+        payload = {"to_distributor": other.pk, "sku": sku.code, "quantity": 1}
+        transfer = signed(client, key, "POST", "/api/v1/quotas/transfers/", payload, idempotency_key=f"to-{other.pk}")
         assert transfer.status_code == 404
     names = [r["name"] for r in signed(client, key, "GET", "/api/v1/downline/").json()["results"]]
     assert tree.neighbour_child.name not in names

@@ -29,7 +29,7 @@ def codes_of(request, **overrides):
     return info.value.get_codes()
 
 
-def test_valid_request_is_accepted():
+def test_valid_request_is_accepted(db):  # a POST: its nonce is kept in the database too
     assert apisign.verify(signed_request(), lookup=lookup_for()).key_id == "key-1"
 
 
@@ -61,6 +61,30 @@ def test_replayed_nonce_is_refused():
     assert codes_of(again) == "replayed_nonce"
 
 
+def test_a_state_changing_replay_is_refused_after_the_cache_forgot_its_nonce(db):
+    # given a signed POST that was accepted, whose nonce the cache then lost (this test deletes only that key)
+    from django.core.cache import cache
+
+    headers = apisign.signed_headers(key_id="key-1", secret=SECRET, method="POST", path="/api/v1/orders/", body=b"{}")
+
+    def send():
+        return RequestFactory().post("/api/v1/orders/", data=b"{}", content_type="application/json", headers=headers)
+
+    apisign.verify(send(), lookup=lookup_for())
+    cache.delete(f"vh:apinonce:key-1:{headers['X-VH-Nonce']}")
+
+    # then the same request is still a replay: the database kept the nonce
+    assert codes_of(send()) == "replayed_nonce"
+
+
+def test_a_read_keeps_its_nonce_in_the_cache_only(db):
+    from voucherhub.core.models import SpentNonce
+
+    headers = apisign.signed_headers(key_id="key-1", secret=SECRET, method="GET", path="/api/v1/catalog/")
+    apisign.verify(RequestFactory().get("/api/v1/catalog/", headers=headers), lookup=lookup_for())
+    assert not SpentNonce.objects.exists()
+
+
 def test_allowlist_accepts_cidr_and_single_addresses():
     assert apisign.ip_allowed("10.1.2.3", ["10.0.0.0/8"])
     assert apisign.ip_allowed("2001:db8::1", ["2001:db8::/32"])
@@ -77,7 +101,7 @@ def test_sealed_secret_round_trip_and_purpose_binding():
         sealing.open_text(blob, purpose="webhook-secret")
 
 
-def test_verify_reading_reads_the_named_keys_in_the_nonce_round_trip():
+def test_verify_reading_reads_the_named_keys_in_the_nonce_round_trip(db):
     # given two keys that are set and one that is not
     from django.core.cache import cache
 

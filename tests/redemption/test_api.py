@@ -299,3 +299,28 @@ def test_schema_documents_the_endpoints(client):
     text = response.content.decode()
     for path in ["/api/v1/redemptions/verify/", "/api/v1/redemptions/{id}/reverse/", "Idempotency-Key"]:
         assert path in text
+
+
+def test_a_reversal_replayed_after_the_cache_forgot_its_nonce_is_refused(client, api_a, sku_a):
+    # given a redemption and its reversal, signed once (the terminal API's state-changing requests)
+    import json
+
+    from django.core.cache import cache
+
+    from voucherhub.core import apisign
+
+    _code, plaintext = factories.card_code(sku=sku_a)
+    redemption_id = api_a.redeem({"code": plaintext}).json()["id"]
+    path, body = f"/api/v1/redemptions/{redemption_id}/reverse/", json.dumps({"reason": "typo"}).encode()
+    headers = apisign.signed_headers(key_id=api_a.terminal.key_id, secret=api_a.secret, method="POST", path=path, body=body)
+    headers["Idempotency-Key"] = "rev-1"
+
+    def send():
+        return client.generic("POST", path, body, content_type="application/json", headers=headers, REMOTE_ADDR="10.1.1.1")
+
+    assert send().status_code == 200
+    # when the cache loses the nonce (only this key is deleted: the cache is shared with other tests)
+    cache.delete(f"vh:apinonce:{api_a.terminal.key_id}:{headers['X-VH-Nonce']}")
+    again = send()
+    # then the same bytes are still a replay
+    assert (again.status_code, again.json()["error"]["code"]) == (401, "replayed_nonce")

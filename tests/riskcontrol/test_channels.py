@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from riskcontrol import engine
 from riskcontrol.models import Channel, Dimension, Outcome, RiskEvent, RiskRule
 from riskcontrol.ruleset import RULES, ruleset_install
-from riskcontrol.services import risk_evaluate, risk_events_flush
+from riskcontrol.services import risk_evaluate
 from settlement.models import Order
 from tests.riskcontrol.conftest import make_list, make_rule, purchase
 
@@ -143,7 +143,6 @@ def test_a_large_single_order_is_refused_from_a_consumer_but_is_a_distributors_s
     decision = risk_evaluate(ctx=ctx)
     assert decision.outcome == outcome
     # and the reviewer sees which channel the purchase came through
-    risk_events_flush()
     assert RiskEvent.objects.get(pk=decision.event_id).extra["channel"] == channel
 
 

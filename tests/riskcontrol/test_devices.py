@@ -9,7 +9,6 @@ from django.urls import reverse
 from riskcontrol import demo, engine
 from riskcontrol.devices import COOKIE
 from riskcontrol.models import Outcome, RiskEvent
-from riskcontrol.services import risk_events_flush
 from settlement.models import Order
 from tests.settlement.conftest import tree_make
 
@@ -51,7 +50,6 @@ def test_one_browser_changing_address_and_contact_meets_the_device_limit(client,
     response = buy(client, tree, 10)
     assert response.status_code == 428 and 'data-testid="challenge"' in response.content.decode()
     assert Order.objects.count() == 10
-    risk_events_flush()
     event = RiskEvent.objects.get(storefront_id=tree.storefront.pk, outcome=Outcome.CHALLENGE)
     assert {reason.get("rule") for reason in event.reasons} == {DEVICE_HOURLY}
     assert event.device and event.device in device  # the id, not the signature around it
@@ -63,6 +61,5 @@ def test_a_forged_or_missing_device_id_counts_as_no_device(tree):
     for n in range(11):
         assert buy(forged, tree, n).status_code == 302  # no device, so no device limit; other rules still apply
     assert buy(Client(), tree, 20).status_code == 302
-    risk_events_flush()
     events = RiskEvent.objects.filter(storefront_id=tree.storefront.pk)
     assert events.count() == 12 and not events.filter(device__gt="").exists()

@@ -8,7 +8,7 @@ from django.utils import translation
 
 from riskcontrol.errors import ReviewAlreadyDecided
 from riskcontrol.models import Dimension, RiskEvent, RiskList, RiskRule
-from riskcontrol.services import review_decide, risk_evaluate, risk_events_flush
+from riskcontrol.services import review_decide, risk_evaluate
 from riskcontrol.signals import review_decided
 from tests import factories
 from tests.riskcontrol.conftest import make_list, make_rule, purchase
@@ -92,7 +92,6 @@ def test_block_reasons_read_in_chinese_and_english():
     # a limit reason, from the stored event
     risk_evaluate(ctx=purchase(ip="198.51.100.1"))
     second = risk_evaluate(ctx=purchase(ip="198.51.100.1"))
-    risk_events_flush()
     event = RiskEvent.objects.get(pk=second.event_id)
     with translation.override("en"):
         assert event.reason_messages() == ["The same IP address exceeded 1 items within 1 hour (now 2)."]
@@ -102,7 +101,6 @@ def test_block_reasons_read_in_chinese_and_english():
 
 def test_review_queue_pages(held, ops_client):
     other = risk_evaluate(ctx=purchase(account_id="acc-1", reference="ORD-1"))
-    risk_events_flush()
     listing = ops_client.get(reverse("riskcontrol:review-list"))
     assert listing.status_code == 200
     assert "ORD-900" in listing.content.decode()

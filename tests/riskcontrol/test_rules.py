@@ -9,7 +9,7 @@ from django.utils import timezone, translation
 
 from riskcontrol.errors import ChallengeRequired, RiskBlocked
 from riskcontrol.models import Dimension, Outcome, RiskEvent, RiskList, RiskRule
-from riskcontrol.services import RiskContext, risk_evaluate, risk_events_flush, risk_release
+from riskcontrol.services import RiskContext, risk_evaluate, risk_release
 from tests import factories
 from tests.riskcontrol.conftest import make_list, make_rule, purchase, settings_set
 
@@ -91,7 +91,6 @@ def test_risk_release_gives_the_allowance_back(clock):
     # the first purchase failed later (out of stock): give it back, once
     assert risk_release(decision=first) is True
     assert risk_release(decision=first) is False
-    risk_events_flush()
     assert RiskEvent.objects.get(pk=first.event_id).released_at is not None
     assert risk_evaluate(ctx=purchase()).allowed
     assert risk_evaluate(ctx=purchase()).blocked
@@ -294,7 +293,6 @@ def test_every_evaluation_is_recorded_with_its_context():
             extra={"channel": "h5"},
         )
     )
-    risk_events_flush()  # allowed events are written by the buffered writer (riskcontrol.eventlog)
     event = RiskEvent.objects.get(pk=decision.event_id)
     assert (event.action, event.outcome, event.reference, event.sku_id, event.quantity) == ("purchase", "allow", "ORD-77", sku.pk, 2)
     assert (event.ip, event.device, event.account_id, event.phone, event.email) == (
@@ -309,7 +307,6 @@ def test_every_evaluation_is_recorded_with_its_context():
 
 def test_a_bad_ip_is_kept_aside_not_crashing():
     decision = risk_evaluate(ctx=purchase(ip="not-an-ip"))
-    risk_events_flush()
     event = RiskEvent.objects.get(pk=decision.event_id)
     assert event.ip is None
     assert event.extra["ip_raw"] == "not-an-ip"

@@ -26,7 +26,6 @@ from redemption.services import terminal_credentials_forget
 from riskcontrol import demo, engine
 from riskcontrol.challenge import challenge_new
 from riskcontrol.models import Outcome, RiskAlert, RiskEvent
-from riskcontrol.services import risk_events_flush
 from settlement.models import Order, OrderItem, Payment
 from settlement.selectors.ledger import ledger_check
 from settlement.services.ledger import wallet_account
@@ -106,7 +105,6 @@ def test_api_integration_from_one_address_is_not_held_to_a_consumers_limits(api,
     assert CardCode.objects.filter(sku=tree.sku, status=CardCode.Status.SOLD).count() == 120
     assert wallet_account(wallet_for(tree.seller), "wallet").balance == balance - 120 * Decimal("26.00")
     assert ledger_check().ok
-    risk_events_flush()
     ours = RiskEvent.objects.filter(action="purchase", distributor_id=tree.seller.pk, ip="127.0.0.1")
     assert ours.count() == 61 and set(ours.values_list("outcome", flat=True)) == {Outcome.ALLOW}
     assert not any(event.reasons for event in ours)
@@ -194,7 +192,6 @@ def test_storefront_script_from_one_address_is_challenged_and_nothing_is_half_wr
     assert response.status_code == 428 and 'data-testid="challenge"' in response.content.decode()
     assert written(tree) == before
 
-    risk_events_flush()
     challenged = RiskEvent.objects.filter(action="purchase", storefront_id=tree.storefront.pk, outcome=Outcome.CHALLENGE)
     assert challenged.count() == 2  # the guess never reached risk control: the picture was checked first
     assert all(rule_names(event) == {IP_HOURLY} and event.ip == "198.51.100.23" for event in challenged)
@@ -222,7 +219,6 @@ def test_storefront_script_reusing_one_contact_is_blocked_and_a_solved_picture_d
     response = checkout(client, tree, contact="scalper@example.test", **solved_challenge())
     assert response.status_code == 403 and "同一电子邮件地址在 1 天 内超过 20 件" in response.content.decode()
     assert written(tree) == before
-    risk_events_flush()
     blocked = RiskEvent.objects.filter(action="purchase", storefront_id=tree.storefront.pk, outcome=Outcome.BLOCK)
     assert blocked.count() == 2
     assert all({EMAIL_DAILY, IP_HOURLY} <= rule_names(event) and event.email == "scalper@example.test" for event in blocked)

@@ -8,7 +8,7 @@ from catalog.models import CardCode
 from riskcontrol import engine
 from riskcontrol.errors import ChallengeRequired, RiskBlocked
 from riskcontrol.models import Dimension, RiskEvent, RiskRule
-from riskcontrol.services import review_decide, risk_events_flush
+from riskcontrol.services import review_decide
 from settlement.models import Order
 from settlement.selectors.ledger import ledger_check
 from settlement.services.orders import order_pay, order_place
@@ -50,7 +50,6 @@ def test_blocked_order_is_refused_with_the_reason_and_nothing_is_kept(tree):
     assert caught.value.status == 403 and str(caught.value)
     assert not Order.objects.exists()
     assert CardCode.objects.filter(status="available").count() == 30
-    risk_events_flush()
     event = RiskEvent.objects.get()
     assert event.outcome == "block" and event.action == "purchase"
 

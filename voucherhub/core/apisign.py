@@ -13,6 +13,11 @@ stale_timestamp, bad_signature, replayed_nonce, ip_not_allowed. docs/api-signing
 
 Spending the nonce is the one cache write every signed request makes. `verify_reading` lets a caller read
 other cache keys it is going to need anyway (a terminal's lockouts, for example) in that same round trip.
+
+The cache is the fast path, not the record: the nonce of a state-changing request (any method but GET, HEAD,
+OPTIONS) is also inserted into PostgreSQL (core.SpentNonce, unique per key id and nonce), so a replay inside
+the timestamp window is refused also after Redis lost its data (a restart without persistence, FLUSHALL, a
+failover). `spent_nonces_prune` (scheduled) deletes the rows whose timestamps are stale by now.
 """
 
 import hashlib
@@ -21,10 +26,13 @@ import ipaddress
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import quote
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.db import connection
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 
@@ -45,6 +53,7 @@ def meta_name(header: str) -> str:
 
 META_KEY, META_TIMESTAMP, META_NONCE, META_SIGNATURE = map(meta_name, (HEADER_KEY, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE))
 NONCE_SECONDS = 2 * WINDOW_SECONDS + 60  # a nonce is remembered for longer than a timestamp stays acceptable
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # reads: their nonces live in the cache only
 
 
 def body_digest(body: bytes) -> str:
@@ -202,6 +211,35 @@ def nonce_spend(*, key_id: str, nonce: str, read: Iterable[str] = ()) -> CacheSn
     return CacheSnapshot(read, {k: loads(v) for k, v in zip(read, raw[1:], strict=False) if v is not None})
 
 
+def nonce_record(*, key_id: str, nonce: str) -> bool:
+    """Keep the nonce of a state-changing request in the database; False when it was kept before (a replay).
+
+    One INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite alike): no exception, so no savepoint is
+    needed inside a caller's transaction, and in autocommit it is one round trip that commits at once,
+    whatever the request does next. The ORM's create() would cost a savepoint and its release around it.
+    """
+    from voucherhub.core.models import SpentNonce  # this module is imported before Django is set up (benchmarks, clients)
+
+    table = connection.ops.quote_name(SpentNonce._meta.db_table)
+    created_at = SpentNonce._meta.get_field("created_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (key_id, nonce, created_at) VALUES (%s, %s, %s) ON CONFLICT (key_id, nonce) DO NOTHING",
+            [key_id, nonce, created_at],
+        )
+        return cursor.rowcount == 1
+
+
+def spent_nonces_prune() -> int:
+    """Forget the nonces spent more than NONCE_SECONDS ago: a request carrying one is refused as stale by
+    then (its timestamp was at most WINDOW_SECONDS before it was spent). Returns the rows deleted."""
+    from voucherhub.core.models import SpentNonce
+
+    cutoff = timezone.now() - timedelta(seconds=NONCE_SECONDS)
+    deleted, _by_model = SpentNonce.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
 def verify(request, *, lookup, now: float | None = None) -> Credential:
     """Check a Django/DRF request's signature; `lookup(key_id) -> Credential | None`. Raises SignatureError."""
     credential, _snapshot = verify_reading(request, lookup=lookup, now=now)
@@ -248,7 +286,7 @@ def verify_reading(
 
     # Only a correctly signed request spends its nonce, so nobody can burn a client's nonces.
     snapshot = nonce_spend(key_id=key_id, nonce=nonce, read=read(credential) if read is not None else ())
-    if snapshot is None:
+    if snapshot is None or (request.method not in SAFE_METHODS and not nonce_record(key_id=key_id, nonce=nonce)):
         raise SignatureError("replayed_nonce", _("This nonce was already used: the request is a replay."))
     return credential, snapshot
 

@@ -18,9 +18,11 @@ def _sync_roles(sender, **kwargs):
 def _ensure_schedules(sender, **kwargs):
     from voucherhub.core.audit import audit_seal_schedule_ensure
     from voucherhub.core.jobs import jobs_sweep_schedule_ensure
+    from voucherhub.core.tasks import schedules_ensure
 
     audit_seal_schedule_ensure()
     jobs_sweep_schedule_ensure()
+    schedules_ensure()
 
 
 class CoreConfig(AppConfig):

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 GENESIS_HASH = "0" * 64
@@ -65,3 +66,46 @@ class AuditChainState(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.last_seq} {self.last_hash[:12]}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a (scope, Idempotency-Key) of a retryable API write (voucherhub.core.idempotency).
+
+    `fingerprint` is a keyed HMAC of the canonical request body: a replay with the same body gets the stored
+    answer, another body under the key a 409.
+    """
+
+    scope = models.CharField(_("scope"), max_length=64)
+    key = models.CharField(_("idempotency key"), max_length=100)
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("HTTP status"))
+    response = models.JSONField(_("response"))
+    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="core_idempotency_once")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"
+
+
+class SpentNonce(models.Model):
+    """The nonce of a signed state-changing API request, kept in PostgreSQL beside the cache's copy.
+
+    The unique constraint refuses the same (key id, nonce) twice also after the cache lost its data; rows
+    older than apisign.NONCE_SECONDS (past the timestamp window) are pruned by a scheduled job.
+    """
+
+    key_id = models.CharField(_("key id"), max_length=64)
+    nonce = models.CharField(_("nonce"), max_length=64)
+    created_at = models.DateTimeField(_("spent at"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("spent API nonce")
+        verbose_name_plural = _("spent API nonces")
+        constraints = [models.UniqueConstraint(fields=["key_id", "nonce"], name="core_nonce_once")]
+
+    def __str__(self) -> str:
+        return f"{self.key_id} {self.nonce}"
