@@ -25,7 +25,7 @@ import jsonschema
 import pytest
 import requests
 import schemathesis
-from django.test import Client, RequestFactory
+from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
@@ -133,11 +133,11 @@ def _send(client, world, method, path, *, query=None, body=NOT_SET, headers=None
         sent["Idempotency-Key"] = idem
     credentials = _credentials(world, path) if signed else None
     if credentials is not None:
-        # The path as Django reads it back (percent-encoding normalised), which is what the server checks.
-        full_path = RequestFactory().generic(method, url).get_full_path()
+        # The path and query exactly as sent, which is what the server checks (docs/api-signing.md).
         key_id, secret = credentials
-        sent.update(apisign.signed_headers(key_id=key_id, secret=secret, method=method, path=full_path, body=data))
-    response = client.generic(method, url, data, content_type="application/json", headers=sent, REMOTE_ADDR="10.1.1.1")
+        sent.update(apisign.signed_headers(key_id=key_id, secret=secret, method=method, path=url, body=data))
+    # RAW_URI: the request target as gunicorn hands it over.
+    response = client.generic(method, url, data, content_type="application/json", headers=sent, REMOTE_ADDR="10.1.1.1", RAW_URI=url)
     response.sent = (method, url, sent, data)
     return response
 
