@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from settlement import conf
 from settlement.errors import InvalidAmount, WithdrawalConflict, WithdrawalRefused
+from settlement.integrations import withdrawal_risk_screen
 from settlement.models import Account, Transfer, Wallet, Withdrawal
 from settlement.services.ledger import platform_account, transfer_post, wallet_account
 from voucherhub.core.audit import audit_record
@@ -33,9 +34,11 @@ def _replay(*, wallet: Wallet, amount: Decimal, key: str | None) -> Withdrawal |
     return existing
 
 
-@transaction.atomic
-def withdrawal_request(*, wallet: Wallet, amount, payee: str, actor, key: str | None = None) -> Withdrawal:
-    """Move `amount` of available commission into "being withdrawn" and ask finance to pay it."""
+def withdrawal_request(*, wallet: Wallet, amount, payee: str, actor, key: str | None = None, ip: str | None = None) -> Withdrawal:
+    """Move `amount` of available commission into "being withdrawn" and ask finance to pay it.
+
+    Risk control's rules for withdrawals run first (RiskBlocked, 403, on block), outside the transaction, so
+    a refusal's event is kept. A retry under the same key answers with the first withdrawal."""
     try:
         amount = money(amount)
     except (TypeError, ValueError, ArithmeticError):
@@ -47,6 +50,13 @@ def withdrawal_request(*, wallet: Wallet, amount, payee: str, actor, key: str | 
         raise WithdrawalRefused(_("The smallest withdrawal is %(min)s.") % {"min": conf.withdrawal_minimum()}, field="amount")
     if not payee.strip():
         raise WithdrawalRefused(_("Say where the money should go."), field="payee")
+    withdrawal_risk_screen(actor=actor, distributor_id=wallet.distributor_id, amount=amount, ip=ip, reference=key or "")
+    return _withdrawal_create(wallet=wallet, amount=amount, payee=payee, actor=actor, key=key)
+
+
+@transaction.atomic
+def _withdrawal_create(*, wallet: Wallet, amount: Decimal, payee: str, actor, key: str | None) -> Withdrawal:
+    """The request's writes, under the lock of the wallet's available-commission account (validated by the caller)."""
     available = wallet_account(wallet, K.COMMISSION_AVAILABLE)
     balance = Account.objects.select_for_update().get(pk=available.pk).balance
     # A twin under the same key that held this lock before us has committed by now: answer with it.
