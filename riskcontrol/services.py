@@ -504,12 +504,13 @@ def _block_from_event(*, event: RiskEvent, dimensions, actor) -> None:
             continue
         risk_list = RiskList.objects.filter(list_type=RiskList.ListType.BLOCK, dimension=dimension).order_by("id").first()
         if risk_list is None:
-            risk_list = RiskList.objects.create(
+            new_list = RiskList(
                 name=f"review-{dimension}",
                 list_type=RiskList.ListType.BLOCK,
                 dimension=dimension,
                 description="Added from the review queue.",
             )
+            risk_list = list_save(risk_list=new_list, actor=actor)
         list_entry_add(risk_list=risk_list, value=str(value), note=f"review #{event.pk}", actor=actor)
 
 
