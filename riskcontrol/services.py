@@ -571,7 +571,8 @@ def rules_delete(*, rules, actor, ip: str | None = None) -> int:
     """Delete rules, one risk.rule.delete audit row each (with what the rule was)."""
     rows = list(RiskRule.objects.select_for_update().filter(pk__in=[rule.pk for rule in rules]).order_by("pk"))
     for rule in rows:
-        audit_record(actor=actor, action="risk.rule.delete", obj=rule, ip=ip, data={"was": _changes(None, rule)})
+        was = {name: None if value is None else str(value) for name, value in _field_values(rule).items() if name != "id"}
+        audit_record(actor=actor, action="risk.rule.delete", obj=rule, ip=ip, data={"was": was})
     RiskRule.objects.filter(pk__in=[rule.pk for rule in rows]).delete()
     risk_rules_changed()
     return len(rows)
