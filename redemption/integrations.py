@@ -7,6 +7,8 @@
   strings — a terminal's key id (or "clerk:<user id>" at the console), the address, the store's id.
   `risk_keys(...)` names the cache keys lockout_check and success_record read, so a signed request can read
   them in the round trip that spends its nonce and hand them in as `read=` (voucherhub.core.apisign).
+* riskcontrol.services.risk_evaluate(ctx=RiskContext(action="redeem", ...)): the rules ops scope to
+  redemptions (a blocklisted address, terminal or clerk; a velocity per store ...), see `redeem_screen`.
 """
 
 from django.core.cache import cache
@@ -14,12 +16,22 @@ from django.core.cache import cache
 from catalog.models import CardCode
 from catalog.services import code_status_change
 from riskcontrol.protection import lockout_keys
-from riskcontrol.services import LockedOut
+from riskcontrol.services import LockedOut, RiskBlocked, RiskContext, risk_evaluate
 from riskcontrol.services import failure_record as _failure_record
 from riskcontrol.services import lockout_check as _lockout_check
 from riskcontrol.services import success_record as _success_record
 
-__all__ = ["LockedOut", "code_status_set", "failure_record", "lockout_check", "risk_keys", "success_record", "transition_allowed"]
+__all__ = [
+    "LockedOut",
+    "RiskBlocked",
+    "code_status_set",
+    "failure_record",
+    "lockout_check",
+    "redeem_screen",
+    "risk_keys",
+    "success_record",
+    "transition_allowed",
+]
 
 
 def transition_allowed(from_status: str, to_status: str) -> bool:
@@ -78,3 +90,14 @@ def success_record(*, terminal=None, ip: str | None = None, store=None, read=Non
     if found:
         _success_record(**sources)
         cache.delete_many(list(found))
+
+
+def redeem_screen(**ctx) -> None:
+    """Ask risk control about a redemption (RiskContext fields as keywords); RiskBlocked (403) when a rule blocks it.
+
+    Only a block refuses: a terminal cannot show a challenge and a redemption cannot wait for a reviewer, so
+    a challenge or review outcome is recorded (the RiskEvent) and the redemption goes on. With no rule for
+    redemptions this costs one dictionary lookup (risk_evaluate answers at once and records nothing)."""
+    decision = risk_evaluate(ctx=RiskContext(action="redeem", **ctx))
+    if decision.blocked:
+        raise RiskBlocked(decision=decision)

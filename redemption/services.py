@@ -382,6 +382,19 @@ def _lockout_or_raise(*, caller: Caller, kind: str) -> None:
         raise
 
 
+def _risk_screen(*, caller: Caller, key: str, amount: Decimal | None) -> None:
+    """Risk control's rules for redemptions (RiskBlocked, 403, when one blocks): the address, the terminal (as
+    the device), the clerk (as the account), the merchant and store for a reviewer."""
+    integrations.redeem_screen(
+        reference=f"{caller.scope}:{key}",
+        ip=caller.ip,
+        device=caller.terminal.key_id if caller.terminal else "",
+        account_id=caller.clerk.pk if caller.clerk else None,
+        amount=amount or ZERO,
+        extra={"merchant": caller.merchant.code, "store": caller.store.code, "channel": caller.channel},
+    )
+
+
 def _risk_feedback(*, caller: Caller, refusal: rules.Refusal | None) -> None:
     """Probing refusals (unknown, foreign, malformed, bad token) count towards the brute-force lockout."""
     if refusal is None:
@@ -543,6 +556,7 @@ def redemption_redeem(
     # No look-up of the key first: a replay runs into the key's unique constraint when it writes, keeps nothing
     # and answers with what is stored (see _with_idempotency). That keeps the common case one query shorter.
     _lockout_or_raise(caller=caller, kind=RedemptionAttempt.Kind.REDEEM)
+    _risk_screen(caller=caller, key=key, amount=amount)
     answer = {"scope": caller.scope, "key": key, "request_hash": request_hash}
 
     def work() -> Outcome:

@@ -1,42 +1,25 @@
 """Ops configure rules, lists and settings here; events and alerts are read-only (reviews: /risk/reviews/)."""
 
 from django.contrib import admin
-from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, TabularInline
 
-from riskcontrol import engine
+from riskcontrol import services
 from riskcontrol.forms import RiskRuleForm
 from riskcontrol.models import Channel, RiskAlert, RiskEvent, RiskList, RiskListEntry, RiskRule, RiskSettings, VerificationFailure
+from voucherhub.core.net import client_ip
 
 
-class RulesChangeMixin:
-    """Every change to what the rule snapshot holds makes all processes reload it after commit."""
-
-    def _changed(self):
-        transaction.on_commit(engine.rules_changed)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        self._changed()
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        self._changed()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        self._changed()
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        self._changed()
+def _who(request) -> dict:
+    return {"actor": request.user, "ip": client_ip(request)}
 
 
 @admin.register(RiskRule)
-class RiskRuleAdmin(RulesChangeMixin, ModelAdmin):
+class RiskRuleAdmin(ModelAdmin):
+    """Every change goes through riskcontrol.services (validated, audited as risk.rule.*, reloaded everywhere)."""
+
     form = RiskRuleForm
     list_display = [
         "name",
@@ -72,15 +55,22 @@ class RiskRuleAdmin(RulesChangeMixin, ModelAdmin):
         labels = dict(Channel.choices)
         return ", ".join(str(labels.get(channel, channel)) for channel in obj.channels) or _("Every channel")
 
+    def save_model(self, request, obj, form, change):
+        services.rule_save(rule=obj, **_who(request))
+
+    def delete_model(self, request, obj):
+        services.rules_delete(rules=[obj], **_who(request))
+
+    def delete_queryset(self, request, queryset):
+        services.rules_delete(rules=list(queryset), **_who(request))
+
     @admin.action(description=_("Activate the selected rules"))
     def activate(self, request, queryset):
-        queryset.update(active=True)
-        self._changed()
+        services.rules_activate(rules=list(queryset), **_who(request))
 
     @admin.action(description=_("Deactivate the selected rules"))
     def deactivate(self, request, queryset):
-        queryset.update(active=False)
-        self._changed()
+        services.rules_deactivate(rules=list(queryset), **_who(request))
 
 
 class RiskListEntryInline(TabularInline):
@@ -92,7 +82,9 @@ class RiskListEntryInline(TabularInline):
 
 
 @admin.register(RiskList)
-class RiskListAdmin(RulesChangeMixin, ModelAdmin):
+class RiskListAdmin(ModelAdmin):
+    """Lists and their entries change through riskcontrol.services (audited as risk.list.*)."""
+
     list_display = ["name", "list_type", "dimension", "entry_count", "created_at"]
     list_filter = ["list_type", "dimension"]
     search_fields = ["name", "entries__value"]
@@ -102,18 +94,23 @@ class RiskListAdmin(RulesChangeMixin, ModelAdmin):
     def entry_count(self, obj):
         return obj.entries.count()
 
+    def save_model(self, request, obj, form, change):
+        services.list_save(risk_list=obj, **_who(request))
+
+    def delete_model(self, request, obj):
+        services.lists_delete(risk_lists=[obj], **_who(request))
+
+    def delete_queryset(self, request, queryset):
+        services.lists_delete(risk_lists=list(queryset), **_who(request))
+
     def save_formset(self, request, form, formset, change):
         for entry in formset.save(commit=False):
-            if entry.created_by_id is None:
-                entry.created_by = request.user
-            entry.save()
-        for entry in formset.deleted_objects:
-            entry.delete()
-        formset.save_m2m()
+            services.list_entry_save(entry=entry, **_who(request))
+        services.list_entries_remove(entries=formset.deleted_objects, **_who(request))
 
 
 @admin.register(RiskListEntry)
-class RiskListEntryAdmin(RulesChangeMixin, ModelAdmin):
+class RiskListEntryAdmin(ModelAdmin):
     list_display = ["value", "risk_list", "note", "expires_at", "created_by", "created_at"]
     list_filter = ["risk_list"]
     search_fields = ["value", "note"]
@@ -121,13 +118,17 @@ class RiskListEntryAdmin(RulesChangeMixin, ModelAdmin):
     autocomplete_fields = ["risk_list"]
 
     def save_model(self, request, obj, form, change):
-        if obj.created_by_id is None:
-            obj.created_by = request.user
-        super().save_model(request, obj, form, change)
+        services.list_entry_save(entry=obj, **_who(request))
+
+    def delete_model(self, request, obj):
+        services.list_entries_remove(entries=[obj], **_who(request))
+
+    def delete_queryset(self, request, queryset):
+        services.list_entries_remove(entries=list(queryset), **_who(request))
 
 
 @admin.register(RiskSettings)
-class RiskSettingsAdmin(RulesChangeMixin, ModelAdmin):
+class RiskSettingsAdmin(ModelAdmin):
     fieldsets = [
         (_("Score thresholds"), {"fields": ["challenge_score", "review_score", "block_score"]}),
         (
@@ -149,6 +150,9 @@ class RiskSettingsAdmin(RulesChangeMixin, ModelAdmin):
             },
         ),
     ]
+
+    def save_model(self, request, obj, form, change):
+        services.settings_update(values=obj, **_who(request))
 
     def has_add_permission(self, request):
         return not RiskSettings.objects.exists() and super().has_add_permission(request)

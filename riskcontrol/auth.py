@@ -1,6 +1,7 @@
-"""Login lockout backend: django-axes' check, for every authenticate() that comes with a request."""
+"""Login backends of risk control: django-axes' lockout, and the risk rules for logins (wired in settings)."""
 
 from axes.backends import AxesStandaloneBackend
+from django.core.exceptions import PermissionDenied
 
 
 class AxesLoginBackend(AxesStandaloneBackend):
@@ -15,3 +16,31 @@ class AxesLoginBackend(AxesStandaloneBackend):
         if request is None:
             return None
         return super().authenticate(request, username=username, password=password, **kwargs)
+
+
+class RiskLoginBackend:
+    """Risk control's rules for logins (a blocklisted address, device, account or e-mail; a velocity per IP ...).
+
+    Listed in AUTHENTICATION_BACKENDS after axes and before the backends that check passwords, so every
+    authenticate() that comes with a request (the login page, the admin login) is evaluated before any
+    password is: a blocked request never learns whether its password was right. It authenticates nobody
+    (returns None, the next backend checks the password). On block it raises PermissionDenied, which stops
+    authenticate() (django sends user_login_failed, so axes counts it as a failure too), and leaves the
+    decision on the request, where RiskLoginRefusedMiddleware turns the login page into a 403 page with
+    the reasons. Challenge and review outcomes are recorded and the login goes on: the login page has no
+    picture to show and a login cannot wait for a reviewer.
+
+    It has no get_user() on purpose: a session never names this backend (it logs nobody in), and Django's
+    test client `force_login()` takes the first backend that has one.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        from riskcontrol.services import login_screen
+
+        decision = login_screen(request=request, username=username)
+        if decision.blocked:
+            request.risk_login_refused = decision
+            raise PermissionDenied(decision.messages())
+        return None

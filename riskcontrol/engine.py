@@ -93,6 +93,11 @@ class Plan:
     simple: tuple[CompiledRule, ...] = ()  # amount thresholds and new-account restrictions
     counters: tuple[CompiledRule, ...] = ()  # purchase limits and velocity
 
+    @property
+    def empty(self) -> bool:
+        """No rule looks at this action: risk_evaluate answers allow without touching Redis or the table."""
+        return not (self.lists or self.simple or self.counters)
+
 
 @dataclass(frozen=True)
 class SettingsValues:

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 
 from csp.middleware import CSPMiddleware as BaseCSPMiddleware
 from django.conf import settings
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from voucherhub.core.roles import has_role
@@ -52,3 +52,18 @@ class CSPMiddleware(BaseCSPMiddleware):
                 parts.replace = {**(parts.replace or {}), **directives}
                 break
         return parts
+
+
+class RiskLoginRefusedMiddleware:
+    """Turns a login that risk control blocked (riskcontrol.auth.RiskLoginBackend left the decision on the
+    request) into a 403 page with the reasons, like axes' middleware turns a locked-out login into its page."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        decision = getattr(request, "risk_login_refused", None)
+        if decision is None:
+            return response
+        return render(request, "riskcontrol/login_refused.html", {"reasons": decision.messages()}, status=403)

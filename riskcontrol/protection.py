@@ -127,16 +127,19 @@ def _valid_ip(value):
 
 
 def reveal_guard(*, actor, count: int, ip=None) -> None:
-    """Refuse a reveal of `count` codes that would take `actor` past the hourly reveal limit.
+    """Refuse a reveal of `count` codes that a risk rule for reveals blocks (RiskBlocked, 403) or that would
+    take `actor` past the hourly reveal limit (RevealLimitExceeded, 429).
 
     Registered in catalog.services.REVEAL_GUARDS (when catalog offers it); catalog calls every
     guard before it decrypts anything. The allowance is reserved by this call.
     """
     from riskcontrol.alerts import alert_raise
+    from riskcontrol.services import reveal_screen
 
     count = int(count or 0)
     if count <= 0:
         return
+    reveal_screen(actor=actor, count=count, ip=ip)  # the rules ops scope to reveals: RiskBlocked (403) on block
     limit = engine.rules_snapshot().settings.reveal_limit_per_hour
     user_key = getattr(actor, "pk", None) or "anonymous"
     [result] = counters.hit_many([counters.Hit(base=f"reveal:{user_key}", window=3600, amount=count)])

@@ -15,14 +15,27 @@ import logging
 import math
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
 from riskcontrol import counters, engine, eventlog
 from riskcontrol.challenge import Challenge, challenge_new, challenge_verify
 from riskcontrol.decision import Decision, Reason, RiskContext
+from riskcontrol.devices import device_of
 from riskcontrol.errors import ChallengeRequired, LockedOut, NotUnderReview, RevealLimitExceeded, ReviewAlreadyDecided, RiskBlocked
-from riskcontrol.models import SEVERITY, Dimension, Outcome, RiskEvent, RiskList, RiskListEntry, RiskRule, normalize_value
+from riskcontrol.models import (
+    SEVERITY,
+    Action,
+    Dimension,
+    Outcome,
+    RiskEvent,
+    RiskList,
+    RiskListEntry,
+    RiskRule,
+    RiskSettings,
+    normalize_value,
+)
 from riskcontrol.protection import (
     failure_record,
     lockout_check,
@@ -33,6 +46,7 @@ from riskcontrol.protection import (
 )
 from riskcontrol.signals import review_decided
 from voucherhub.core.audit import audit_record
+from voucherhub.core.net import client_ip
 
 __all__ = [
     "Challenge",
@@ -46,16 +60,28 @@ __all__ = [
     "challenge_new",
     "challenge_verify",
     "failure_record",
+    "list_entries_remove",
     "list_entry_add",
+    "login_screen",
+    "list_entry_save",
+    "list_save",
+    "lists_delete",
     "lockout_check",
     "register_reveal_guard",
     "reveal_guard",
+    "reveal_screen",
     "review_decide",
     "risk_evaluate",
     "risk_release",
     "risk_rules_changed",
+    "rule_save",
+    "rules_activate",
+    "rules_deactivate",
+    "rules_delete",
     "second_factor_verify",
+    "settings_update",
     "success_record",
+    "withdrawal_screen",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -66,6 +92,14 @@ _RELEASED = frozenset({_CHALLENGE, _BLOCK})
 _CENTS = Decimal(100)
 _ALLOWLIST, _BLOCK_ACTION = RiskRule.Kind.ALLOWLIST, RiskRule.RuleAction.BLOCK
 _UNITS, _AMOUNT = RiskRule.Measure.UNITS, RiskRule.Measure.AMOUNT
+
+_PURCHASE = Action.PURCHASE
+# Redemptions, logins, reveals and withdrawals happen far more often than purchases and their own apps keep
+# their records (redemption attempts, the login log, the audit log, withdrawal rows). Their evaluation leaves
+# a RiskEvent only when a rule matched (a list hit, a score, a refusal): an allowed one that no rule noticed
+# is not written, and when no active rule applies to the action at all, risk_evaluate returns this at once
+# (one dictionary lookup: the redeem path pays nothing until ops add a rule for redemptions).
+_ALLOWED_UNRECORDED = Decision(outcome=Outcome.ALLOW)
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +196,9 @@ def risk_evaluate(*, ctx: RiskContext) -> Decision:
     """
     snapshot = engine.rules_snapshot()
     plan = snapshot.plan_for(ctx.action, ctx.channel)
+    quiet = ctx.action != _PURCHASE  # see _ALLOWED_UNRECORDED
+    if quiet and plan.empty:
+        return _ALLOWED_UNRECORDED
     now = timezone.now()
     now_ts = counters.clock()
     values, address = _context_values(ctx)
@@ -260,10 +297,65 @@ def risk_evaluate(*, ctx: RiskContext) -> Decision:
         counters.release(list(reserved))
         reserved = ()
 
+    if quiet and not reasons and severity == 0:
+        return Decision(outcome=outcome, reserved=reserved)  # nothing to tell a reviewer (see _ALLOWED_UNRECORDED)
     event_id = _event_record(
         ctx=ctx, values=values, address=address, outcome=outcome, score=score, reasons=reasons, reserved=reserved, now=now
     )
     return Decision(outcome=outcome, score=score, reasons=tuple(reasons), event_id=event_id, reserved=reserved)
+
+
+def _refuse_blocked(decision: Decision) -> Decision:
+    if decision.blocked:
+        raise RiskBlocked(decision=decision)
+    return decision
+
+
+def _user_context(user) -> dict:
+    if user is None or not getattr(user, "pk", None):
+        return {}
+    return {"account_id": user.pk, "email": getattr(user, "email", "") or "", "account_created_at": getattr(user, "date_joined", None)}
+
+
+def login_screen(*, request, username) -> Decision:
+    """Evaluate a login attempt (action "login") before its password is checked: the address, the browser's
+    device id, and the account, e-mail and age of the user the name belongs to (if any). Returns the decision
+    (riskcontrol.auth.RiskLoginBackend refuses on block). No rule for logins: no lookup, nothing recorded."""
+    if engine.rules_snapshot().plan_for(Action.LOGIN).empty:
+        return _ALLOWED_UNRECORDED
+    username = str(username or "")
+    user_model = get_user_model()
+    user = user_model._default_manager.filter(**{user_model.USERNAME_FIELD: username}).first() if username else None
+    ctx = RiskContext(
+        action=Action.LOGIN,
+        ip=client_ip(request),
+        device=device_of(request),
+        extra={"username": username[:150]},
+        **_user_context(user),
+    )
+    return risk_evaluate(ctx=ctx)
+
+
+def reveal_screen(*, actor, count: int, ip=None) -> Decision:
+    """Evaluate a reveal of `count` codes by `actor` (action "reveal"); RiskBlocked (403) on block.
+    Called by reveal_guard (catalog's REVEAL_GUARDS), before the hourly reveal limit is taken."""
+    ctx = RiskContext(action=Action.REVEAL, quantity=max(0, int(count or 0)), ip=str(ip or ""), **_user_context(actor))
+    return _refuse_blocked(risk_evaluate(ctx=ctx))
+
+
+def withdrawal_screen(*, actor, distributor_id: int, amount: Decimal, ip=None, reference: str = "") -> Decision:
+    """Evaluate a withdrawal request (action "withdrawal"); RiskBlocked (403) on block. Call it before your
+    transaction opens (a refusal's event must not roll back with it). Finance decides every withdrawal anyway,
+    so a challenge or review outcome is recorded and the request goes on."""
+    ctx = RiskContext(
+        action=Action.WITHDRAWAL,
+        reference=reference,
+        amount=amount,
+        ip=str(ip or ""),
+        distributor_id=distributor_id,
+        **_user_context(actor),
+    )
+    return _refuse_blocked(risk_evaluate(ctx=ctx))
 
 
 def _storable(value):
@@ -396,12 +488,13 @@ def _block_from_event(*, event: RiskEvent, dimensions, actor) -> None:
             continue
         risk_list = RiskList.objects.filter(list_type=RiskList.ListType.BLOCK, dimension=dimension).order_by("id").first()
         if risk_list is None:
-            risk_list = RiskList.objects.create(
+            new_list = RiskList(
                 name=f"review-{dimension}",
                 list_type=RiskList.ListType.BLOCK,
                 dimension=dimension,
                 description="Added from the review queue.",
             )
+            risk_list = list_save(risk_list=new_list, actor=actor)
         list_entry_add(risk_list=risk_list, value=str(value), note=f"review #{event.pk}", actor=actor)
 
 
@@ -416,3 +509,145 @@ def list_entry_add(*, risk_list: RiskList, value: str, note: str = "", actor=Non
     audit_record(actor=actor, action="risk.list.add", obj=entry, data={"list": risk_list.name, "dimension": risk_list.dimension})
     risk_rules_changed()
     return entry
+
+
+# --- What ops configure: rules, lists and their entries, the settings --------------------------------
+# Every change goes through these (the admin's save_model, delete and actions call them): it is validated,
+# written, audited (risk.rule.*, risk.list.*, risk.settings.change) and every process reloads its snapshot.
+
+
+def _field_values(obj) -> dict:
+    return {field.attname: getattr(obj, field.attname) for field in obj._meta.concrete_fields if field.attname != "updated_at"}
+
+
+def _changes(before: dict | None, obj) -> dict:
+    """{field: [old, new]} of what the save changes (every field when the object is new), as text."""
+    after = _field_values(obj)
+    return {
+        name: [None if before is None or before.get(name) is None else str(before[name]), None if value is None else str(value)]
+        for name, value in after.items()
+        if name != "id" and (before is None or before.get(name) != value)
+    }
+
+
+def _stored(obj) -> dict | None:
+    if obj.pk is None:
+        return None
+    row = type(obj).objects.filter(pk=obj.pk).first()
+    return None if row is None else _field_values(row)
+
+
+@transaction.atomic
+def rule_save(*, rule: RiskRule, actor, ip: str | None = None) -> RiskRule:
+    """Create or change a rule (validated first), audited as risk.rule.create / risk.rule.change."""
+    before = _stored(rule)
+    rule.full_clean()
+    changes = _changes(before, rule)
+    rule.save()
+    action = "risk.rule.create" if before is None else "risk.rule.change"
+    audit_record(actor=actor, action=action, obj=rule, ip=ip, data={"changes": changes})
+    risk_rules_changed()
+    return rule
+
+
+@transaction.atomic
+def rules_delete(*, rules, actor, ip: str | None = None) -> int:
+    """Delete rules, one risk.rule.delete audit row each (with what the rule was)."""
+    rows = list(RiskRule.objects.select_for_update().filter(pk__in=[rule.pk for rule in rules]).order_by("pk"))
+    for rule in rows:
+        was = {name: None if value is None else str(value) for name, value in _field_values(rule).items() if name != "id"}
+        audit_record(actor=actor, action="risk.rule.delete", obj=rule, ip=ip, data={"was": was})
+    RiskRule.objects.filter(pk__in=[rule.pk for rule in rows]).delete()
+    risk_rules_changed()
+    return len(rows)
+
+
+def _rules_set_active(*, rules, active: bool, action: str, actor, ip) -> int:
+    rows = list(RiskRule.objects.select_for_update().filter(pk__in=[rule.pk for rule in rules]).exclude(active=active).order_by("pk"))
+    for rule in rows:
+        rule.active = active
+        rule.save(update_fields=["active", "updated_at"])
+        audit_record(actor=actor, action=action, obj=rule, ip=ip)
+    risk_rules_changed()
+    return len(rows)
+
+
+@transaction.atomic
+def rules_activate(*, rules, actor, ip: str | None = None) -> int:
+    """Turn rules on (risk.rule.activate per rule that was off). Returns how many changed."""
+    return _rules_set_active(rules=rules, active=True, action="risk.rule.activate", actor=actor, ip=ip)
+
+
+@transaction.atomic
+def rules_deactivate(*, rules, actor, ip: str | None = None) -> int:
+    """Turn rules off (risk.rule.deactivate per rule that was on). Returns how many changed."""
+    return _rules_set_active(rules=rules, active=False, action="risk.rule.deactivate", actor=actor, ip=ip)
+
+
+@transaction.atomic
+def list_save(*, risk_list: RiskList, actor, ip: str | None = None) -> RiskList:
+    """Create or change a list's name, type or kind, audited as risk.list.create / risk.list.change."""
+    before = _stored(risk_list)
+    risk_list.full_clean()
+    changes = _changes(before, risk_list)
+    risk_list.save()
+    action = "risk.list.create" if before is None else "risk.list.change"
+    audit_record(actor=actor, action=action, obj=risk_list, ip=ip, data={"changes": changes})
+    risk_rules_changed()
+    return risk_list
+
+
+@transaction.atomic
+def lists_delete(*, risk_lists, actor, ip: str | None = None) -> int:
+    """Delete lists with their entries (risk.list.delete each). A list a rule uses is protected (ProtectedError)."""
+    rows = list(RiskList.objects.select_for_update().filter(pk__in=[item.pk for item in risk_lists]).order_by("pk"))
+    for risk_list in rows:
+        data = {"name": risk_list.name, "type": risk_list.list_type, "dimension": risk_list.dimension, "entries": risk_list.entries.count()}
+        audit_record(actor=actor, action="risk.list.delete", obj=risk_list, ip=ip, data=data)
+    RiskList.objects.filter(pk__in=[item.pk for item in rows]).delete()
+    risk_rules_changed()
+    return len(rows)
+
+
+@transaction.atomic
+def list_entry_save(*, entry: RiskListEntry, actor, ip: str | None = None) -> RiskListEntry:
+    """Add an entry (risk.list.add) or change one (risk.list.entry_change); the value is normalized and checked."""
+    before = _stored(entry)
+    if entry.created_by_id is None and getattr(actor, "is_authenticated", False):
+        entry.created_by = actor
+    entry.full_clean()
+    changes = _changes(before, entry)
+    entry.save()
+    data = {"list": entry.risk_list.name, "dimension": entry.risk_list.dimension, "changes": changes}
+    audit_record(actor=actor, action="risk.list.add" if before is None else "risk.list.entry_change", obj=entry, ip=ip, data=data)
+    risk_rules_changed()
+    return entry
+
+
+@transaction.atomic
+def list_entries_remove(*, entries, actor, ip: str | None = None) -> int:
+    """Take values off their lists (risk.list.remove each)."""
+    rows = list(
+        RiskListEntry.objects.select_for_update(of=("self",))
+        .select_related("risk_list")
+        .filter(pk__in=[entry.pk for entry in entries])
+        .order_by("pk")
+    )
+    for entry in rows:
+        audit_record(actor=actor, action="risk.list.remove", obj=entry, ip=ip, data={"list": entry.risk_list.name, "value": entry.value})
+    RiskListEntry.objects.filter(pk__in=[entry.pk for entry in rows]).delete()
+    risk_rules_changed()
+    return len(rows)
+
+
+@transaction.atomic
+def settings_update(*, values: RiskSettings, actor, ip: str | None = None) -> RiskSettings:
+    """Store the risk settings (the one row, pk=1) from `values`, validated, audited as risk.settings.change."""
+    values.pk = 1
+    before = _stored(values)
+    values.full_clean()
+    changes = _changes(before, values)
+    values.save()
+    audit_record(actor=actor, action="risk.settings.change", obj=values, ip=ip, data={"changes": changes})
+    risk_rules_changed()
+    return values

@@ -1,6 +1,7 @@
 """The one place settlement calls into risk control and redemption.
 
-Risk control (on main): `risk_evaluate` / `risk_release` for every order, the `review_decided` signal
+Risk control (on main): `risk_evaluate` / `risk_release` for every order, `withdrawal_screen` for every
+withdrawal request (RiskBlocked, 403, on block), the `review_decided` signal
 (settlement/apps.py), `second_factor_verify` before code downloads, `challenge_verify` at checkout.
 Redemption: `holding_create` (the consumer's private code page /my/<token>/ and the e-mailed link);
 redemption sends no signal: each redeemed sale line's commission share is released by the
@@ -10,7 +11,7 @@ Merchant statements read redemption's selectors directly (services/merchant_stat
 
 from redemption.holdings import holding_create
 from riskcontrol.decision import Decision, RiskContext
-from riskcontrol.services import challenge_verify, risk_evaluate, risk_release, second_factor_verify
+from riskcontrol.services import challenge_verify, risk_evaluate, risk_release, second_factor_verify, withdrawal_screen
 
 
 def risk_check(**ctx) -> Decision:
@@ -21,6 +22,11 @@ def risk_check(**ctx) -> Decision:
 def risk_undo(decision: Decision) -> None:
     """The purchase did not go through: give back the counters the decision reserved."""
     risk_release(decision=decision)
+
+
+def withdrawal_risk_screen(*, actor, distributor_id: int, amount, ip: str | None, reference: str) -> None:
+    """Ask risk control about a withdrawal request; raises RiskBlocked (403) when a rule blocks it."""
+    withdrawal_screen(actor=actor, distributor_id=distributor_id, amount=amount, ip=ip, reference=reference)
 
 
 def second_factor_ok(*, user, password: str | None = None, otp_token: str | None = None) -> bool:

@@ -294,6 +294,7 @@ def portal_withdrawals(request):
                 payee=form.cleaned_data["payee"],
                 actor=request.user,
                 key=request.POST.get("request_key") or None,
+                ip=client_ip(request),
             )
         except DomainError as error:
             _form_error(form, error)

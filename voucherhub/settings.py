@@ -281,9 +281,15 @@ _AUTH_MW = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddle
 MIDDLEWARE[_AUTH_MW + 1 : _AUTH_MW + 1] = ["django_otp.middleware.OTPMiddleware", "riskcontrol.middleware.OTPRequiredMiddleware"]
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "riskcontrol.middleware.CSPMiddleware")
 MIDDLEWARE.append("axes.middleware.AxesMiddleware")  # last: turns a locked-out login into the lockout page
+MIDDLEWARE.append("riskcontrol.middleware.RiskLoginRefusedMiddleware")  # a login risk control blocked: its 403 page
 
 # Login lockout (django-axes): a user name, or an address, is locked after AXES_FAILURE_LIMIT failures.
-AUTHENTICATION_BACKENDS = ["riskcontrol.auth.AxesLoginBackend", "django.contrib.auth.backends.ModelBackend"]
+# Risk rules for logins (riskcontrol.auth.RiskLoginBackend): after the lockout, before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "riskcontrol.auth.AxesLoginBackend",
+    "riskcontrol.auth.RiskLoginBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

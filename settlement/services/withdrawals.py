@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from settlement import conf
 from settlement.errors import InvalidAmount, WithdrawalConflict, WithdrawalRefused
+from settlement.integrations import withdrawal_risk_screen
 from settlement.models import Account, Transfer, Wallet, Withdrawal
 from settlement.services.ledger import platform_account, transfer_post, wallet_account
 from voucherhub.core.audit import audit_record
@@ -23,27 +24,48 @@ def withdrawal_fee(amount: Decimal) -> Decimal:
     return min(max(fee, conf.withdrawal_fee_minimum()), amount - Decimal("0.01"))
 
 
-@transaction.atomic
-def withdrawal_request(*, wallet: Wallet, amount, payee: str, actor, key: str | None = None) -> Withdrawal:
-    """Move `amount` of available commission into "being withdrawn" and ask finance to pay it."""
-    if key:
-        existing = Withdrawal.objects.filter(request_key=key).first()
-        if existing is not None:
-            if existing.wallet_id != wallet.pk or existing.amount != money(amount):
-                raise WithdrawalConflict(field="key")
-            return existing
+def _replay(*, wallet: Wallet, amount: Decimal, key: str | None) -> Withdrawal | None:
+    """The withdrawal already made under `key`, or None; a different request under the key is refused (409)."""
+    if not key:
+        return None
+    existing = Withdrawal.objects.filter(request_key=key).first()
+    if existing is not None and (existing.wallet_id != wallet.pk or existing.amount != amount):
+        raise WithdrawalConflict(field="key")
+    return existing
+
+
+def withdrawal_request(*, wallet: Wallet, amount, payee: str, actor, key: str | None = None, ip: str | None = None) -> Withdrawal:
+    """Move `amount` of available commission into "being withdrawn" and ask finance to pay it.
+
+    Risk control's rules for withdrawals run first (RiskBlocked, 403, on block), outside the transaction, so
+    a refusal's event is kept. A retry under the same key answers with the first withdrawal."""
     try:
         amount = money(amount)
     except (TypeError, ValueError, ArithmeticError):
         raise InvalidAmount(field="amount")
+    existing = _replay(wallet=wallet, amount=amount, key=key)
+    if existing is not None:
+        return existing
     if amount < conf.withdrawal_minimum():
         raise WithdrawalRefused(_("The smallest withdrawal is %(min)s.") % {"min": conf.withdrawal_minimum()}, field="amount")
     if not payee.strip():
         raise WithdrawalRefused(_("Say where the money should go."), field="payee")
+    withdrawal_risk_screen(actor=actor, distributor_id=wallet.distributor_id, amount=amount, ip=ip, reference=key or "")
+    return _withdrawal_create(wallet=wallet, amount=amount, payee=payee, actor=actor, key=key)
+
+
+@transaction.atomic
+def _withdrawal_create(*, wallet: Wallet, amount: Decimal, payee: str, actor, key: str | None) -> Withdrawal:
+    """The request's writes, under the lock of the wallet's available-commission account (validated by the caller)."""
     available = wallet_account(wallet, K.COMMISSION_AVAILABLE)
-    if Account.objects.select_for_update().get(pk=available.pk).balance < amount:
+    balance = Account.objects.select_for_update().get(pk=available.pk).balance
+    # A twin under the same key that held this lock before us has committed by now: answer with it.
+    existing = _replay(wallet=wallet, amount=amount, key=key)
+    if existing is not None:
+        return existing
+    if balance < amount:
         raise WithdrawalRefused(
-            _("Only %(available)s of commission is available.") % {"available": Account.objects.get(pk=available.pk).balance},
+            _("Only %(available)s of commission is available.") % {"available": balance},
             field="amount",
         )
     fee = withdrawal_fee(amount)

@@ -56,6 +56,9 @@ def test_reject_reaches_the_caller_and_can_block(held, received, ops_user, djang
     assert event.released_at is not None
     devices = RiskList.objects.get(list_type="block", dimension=Dimension.DEVICE)
     assert list(devices.entries.values_list("value", flat=True)) == ["dev-1"]
+    # the lists it made and the values it added are audited like any other list change
+    assert AuditLog.objects.filter(action="risk.list.create", object_id=str(devices.pk), actor=ops_user).exists()
+    assert AuditLog.objects.filter(action="risk.list.add").count() == 2
     # the blocklist works at once, with a rule on it
     make_rule(kind=RiskRule.Kind.BLOCKLIST, risk_list=devices)
     assert risk_evaluate(ctx=purchase(device="dev-1")).blocked

@@ -90,3 +90,84 @@ def test_wallet_debits_race_near_the_credit_limit(tree, finance_user):
     assert CardCode.objects.filter(sku=tree.sku, status="sold").count() == 5
     assert CardCode.objects.filter(sku=tree.sku, status="available").count() == 55
     assert ledger_check().ok
+
+
+def _commission_available(distributor, amount: str) -> Account:
+    from settlement.models import Transfer
+    from settlement.services.ledger import platform_account, transfer_post
+
+    account = wallet_account(wallet_for(distributor), Account.Kind.COMMISSION_AVAILABLE)
+    transfer_post(
+        kind=Transfer.Kind.RELEASE,
+        lines=[(platform_account(Account.Kind.COMMISSION_EXPENSE), -Decimal(amount)), (account, Decimal(amount))],
+        reference=f"TEST-{distributor.pk}",
+        key=f"test-commission:{distributor.pk}:{amount}",
+    )
+    return account
+
+
+@pytest.fixture
+def cheap_withdrawals(settings):
+    settings.SETTLEMENT_WITHDRAWAL_MINIMUM = "1.00"
+    settings.SETTLEMENT_WITHDRAWAL_FEE_MINIMUM = "0.00"
+    settings.SETTLEMENT_WITHDRAWAL_FEE_RATE = "0"
+
+
+def test_sixteen_withdrawals_at_once_never_take_more_than_the_commission(tree, finance_user, cheap_withdrawals):
+    """16 requests of 100.00 at once against 500.00 of available commission: exactly 5 are taken, the other 11
+    are refused on the amount, and paying out everything taken pays exactly the balance."""
+    from settlement.errors import WithdrawalRefused
+    from settlement.models import Withdrawal
+    from settlement.services.withdrawals import withdrawal_approve, withdrawal_request
+
+    # given
+    available = _commission_available(tree.mid, "500.00")
+    wallet = wallet_for(tree.mid)
+    keys = iter(f"wd-race-{n}" for n in range(16))
+    key_lock = threading.Lock()
+
+    def request():
+        with key_lock:
+            key = next(keys)
+        return withdrawal_request(wallet=wallet, amount="100.00", payee="ICBC 6222 0000", actor=None, key=key).number
+
+    # when
+    results = race(16, request)
+    # then
+    taken = [value for kind, value in results if kind == "ok"]
+    refused = [value for kind, value in results if kind == "error"]
+    assert len(taken) == 5 and len(set(taken)) == 5
+    assert len(refused) == 11 and all(isinstance(e, WithdrawalRefused) and e.field == "amount" for e in refused), refused
+    available.refresh_from_db()
+    assert available.balance == Decimal("0.00")
+    withdrawing = wallet_account(wallet, Account.Kind.COMMISSION_WITHDRAWING)
+    assert withdrawing.balance == Decimal("500.00")
+    running = Decimal("0")
+    for amount in available.entries.order_by("pk").values_list("amount", flat=True):
+        running += amount
+        assert running >= 0
+    for withdrawal in Withdrawal.objects.all():
+        withdrawal_approve(withdrawal=withdrawal, actor=finance_user, payout_reference=f"BANK-{withdrawal.number}")
+    assert sum(Withdrawal.objects.values_list("net", flat=True)) == Decimal("500.00")
+    assert ledger_check().ok
+
+
+def test_sixteen_retries_of_one_withdrawal_take_it_once_and_pay_it_once(tree, finance_user, cheap_withdrawals):
+    """The same request sent 16 times at once (one key), then approved 16 times at once: one withdrawal, one payout."""
+    from settlement.models import Transfer, Withdrawal
+    from settlement.services.withdrawals import withdrawal_approve, withdrawal_request
+
+    available = _commission_available(tree.mid, "150.00")
+    wallet = wallet_for(tree.mid)
+    results = race(16, lambda: withdrawal_request(wallet=wallet, amount="100.00", payee="ICBC 6222 0000", actor=None, key="wd-one").number)
+    assert {kind for kind, _value in results} == {"ok"}, results
+    assert len({value for _kind, value in results}) == 1
+    withdrawal = Withdrawal.objects.get()
+    available.refresh_from_db()
+    assert available.balance == Decimal("50.00")
+
+    results = race(16, lambda: withdrawal_approve(withdrawal=withdrawal, actor=finance_user, payout_reference="BANK-1").status)
+    assert {value for _kind, value in results} == {Withdrawal.Status.APPROVED}, results
+    assert Transfer.objects.filter(kind=Transfer.Kind.WITHDRAWAL_PAYOUT, reference=withdrawal.number).count() == 1
+    assert wallet_account(wallet, Account.Kind.COMMISSION_WITHDRAWING).balance == Decimal("0.00")
+    assert ledger_check().ok

@@ -166,3 +166,37 @@ def test_a_payment_after_expiry_still_revives_an_order_that_was_not_rejected(tre
     order_pay(order=order, payment=payment_for_order(order=order))
     order.refresh_from_db()
     assert order.status == Order.Status.DELIVERED and order.hold == Order.Hold.NONE
+
+
+def test_a_blocklisted_address_cannot_request_a_withdrawal(client, tree, settings):
+    """A withdrawal rule fires: the portal shows the reasons as a form error and nothing is written."""
+    from settlement.models import Account, Transfer, Withdrawal
+    from settlement.services.ledger import platform_account, transfer_post, wallet_account
+    from settlement.services.wallets import wallet_for
+
+    # given commission to withdraw and an address on the blocklist for withdrawals
+    settings.SETTLEMENT_WITHDRAWAL_MINIMUM = "1.00"
+    available = wallet_account(wallet_for(tree.seller), Account.Kind.COMMISSION_AVAILABLE)
+    transfer_post(
+        kind=Transfer.Kind.RELEASE,
+        lines=[(platform_account(Account.Kind.COMMISSION_EXPENSE), -Decimal("200.00")), (available, Decimal("200.00"))],
+        reference="TEST",
+        key="test-commission",
+    )
+    risk_list = make_list(dimension=Dimension.IP, values=["203.0.113.88"], name="no withdrawals from here")
+    make_rule(kind=RiskRule.Kind.BLOCKLIST, applies_to="withdrawal", risk_list=risk_list, score=100, name="no withdrawals from here")
+    client.force_login(tree.seller_user)
+    form = {"amount": "150.00", "payee": "ICBC 6222 0000", "request_key": "wd-blocked"}
+    # when
+    response = client.post("/portal/withdrawals/", form, REMOTE_ADDR="203.0.113.88")
+    # then
+    assert response.status_code == 200
+    assert "no withdrawals from here" in response.content.decode()
+    assert not Withdrawal.objects.exists()
+    available.refresh_from_db()
+    assert available.balance == Decimal("200.00")
+    event = RiskEvent.objects.get(action="withdrawal")
+    assert event.outcome == "block" and event.distributor_id == tree.seller.pk and event.amount == Decimal("150.00")
+    # from another address the same request goes through
+    assert client.post("/portal/withdrawals/", form, REMOTE_ADDR="198.51.100.3").status_code == 302
+    assert Withdrawal.objects.get().amount == Decimal("150.00")
