@@ -27,7 +27,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from voucherhub.core import roles
+        from voucherhub.core import checks, roles  # noqa: F401 (checks: registers the deploy checks)
         from voucherhub.core.audit import AUDIT_ACTIONS, audit_actions_register, install_admin_audit
 
         roles.grant(roles.OPS, ["core.view_auditlog", "core.view_auditlog_all"])
