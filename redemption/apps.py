@@ -14,6 +14,7 @@ class RedemptionConfig(AppConfig):
     verbose_name = _("Redemption")
 
     def ready(self) -> None:
+        from redemption import checks  # noqa: F401 (registers the deploy checks)
         from redemption.audit_actions import AUDIT_ACTIONS
         from voucherhub.core import roles
         from voucherhub.core.audit import audit_actions_register

@@ -21,6 +21,19 @@ def sms_backend() -> str:
     return getattr(settings, "REDEMPTION_SMS_BACKEND", "redemption.notify.ConsoleSmsBackend")
 
 
+def sms_url() -> str:
+    """Where redemption.notify.HttpSmsBackend posts each SMS."""
+    return str(getattr(settings, "REDEMPTION_SMS_URL", ""))
+
+
+def sms_token() -> str:
+    return str(getattr(settings, "REDEMPTION_SMS_TOKEN", ""))
+
+
+def sms_timeout() -> float:
+    return float(getattr(settings, "REDEMPTION_SMS_TIMEOUT", 10))
+
+
 def site_url() -> str:
     return str(getattr(settings, "SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
 

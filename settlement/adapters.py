@@ -4,6 +4,10 @@
   callback signed with HMAC-SHA256 under `conf.sandbox_secret()`, exactly like a real provider would.
 * `manual`: bank transfer. The buyer sees the account and the reference; finance confirms the payment
   when the money arrives (finance pages / admin action), which applies the same callback path.
+
+The sandbox moves no money, so it is offered only while `settings.PAYMENT_SANDBOX` is on (development's
+default; production only when set explicitly, which `check --deploy` reports as an error). `adapter_get`
+and `adapters_enabled` are the only way to an adapter at run time: a switched-off adapter is unknown there.
 """
 
 import hashlib
@@ -16,6 +20,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from settlement import conf
+from settlement.errors import PaymentAdapterUnavailable
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,8 @@ class PaymentAdapter:
     name = ""
     label = ""
     refunds_instantly = False
+    # False for an adapter that only pretends (the sandbox): its "payments" are never money received.
+    moves_money = True
 
     def start_url(self, payment) -> str:
         raise NotImplementedError
@@ -58,6 +65,7 @@ class SandboxAdapter(PaymentAdapter):
     name = "sandbox"
     label = _("Sandbox payment (demo)")
     refunds_instantly = True
+    moves_money = False
     SIGNATURE_HEADER = "X-Sandbox-Signature"
 
     @staticmethod
@@ -117,8 +125,22 @@ class ManualAdapter(PaymentAdapter):
         return False  # finance pays it back by bank transfer
 
 
+# Every adapter the code knows; what may be used at run time is `adapters_enabled()`.
 ADAPTERS: dict[str, PaymentAdapter] = {a.name: a for a in (SandboxAdapter(), ManualAdapter())}
 
 
-def adapter_get(name: str) -> PaymentAdapter:
-    return ADAPTERS[name]
+def sandbox_enabled() -> bool:
+    return conf.payment_sandbox()
+
+
+def adapters_enabled() -> dict[str, PaymentAdapter]:
+    """The adapters payments may use now: every adapter, less the sandbox unless PAYMENT_SANDBOX is on."""
+    return {name: a for name, a in ADAPTERS.items() if a.name != SandboxAdapter.name or sandbox_enabled()}
+
+
+def adapter_get(name: str, *, field: str = "adapter") -> PaymentAdapter:
+    """The enabled adapter `name`, or PaymentAdapterUnavailable (naming `field`) for an unknown or switched-off one."""
+    adapter = adapters_enabled().get(name)
+    if adapter is None:
+        raise PaymentAdapterUnavailable(field=field, adapter=name)
+    return adapter

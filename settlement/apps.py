@@ -22,6 +22,7 @@ class SettlementConfig(AppConfig):
     verbose_name = _("Settlement")
 
     def ready(self) -> None:
+        from settlement import checks  # noqa: F401 (registers the deploy checks)
         from settlement.audit_actions import AUDIT_ACTIONS
         from settlement.models import ExportJob
         from settlement.services.exports import export_give_up, export_requeue

@@ -58,6 +58,11 @@ def export_dir():
     return path
 
 
+def payment_sandbox() -> bool:
+    """The sandbox payment adapter is on (PAYMENT_SANDBOX; development's default, never production's)."""
+    return bool(_get("PAYMENT_SANDBOX", False))
+
+
 def sandbox_secret() -> str:
     """The sandbox payment provider's callback signing secret (derived from SECRET_KEY unless set)."""
     import hashlib

@@ -94,3 +94,8 @@ class CodeNotReportable(SettlementError):
 class IssueAlreadyOpen(Conflict):
     code = "issue_already_open"
     default_message = _("This code was already reported; we are looking into it.")
+
+
+class PaymentAdapterUnavailable(SettlementError):
+    code = "payment_adapter_unavailable"
+    default_message = _("This payment method is not available.")

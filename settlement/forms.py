@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from settlement.adapters import adapters_enabled
 from settlement.models import CodeIssue, ExportJob, Order
 from voucherhub.core.money import Currency
 
@@ -57,6 +58,16 @@ class SecondFactorForm(forms.Form):
     otp_token = forms.CharField(label=_("Authenticator code"), max_length=8, required=False, help_text=_("If you use two-factor sign-in."))
 
 
+# A consumer's or a top-up's ways to pay, in this order; only the enabled adapters are offered (and accepted).
+PAYMENT_CHOICES = [(Order.PayMethod.SANDBOX, _("Sandbox payment (demo)")), (Order.PayMethod.MANUAL, _("Bank transfer"))]
+
+
+def _payment_choices(field: forms.ChoiceField) -> None:
+    enabled = adapters_enabled()
+    field.choices = [(value, label) for value, label in PAYMENT_CHOICES if value in enabled]
+    field.initial = field.choices[0][0] if field.choices else None
+
+
 class CheckoutForm(SubmitOnceForm):
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=20, initial=1)
     contact = forms.CharField(label=_("E-mail or mobile number"), max_length=200, help_text=_("Where we send the link to your codes."))
@@ -67,12 +78,11 @@ class CheckoutForm(SubmitOnceForm):
         widget=forms.PasswordInput(render_value=True),
         help_text=_("At least 6 characters. With the order number and your contact it opens your order later."),
     )
-    pay_method = forms.ChoiceField(
-        label=_("Payment"),
-        choices=[(Order.PayMethod.SANDBOX, _("Sandbox payment (demo)")), (Order.PayMethod.MANUAL, _("Bank transfer"))],
-        widget=forms.RadioSelect,
-        initial=Order.PayMethod.SANDBOX,
-    )
+    pay_method = forms.ChoiceField(label=_("Payment"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _payment_choices(self.fields["pay_method"])
 
 
 class LookupForm(forms.Form):
@@ -83,12 +93,11 @@ class LookupForm(forms.Form):
 
 class TopupForm(forms.Form):
     amount = forms.DecimalField(label=_("Amount"), min_value=1, max_digits=12, decimal_places=2)
-    adapter = forms.ChoiceField(
-        label=_("Pay by"),
-        choices=[("sandbox", _("Sandbox payment (demo)")), ("manual", _("Bank transfer"))],
-        widget=forms.RadioSelect,
-        initial="sandbox",
-    )
+    adapter = forms.ChoiceField(label=_("Pay by"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        _payment_choices(self.fields["adapter"])
 
 
 class WithdrawalForm(forms.Form):

@@ -34,9 +34,9 @@ from riskcontrol.errors import ChallengeRequired, LockedOut, RiskBlocked
 from riskcontrol.forms import ChallengeForm
 from riskcontrol.services import challenge_new, reveal_guard
 from settlement import forms, integrations
-from settlement.adapters import ADAPTERS, SandboxAdapter, adapter_get
+from settlement.adapters import SandboxAdapter, adapter_get, adapters_enabled
 from settlement.aftersales_views import lookup_report_links, portal_order_cases
-from settlement.errors import OrderNotFound
+from settlement.errors import OrderNotFound, PaymentAdapterUnavailable
 from settlement.models import CommissionAccrual, ExportJob, Order, Payment, Statement, Wallet, Withdrawal
 from settlement.selectors import orders as order_selectors
 from settlement.selectors import wallets as wallet_selectors
@@ -415,7 +415,10 @@ def _order_onward(order: Order):
     order lookup (a form sent again after the order was paid, say)."""
     if order.status == Order.Status.PENDING:
         payment = payment_services.payment_for_order(order=order)
-        return redirect(adapter_get(payment.adapter).start_url(payment))
+        try:
+            return redirect(adapter_get(payment.adapter).start_url(payment))
+        except PaymentAdapterUnavailable:  # placed while an adapter was on that is off now: no page to pay on
+            pass
     return redirect(reverse("settlement:order-lookup") + "?" + urlencode({"number": order.number}))
 
 
@@ -437,13 +440,17 @@ def _review_rejected(payment: Payment) -> bool:
 
 @never_cache
 def sandbox_pay(request, number: str):
-    """The sandbox provider's checkout page: pay (or fail) posts a signed callback exactly as a provider would."""
-    payment = _payment_or_404(number, "sandbox")
+    """The sandbox provider's checkout page: pay (or fail) posts a signed callback exactly as a provider would.
+    Not there at all (404) unless the sandbox adapter is on (PAYMENT_SANDBOX)."""
+    try:
+        adapter: SandboxAdapter = adapter_get(SandboxAdapter.name)
+    except PaymentAdapterUnavailable:
+        raise Http404 from None
+    payment = _payment_or_404(number, adapter.name)
     if _review_rejected(payment):
         status = 409 if request.method == "POST" else 200
         return render(request, "settlement/pay/sandbox.html", {"payment": payment, "rejected": True}, status=status)
     if request.method == "POST" and payment.status == Payment.Status.PENDING:
-        adapter: SandboxAdapter = ADAPTERS["sandbox"]
         event_type = "payment.failed" if request.POST.get("result") == "fail" else "payment.succeeded"
         body = adapter.callback_body(
             event_id=f"{payment.number}-{event_type}", event_type=event_type, payment_number=payment.number, amount=payment.amount
@@ -470,7 +477,7 @@ def manual_pay(request, number: str):
 @require_POST
 def payment_callback(request, adapter: str):
     """Providers post here. Signed and idempotent; see payment_callback_receive."""
-    if adapter not in ADAPTERS or adapter == "manual":
+    if adapter not in adapters_enabled() or adapter == "manual":
         raise Http404
     callback = payment_services.payment_callback_receive(adapter_name=adapter, body=request.body, headers=request.headers)
     status = {"bad_signature": 400, "unknown_payment": 404, "amount_mismatch": 409}.get(callback.outcome, 200)

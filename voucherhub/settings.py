@@ -105,6 +105,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "voucherhub.core.context_processors.navigation",
+                "settlement.context_processors.payment_sandbox_banner",
             ],
         },
     },
@@ -162,6 +163,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 
 DEFAULT_CURRENCY = "CNY"
+
+# The sandbox payment provider (no real money moves): on for development, off in production unless set
+# explicitly, and then `check --deploy` reports an error and staff see a banner (docs/settlement.md).
+PAYMENT_SANDBOX = env.bool("PAYMENT_SANDBOX", default=not PRODUCTION)
 
 # Behind a proxy, the client address comes from this header (set only when the proxy is trusted).
 CLIENT_IP_HEADER = env.str("CLIENT_IP_HEADER", default="")
@@ -226,10 +231,25 @@ UNFOLD = {
     "SHOW_LANGUAGES": True,
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": True,
+    # A "sandbox payments on" label in the admin's header while the sandbox adapter is on in production.
+    "ENVIRONMENT": "settlement.context_processors.admin_environment",
 }
 
 # --- Mail ------------------------------------------------------------------
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Development prints mail on the console; production sends it by SMTP (EMAIL_HOST ...). A console backend in
+# production is refused by `check --deploy` unless CONSOLE_MESSAGES_ALLOWED=true, and then prints every
+# link and code masked (voucherhub/core/mail.py, voucherhub/core/checks.py).
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "voucherhub.core.mail.ConsoleEmailBackend",
+)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+CONSOLE_MESSAGES_ALLOWED = env.bool("CONSOLE_MESSAGES_ALLOWED", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="VoucherHub <noreply@voucherhub.local>")
 OPS_ALERT_EMAILS = env.list("OPS_ALERT_EMAILS", default=[])
 
@@ -251,10 +271,32 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    # Private links (/my/<token>/ ...) in a logged path or referrer lose their token (voucherhub/core/logmask.py).
+    # Django's default handlers are replaced by these filtered ones: its "django" console handler printed
+    # "Not Found: /my/<token>/" unfiltered under DEBUG, and runserver's log holds every request line.
+    "filters": {
+        "private_paths": {"()": "voucherhub.core.logmask.PrivatePathFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["private_paths"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["private_paths"]},
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "private_paths"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},  # and on to the root's console
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 # --- Card-code imports ----------------------------------------------------------
@@ -350,6 +392,9 @@ REDEMPTION_REVERSAL_WINDOW_HOURS = env.int("REDEMPTION_REVERSAL_WINDOW_HOURS", d
 REDEMPTION_REMINDER_DAYS = env.list("REDEMPTION_REMINDER_DAYS", cast=int, default=[7, 1])
 REDEMPTION_QR_MAX_AGE = env.int("REDEMPTION_QR_MAX_AGE", default=30 * 60)
 REDEMPTION_SMS_BACKEND = env.str("REDEMPTION_SMS_BACKEND", default="redemption.notify.ConsoleSmsBackend")
+# redemption.notify.HttpSmsBackend: the SMS gateway's address and bearer token (production).
+REDEMPTION_SMS_URL = env.str("REDEMPTION_SMS_URL", default="")
+REDEMPTION_SMS_TOKEN = env.str("REDEMPTION_SMS_TOKEN", default="")
 REDEMPTION_TERMINAL_CACHE_SECONDS = env.float("REDEMPTION_TERMINAL_CACHE_SECONDS", default=10)
 
 # --- API performance (docs/performance.md) ----------------------------------------

@@ -5,10 +5,11 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import Count, Sum
+from django.db.models import Count, Exists, OuterRef, Sum
 from django.utils import timezone
 
-from settlement.models import Account, Entry, MerchantStatement, Order, Payment, RefundPayout, Statement, Transfer
+from settlement.adapters import ADAPTERS, adapters_enabled
+from settlement.models import Account, Entry, MerchantStatement, Order, Payment, PaymentCallback, RefundPayout, Statement, Transfer
 from settlement.selectors.ledger import ledger_check
 from settlement.selectors.wallets import withdrawals_pending
 from voucherhub.core.money import ZERO
@@ -55,6 +56,72 @@ class FinanceSummary:
     refund_payouts_waiting: int
     refund_payouts_waiting_total: Decimal
     ledger: LedgerStatus
+    payments: list["AdapterReconciliation"]
+
+
+@dataclass(frozen=True)
+class AdapterReconciliation:
+    """One payment adapter's money received against money credited, all time.
+
+    credited: payments whose credit the ledger holds (a wallet top-up, or an order's sale paid from the
+    provider's clearing account). received: those of them with a receipt, a provider's applied success
+    callback (or finance's bank-transfer confirmation) for the payment's exact amount, through an adapter
+    that moves real money. The sandbox's "payments" are never received money. A credit without a receipt
+    is flagged (`unmatched`, the first few payment numbers in `unmatched_numbers`)."""
+
+    adapter: str
+    label: str
+    enabled: bool
+    credited: Decimal
+    received: Decimal
+    unmatched: int
+    unmatched_total: Decimal
+    unmatched_numbers: list[str]
+
+    @property
+    def flagged(self) -> bool:
+        return self.unmatched > 0
+
+
+def _credited_payments():
+    clearing_credit = Entry.objects.filter(account__kind=Account.Kind.PAYMENT_CLEARING, amount__lt=0)
+    topup = clearing_credit.filter(transfer__kind=Transfer.Kind.TOPUP, transfer__reference=OuterRef("number"))
+    sale = clearing_credit.filter(transfer__kind=Transfer.Kind.SALE, transfer__order=OuterRef("order"))
+    return Payment.objects.filter(Exists(topup) | Exists(sale))
+
+
+def _receipted(payments):
+    receipt = PaymentCallback.objects.filter(
+        payment=OuterRef("pk"), outcome=PaymentCallback.Outcome.APPLIED, event_type="payment.succeeded", amount=OuterRef("amount")
+    )
+    money_moving = [name for name, adapter in ADAPTERS.items() if adapter.moves_money]
+    return payments.filter(Exists(receipt), adapter__in=money_moving)
+
+
+def payment_reconciliation(*, unmatched_shown: int = 5) -> list[AdapterReconciliation]:
+    """Per payment adapter (every enabled one, and any other that has payments): received vs credited."""
+    credited = _credited_payments()
+    totals = {row["adapter"]: row["total"] for row in credited.order_by().values("adapter").annotate(total=Sum("amount"))}
+    received = {row["adapter"]: row["total"] for row in _receipted(credited).order_by().values("adapter").annotate(total=Sum("amount"))}
+    enabled = adapters_enabled()
+    rows = []
+    for name in [*enabled, *sorted(set(totals) - set(enabled))]:
+        unmatched = credited.filter(adapter=name).exclude(pk__in=_receipted(credited).filter(adapter=name).values("pk"))
+        stats = unmatched.order_by().aggregate(n=Count("id"), total=Sum("amount")) if name in totals else {"n": 0, "total": None}
+        adapter = ADAPTERS.get(name)
+        rows.append(
+            AdapterReconciliation(
+                adapter=name,
+                label=str(adapter.label) if adapter else name,
+                enabled=name in enabled,
+                credited=totals.get(name) or ZERO,
+                received=received.get(name) or ZERO,
+                unmatched=stats["n"],
+                unmatched_total=stats["total"] or ZERO,
+                unmatched_numbers=list(unmatched.order_by("-pk").values_list("number", flat=True)[:unmatched_shown]) if stats["n"] else [],
+            )
+        )
+    return rows
 
 
 def finance_summary() -> FinanceSummary:
@@ -83,4 +150,5 @@ def finance_summary() -> FinanceSummary:
         refund_payouts_waiting=payouts["n"],
         refund_payouts_waiting_total=payouts["total"] or ZERO,
         ledger=ledger_status(),
+        payments=payment_reconciliation(),
     )

@@ -19,6 +19,7 @@ from channels import pricing as channel_pricing
 from channels import services as channel_services
 from channels.models import Distributor, Quota, Storefront, StorefrontItem
 from settlement import conf, integrations
+from settlement.adapters import adapter_get
 from settlement.errors import (
     InvalidAmount,
     InvalidOrderTransition,
@@ -196,6 +197,8 @@ def order_place(
     pay_method = pay_method or (Order.PayMethod.SANDBOX if consumer else Order.PayMethod.WALLET)
     if consumer and pay_method == Order.PayMethod.WALLET:
         raise SettlementError(_("Choose a payment method."), field="pay_method")
+    if consumer:
+        adapter_get(pay_method, field="pay_method")  # a switched-off adapter (the sandbox in production) is refused
     if not consumer and pay_method != Order.PayMethod.WALLET:
         raise SettlementError(_("Distributor orders are paid from the wallet."), field="pay_method")
     if consumer and not contact.strip():

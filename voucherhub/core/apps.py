@@ -31,7 +31,7 @@ class CoreConfig(AppConfig):
     verbose_name = _("Core")
 
     def ready(self) -> None:
-        from voucherhub.core import jobs, roles  # noqa: F401 - jobs registers its system check
+        from voucherhub.core import checks, jobs, roles  # noqa: F401 - checks and jobs register their system checks
         from voucherhub.core.audit import AUDIT_ACTIONS, audit_actions_register, install_admin_audit
 
         roles.grant(roles.OPS, ["core.view_auditlog", "core.view_auditlog_all"])
