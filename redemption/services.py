@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog import codegen, vault
+from catalog.codetext import text_code_guard
 from catalog.models import CardCode, Sku
 from redemption import conf, hotpath, idempotency, integrations, rules, tokens
 from redemption.models import (
@@ -648,6 +649,7 @@ def reversal_window(merchant: Merchant) -> timedelta:
 def redemption_reverse(*, caller: Caller, redemption_id: int, idempotency_key: str, reason: str = "") -> Outcome:
     """Undo a redemption of the caller's own merchant within its window; reversing twice changes nothing."""
     key = idempotency.key_checked(idempotency_key)
+    text_code_guard(text=reason, field="reason")  # a clerk typing the code into the reason would store it
     request_hash = idempotency.fingerprint("reverse", {"redemption": int(redemption_id), "reason": reason or ""})
     replay = idempotency.replay_for(scope=caller.scope, key=key, request_hash=request_hash)
     if replay is not None:

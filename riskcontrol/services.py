@@ -18,6 +18,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.codetext import text_code_guard
 from riskcontrol import counters, engine, eventlog
 from riskcontrol.challenge import Challenge, challenge_new, challenge_verify
 from riskcontrol.decision import Decision, Reason, RiskContext
@@ -360,6 +361,7 @@ def review_decide(*, event_id: int, approve: bool, actor, note: str = "", block:
     (`block`, dimension names) to the blocklist of that kind. Receivers of `review_decided` run
     inside this transaction: their writes commit or roll back with the decision.
     """
+    text_code_guard(text=note, field="note")  # the note is shown to the buyer's side and in the audit log
     event = RiskEvent.objects.select_for_update().filter(pk=event_id).first()
     if event is None:
         raise NotUnderReview()

@@ -1,5 +1,6 @@
 """The terminal API: verify, redeem, reverse, list; error format; idempotency; no leaks across merchants."""
 
+import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -289,3 +290,14 @@ def test_schema_documents_the_endpoints(client):
     text = response.content.decode()
     for path in ["/api/v1/redemptions/verify/", "/api/v1/redemptions/{id}/reverse/", "Idempotency-Key"]:
         assert path in text
+
+
+def test_a_reversal_reason_that_holds_a_code_is_refused(api_a, sku_a):
+    code, plaintext = factories.card_code(sku=sku_a)
+    redemption_id = api_a.redeem({"code": plaintext}).json()["id"]
+    dotted = ".".join(plaintext[i : i + 4] for i in range(0, len(plaintext), 4))
+    response = api_a.reverse(redemption_id, reason=f"customer gave back {dotted}")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"reason": [response.json()["error"]["message"]]}
+    assert Redemption.objects.get(pk=redemption_id).status == Redemption.Status.COMPLETED
+    assert plaintext[:8] not in json.dumps(list(Redemption.objects.values("reverse_reason")))
