@@ -183,6 +183,12 @@ Q_CLUSTER = {
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "voucherhub.core.api.exception_handler",
+    # DRF's parsers, refusing control characters and non-characters in any text (voucherhub/core/apiparsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "voucherhub.core.apiparsers.JSONParser",
+        "voucherhub.core.apiparsers.FormParser",
+        "voucherhub.core.apiparsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
@@ -244,6 +250,13 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+# --- Spreadsheets: django-import-export's formats, with XLSX text made writable (voucherhub/core/text.py) ---
+from import_export.formats import base_formats  # noqa: E402
+
+from voucherhub.core.text import SafeXLSX  # noqa: E402
+
+IMPORT_EXPORT_FORMATS = [SafeXLSX if fmt is base_formats.XLSX else fmt for fmt in base_formats.DEFAULT_FORMATS]
 
 # --- Card-code imports ----------------------------------------------------------
 # Files up to these sizes are checked and stored during the request; larger ones run as django-q2 jobs.

@@ -169,3 +169,14 @@ def test_scanner_input_of_a_qr_token_redeems_at_the_console(client, clerk_a, sku
     done = client.post("/merchant/redeem/", {"code": token, "serial": "", "idempotency_key": "qr-1", "store": shop_a.store.pk})
     assert 'data-testid="result-success"' in done.content.decode()
     assert Redemption.objects.get().attempts.get().via_qr is True
+
+
+def test_the_merchant_console_xlsx_export_does_not_fail_on_data(client, sku_a, api_a, clerk_a):
+    _code, plaintext = factories.card_code(sku=sku_a)
+    api_a.redeem({"code": plaintext, "reference": "till-1"})
+    Redemption.objects.update(reference="till\x1b-1\ufffe")
+    response = client.get("/merchant/export.xlsx/")
+    assert response.status_code == 200
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert "till-1" in rows[1]
+    assert not any("\x1b" in str(value) or "\ufffe" in str(value) for value in rows[1])
