@@ -89,3 +89,15 @@ def test_the_streaming_xlsx_export_does_not_fail_on_data(tmp_path, dirty_order):
     parts = zipfile.ZipFile(path)
     text = b"".join(parts.read(name) for name in parts.namelist()).decode()
     assert "\x0b" not in text and "\uffff" not in text and "\x01" not in text
+
+
+def test_form_and_multipart_bodies_are_checked_too():
+    from django.http import QueryDict
+    from rest_framework.exceptions import ValidationError
+
+    from voucherhub.core.apiparsers import body_text_check
+
+    body_text_check(QueryDict("reason=ok&reference=POS-1"))
+    with pytest.raises(ValidationError) as refused:
+        body_text_check(QueryDict("reason=ok&reference=POS%1B1&tag=a&tag=b%07"))
+    assert set(refused.value.detail) == {"reference", "tag.1"}
