@@ -527,6 +527,8 @@ def redemption_redeem(
 ) -> Outcome:
     """Use a code at the caller's store: single-use codes whole, stored-value codes by `amount` of their balance."""
     key = idempotency.key_checked(idempotency_key)
+    # A scanner aimed at the wrong field puts the code into the receipt number. Short references cost nothing here.
+    text_code_guard(text=reference, field="reference")
     amount = money(amount) if amount is not None else None
     spend = money(spend) if spend is not None else None
     request_hash = idempotency.fingerprint(

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from catalog import codegen
 from catalog.models import CardCode, CodeEvent
 from redemption.models import IdempotencyRecord, Redemption, RedemptionAttempt
 from tests import factories
@@ -301,3 +302,13 @@ def test_a_reversal_reason_that_holds_a_code_is_refused(api_a, sku_a):
     assert response.json()["error"]["fields"] == {"reason": [response.json()["error"]["message"]]}
     assert Redemption.objects.get(pk=redemption_id).status == Redemption.Status.COMPLETED
     assert plaintext[:8] not in json.dumps(list(Redemption.objects.values("reverse_reason")))
+
+
+def test_a_receipt_reference_that_holds_the_code_is_refused_and_nothing_is_redeemed(api_a, sku_a):
+    code, plaintext = factories.card_code(sku=sku_a)
+    response = api_a.redeem({"code": plaintext, "reference": codegen.pretty(plaintext)})
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["reference"]
+    code.refresh_from_db()
+    assert code.status == CardCode.Status.SOLD and not Redemption.objects.exists()
+    assert api_a.redeem({"code": plaintext, "reference": "POS-20261207-01"}).status_code == 201
