@@ -15,4 +15,5 @@ AUDIT_ACTIONS = {
     "codes.reveal": _("Codes revealed"),
     "codes.reveal_refused": _("Code reveal refused"),
     "codes.lookup": _("Code looked up"),
+    "codes.search_refused": _("Admin search with a card code refused"),
 }

@@ -9,6 +9,7 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from redemption.models import Redemption
+from voucherhub.core.text import xlsx_safe
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -60,6 +61,7 @@ def _row(r: Redemption) -> list:
 
 def _safe(value):
     """Spreadsheet apps run cells that start like a formula; text from outside gets a leading quote."""
+    value = xlsx_safe(value)  # what an XLSX file cannot hold is dropped (the CSV gets the same text)
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
     return value

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from catalog import codegen, vault
+from catalog.codetext import text_code_guard
 from catalog.models import CardCode, Sku
 from redemption import conf, hotpath, idempotency, integrations, rules, tokens
 from redemption.models import (
@@ -539,6 +540,8 @@ def redemption_redeem(
 ) -> Outcome:
     """Use a code at the caller's store: single-use codes whole, stored-value codes by `amount` of their balance."""
     key = idempotency.key_checked(idempotency_key)
+    # A scanner aimed at the wrong field puts the code into the receipt number. Short references cost nothing here.
+    text_code_guard(text=reference, field="reference")
     amount = money(amount) if amount is not None else None
     spend = money(spend) if spend is not None else None
     request_hash = idempotency.fingerprint(
@@ -662,6 +665,7 @@ def reversal_window(merchant: Merchant) -> timedelta:
 def redemption_reverse(*, caller: Caller, redemption_id: int, idempotency_key: str, reason: str = "") -> Outcome:
     """Undo a redemption of the caller's own merchant within its window; reversing twice changes nothing."""
     key = idempotency.key_checked(idempotency_key)
+    text_code_guard(text=reason, field="reason")  # a clerk typing the code into the reason would store it
     request_hash = idempotency.fingerprint("reverse", {"redemption": int(redemption_id), "reason": reason or ""})
     replay = idempotency.replay_for(scope=caller.scope, key=key, request_hash=request_hash)
     if replay is not None:

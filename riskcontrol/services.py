@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from catalog.codetext import text_code_guard
 from riskcontrol import counters, engine, eventlog
 from riskcontrol.challenge import Challenge, challenge_new, challenge_verify
 from riskcontrol.decision import Decision, Reason, RiskContext
@@ -436,6 +437,7 @@ def review_decide(*, event_id: int, approve: bool, actor, note: str = "", block:
     (`block`, dimension names) to the blocklist of that kind. Receivers of `review_decided` run
     inside this transaction: their writes commit or roll back with the decision.
     """
+    text_code_guard(text=note, field="note")  # the note is shown to the buyer's side and in the audit log
     event = RiskEvent.objects.select_for_update().filter(pk=event_id).first()
     if event is None:
         raise NotUnderReview()

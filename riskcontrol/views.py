@@ -64,7 +64,7 @@ def review_detail(request, event_id: int):
                 ip=client_ip(request),
             )
         except DomainError as exc:
-            form.add_error(None, exc.message)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
         else:
             messages.success(request, _("Decision saved for event #%(id)s.") % {"id": event.pk})
             following = RiskEvent.objects.pending_review().order_by("id").values_list("pk", flat=True).first()

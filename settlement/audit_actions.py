@@ -25,4 +25,5 @@ AUDIT_ACTIONS = {
     "aftersales.replaced": _("After-sales case: code replaced"),
     "aftersales.refunded": _("After-sales case: refunded"),
     "aftersales.rejected": _("After-sales case: rejected"),
+    "aftersales.masked": _("After-sales case: card codes masked in its text"),
 }

@@ -27,10 +27,11 @@ from django.utils import timezone
 
 from settlement import xlsx
 from settlement.models import Account, CommissionAccrual, Entry, Order, Transfer
+from voucherhub.core.text import UNSAFE_CHARACTERS
 
 INT, NUM, TEXT, ENUM, TIME = "int", "num", "text", "enum", "time"
-# Control characters XML 1.0 does not allow (tab, newline and carriage return are kept as entities).
-_CONTROL = "".join(chr(c) for c in range(1, 32) if c not in (9, 10, 13))  # PostgreSQL text never holds NUL
+# Characters XML 1.0 / XLSX does not hold (tab, newline and carriage return are kept as entities).
+_CONTROL = UNSAFE_CHARACTERS  # what XLSX cannot hold, the same set as voucherhub.core.text.xlsx_safe drops
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-_CONTROL = {c: None for c in range(32) if c not in (9, 10, 13)}
+from voucherhub.core.text import xlsx_safe
+
 _ENTITIES = {"\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}
 _EPOCH = datetime(1899, 12, 30)
 
@@ -68,7 +69,7 @@ SHEET_TAIL = "</sheetData></worksheet>"
 
 
 def text_xml(value: str) -> str:
-    value = escape(value.translate(_CONTROL))
+    value = escape(xlsx_safe(value))  # no control characters, surrogates or non-characters: XML cannot hold them
     for plain, entity in _ENTITIES.items():
         if plain in value:
             value = value.replace(plain, entity)

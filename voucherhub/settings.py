@@ -86,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "catalog.middleware.AdminSearchCodeGuard",  # a card code in an admin search box: refused, masked in the audit log
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -199,6 +200,12 @@ UNAVAILABLE_RETRY_AFTER_SECONDS = env.int("UNAVAILABLE_RETRY_AFTER_SECONDS", def
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "voucherhub.core.api.exception_handler",
+    # DRF's parsers, refusing control characters and non-characters in any text (voucherhub/core/apiparsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "voucherhub.core.apiparsers.JSONParser",
+        "voucherhub.core.apiparsers.FormParser",
+        "voucherhub.core.apiparsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "voucherhub.core.api.ApiPagination",
@@ -298,6 +305,13 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
     },
 }
+
+# --- Spreadsheets: django-import-export's formats, with XLSX text made writable (voucherhub/core/text.py) ---
+from import_export.formats import base_formats  # noqa: E402
+
+from voucherhub.core.text import SafeXLSX  # noqa: E402
+
+IMPORT_EXPORT_FORMATS = [SafeXLSX if fmt is base_formats.XLSX else fmt for fmt in base_formats.DEFAULT_FORMATS]
 
 # --- Card-code imports ----------------------------------------------------------
 # Files up to these sizes are checked and stored during the request; larger ones run as django-q2 jobs.

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from catalog import codegen, vault
+from catalog.codetext import text_code_guard, text_codes_mask, text_mentions_code
 from catalog.models import CardCode
 from settlement.errors import CodeNotReportable, IssueAlreadyOpen, SettlementError
 from settlement.models import CodeIssue, Order, OrderItem
@@ -26,14 +26,6 @@ REFUND_PERMISSION = "settlement.refund_order"  # what the order admin's Refund a
 
 def _user(actor):
     return actor if getattr(actor, "is_authenticated", False) else None
-
-
-def _mentions_code(text: str, code: CardCode) -> bool:
-    """Whether the reporter typed the code itself into the free text (we must not store it)."""
-    if not text.strip():
-        return False
-    plaintext = vault.keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
-    return vault.normalize(plaintext) in vault.normalize(text) or codegen.canonical(plaintext) in codegen.canonical(text)
 
 
 def code_issue_reportable(item: OrderItem) -> bool:
@@ -63,7 +55,8 @@ def code_issue_report(*, item: OrderItem, reason: str, details: str = "", distri
         raise SettlementError(_("Keep the description under 1000 characters."), field="details")
     if not code_issue_reportable(item):
         raise CodeNotReportable(field="item")
-    if _mentions_code(details, item.code):
+    # The reported code in any spelling (dots, no check symbol, zero-width spaces), and any other code of the vault.
+    if text_mentions_code(details, code=item.code):
         raise SettlementError(_("Do not type the code itself: we know which code you mean."), field="details")
     if CodeIssue.objects.filter(item=item, status=CodeIssue.Status.OPEN).exists():
         raise IssueAlreadyOpen(field="item")
@@ -132,6 +125,7 @@ def _why(case: CodeIssue, note: str) -> str:
 @transaction.atomic
 def code_issue_replace(*, case: CodeIssue, actor, note: str = "") -> CodeIssue:
     """Void the reported code and deliver a new one (the buyer sees it where it saw the first); close the case."""
+    text_code_guard(text=note, field="note")
     locked = _locked_open(case, actor=actor, permission=REPLACE_PERMISSION)
     if locked is None:
         return CodeIssue.objects.get(pk=case.pk)
@@ -142,6 +136,7 @@ def code_issue_replace(*, case: CodeIssue, actor, note: str = "") -> CodeIssue:
 @transaction.atomic
 def code_issue_refund(*, case: CodeIssue, actor, note: str = "") -> CodeIssue:
     """Refund the reported code (voided, money back, commission clawed back as any refund); close the case."""
+    text_code_guard(text=note, field="note")
     locked = _locked_open(case, actor=actor, permission=REFUND_PERMISSION)
     if locked is None:
         return CodeIssue.objects.get(pk=case.pk)
@@ -154,7 +149,30 @@ def code_issue_reject(*, case: CodeIssue, actor, note: str) -> CodeIssue:
     """Close the case without changing the code or the money; the note says why (the buyer sees it)."""
     if not (note or "").strip():
         raise SettlementError(_("Say why the report is rejected."), field="note")
+    text_code_guard(text=note, field="note")
     locked = _locked_open(case, actor=actor, permission=REPLACE_PERMISSION)
     if locked is None:
         return CodeIssue.objects.get(pk=case.pk)
     return _close(locked, status=CodeIssue.Status.REJECTED, actor=actor, note=note.strip())
+
+
+def code_issues_holding_codes() -> list[int]:
+    """Ids of the cases whose details or resolution note hold a card code (typed before the guard caught all spellings)."""
+    rows = CodeIssue.objects.order_by("pk").values_list("pk", "details", "resolution_note")
+    return [pk for pk, details, note in rows.iterator(chunk_size=500) if text_mentions_code(details) or text_mentions_code(note)]
+
+
+@transaction.atomic
+def code_issue_mask_codes(*, case_id: int, actor=None) -> int:
+    """Replace every card code in the case's details and resolution note by its masked hint; how many were masked.
+
+    Audited with the count only (never the text). Running it again on a masked case changes nothing."""
+    case = CodeIssue.objects.select_for_update().get(pk=case_id)
+    case.details, in_details = text_codes_mask(case.details)
+    case.resolution_note, in_note = text_codes_mask(case.resolution_note)
+    if in_details + in_note:
+        case.save(update_fields=["details", "resolution_note", "updated_at"])
+        audit_record(
+            actor=_user(actor), action="aftersales.masked", obj=case, data={"order_id": case.order_id, "masked": in_details + in_note}
+        )
+    return in_details + in_note

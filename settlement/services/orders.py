@@ -14,6 +14,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalog.codetext import text_code_guard
 from catalog.models import CardCode, Sku
 from channels import pricing as channel_pricing
 from channels import services as channel_services
@@ -187,6 +188,7 @@ def order_place(
         raise InvalidAmount(_("Quantity must be a whole number."), field="quantity")
     if not 1 <= quantity <= conf.max_order_quantity():
         raise InvalidAmount(_("Quantity must be between 1 and %(max)s.") % {"max": conf.max_order_quantity()}, field="quantity")
+    text_code_guard(text=customer_ref, field="customer_ref")  # shown on lists and in exports: never a code
     if idempotency_key and not key_checked:
         existing = Order.objects.filter(distributor=distributor, idempotency_key=idempotency_key).first()
         if existing is not None:

@@ -1,5 +1,6 @@
 """The terminal API: verify, redeem, reverse, list; error format; idempotency; no leaks across merchants."""
 
+import json
 import uuid
 from datetime import timedelta
 from decimal import Decimal
@@ -8,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from django.utils import timezone
 
+from catalog import codegen
 from catalog.models import CardCode, CodeEvent
 from redemption.models import IdempotencyRecord, Redemption, RedemptionAttempt
 from tests import factories
@@ -324,3 +326,24 @@ def test_a_reversal_replayed_after_the_cache_forgot_its_nonce_is_refused(client,
     again = send()
     # then the same bytes are still a replay
     assert (again.status_code, again.json()["error"]["code"]) == (401, "replayed_nonce")
+
+
+def test_a_reversal_reason_that_holds_a_code_is_refused(api_a, sku_a):
+    code, plaintext = factories.card_code(sku=sku_a)
+    redemption_id = api_a.redeem({"code": plaintext}).json()["id"]
+    dotted = ".".join(plaintext[i : i + 4] for i in range(0, len(plaintext), 4))
+    response = api_a.reverse(redemption_id, reason=f"customer gave back {dotted}")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"reason": [response.json()["error"]["message"]]}
+    assert Redemption.objects.get(pk=redemption_id).status == Redemption.Status.COMPLETED
+    assert plaintext[:8] not in json.dumps(list(Redemption.objects.values("reverse_reason")))
+
+
+def test_a_receipt_reference_that_holds_the_code_is_refused_and_nothing_is_redeemed(api_a, sku_a):
+    code, plaintext = factories.card_code(sku=sku_a)
+    response = api_a.redeem({"code": plaintext, "reference": codegen.pretty(plaintext)})
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["reference"]
+    code.refresh_from_db()
+    assert code.status == CardCode.Status.SOLD and not Redemption.objects.exists()
+    assert api_a.redeem({"code": plaintext, "reference": "POS-20261207-01"}).status_code == 201

@@ -198,3 +198,14 @@ def test_answers_to_a_posted_code_are_never_stored_by_a_cache(client, clerk_a, s
     redeem = {"code": plaintext, "serial": "", "idempotency_key": uuid.uuid4().hex, "store": shop_a.store.pk}
     done = client.post("/merchant/redeem/", redeem, headers=headers)
     assert "no-store" in done["Cache-Control"]
+
+
+def test_the_merchant_console_xlsx_export_does_not_fail_on_data(client, sku_a, api_a, clerk_a):
+    _code, plaintext = factories.card_code(sku=sku_a)
+    api_a.redeem({"code": plaintext, "reference": "till-1"})
+    Redemption.objects.update(reference="till\x1b-1\ufffe")
+    response = client.get("/merchant/export.xlsx/")
+    assert response.status_code == 200
+    rows = list(load_workbook(io.BytesIO(response.content)).active.iter_rows(values_only=True))
+    assert "till-1" in rows[1]
+    assert not any("\x1b" in str(value) or "\ufffe" in str(value) for value in rows[1])

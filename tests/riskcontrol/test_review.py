@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
+from catalog.codetext import CodeInText
 from riskcontrol.errors import ReviewAlreadyDecided
 from riskcontrol.models import Dimension, RiskEvent, RiskList, RiskRule
 from riskcontrol.services import review_decide, risk_evaluate
@@ -135,3 +136,19 @@ def test_ops_home_shows_the_review_count(held, ops_client):
     body = ops_client.get(reverse("dashboards:ops-home")).content.decode()
     assert 'data-testid="risk-panel"' in body
     assert reverse("riskcontrol:review-list") in body
+
+
+def test_a_review_note_that_holds_a_code_is_refused(held, received, ops_user):
+    code, plaintext = factories.card_code(sku=factories.SkuFactory())
+    with pytest.raises(CodeInText) as refused:
+        review_decide(event_id=held.event_id, approve=True, actor=ops_user, note=f"buyer sent {plaintext[:-1].lower()}")
+    assert refused.value.field == "note"
+    assert RiskEvent.objects.get(pk=held.event_id).review_status == RiskEvent.ReviewStatus.PENDING and received == []
+
+
+def test_the_review_page_puts_a_code_in_the_note_on_the_note_field(held, ops_client):
+    _code, plaintext = factories.card_code(sku=factories.SkuFactory())
+    url = reverse("riskcontrol:review-detail", args=[held.event_id])
+    response = ops_client.post(url, {"decision": "approve", "note": "\u200b".join(plaintext)})
+    assert response.status_code == 200 and response.context["form"].errors["note"]
+    assert RiskEvent.objects.get(pk=held.event_id).review_status == RiskEvent.ReviewStatus.PENDING
