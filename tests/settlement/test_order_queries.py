@@ -28,13 +28,14 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 D = Decimal
 K = Account.Kind
 
-# A signed API order of one code: the key; the idempotency record (with its answer) and the SKU in one
+# A signed API order of one code: the key; the nonce's durable row (core_spentnonce, so that a replay after
+# Redis lost its data is still refused: issue 12, one more statement); the idempotency record (with its answer) and the SKU in one
 # statement; the prices; orderwrite's statement (order row, claim, codes, items, sales, events, webhooks,
 # the ledger accounts read); the reveal's audit row; the ledger's batch (balances, transfers, entries);
 # BEGIN and COMMIT (no savepoint: the API's transaction ends with the order).
-API_ORDER_BUDGET = 8
+API_ORDER_BUDGET = 9
 # With two uplines the chain and the commission rules are read too.
-API_ORDER_WITH_UPLINES_BUDGET = 11
+API_ORDER_WITH_UPLINES_BUDGET = 12
 
 
 def _counted(queries) -> list[str]:
