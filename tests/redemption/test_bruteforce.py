@@ -61,11 +61,22 @@ def test_refusals_that_are_not_guesses_do_not_count(risk_clock, api_a, sku_a):
     assert api_a.verify({"code": good}).json()["valid"] is True
 
 
-def test_a_success_restarts_the_count(risk_clock, api_a, sku_a):
+def test_a_success_does_not_restart_the_count(risk_clock, api_a, sku_a):
+    # given a script that knows one good code and slips it in between its guesses
     _code, good = factories.card_code(sku=sku_a)
     api_a.verify({"code": "WRONG-1"})
     api_a.verify({"code": "WRONG-2"})
-    api_a.verify({"code": good})
+    assert api_a.verify({"code": good}).json()["valid"] is True
+    # when it makes its third wrong guess within the window
     api_a.verify({"code": "WRONG-3"})
-    api_a.verify({"code": "WRONG-4"})
+    # then the terminal is locked: the success forgot none of the failures
+    assert api_a.verify({"code": good}).status_code == 429
+
+
+def test_failures_leave_the_count_as_the_window_passes(risk_clock, api_a, sku_a):
+    _code, good = factories.card_code(sku=sku_a)
+    api_a.verify({"code": "WRONG-1"})
+    api_a.verify({"code": "WRONG-2"})
+    risk_clock.advance(10 * 60 + 1)  # the window (10 minutes) passes
+    api_a.verify({"code": "WRONG-3"})
     assert api_a.verify({"code": good}).status_code == 200
