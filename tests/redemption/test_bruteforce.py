@@ -80,3 +80,18 @@ def test_failures_leave_the_count_as_the_window_passes(risk_clock, api_a, sku_a)
     risk_clock.advance(10 * 60 + 1)  # the window (10 minutes) passes
     api_a.verify({"code": "WRONG-3"})
     assert api_a.verify({"code": good}).status_code == 200
+
+
+def test_a_locked_terminal_is_refused_after_redis_restarts(own_redis, risk_clock, api_a, sku_a):
+    # given a terminal locked out through the API
+    _code, good = factories.card_code(sku=sku_a)
+    for attempt in range(3):
+        api_a.verify({"code": f"WRONG-CODE-{attempt}"})
+    assert api_a.verify({"code": good}).status_code == 429
+    # when Redis restarts empty (its lockout keys, the signed requests' nonces, everything)
+    own_redis.restart()
+    # then the signed request is still refused, before the code is looked up
+    with CaptureQueriesContext(connection) as queries:
+        response = api_a.verify({"code": good})
+    assert response.status_code == 429
+    assert not any("catalog_cardcode" in q["sql"] for q in queries.captured_queries)
