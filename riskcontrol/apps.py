@@ -35,6 +35,7 @@ class RiskcontrolConfig(AppConfig):
     verbose_name = _("Risk control")
 
     def ready(self) -> None:
+        from riskcontrol import checks  # noqa: F401 - registers the deploy check of the Redis server
         from riskcontrol.audit_actions import AUDIT_ACTIONS
         from riskcontrol.protection import register_reveal_guard, register_second_factor
         from voucherhub.core import roles

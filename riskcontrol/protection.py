@@ -13,7 +13,7 @@ Where the state lives. PostgreSQL is the record: every failed verification is a 
 (written only on failures), every lockout a SourceLock row. The cache (Redis) is the fast path: the check on
 every request reads the lockout keys there, with one more key, LOADED, that says the cache holds every
 lockout. A Redis restart or flush loses that key with the others, and the next check reloads the lockouts
-that are still running from PostgreSQL (one query) before it answers. A failure counts its sources'
+that are still running from PostgreSQL (one query) before it answers; the key also expires every minute. A failure counts its sources'
 failures of the window in PostgreSQL, so a flush loses no failure either.
 
 A caller that reads the cache anyway before the check (the signed API spends its nonce there) can read the
@@ -36,8 +36,11 @@ from riskcontrol.models import Action, FailedCheck, Outcome, RiskAlert, RiskEven
 SOURCE_KINDS = ("terminal", "ip", "store")
 # Sources shared by several terminals: locked only on failures from two terminals or more (see failure_record).
 SHARED_KINDS = ("ip", "store")
-# Present while the cache holds every running lockout; lost with them on a Redis restart or flush.
+# Present while the cache holds every running lockout; lost with them on a Redis restart or flush. It also
+# expires after LOADED_SECONDS, so a cache that came back from an old snapshot, or a process-local cache,
+# holds every lockout again within that time (one query a minute).
 LOADED = "risk:lock:loaded"
+LOADED_SECONDS = 60
 
 
 def _sources(terminal, ip, store) -> list[tuple[str, str]]:
@@ -64,7 +67,7 @@ def locks_reload(*, now: float | None = None) -> dict[str, float]:
         _lock_key(kind, source): until.timestamp()
         for kind, source, until in SourceLock.objects.filter(until__gt=_at(now)).values_list("kind", "source", "until")
     }
-    cache.set(LOADED, 1, timeout=None)
+    cache.set(LOADED, 1, timeout=LOADED_SECONDS)
     if locks:
         cache.set_many(locks, timeout=max(1, math.ceil(max(locks.values()) - now)))
     return locks

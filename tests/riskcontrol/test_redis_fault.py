@@ -88,3 +88,31 @@ def test_a_login_lockout_survives_a_flush(own_redis, client, settings):
     assert response.status_code == 429
     own_redis.flush()
     assert client.post(reverse("login"), {"username": "victim", "password": PASSWORD}).status_code == 429
+
+
+def _deploy_warnings() -> set[str]:
+    from django.core import checks
+
+    return {message.id for message in checks.run_checks(include_deployment_checks=True, tags=[checks.Tags.caches])}
+
+
+def test_check_deploy_says_when_redis_would_lose_lockouts(own_redis):
+    import redis
+
+    server = redis.Redis.from_url(own_redis.url)
+    # a server that keeps nothing on disk and never evicts: a restart comes back empty and refills
+    server.config_set("maxmemory-policy", "noeviction")
+    assert _deploy_warnings() == set()
+    # evicting keys under memory pressure
+    server.config_set("maxmemory-policy", "allkeys-lru")
+    assert _deploy_warnings() == {"riskcontrol.W001"}
+    # restoring RDB snapshots without an append-only file
+    server.config_set("maxmemory-policy", "noeviction")
+    server.config_set("save", "3600 1")
+    assert _deploy_warnings() == {"riskcontrol.W002"}
+    server.config_set("appendonly", "yes")
+    assert _deploy_warnings() == set()
+    # a server it cannot ask
+    own_redis.stop()
+    assert _deploy_warnings() == {"riskcontrol.W003"}
+    own_redis.start()
