@@ -55,6 +55,8 @@ class RiskcontrolConfig(AppConfig):
                 "riskcontrol.view_riskalert",
                 "riskcontrol.change_riskalert",
                 "riskcontrol.view_verificationfailure",
+                "riskcontrol.view_sourcelock",
+                "riskcontrol.change_sourcelock",  # lift a brute-force lockout early
                 # Unlock people: login lockouts (axes) and lost authenticator apps (otp).
                 "axes.view_accessattempt",
                 "axes.delete_accessattempt",

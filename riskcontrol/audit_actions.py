@@ -7,6 +7,7 @@ AUDIT_ACTIONS = {
     "risk.review.reject": _("Risk review rejected"),
     "risk.list.add": _("Added to a risk list"),
     "risk.alert.acknowledge": _("Risk alert acknowledged"),
+    "risk.lockout.lift": _("Lockout lifted"),
     "auth.otp.enroll": _("Authenticator app set up"),
     "auth.otp.verify": _("Authenticator code confirmed"),
     "auth.otp.failed": _("Authenticator code wrong"),

@@ -222,6 +222,19 @@ def lockout_clear(*, terminal=None, ip=None, store=None) -> None:
     cache.delete_many([_lock_key(kind, value) for kind, value in pairs])
 
 
+def lockouts_lift(*, locks, actor=None) -> int:
+    """Lift lockouts early (ops, from the admin): each row ends now, its cache copy goes, the lift is audited."""
+    from voucherhub.core.audit import audit_record
+
+    locks = list(locks)
+    now = _at(counters.clock())
+    for lock in locks:
+        SourceLock.objects.filter(pk=lock.pk, until__gt=now).update(until=now)
+        audit_record(actor=actor, action="risk.lockout.lift", obj=lock, data={"kind": lock.kind, "source": lock.source})
+    cache.delete_many([_lock_key(lock.kind, lock.source) for lock in locks])
+    return len(locks)
+
+
 def _valid_ip(value):
     import ipaddress
 

@@ -186,3 +186,23 @@ def test_lockout_clear_lifts_it(clock):
         lockout_check(terminal="T7")
     protection.lockout_clear(terminal="T7")
     lockout_check(terminal="T7")
+
+
+def test_ops_see_lockouts_in_the_admin_and_lift_one(clock, ops_client):
+    from django.urls import reverse
+
+    from riskcontrol.models import SourceLock
+    from voucherhub.core.models import AuditLog
+
+    # given a terminal locked out
+    settings_set(bf_terminal_failures=1)
+    failure_record(terminal="T8")
+    lock = SourceLock.objects.get(kind="terminal", source="T8")
+    changelist = reverse("admin:riskcontrol_sourcelock_changelist")
+    assert "T8" in ops_client.get(changelist).content.decode()
+    # when ops lift it
+    response = ops_client.post(changelist, {"action": "lift", "_selected_action": [lock.pk]})
+    assert response.status_code == 302
+    # then the terminal may try again, and the lift is audited
+    lockout_check(terminal="T8")
+    assert AuditLog.objects.filter(action="risk.lockout.lift", object_id=str(lock.pk)).exists()
