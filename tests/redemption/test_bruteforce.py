@@ -95,3 +95,11 @@ def test_a_locked_terminal_is_refused_after_redis_restarts(own_redis, risk_clock
         response = api_a.verify({"code": good})
     assert response.status_code == 429
     assert not any("catalog_cardcode" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_verify_reads_no_lockout_from_the_database_once_the_cache_holds_them(risk_clock, api_a, sku_a):
+    _code, good = factories.card_code(sku=sku_a)
+    api_a.verify({"code": good})  # the first check after an empty cache loads the lockouts
+    with CaptureQueriesContext(connection) as queries:
+        assert api_a.verify({"code": good}).json()["valid"] is True
+    assert not any("riskcontrol_sourcelock" in q["sql"] for q in queries.captured_queries)
