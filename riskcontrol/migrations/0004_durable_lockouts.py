@@ -5,59 +5,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('riskcontrol', '0003_demo_rules_channels'),
+        ("riskcontrol", "0003_demo_rules_channels"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FailedCheck',
+            name="FailedCheck",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='time')),
-                ('kind', models.CharField(max_length=16, verbose_name='kind')),
-                ('source', models.CharField(max_length=120, verbose_name='source')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="time")),
+                ("kind", models.CharField(max_length=16, verbose_name="kind")),
+                ("source", models.CharField(max_length=120, verbose_name="source")),
             ],
             options={
-                'verbose_name': 'failed check',
-                'verbose_name_plural': 'failed checks',
-                'ordering': ['-id'],
+                "verbose_name": "failed check",
+                "verbose_name_plural": "failed checks",
+                "ordering": ["-id"],
             },
         ),
         migrations.CreateModel(
-            name='SourceLock',
+            name="SourceLock",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=16, verbose_name='kind')),
-                ('source', models.CharField(max_length=120, verbose_name='source')),
-                ('locked_at', models.DateTimeField(verbose_name='locked at')),
-                ('until', models.DateTimeField(db_index=True, verbose_name='locked until')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("kind", models.CharField(max_length=16, verbose_name="kind")),
+                ("source", models.CharField(max_length=120, verbose_name="source")),
+                ("locked_at", models.DateTimeField(verbose_name="locked at")),
+                ("until", models.DateTimeField(db_index=True, verbose_name="locked until")),
             ],
             options={
-                'verbose_name': 'lockout',
-                'verbose_name_plural': 'lockouts',
-                'ordering': ['-until'],
+                "verbose_name": "lockout",
+                "verbose_name_plural": "lockouts",
+                "ordering": ["-until"],
             },
         ),
         migrations.AddIndex(
-            model_name='verificationfailure',
-            index=models.Index(fields=['terminal', 'created_at'], name='verifyfail_terminal_idx'),
+            model_name="verificationfailure",
+            index=models.Index(fields=["terminal", "created_at"], name="verifyfail_terminal_idx"),
         ),
         migrations.AddIndex(
-            model_name='verificationfailure',
-            index=models.Index(fields=['ip', 'created_at'], name='verifyfail_ip_idx'),
+            model_name="verificationfailure",
+            index=models.Index(fields=["ip", "created_at"], name="verifyfail_ip_idx"),
         ),
         migrations.AddIndex(
-            model_name='verificationfailure',
-            index=models.Index(fields=['store', 'created_at'], name='verifyfail_store_idx'),
+            model_name="verificationfailure",
+            index=models.Index(fields=["store", "created_at"], name="verifyfail_store_idx"),
         ),
         migrations.AddIndex(
-            model_name='failedcheck',
-            index=models.Index(fields=['kind', 'source', 'created_at'], name='failedcheck_source_idx'),
+            model_name="failedcheck",
+            index=models.Index(fields=["kind", "source", "created_at"], name="failedcheck_source_idx"),
         ),
         migrations.AddConstraint(
-            model_name='sourcelock',
-            constraint=models.UniqueConstraint(fields=('kind', 'source'), name='sourcelock_once'),
+            model_name="sourcelock",
+            constraint=models.UniqueConstraint(fields=("kind", "source"), name="sourcelock_once"),
         ),
     ]
