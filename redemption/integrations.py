@@ -5,13 +5,11 @@
   makes the same sold -> redeemed change with its CodeEvent and checks the same table.
 * riskcontrol.services.lockout_check / failure_record / success_record(terminal=, ip=, store=): sources are
   strings — a terminal's key id (or "clerk:<user id>" at the console), the address, the store's id.
-  `risk_keys(...)` names the cache keys lockout_check and success_record read, so a signed request can read
+  `risk_keys(...)` names the cache keys lockout_check reads, so a signed request can read
   them in the round trip that spends its nonce and hand them in as `read=` (voucherhub.core.apisign).
 * riskcontrol.services.risk_evaluate(ctx=RiskContext(action="redeem", ...)): the rules ops scope to
   redemptions (a blocklisted address, terminal or clerk; a velocity per store ...), see `redeem_screen`.
 """
-
-from django.core.cache import cache
 
 from catalog.models import CardCode
 from catalog.services import code_status_change
@@ -62,34 +60,19 @@ def lockout_check(*, terminal=None, ip: str | None = None, store=None, read=None
     _lockout_check(**_sources(terminal, ip, store), read=read)
 
 
-# A success restarts the terminal's and the address's failure counts. Most successes follow no failure at
-# all, so a failure leaves a mark and only a success that finds one asks riskcontrol to reset (one cache
-# read on the common path instead of the resets).
-_MARK_SECONDS = 24 * 3600
-
-
-def _marks(sources: dict) -> list[str]:
-    return [f"vh:redeem:failed:{kind}:{value}" for kind, value in sources.items() if kind != "store" and value]
-
-
 def failure_record(*, terminal=None, ip: str | None = None, store=None) -> None:
-    sources = _sources(terminal, ip, store)
-    _failure_record(**sources)
-    cache.set_many(dict.fromkeys(_marks(sources), 1), timeout=_MARK_SECONDS)
+    _failure_record(**_sources(terminal, ip, store))
 
 
 def risk_keys(*, terminal=None, ip: str | None = None, store=None) -> list[str]:
-    """The cache keys that lockout_check and success_record read for these sources."""
-    sources = _sources(terminal, ip, store)
-    return lockout_keys(**sources) + _marks(sources)
+    """The cache keys that lockout_check reads for these sources."""
+    return lockout_keys(**_sources(terminal, ip, store))
 
 
 def success_record(*, terminal=None, ip: str | None = None, store=None, read=None) -> None:
-    sources = _sources(terminal, ip, store)
-    found = (read or cache.get_many)(_marks(sources))
-    if found:
-        _success_record(**sources)
-        cache.delete_many(list(found))
+    """A verification succeeded: riskcontrol forgets no failure for it (they decay with the window), so this
+    costs nothing; kept as the one place the redeem path reports a success."""
+    _success_record(**_sources(terminal, ip, store))
 
 
 def redeem_screen(**ctx) -> None:

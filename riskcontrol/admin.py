@@ -4,11 +4,22 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin, TabularInline
 
-from riskcontrol import services
+from riskcontrol import protection, services
 from riskcontrol.forms import RiskRuleForm
-from riskcontrol.models import Channel, RiskAlert, RiskEvent, RiskList, RiskListEntry, RiskRule, RiskSettings, VerificationFailure
+from riskcontrol.models import (
+    Channel,
+    RiskAlert,
+    RiskEvent,
+    RiskList,
+    RiskListEntry,
+    RiskRule,
+    RiskSettings,
+    SourceLock,
+    VerificationFailure,
+)
 from voucherhub.core.net import client_ip
 
 
@@ -217,3 +228,21 @@ class VerificationFailureAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "terminal", "ip", "store"]
     search_fields = ["terminal", "=ip", "store"]
     date_hierarchy = "created_at"
+
+
+@admin.register(SourceLock)
+class SourceLockAdmin(ReadOnlyAdmin):
+    """Brute-force lockouts (terminals, addresses, stores, second verifications): ops may lift one early."""
+
+    list_display = ["kind", "source", "locked_at", "until"]
+    list_filter = ["kind"]
+    search_fields = ["source"]
+    actions = ["lift"]
+
+    def has_lift_permission(self, request) -> bool:
+        return request.user.has_perm("riskcontrol.change_sourcelock")
+
+    @admin.action(description=_("Lift the selected lockouts now"), permissions=["lift"])
+    def lift(self, request, queryset):
+        count = protection.lockouts_lift(locks=queryset, actor=request.user)
+        self.message_user(request, ngettext("%(count)d lockout lifted.", "%(count)d lockouts lifted.", count) % {"count": count})

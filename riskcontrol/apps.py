@@ -35,7 +35,7 @@ class RiskcontrolConfig(AppConfig):
     verbose_name = _("Risk control")
 
     def ready(self) -> None:
-        from riskcontrol import eventlog  # noqa: F401 - connects its request_started / request_finished receivers
+        from riskcontrol import checks, eventlog  # noqa: F401 - the Redis deploy check; eventlog's request receivers
         from riskcontrol.audit_actions import AUDIT_ACTIONS
         from riskcontrol.protection import register_reveal_guard, register_second_factor
         from voucherhub.core import roles
@@ -55,6 +55,8 @@ class RiskcontrolConfig(AppConfig):
                 "riskcontrol.view_riskalert",
                 "riskcontrol.change_riskalert",
                 "riskcontrol.view_verificationfailure",
+                "riskcontrol.view_sourcelock",
+                "riskcontrol.change_sourcelock",  # lift a brute-force lockout early
                 # Unlock people: login lockouts (axes) and lost authenticator apps (otp).
                 "axes.view_accessattempt",
                 "axes.delete_accessattempt",

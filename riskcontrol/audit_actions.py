@@ -18,6 +18,7 @@ AUDIT_ACTIONS = {
     "risk.list.remove": _("Removed from a risk list"),
     "risk.settings.change": _("Risk settings changed"),
     "risk.alert.acknowledge": _("Risk alert acknowledged"),
+    "risk.lockout.lift": _("Lockout lifted"),
     "auth.otp.enroll": _("Authenticator app set up"),
     "auth.otp.verify": _("Authenticator code confirmed"),
     "auth.otp.failed": _("Authenticator code wrong"),

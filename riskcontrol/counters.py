@@ -341,3 +341,25 @@ def reset(hit: Hit, *, now: float | None = None) -> None:
     now = clock() if now is None else now
     current_key, previous_key, _elapsed = _keys(hit, now)
     cache.delete_many([current_key, previous_key])
+
+
+def rebuild_if_missing(hit: Hit, *, count_between: Callable[[float, float], int], now: float | None = None) -> bool:
+    """Fill a counter's two buckets from the durable record when the cache has neither of them.
+
+    Both missing means the counter was not used for a whole window, or the cache lost it (a Redis restart
+    or flush). `count_between(start, end)` counts what the database holds for [start, end) (timestamps of
+    this module's clock). Buckets are written with add (SET NX), so one a concurrent request created
+    meanwhile is kept. One cache read, and a database read only on a miss. Returns whether it filled any.
+    """
+    now = clock() if now is None else now
+    current_key, previous_key, _elapsed = _keys(hit, now)
+    if cache.get_many([current_key, previous_key]):
+        return False
+    bucket, _fraction = _bucket(hit.window, now)
+    start = bucket * hit.window
+    filled = False
+    for key, begin, end in ((previous_key, start - hit.window, start), (current_key, start, now)):
+        amount = int(count_between(begin, end))
+        if amount:
+            filled = cache.add(key, amount, _ttl(hit.window)) or filled
+    return filled

@@ -92,9 +92,13 @@ def reason_message(code: str, params: dict) -> str:
     if "outcome" in values:
         values["outcome"] = str(_OUTCOME_LABELS.get(values["outcome"], values["outcome"]))
     try:
-        return str(template) % values
+        message = str(template) % values
     except (KeyError, TypeError, ValueError):
         return str(template)
+    if values.get("terminals"):
+        listed = ", ".join(f"{name} ({count})" for name, count in values["terminals"])
+        message += " " + str(_("Failures by terminal: %(terminals)s.")) % {"terminals": listed}
+    return message
 
 
 @dataclass(frozen=True)
@@ -200,6 +204,10 @@ def alert_message(kind: str, params: dict) -> str:
         label = _SOURCE_LABELS.get(values["source_kind"])
         values["source"] = str(label) % {"value": values.get("source_value", "")} if label else values.get("source_value", "")
     try:
-        return str(template) % values
+        message = str(template) % values
     except (KeyError, TypeError, ValueError):
         return str(template)
+    if values.get("terminals"):
+        listed = ", ".join(f"{name} ({count})" for name, count in values["terminals"])
+        message += " " + str(_("Failures by terminal: %(terminals)s.")) % {"terminals": listed}
+    return message

@@ -401,7 +401,7 @@ class RiskEvent(models.Model):
 
 
 class VerificationFailure(models.Model):
-    """A failed code verification at a terminal (counted for lockouts in the cache; kept here for spikes)."""
+    """A failed code verification at a terminal: the durable failure history the lockouts count (and spikes)."""
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     terminal = models.CharField(_("terminal"), max_length=64, blank=True)
@@ -412,9 +412,55 @@ class VerificationFailure(models.Model):
         verbose_name = _("failed verification")
         verbose_name_plural = _("failed verifications")
         ordering = ["-id"]
+        # A failure counts its sources' failures of the window (riskcontrol.protection.failure_record).
+        indexes = [
+            models.Index(fields=["terminal", "created_at"], name="verifyfail_terminal_idx"),
+            models.Index(fields=["ip", "created_at"], name="verifyfail_ip_idx"),
+            models.Index(fields=["store", "created_at"], name="verifyfail_store_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.terminal or '-'} {self.ip or '-'} {self.store or '-'}"
+
+
+class SourceLock(models.Model):
+    """A brute-force lockout of one source (a terminal, an address, a store, a user's second verification).
+
+    The durable record: the cache holds a copy for the check on every request and is rebuilt from these
+    rows when it lost them (a Redis restart or flush, see riskcontrol.protection).
+    """
+
+    kind = models.CharField(_("kind"), max_length=16)
+    source = models.CharField(_("source"), max_length=120)
+    locked_at = models.DateTimeField(_("locked at"))
+    until = models.DateTimeField(_("locked until"), db_index=True)
+
+    class Meta:
+        verbose_name = _("lockout")
+        verbose_name_plural = _("lockouts")
+        ordering = ["-until"]
+        constraints = [models.UniqueConstraint(fields=["kind", "source"], name="sourcelock_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.source} {self.until:%Y-%m-%d %H:%M:%S}"
+
+
+class FailedCheck(models.Model):
+    """A failed check, other than a code verification, that leads to a lockout (the second verification):
+    its durable failure history."""
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    kind = models.CharField(_("kind"), max_length=16)
+    source = models.CharField(_("source"), max_length=120)
+
+    class Meta:
+        verbose_name = _("failed check")
+        verbose_name_plural = _("failed checks")
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["kind", "source", "created_at"], name="failedcheck_source_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind}:{self.source}"
 
 
 class RiskAlert(models.Model):

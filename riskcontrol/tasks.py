@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from riskcontrol import alerts, engine
 from riskcontrol.challenge import challenges_purge
-from riskcontrol.models import Outcome, RiskEvent, VerificationFailure
+from riskcontrol.models import FailedCheck, Outcome, RiskEvent, VerificationFailure
 
 WATCH_SCHEDULE = "risk watch"
 PURGE_SCHEDULE = "risk purge"
@@ -36,6 +36,8 @@ def risk_purge() -> str:
     cutoff = timezone.now() - timedelta(days=days)
     events, _ = RiskEvent.objects.filter(outcome=Outcome.ALLOW, created_at__lt=cutoff, review_status="").delete()
     failures, _ = VerificationFailure.objects.filter(created_at__lt=cutoff).delete()
+    failed_checks, _ = FailedCheck.objects.filter(created_at__lt=cutoff).delete()
+    failures += failed_checks
     challenges = challenges_purge()
     return f"events={events} failures={failures} challenges={challenges}"
 

@@ -59,6 +59,81 @@ def clear_cache():
     return _clear_own_cache
 
 
+class OwnRedis:
+    """A redis-server of one test's own: a free port, no persistence (RDB or AOF), nothing shared."""
+
+    def __init__(self, directory):
+        import socket
+
+        self.directory = directory
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self) -> None:
+        import subprocess
+        import time
+
+        import redis
+
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        self.process = subprocess.Popen(["redis-server", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(self.url).ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()  # a crash, as far as Redis can tell: nothing is saved on the way out
+            self.process.wait(timeout=10)
+            self.process = None
+
+    def flush(self) -> None:
+        """FLUSHALL: on this test's own server only."""
+        import redis
+
+        redis.Redis.from_url(self.url).flushall()
+
+    def restart(self) -> None:
+        """Stop and start again: without persistence every key is gone."""
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def own_redis(settings, tmp_path):
+    """The cache on a Redis server of the test's own, which it may flush or restart (the suite's shared Redis
+    database must never be flushed: other workers use it)."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        message = "redis-server is not installed"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    server = OwnRedis(tmp_path)
+    server.start()
+    shared = settings.CACHES
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "voucherhub.core.cache.ReusedClientRedisCache",
+            "LOCATION": server.url,
+            "KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
+        }
+    }
+    yield server
+    settings.CACHES = shared  # back on the shared cache before the server goes: later teardowns still write
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_risk_rules():
     """Each test reads the risk rules anew: the compiled snapshot lives in the process (re-checked at most

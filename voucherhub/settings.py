@@ -349,7 +349,8 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_RESET_ON_SUCCESS = True
+AXES_RESET_ON_SUCCESS = True  # only the user name's own failures (riskcontrol.auth.LoginAttemptsHandler)
+AXES_HANDLER = "riskcontrol.auth.LoginAttemptsHandler"  # the database handler: lockouts survive a Redis flush
 AXES_LOCKOUT_CALLABLE = "riskcontrol.views.login_locked_out"
 AXES_CLIENT_IP_CALLABLE = "voucherhub.core.net.client_ip"
 AXES_ENABLE_ACCESS_FAILURE_LOG = True

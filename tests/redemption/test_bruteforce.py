@@ -61,11 +61,45 @@ def test_refusals_that_are_not_guesses_do_not_count(risk_clock, api_a, sku_a):
     assert api_a.verify({"code": good}).json()["valid"] is True
 
 
-def test_a_success_restarts_the_count(risk_clock, api_a, sku_a):
+def test_a_success_does_not_restart_the_count(risk_clock, api_a, sku_a):
+    # given a script that knows one good code and slips it in between its guesses
     _code, good = factories.card_code(sku=sku_a)
     api_a.verify({"code": "WRONG-1"})
     api_a.verify({"code": "WRONG-2"})
-    api_a.verify({"code": good})
+    assert api_a.verify({"code": good}).json()["valid"] is True
+    # when it makes its third wrong guess within the window
     api_a.verify({"code": "WRONG-3"})
-    api_a.verify({"code": "WRONG-4"})
+    # then the terminal is locked: the success forgot none of the failures
+    assert api_a.verify({"code": good}).status_code == 429
+
+
+def test_failures_leave_the_count_as_the_window_passes(risk_clock, api_a, sku_a):
+    _code, good = factories.card_code(sku=sku_a)
+    api_a.verify({"code": "WRONG-1"})
+    api_a.verify({"code": "WRONG-2"})
+    risk_clock.advance(10 * 60 + 1)  # the window (10 minutes) passes
+    api_a.verify({"code": "WRONG-3"})
     assert api_a.verify({"code": good}).status_code == 200
+
+
+def test_a_locked_terminal_is_refused_after_redis_restarts(own_redis, risk_clock, api_a, sku_a):
+    # given a terminal locked out through the API
+    _code, good = factories.card_code(sku=sku_a)
+    for attempt in range(3):
+        api_a.verify({"code": f"WRONG-CODE-{attempt}"})
+    assert api_a.verify({"code": good}).status_code == 429
+    # when Redis restarts empty (its lockout keys, the signed requests' nonces, everything)
+    own_redis.restart()
+    # then the signed request is still refused, before the code is looked up
+    with CaptureQueriesContext(connection) as queries:
+        response = api_a.verify({"code": good})
+    assert response.status_code == 429
+    assert not any("catalog_cardcode" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_verify_reads_no_lockout_from_the_database_once_the_cache_holds_them(risk_clock, api_a, sku_a):
+    _code, good = factories.card_code(sku=sku_a)
+    api_a.verify({"code": good})  # the first check after an empty cache loads the lockouts
+    with CaptureQueriesContext(connection) as queries:
+        assert api_a.verify({"code": good}).json()["valid"] is True
+    assert not any("riskcontrol_sourcelock" in q["sql"] for q in queries.captured_queries)

@@ -60,6 +60,30 @@ def test_a_success_resets_the_count(client, settings):
     assert login(client, "forgetful", "guess").status_code == 200
 
 
+def test_a_success_on_ones_own_account_keeps_the_address_count(client, settings):
+    # given an address that failed on other user names, one short of the limit
+    factories.UserFactory(username="prober")
+    for i in range(settings.AXES_FAILURE_LIMIT - 1):
+        assert login(client, f"someone{i}", "guess").status_code == 200
+    # when it logs in to its own account and out again
+    assert login(client, "prober", PASSWORD).status_code == 302
+    client.logout()
+    # then one more failure on another name locks the address
+    assert login(client, "someone-else", "guess").status_code == 429
+    factories.UserFactory(username="innocent")
+    assert login(client, "innocent", PASSWORD).status_code == 429
+
+
+def test_own_typos_forgiven_by_a_success_do_not_lock_the_address(client, settings):
+    factories.UserFactory(username="typist")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        login(client, "typist", "guess")
+    assert login(client, "typist", PASSWORD).status_code == 302
+    client.logout()
+    # the address kept no failure of the user who proved the password: another name may still fail
+    assert login(client, "colleague", "guess").status_code == 200
+
+
 @pytest.fixture
 def otp_for_ops(settings):
     settings.OTP_REQUIRED_FOR_ROLES = [roles.OPS, roles.FINANCE]

@@ -98,6 +98,17 @@ def test_watch_and_purge_jobs_run():
     assert risk_purge().startswith("events=")
 
 
+def test_purge_drops_old_failure_rows_of_both_kinds():
+    from riskcontrol.models import FailedCheck
+
+    old = timezone.now() - timedelta(days=400)
+    VerificationFailure.objects.create(terminal="T1", created_at=old)
+    FailedCheck.objects.create(kind="2fa", source="2fa:user:1", created_at=old)
+    FailedCheck.objects.create(kind="2fa", source="2fa:user:1")
+    assert "failures=2" in risk_purge()
+    assert FailedCheck.objects.count() == 1
+
+
 def test_schedules_exist():
     from django_q.models import Schedule
 

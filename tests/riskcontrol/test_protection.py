@@ -61,15 +61,45 @@ def test_ip_and_store_thresholds(clock):
         lockout_check(terminal="T-new", ip="203.0.113.200", store="S9")
 
 
-def test_success_restarts_the_terminal_count(clock):
-    settings_set(bf_terminal_failures=3)
-    failure_record(terminal="T1")
-    failure_record(terminal="T1")
-    success_record(terminal="T1")
-    failure_record(terminal="T1")
-    failure_record(terminal="T1")
-    lockout_check(terminal="T1")  # 2 since the success: not locked
-    assert failure_record(terminal="T1") == ["terminal"]
+def test_a_known_good_code_between_guesses_forgets_no_failure(clock):
+    # given the default thresholds: 5 per terminal, 10 per address, 30 per store in 10 minutes
+    settings_set(bf_terminal_failures=5, bf_ip_failures=10, bf_store_failures=30, bf_window_minutes=10)
+    sources = {"terminal": "T1", "ip": "198.51.100.7", "store": "S1"}
+    # when 4 wrong guesses are followed by a success
+    for _ in range(4):
+        assert failure_record(**sources) == []
+    success_record(**sources)
+    lockout_check(**sources)
+    # then the next wrong guess still locks the terminal (a reset gave a script 31 guesses before any lock)
+    assert failure_record(**sources) == ["terminal"]
+    with pytest.raises(LockedOut):
+        lockout_check(**sources)
+
+
+def test_one_terminal_never_locks_its_address_or_store(clock):
+    # given shared thresholds at or below the terminal's own
+    settings_set(bf_terminal_failures=5, bf_ip_failures=3, bf_store_failures=4)
+    # when one terminal fails until it is locked
+    for _ in range(4):
+        assert failure_record(terminal="T1", ip="198.51.100.8", store="S1") == []
+    assert failure_record(terminal="T1", ip="198.51.100.8", store="S1") == ["terminal"]
+    # then the store's other terminals, behind the same address, go on
+    lockout_check(terminal="T2", ip="198.51.100.8", store="S1")
+
+
+def test_the_store_lock_needs_two_terminals_each_counted_up_to_its_threshold(clock):
+    settings_set(bf_terminal_failures=3, bf_ip_failures=100, bf_store_failures=5)
+    for _ in range(6):  # one terminal's 6 failures weigh 3 for the store
+        failure_record(terminal="T1", store="S1")
+    assert failure_record(terminal="T2", store="S1") == []  # 3 + 1
+    lockout_check(terminal="T3", store="S1")
+    assert failure_record(terminal="T2", store="S1") == ["store"]  # 3 + 2, from two terminals
+    with pytest.raises(LockedOut):
+        lockout_check(terminal="T3", store="S1")
+    # ops are told which terminals failed
+    alert = RiskAlert.objects.get(source="store:S1")
+    assert alert.params["terminals"] == [["T1", 6], ["T2", 2]]
+    assert "T1 (6)" in alert.message and "T2 (2)" in alert.message
 
 
 def test_failures_spread_over_time_do_not_lock(clock):
@@ -156,3 +186,23 @@ def test_lockout_clear_lifts_it(clock):
         lockout_check(terminal="T7")
     protection.lockout_clear(terminal="T7")
     lockout_check(terminal="T7")
+
+
+def test_ops_see_lockouts_in_the_admin_and_lift_one(clock, ops_client):
+    from django.urls import reverse
+
+    from riskcontrol.models import SourceLock
+    from voucherhub.core.models import AuditLog
+
+    # given a terminal locked out
+    settings_set(bf_terminal_failures=1)
+    failure_record(terminal="T8")
+    lock = SourceLock.objects.get(kind="terminal", source="T8")
+    changelist = reverse("admin:riskcontrol_sourcelock_changelist")
+    assert "T8" in ops_client.get(changelist).content.decode()
+    # when ops lift it
+    response = ops_client.post(changelist, {"action": "lift", "_selected_action": [lock.pk]})
+    assert response.status_code == 302
+    # then the terminal may try again, and the lift is audited
+    lockout_check(terminal="T8")
+    assert AuditLog.objects.filter(action="risk.lockout.lift", object_id=str(lock.pk)).exists()
