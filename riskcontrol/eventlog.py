@@ -316,6 +316,12 @@ def event_queued(event_id: int) -> dict | None:
         return dict(row) if row is not None else None
 
 
+def queued_counters() -> list:
+    """The counters reserved by this process's queued events that were not given back (counters_reload adds them)."""
+    with _writer.queue_lock:
+        return [row["counters"] for row in _writer.pending.values() if row.get("counters") and row.get("released_at") is None]
+
+
 def events_pending() -> int:
     return len(_writer.pending)
 
