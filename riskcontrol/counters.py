@@ -27,6 +27,7 @@ where the bucket is still missing (one call, which sets the mark again), and the
 
 import functools
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -44,6 +45,7 @@ clock = time.time
 PREFIX = "risk:c"
 LOADED_KEY = f"{PREFIX}:loaded"  # Redis holds the counts PostgreSQL records (see counters_reload)
 _RELOAD_ATTEMPTS = 3
+_reload_lock = threading.Lock()  # one refill at a time per process; the threads that waited find the mark back
 
 
 @functools.lru_cache(maxsize=65536)
@@ -307,7 +309,7 @@ def hit_decide(hits: list[Hit], *, verdict: Verdict, now: float | None = None) -
     while raw == 0:  # the loaded mark is missing: Redis lost the counts; nothing was incremented
         if attempts == _RELOAD_ATTEMPTS:
             raise CountersNotLoaded(attempts)
-        counters_reload(now=now)
+        _reload_once(redis_tools, keys[-1], now)
         raw = _evalsha(redis_tools, redis_tools.hit, keys, args)
         attempts += 1
     results = []
@@ -322,6 +324,13 @@ class CountersNotLoaded(RuntimeError):
 
     def __init__(self, attempts: int):
         super().__init__(f"the risk counters were reloaded {attempts - 1} times and Redis lost them again each time")
+
+
+def _reload_once(redis_tools: _RedisTools, mark: str, now: float) -> None:
+    """Refill unless another thread of this process did while this one waited for the lock."""
+    with _reload_lock:
+        if not redis_tools.client.exists(mark):
+            counters_reload(now=now)
 
 
 def counters_reload(*, now: float | None = None) -> int:
