@@ -8,31 +8,17 @@ gone, and nothing says so). See docs/riskcontrol.md, "What Redis must be in prod
 """
 
 from django.core import checks
-from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
 
-SAFE_EVICTION = "noeviction"
-
-
-def _text(value) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _server_config(backend: RedisCache) -> dict[str, str]:
-    client = backend._cache.get_client(None, write=True)
-    config = {}
-    for name in ("maxmemory-policy", "appendonly", "save"):
-        config.update({_text(key): _text(value) for key, value in client.config_get(name).items()})
-    return config
+from voucherhub.core.health import redis_backend, redis_config_problems
 
 
 @checks.register(checks.Tags.caches, deploy=True)
 def redis_keeps_security_state(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
+    backend = redis_backend()
+    if backend is None:
         return []
     try:
-        config = _server_config(backend)
+        problems = redis_config_problems(backend)
     except Exception as error:  # noqa: BLE001 - unreachable, or CONFIG renamed away (managed Redis): say so
         return [
             checks.Warning(
@@ -43,23 +29,24 @@ def redis_keeps_security_state(app_configs=None, **kwargs) -> list[checks.CheckM
             )
         ]
     found = []
-    policy = config.get("maxmemory-policy", "")
-    if policy != SAFE_EVICTION:
-        found.append(
-            checks.Warning(
-                f"Redis evicts keys under memory pressure (maxmemory-policy {policy}): lockouts and limit counters can vanish.",
-                hint="Set maxmemory-policy noeviction on the Redis server of CACHE_URL, and size maxmemory for it.",
-                id="riskcontrol.W001",
+    for problem in problems:
+        if problem.kind == "eviction":
+            found.append(
+                checks.Warning(
+                    f"Redis evicts keys under memory pressure ({problem.detail}): lockouts and limit counters can vanish.",
+                    hint="Set maxmemory-policy noeviction on the Redis server of CACHE_URL, and size maxmemory for it.",
+                    id="riskcontrol.W001",
+                )
             )
-        )
-    if config.get("appendonly", "no") != "yes" and config.get("save", "").strip():
-        found.append(
-            checks.Warning(
-                "Redis restores RDB snapshots without an append-only file: after a restart, counters and lockout copies "
-                "taken since the last snapshot are gone (lockouts come back from PostgreSQL within a minute, limit counters do not).",
-                hint='Turn on appendonly yes with appendfsync everysec, or turn persistence off (save "") '
-                "so a restart comes back empty and refills.",
-                id="riskcontrol.W002",
+        elif problem.kind == "snapshots":
+            found.append(
+                checks.Warning(
+                    "Redis restores RDB snapshots without an append-only file: after a restart, counters and lockout copies "
+                    "taken since the last snapshot are gone (lockouts come back from PostgreSQL within a minute, limit "
+                    "counters only where a bucket is missing).",
+                    hint='Turn on appendonly yes with appendfsync everysec, or turn persistence off (save "") '
+                    "so a restart comes back empty and refills.",
+                    id="riskcontrol.W002",
+                )
             )
-        )
     return found

@@ -16,10 +16,18 @@ which counters went over their limits, works out the outcome's severity exactly 
 `Verdict.decide` does, and gives the increments back in the same call when that severity is one
 that keeps nothing (challenge, block). A refused request therefore costs no second round trip,
 and no other request ever sees its increments.
+
+PostgreSQL is the record: each RiskEvent keeps the (bucket key, amount) pairs its evaluation reserved
+and when they were given back. Redis holds a mark, `risk:c:loaded`, saying that it holds those counts.
+The same script call checks the mark before it touches anything (no extra round trip); when the mark is
+missing (a Redis restart or flush, an eviction) the script changes nothing, `counters_reload` sums the
+live buckets from the RiskEvent rows of the longest window (one query) and writes each count only
+where the bucket is still missing (one call, which sets the mark again), and the evaluation is retried.
 """
 
 import functools
 import hashlib
+import threading
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -35,6 +43,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 clock = time.time
 
 PREFIX = "risk:c"
+LOADED_KEY = f"{PREFIX}:loaded"  # Redis holds the counts PostgreSQL records (see counters_reload)
+_RELOAD_ATTEMPTS = 3
+_reload_lock = threading.Lock()  # one refill at a time per process; the threads that waited find the mark back
 
 
 @functools.lru_cache(maxsize=65536)
@@ -110,16 +121,18 @@ def _ttl(window: int) -> int:
 # limit; then decide the severity as Verdict.decide does and, when it is one of the release severities,
 # DECRBY every increment again. (Only this script writes counters up, and every bucket gets its TTL
 # when it is created; the release script never creates a key.)
-# KEYS = the N current buckets, then the N previous buckets
+# First of all, the loaded mark: when it is missing the script changes nothing and returns 0 (reload, retry).
+# KEYS = the N current buckets, then the N previous buckets, then the loaded mark
 # ARGV = score, severity, waived, release mask (sum of 2^severity), threshold count T,
 #        T pairs (severity, score), then per counter: amount, ttl, elapsed, limit ('-': none), score, severity
 # Returns current1, previous1, over1, current2 ... and last 1 when the increments were given back.
 # Numbers are compared as doubles parsed from Python's repr(), so `over` is bit for bit what Python computes.
 _HIT_SCRIPT = """
+if redis.call('EXISTS', KEYS[#KEYS]) == 0 then return 0 end
 local score = tonumber(ARGV[1])
 local severity = tonumber(ARGV[2])
 local thresholds = tonumber(ARGV[5])
-local n = #KEYS / 2
+local n = (#KEYS - 1) / 2
 local previous_values = redis.call('MGET', unpack(KEYS, n + 1, 2 * n))
 local first = 6 + 2 * thresholds
 local a = first
@@ -168,6 +181,17 @@ for i = 1, #KEYS do
 end
 return 1
 """
+# Refill after a loss: set each bucket only where it is still missing (a request since the reload may have
+# made it), with the time to live it has left, then the mark. KEYS = the mark, then the buckets;
+# ARGV = per bucket: count, seconds to live. Returns how many buckets it wrote.
+_LOAD_SCRIPT = """
+local written = 0
+for i = 2, #KEYS do
+  if redis.call('SET', KEYS[i], ARGV[2 * i - 3], 'NX', 'EX', ARGV[2 * i - 2]) then written = written + 1 end
+end
+redis.call('SET', KEYS[1], '1')
+return written
+"""
 
 
 class _RedisTools(NamedTuple):
@@ -176,6 +200,7 @@ class _RedisTools(NamedTuple):
     client: object  # the cache's redis-py client
     hit: object  # the registered scripts (redis.commands.core.Script: sha and text)
     release: object
+    load: object
 
 
 def _redis() -> _RedisTools | None:
@@ -192,7 +217,14 @@ def _redis() -> _RedisTools | None:
     if tools is None:
         client = backend._cache.get_client(None, write=True)
         head = f"{backend.key_prefix}:{backend.version}:" if backend.key_func is default_key_func else None
-        tools = _RedisTools(backend.make_key, head, client, client.register_script(_HIT_SCRIPT), client.register_script(_RELEASE_SCRIPT))
+        tools = _RedisTools(
+            backend.make_key,
+            head,
+            client,
+            client.register_script(_HIT_SCRIPT),
+            client.register_script(_RELEASE_SCRIPT),
+            client.register_script(_LOAD_SCRIPT),
+        )
         backend._vh_counter_tools = tools
     return tools
 
@@ -270,12 +302,69 @@ def hit_decide(hits: list[Hit], *, verdict: Verdict, now: float | None = None) -
         limit = "-" if hit.limit is None else repr(float(hit.limit))
         args += (hit.amount, window * 2 + 60, elapsed_text, limit, hit.score, hit.severity)
         planned.append((current_key, elapsed))
-    raw = _evalsha(redis_tools, redis_tools.hit, keys + previous_keys, args)
+    keys += previous_keys
+    keys.append(f"{redis_head}{LOADED_KEY}" if redis_head is not None else key(LOADED_KEY))
+    raw = _evalsha(redis_tools, redis_tools.hit, keys, args)
+    attempts = 1
+    while raw == 0:  # the loaded mark is missing: Redis lost the counts; nothing was incremented
+        if attempts == _RELOAD_ATTEMPTS:
+            raise CountersNotLoaded(attempts)
+        _reload_once(redis_tools, keys[-1], now)
+        raw = _evalsha(redis_tools, redis_tools.hit, keys, args)
+        attempts += 1
     results = []
     for index, (hit, (current_key, elapsed)) in enumerate(zip(hits, planned, strict=True)):
         current, previous, over = int(raw[3 * index]), int(raw[3 * index + 1] or 0), raw[3 * index + 2] == 1
         results.append(HitResult(current_key, hit.amount, current, previous, current + previous * (1.0 - elapsed), over))
     return results, raw[-1] == 1
+
+
+class CountersNotLoaded(RuntimeError):
+    """Redis lost the counters again each time they were reloaded (it is being flushed or restarted over and over)."""
+
+    def __init__(self, attempts: int):
+        super().__init__(f"the risk counters were reloaded {attempts - 1} times and Redis lost them again each time")
+
+
+def _reload_once(redis_tools: _RedisTools, mark: str, now: float) -> None:
+    """Refill unless another thread of this process did while this one waited for the lock."""
+    with _reload_lock:
+        if not redis_tools.client.exists(mark):
+            counters_reload(now=now)
+
+
+def counters_reload(*, now: float | None = None) -> int:
+    """Refill the live buckets of the risk rule counters from PostgreSQL, then set the loaded mark.
+
+    Sums the amounts every evaluation of the longest rule window reserved and kept (released ones are
+    not counted; refused ones reserved nothing), keeps the buckets that are current or previous for their
+    window now, and writes each one only where Redis does not have it. Returns the buckets written.
+    Costs one query and one Redis call, once after each loss. (Evaluations running while Redis lost its
+    data and writing their rows after the query are missed: at most a fraction of a second of them.)
+    """
+    from riskcontrol import engine, selectors
+    from riskcontrol.models import RiskRule
+
+    redis_tools = _redis()
+    if redis_tools is None:
+        return 0
+    now = clock() if now is None else now
+    windows = [rule.window_seconds for rule in engine.rules_snapshot().rules if rule.kind in RiskRule.COUNTER_KINDS and rule.window_seconds]
+    found = selectors.risk_counters_reserved(seconds=2 * max(windows)) if windows else {}
+    keys, args = [redis_tools.key(LOADED_KEY)], []
+    for name, amount in found.items():
+        try:
+            _base, window_text, bucket_text = name.rsplit(":", 2)
+            window, bucket = int(window_text), int(bucket_text)
+        except ValueError:
+            continue
+        current, _elapsed = _bucket(window, now)
+        ttl = int((bucket + 2) * window - now) + 60
+        if amount <= 0 or bucket not in (current, current - 1):
+            continue
+        keys.append(redis_tools.key(name))
+        args += (amount, ttl)
+    return int(_evalsha(redis_tools, redis_tools.load, keys, args))
 
 
 def _hit_decide_local(hits: list[Hit], verdict: Verdict, now: float) -> tuple[list[HitResult], bool]:

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -85,3 +86,28 @@ def related_counts(*, event: RiskEvent, days: int = 30) -> dict[str, dict]:
 def alerts_list(*, open_only: bool = False):
     queryset = RiskAlert.objects.select_related("acknowledged_by").order_by("-id")
     return queryset.filter(acknowledged_at__isnull=True) if open_only else queryset
+
+
+def risk_counters_reserved(*, seconds: int) -> dict[str, int]:
+    """Counter bucket -> what the evaluations of the last `seconds` reserved there and kept.
+
+    Released reservations (risk_release, a rejected review) are left out; refused evaluations reserved
+    nothing. Events are written with their request's transaction (riskcontrol.eventlog), so the rows are all.
+    On PostgreSQL one aggregate over the JSON pairs (the rows of a day may be many); elsewhere the rows are summed here.
+    """
+    since = timezone.now() - timedelta(seconds=seconds)
+    rows = RiskEvent.objects.filter(created_at__gte=since, released_at__isnull=True).exclude(counters=[])
+    totals: dict[str, int] = {}
+    if connection.vendor == "postgresql":
+        query, params = rows.values("counters").query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT pair->>0, SUM((pair->>1)::bigint) FROM ({query}) AS kept, jsonb_array_elements(kept.counters) AS pair GROUP BY 1",  # noqa: S608 - the ORM's own query
+                params,
+            )
+            totals.update({name: int(amount) for name, amount in cursor.fetchall()})
+        return totals
+    for pairs in rows.values_list("counters", flat=True).iterator(chunk_size=2000):
+        for name, amount in pairs:
+            totals[name] = totals.get(name, 0) + int(amount)
+    return totals

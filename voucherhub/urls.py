@@ -7,10 +7,13 @@ from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from voucherhub.api_urls import api_v1  # the /api/v1/ routes; voucherhub/core/apihandler.py serves them
+from voucherhub.core import health
 from voucherhub.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("favicon.ico", RedirectView.as_view(url=static("core/favicon.svg"), permanent=True)),
     path("account/", core_views.account, name="account"),
     path("accounts/", include("django.contrib.auth.urls")),

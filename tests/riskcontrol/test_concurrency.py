@@ -58,3 +58,14 @@ def test_parallel_velocity_by_amount_never_overshoots():
     )
     decisions = _burst(30, lambda i: purchase(distributor_id=77, amount=Decimal("100.00"), reference=f"D-{i}"))
     assert [d.outcome for d in decisions].count(Outcome.ALLOW) == 10
+
+
+def test_parallel_requests_right_after_a_redis_flush_count_the_history_once(own_redis):
+    # given a 3-per-hour velocity rule and 2 purchases recorded
+    make_rule(kind=RiskRule.Kind.VELOCITY, dimension=Dimension.ACCOUNT, window_seconds=3600, limit=3, measure=RiskRule.Measure.ORDERS)
+    assert all(risk_evaluate(ctx=purchase(account_id="refill", reference=f"OLD-{i}")).allowed for i in range(2))
+    # when Redis loses everything and 20 requests arrive at once, each finding the counts missing
+    own_redis.flush()
+    decisions = _burst(20, lambda i: purchase(account_id="refill", reference=f"NEW-{i}"))
+    # then the history is counted once: exactly one more is allowed
+    assert [d.outcome for d in decisions].count(Outcome.ALLOW) == 1

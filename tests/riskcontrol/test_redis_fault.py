@@ -4,17 +4,20 @@ Each test runs the cache on a Redis server of its own (tests/conftest.py `own_re
 there: a FLUSHALL, or a restart without persistence. PostgreSQL holds the failures and the lockouts.
 """
 
+from decimal import Decimal
+
 import pytest
 from django.urls import reverse
 
 from catalog import services as catalog_services
 from catalog.services import codes_generate
-from riskcontrol import protection
+from riskcontrol import counters, protection
 from riskcontrol.errors import LockedOut, RevealLimitExceeded
-from riskcontrol.services import failure_record, lockout_check, second_factor_verify
+from riskcontrol.models import Dimension, Outcome, RiskRule
+from riskcontrol.services import failure_record, lockout_check, risk_evaluate, risk_release, second_factor_verify
 from tests import factories
 from tests.factories import PASSWORD
-from tests.riskcontrol.conftest import settings_set
+from tests.riskcontrol.conftest import make_rule, purchase, settings_set
 from voucherhub.core import roles
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +119,75 @@ def test_check_deploy_says_when_redis_would_lose_lockouts(own_redis):
     own_redis.stop()
     assert _deploy_warnings() == {"riskcontrol.W003"}
     own_redis.start()
+
+
+# Risk rule counters: PostgreSQL records what each evaluation reserved (RiskEvent.counters); a Redis that lost
+# them is refilled from there before the next evaluation counts.
+
+HOUR = 3600
+
+
+def _velocity_3_per_hour():
+    return make_rule(
+        name="3 orders an hour per account",
+        kind=RiskRule.Kind.VELOCITY,
+        dimension=Dimension.ACCOUNT,
+        window_seconds=HOUR,
+        limit=3,
+        measure=RiskRule.Measure.ORDERS,
+    )
+
+
+def _purchase_limit_3_items_per_hour():
+    return make_rule(
+        name="3 items an hour per device",
+        kind=RiskRule.Kind.PURCHASE_LIMIT,
+        dimension=Dimension.DEVICE,
+        window_seconds=HOUR,
+        limit=3,
+        measure=RiskRule.Measure.UNITS,
+    )
+
+
+@pytest.mark.parametrize("rule", [_velocity_3_per_hour, _purchase_limit_3_items_per_hour], ids=["velocity", "purchase-limit"])
+@pytest.mark.parametrize("fault", ["flush", "restart"])
+def test_a_rule_counter_survives_a_redis_loss(own_redis, clock, rule, fault):
+    # given a 3-per-hour rule and 2 purchases in the window
+    rule()
+    clock.advance(HOUR * 0.75)  # late in the bucket: the refill must put the counts in the right buckets
+    assert [risk_evaluate(ctx=purchase(account_id="a-7", device="fp-7")).outcome for _ in range(2)] == [Outcome.ALLOW] * 2
+    # when Redis loses everything
+    own_redis.flush() if fault == "flush" else own_redis.restart()
+    clock.advance(HOUR * 0.5)  # now in the next bucket: the two purchases sit in the previous one, still in the window
+    # then the 3rd purchase is allowed and the 4th refused
+    assert risk_evaluate(ctx=purchase(account_id="a-7", device="fp-7")).outcome == Outcome.ALLOW
+    assert risk_evaluate(ctx=purchase(account_id="a-7", device="fp-7")).outcome == Outcome.BLOCK
+
+
+def test_a_refill_counts_neither_given_back_nor_refused_purchases(own_redis, clock):
+    # given a 3-per-hour rule: one purchase given back (the order failed), one kept, one over a stricter rule
+    _velocity_3_per_hour()
+    given_back = risk_evaluate(ctx=purchase(account_id="a-8"))
+    assert risk_release(decision=given_back)
+    assert risk_evaluate(ctx=purchase(account_id="a-8")).allowed
+    make_rule(name="over 1000", kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("1000.00"), action=RiskRule.RuleAction.BLOCK)
+    assert risk_evaluate(ctx=purchase(account_id="a-8", amount=Decimal("5000.00"))).blocked
+    # when Redis loses everything
+    own_redis.flush()
+    # then only the kept purchase counts: two more are allowed, the next one refused
+    assert risk_evaluate(ctx=purchase(account_id="a-8")).allowed
+    assert risk_evaluate(ctx=purchase(account_id="a-8")).allowed
+    assert risk_evaluate(ctx=purchase(account_id="a-8")).blocked
+
+
+def test_a_refill_keeps_what_redis_counted_since(own_redis, clock):
+    # given a purchase counted, a flush, and a refill
+    _velocity_3_per_hour()
+    assert risk_evaluate(ctx=purchase(account_id="a-9")).allowed
+    own_redis.flush()
+    assert risk_evaluate(ctx=purchase(account_id="a-9")).allowed
+    # when another refill runs (a second process that saw the mark missing too)
+    assert counters.counters_reload() == 0
+    # then it adds nothing twice
+    assert risk_evaluate(ctx=purchase(account_id="a-9")).allowed
+    assert risk_evaluate(ctx=purchase(account_id="a-9")).blocked

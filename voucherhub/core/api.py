@@ -28,6 +28,7 @@ UNAVAILABLE = "unavailable"
 def unavailable_message():
     return _("A service we depend on is briefly unavailable. Retry in a moment with the same Idempotency-Key.")
 
+
 # The Idempotency-Key header as the OpenAPI schema states it: 1 to 100 characters, not only spaces (a key is
 # trimmed before use). The one definition for every operation that takes one.
 IDEMPOTENCY_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"\S"}
