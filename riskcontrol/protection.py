@@ -265,7 +265,7 @@ def reveal_guard(*, actor, count: int, ip=None) -> None:
     user_key = getattr(actor, "pk", None) or "anonymous"
     hit = counters.Hit(base=f"reveal:{user_key}", window=3600, amount=count)
     if user_key != "anonymous":
-        counters.rebuild_if_missing(hit, count_between=lambda start, end: _reveals_between(user_key, start, end))
+        counters.rebuild_if_missing(hit, count_between=lambda start, end: _reveals_between(actor, start, end))
     [result] = counters.hit_many([hit])
     if result.estimate <= limit:
         return
@@ -284,11 +284,17 @@ def reveal_guard(*, actor, count: int, ip=None) -> None:
     raise RevealLimitExceeded(limit=limit, retry_after=3600)
 
 
-def _reveals_between(user_id, start: float, end: float) -> int:
-    """Codes the user revealed in [start, end), from the audit log (every reveal writes one row per code)."""
+def _reveals_between(actor, start: float, end: float) -> int:
+    """Codes `actor` revealed in [start, end), from the audit log: one row per code, `codes.reveal` from the vault
+    (ops) and `code.reveal` from an order (the portal, the API). A user's rows carry its id; a principal that is
+    no user (an API caller) names itself in the rows' data (`by`), one name per key (`audit_names()`)."""
     from voucherhub.core.models import AuditLog
 
-    return AuditLog.objects.filter(action="codes.reveal", actor_id=user_id, created_at__gte=_at(start), created_at__lt=_at(end)).count()
+    rows = AuditLog.objects.filter(action__in=("codes.reveal", "code.reveal"), created_at__gte=_at(start), created_at__lt=_at(end))
+    audit_names = getattr(actor, "audit_names", None)
+    if audit_names is not None:
+        return rows.filter(actor__isnull=True, data__by__in=audit_names()).count()
+    return rows.filter(actor_id=actor.pk).count()
 
 
 def register_reveal_guard() -> bool:

@@ -58,3 +58,34 @@ def test_an_order_past_the_limit_stands_and_its_answer_withholds_the_codes(api, 
     replay = api.post("/api/v1/orders/", request, idempotency_key="k-2")
     assert replay["Idempotent-Replayed"] == "true" and len(replay.json()["codes"]) == 2 and "codes_withheld" not in replay.json()
     assert AuditLog.objects.filter(action="code.reveal").count() == 2
+
+
+def test_the_api_allowance_is_counted_again_after_the_cache_lost_it(api, tree, clear_cache):
+    # given: three reveals an hour, two of them spent through the API (the order's answer)
+    settings_set(reveal_limit_per_hour=3)
+    placed = api.post("/api/v1/orders/", {"sku": tree.sku.code, "quantity": 2}, idempotency_key="k-3")
+    assert placed.status_code == 201 and len(placed.json()["codes"]) == 2
+    # when: the cache forgets its counters (a Redis flush or restart)
+    clear_cache()
+    # then: the two reveals are counted again from the audit log, so two more are refused
+    response = api.get(f"/api/v1/orders/{placed.json()['number']}/codes/")
+    assert response.status_code == 429, response.content
+
+
+def test_a_portal_users_allowance_is_counted_again_after_the_cache_lost_it(tree, clear_cache):
+    from riskcontrol.errors import RevealLimitExceeded
+    from riskcontrol.services import reveal_guard
+    from tests import factories
+    from voucherhub.core.audit import audit_record_many
+
+    # given: three reveals an hour, two of them spent by the portal user (guard passed, codes opened, audited)
+    settings_set(reveal_limit_per_hour=3)
+    user = tree.seller_user
+    reveal_guard(actor=user, count=2, ip="10.0.0.1")
+    codes = [factories.card_code(sku=tree.sku)[0] for _ in range(2)]
+    audit_record_many(actor=user, action="code.reveal", objects=codes, data_for=lambda code: {"by": user.get_username()})
+    # when: the cache forgets its counters
+    clear_cache()
+    # then: two more are refused, counted again from the audit log
+    with pytest.raises(RevealLimitExceeded):
+        reveal_guard(actor=user, count=2, ip="10.0.0.1")
