@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 # Groups in the order the menu shows them.
 GROUPS = {
-    "overview": _("Overview"),
+    "overview": "",  # one page, named by its link
     "sales": _("Buy and sell"),
     "money": _("Money"),
     "team": _("Team"),
@@ -52,7 +52,7 @@ def portal_menu(current: str | None) -> list[dict]:
             active = current == link.url_name or current in link.also
             links.append({"url": url, "label": str(link.label), "name": link.url_name.split(":")[-1], "active": active})
         if links:
-            menu.append({"key": key, "label": str(group_label), "links": links})
+            menu.append({"key": key, "label": str(group_label) if group_label else "", "links": links})
     return menu
 
 

@@ -67,13 +67,9 @@ class CommissionAccrual(models.Model):
 
     @property
     def state_label(self) -> str:
-        labels = {
-            "frozen": _("Frozen"),
-            "due": _("Freeze over, being released"),
-            "released": _("Available"),
-            "clawed_back": _("Clawed back"),
-        }
-        return str(labels[self.state])
+        if self.state == "due":
+            return str(_("Freeze over, being released"))
+        return str(self.Status(self.status).label)
 
 
 class Withdrawal(models.Model):
