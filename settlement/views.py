@@ -100,7 +100,8 @@ def portal_buy(request):
     carry the form's submit-once key, so a double click or a reload of the confirmation places one order."""
     distributor = request.distributor
     options = buying.buy_options(distributor)
-    form = forms.OrderForm(request.POST or None, options=options)
+    initial = {name: request.GET[name] for name in ("sku", "quantity") if request.GET.get(name)}  # "Change" on the confirmation
+    form = forms.OrderForm(request.POST or None, options=options, initial=initial)
     if request.method != "POST":
         return render(request, "settlement/portal/buy.html", {"form": form, "options": options})
     if not form.is_valid():
