@@ -156,7 +156,9 @@ def test_commission_page_in_chinese(client, tree, finance_user):
     assert "直接下级" in rows and "冻结" in rows and not re.search(r">\s*1\s*<", rows.split("commission-level", 1)[1][:40])
 
 
-def test_order_list_filters_paginates_and_exports_what_is_filtered(funded_seller_client, tree):
+def test_order_list_filters_paginates_and_exports_what_is_filtered(funded_seller_client, tree, finance_user):
+    fund(tree.other, "100.00", actor=finance_user)
+    theirs = order_place(channel=Order.Channel.PORTAL, distributor=tree.other, sku=tree.sku, quantity=1)
     orders = [order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=1) for _ in range(3)]
     Order.objects.filter(pk=orders[0].pk).update(created_at=timezone.now() - timedelta(days=10))
     url = reverse("settlement:portal-orders")
@@ -171,6 +173,7 @@ def test_order_list_filters_paginates_and_exports_what_is_filtered(funded_seller
     text = csv.content.decode("utf-8-sig")
     assert csv["Content-Type"].startswith("text/csv") and text.splitlines()[0].startswith("Order,Time,Product")
     assert orders[1].number in text and orders[0].number not in text and ",26.00," in text
+    assert theirs.number not in text  # a neighbour's order is in no list and no export
 
     xlsx = funded_seller_client.get(url, {"start": today, "end": today, "export": "xlsx"}, HTTP_ACCEPT_LANGUAGE="zh-hans")
     sheet = load_workbook(io.BytesIO(xlsx.content)).active

@@ -46,7 +46,9 @@ def test_a_new_showing_of_the_form_places_a_new_order(funded_seller_client, tree
     url = reverse("settlement:portal-buy")
     for _ in range(2):
         key = submit_key(funded_seller_client.get(url).content)
-        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": key, "step": "confirm"}).status_code == 302
+        assert (
+            funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": key, "step": "confirm"}).status_code == 302
+        )
     assert Order.objects.count() == 2
 
 
@@ -54,7 +56,10 @@ def test_the_same_form_sent_again_with_another_quantity_is_another_order(funded_
     url = reverse("settlement:portal-buy")
     key = submit_key(funded_seller_client.get(url).content)
     for quantity in (1, 1, 2, 2):
-        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": quantity, "submit_key": key, "step": "confirm"}).status_code == 302
+        assert (
+            funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": quantity, "submit_key": key, "step": "confirm"}).status_code
+            == 302
+        )
     assert sorted(Order.objects.values_list("quantity", flat=True)) == [1, 2]
 
 
@@ -71,7 +76,10 @@ def test_a_refused_form_keeps_its_key_and_the_corrected_one_places_the_order_onc
 def test_an_edited_key_is_not_used(funded_seller_client, tree):
     url = reverse("settlement:portal-buy")
     for _ in range(2):
-        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": "not-a-key", "step": "confirm"}).status_code == 302
+        assert (
+            funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": "not-a-key", "step": "confirm"}).status_code
+            == 302
+        )
     assert Order.objects.count() == 2 and not Order.objects.exclude(idempotency_key=None).exists()
 
 
