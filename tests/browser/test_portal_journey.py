@@ -13,8 +13,9 @@ import pytest
 from django.utils import timezone
 
 from catalog.vault import keyring
+from channels.models import Distributor, QuotaMovement
 from channels.services import staff_add
-from settlement.models import CommissionAccrual, Order
+from settlement.models import Account, CodeIssue, CommissionAccrual, Order, OrderItem, Payment, Statement, Transfer, Withdrawal
 from settlement.services.commission import commission_release
 from settlement.services.orders import order_place
 from settlement.services.statements import statement_generate
@@ -44,19 +45,30 @@ MENU = [
     "portal-invitations",
     "portal-api-keys",
 ]
-# Internal values that must never be read as a word on a page (each status, channel and payment value).
+# Internal values that must never be read as a word on a page: every stored status, kind, channel and payment
+# value a portal page can show.
 INTERNAL = {
-    *Order.Status.values,
-    *Order.Channel.values,
-    *Order.PayMethod.values,
-    *CommissionAccrual.Status.values,
-    "requested",
-    "approved",
-    "rejected",
-    "open",
-    "reconciled",
-    "due",
-}
+    value
+    for choices in (
+        Order.Status,
+        Order.Channel,
+        Order.PayMethod,
+        Order.Hold,
+        OrderItem.State,
+        CommissionAccrual.Status,
+        Withdrawal.Status,
+        Statement.Status,
+        Statement.Kind,
+        Transfer.Kind,
+        Account.Kind,
+        Payment.Status,
+        CodeIssue.Status,
+        Distributor.Status,
+        QuotaMovement.Kind,
+    )
+    for value in choices.values
+    if value
+} | {"due"}
 ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 # The words of every table cell, badge, list item and definition, split at the separators pages use.
