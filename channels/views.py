@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
@@ -25,6 +26,7 @@ from channels.models import Distributor, Storefront
 from voucherhub.core.errors import DomainError
 from voucherhub.core.listing import Column, ListFilterForm, list_filter, table_response
 from voucherhub.core.net import client_ip
+from voucherhub.core.readertz import reader_timezone
 
 
 def portal_view(view):
@@ -40,7 +42,8 @@ def portal_view(view):
             return render(request, "channels/portal/inactive.html", {"distributor": distributor}, status=403)
         request.distributor = distributor
         try:
-            return view(request, *args, **kwargs)
+            with timezone.override(reader_timezone(request)):  # moments on the page in the reader's time zone
+                return view(request, *args, **kwargs)
         except NotInDownline:
             raise Http404
 

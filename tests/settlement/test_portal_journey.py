@@ -198,3 +198,19 @@ def test_commission_withdrawal_and_statement_lists_filter_and_export(funded_sell
         for fmt in ("csv", "xlsx"):
             response = funded_seller_client.get(url, {"export": fmt})
             assert response.status_code == 200 and "attachment" in response["Content-Disposition"], (name, fmt)
+
+
+def test_moments_show_in_the_readers_time_zone_from_its_browser_and_a_wrong_zone_is_ignored(funded_seller_client, tree):
+    order = order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=1)
+    url = reverse("settlement:portal-order", args=[order.number])
+    from zoneinfo import ZoneInfo
+
+    def history(zone: str) -> str:
+        funded_seller_client.cookies["vh_tz"] = zone
+        page = funded_seller_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        return page.split('data-testid="order-events"', 1)[1].split("</ul>", 1)[0]
+
+    berlin = order.created_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%d %H:%M")
+    shanghai = timezone.localtime(order.created_at).strftime("%Y-%m-%d %H:%M")
+    assert berlin in history("Europe/Berlin")
+    assert shanghai in history("Mars/Olympus_Mons")  # not a zone: the site's TIME_ZONE

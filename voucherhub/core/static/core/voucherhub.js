@@ -63,3 +63,13 @@ document.addEventListener("click", function (event) {
     window.setTimeout(function () { button.textContent = label; button.removeAttribute("data-copy-done"); }, 1500);
   }, function () {});
 });
+// The reader's time zone, for pages that show moments (voucherhub.core.readertz): the browser's IANA zone name.
+(function () {
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    var cookie = "vh_tz=" + encodeURIComponent(zone);
+    if (zone && document.cookie.split("; ").indexOf(cookie) === -1) {
+      document.cookie = cookie + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* no Intl: the site's time zone stays */ }
+})();
