@@ -21,6 +21,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 EXPORT_LIMIT = 50_000  # rows in one file; a bigger export is a finance job
@@ -55,8 +56,6 @@ class ListFilterForm(forms.Form):
         """The filter as a query string (for pagination and export links), with `extra` set or removed."""
         params = {k: v for k, v in (self.data.items() if self.is_bound else []) if k in self.fields and k != "export" and v}
         params.update({k: v for k, v in extra.items() if v})
-        from django.utils.http import urlencode
-
         return urlencode(params)
 
 
