@@ -39,3 +39,19 @@ def test_the_filters_and_the_empty_state_render_in_a_template():
     with translation.override("zh-hans"):
         html = template.render(Context({"amount": Decimal("1234.5"), "moment": datetime(2027, 3, 7, 1, 39, tzinfo=UTC)}))
     assert html.startswith("¥1,234.50 2027-03-07 09:39") and 'data-testid="empty-state"' in html and 'href="/x/"' in html
+
+
+def test_an_export_never_turns_text_into_a_formula():
+    import io
+
+    from openpyxl import load_workbook
+
+    from voucherhub.core.listing import Column, table_response
+
+    rows = [('=HYPERLINK("http://evil.test","click")', Decimal("1.5")), ("@SUM(A1)", Decimal("2"))]
+    columns = [Column("Name", "text"), Column("Amount", "money")]
+    csv = table_response(rows=rows, columns=columns, name="t", fmt="csv").content.decode("utf-8-sig").splitlines()
+    assert csv[1].startswith("\"'=HYPERLINK(") and csv[2] == "'@SUM(A1),2.00"
+    sheet = load_workbook(io.BytesIO(table_response(rows=rows, columns=columns, name="t", fmt="xlsx").content)).active
+    assert sheet.cell(row=2, column=1).data_type == "s" and sheet.cell(row=2, column=1).value.startswith("=HYPERLINK(")
+    assert sheet.cell(row=3, column=2).value == 2 and sheet.cell(row=3, column=2).number_format == "#,##0.00"

@@ -84,9 +84,16 @@ class Column:
     kind: str = "text"  # text | money | int | datetime | date
 
 
+# A text cell that a spreadsheet would read as a formula (a downline member named "=HYPERLINK(...)", a payee
+# "+1..."): CSV gets a leading apostrophe, XLSX stores it as a string, never as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _plain(value, kind: str):
     if value is None:
         return ""
+    if kind == "text" and str(value).startswith(FORMULA_START):
+        return "'" + str(value)
     if kind == "datetime" and isinstance(value, datetime):
         return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
     if kind == "money":
@@ -148,6 +155,9 @@ def _xlsx(rows, columns: list[Column], headers: list[str]) -> bytes:
             break
         values = [_excel(value, column.kind) for value, column in zip(row, columns, strict=True)]
         sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            if cell.data_type == "f":  # text that openpyxl took for a formula: a string, as it was typed
+                cell.data_type = "s"
         for index, (value, column) in enumerate(zip(values, columns, strict=True)):
             shown = 16 if column.kind == "datetime" else len(str(value if value is not None else "").encode("gbk", "replace"))
             widths[index] = min(60, max(widths[index], shown + 2))
