@@ -28,10 +28,12 @@ class ChannelsConfig(AppConfig):
     def ready(self) -> None:
         from channels import commission  # noqa: F401 - registers the system check
         from channels.audit_actions import AUDIT_ACTIONS
+        from channels.portal_menu import register_channels_pages
         from voucherhub.core import roles
         from voucherhub.core.audit import audit_actions_register
 
         audit_actions_register(AUDIT_ACTIONS)
+        register_channels_pages()
 
         models = [
             "distributor",

@@ -9,9 +9,12 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
@@ -21,7 +24,9 @@ from channels import attribution, forms, selectors, services
 from channels.errors import NotInDownline
 from channels.models import Distributor, Storefront
 from voucherhub.core.errors import DomainError
+from voucherhub.core.listing import Column, ListFilterForm, list_filter, table_response
 from voucherhub.core.net import client_ip
+from voucherhub.core.readertz import reader_timezone
 
 
 def portal_view(view):
@@ -37,7 +42,8 @@ def portal_view(view):
             return render(request, "channels/portal/inactive.html", {"distributor": distributor}, status=403)
         request.distributor = distributor
         try:
-            return view(request, *args, **kwargs)
+            with timezone.override(reader_timezone(request)):  # moments on the page in the reader's time zone
+                return view(request, *args, **kwargs)
         except NotInDownline:
             raise Http404
 
@@ -67,22 +73,47 @@ def home(request):
 
 @portal_view
 def downline_list(request):
+    """The team as a tree, with search (name, contact, region), status, joined-date range, pagination and an
+    export of what is filtered."""
     distributor = request.distributor
-    rows = list(selectors.downline(distributor))
-    status = request.GET.get("status", "")
-    if status in Distributor.Status.values:
-        rows = [r for r in rows if r.status == status]
+    form = ListFilterForm(request.GET, statuses=Distributor.Status.choices)
     base = distributor.depth
-    return render(
-        request,
-        "channels/portal/downline.html",
-        {
-            "rows": [(r, r.depth - base) for r in rows],
-            "status": status,
-            "statuses": Distributor.Status.choices,
-            "summary": selectors.downline_summary(distributor),
-        },
-    )
+    qs = None
+    if form.is_valid():
+        qs = list_filter(
+            selectors.downline(distributor), form, search=["name", "contact_name", "region", "level__name"], status_field="status"
+        )
+        if form.export_format:
+            rows = (
+                (m.name, m.level.name, _team_depth_label(m.depth - base), m.region, m.contact_name, m.get_status_display(), m.created_at)
+                for m in qs.iterator()
+            )
+            return table_response(rows=rows, columns=TEAM_COLUMNS, name="team", fmt=form.export_format)
+    page = Paginator(qs if qs is not None else [], 50).get_page(request.GET.get("page"))
+    context = {
+        "rows": [(r, r.depth - base, _team_depth_label(r.depth - base)) for r in page],
+        "page": page,
+        "filter_form": form,
+        "filter_query": form.query() if qs is not None else "",
+        "summary": selectors.downline_summary(distributor),
+    }
+    return render(request, "channels/portal/downline.html", context, status=400 if qs is None else 200)
+
+
+def _team_depth_label(depth: int) -> str:
+    labels = {1: _("Direct downline"), 2: _("Second level"), 3: _("Third level")}
+    return labels.get(depth) or _("Level %(n)s") % {"n": depth}
+
+
+TEAM_COLUMNS = [
+    Column(gettext_lazy("Name"), "text"),
+    Column(gettext_lazy("Level"), "text"),
+    Column(gettext_lazy("Below you"), "text"),
+    Column(gettext_lazy("Region"), "text"),
+    Column(gettext_lazy("Contact"), "text"),
+    Column(gettext_lazy("Status"), "text"),
+    Column(gettext_lazy("Joined"), "datetime"),
+]
 
 
 @portal_view

@@ -80,6 +80,18 @@ class SettlementConfig(AppConfig):
         # The merchant console (redemption) links to settlement's statements page without importing settlement.
         console_link_add(url_name="settlement:console-statements", label=_("Statements"), visible=clerk_sees_statements)
 
+        from channels.portal_menu import portal_link_add
+
+        # The distributor portal's one menu (channels) lists settlement's money pages without importing settlement.
+        portal_link_add(url_name="settlement:portal-buy", label=_("Buy codes"), group="sales", order=10)
+        portal_link_add(url_name="settlement:portal-orders", label=_("Orders"), group="sales", order=20, also=("settlement:portal-order",))
+        portal_link_add(url_name="settlement:portal-wallet", label=_("Wallet"), group="money", order=10)
+        portal_link_add(url_name="settlement:portal-commission", label=_("Commission"), group="money", order=20)
+        portal_link_add(url_name="settlement:portal-withdrawals", label=_("Withdrawals"), group="money", order=30)
+        portal_link_add(
+            url_name="settlement:portal-statements", label=_("Statements"), group="money", order=40, also=("settlement:portal-statement",)
+        )
+
         from redemption.holder_actions import holder_action_add
         from settlement.aftersales_views import holder_report_url
 

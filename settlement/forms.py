@@ -11,6 +11,7 @@ from django.utils.translation import pgettext_lazy
 from settlement.adapters import adapters_enabled
 from settlement.models import CodeIssue, ExportJob, Order
 from voucherhub.core.money import Currency
+from voucherhub.core.templatetags.vh_format import money_text
 
 
 class SubmitOnceForm(forms.Form):
@@ -44,13 +45,50 @@ class SubmitOnceForm(forms.Form):
 SUBMIT_KEY = re.compile(r"[0-9a-f]{32}")
 
 
+class _SoldOutSelect(forms.Select):
+    """A select whose sold-out options are shown, marked and disabled."""
+
+    def __init__(self, *args, sold_out=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sold_out = set(sold_out)
+
+    def create_option(self, name, value, *args, **kwargs):
+        option = super().create_option(name, value, *args, **kwargs)
+        if value in self.sold_out:
+            option["attrs"]["disabled"] = True
+        return option
+
+
 class OrderForm(SubmitOnceForm):
+    """The portal's order form. `options`: settlement.selectors.buying.buy_options; a sold-out SKU is listed,
+    marked and cannot be chosen."""
+
     sku = forms.ChoiceField(label=_("Product"))
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
 
-    def __init__(self, *args, skus=(), **kwargs):
+    def __init__(self, *args, options=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["sku"].choices = [(s.code, f"{s.name} ({s.code})") for s in skus]
+        self.options = {option.sku.code: option for option in options}
+        choices = []
+        for option in options:
+            label = f"{option.sku.name} ({option.sku.code}) · {money_text(option.unit_price, option.sku.currency)}"
+            choices.append((option.sku.code, f"{label} · {_('sold out')}" if option.sold_out else label))
+        self.fields["sku"].choices = choices
+        self.fields["sku"].widget = _SoldOutSelect(sold_out=[code for code, option in self.options.items() if option.sold_out])
+        self.fields["sku"].widget.choices = choices
+        available = [option for option in options if not option.sold_out]
+        if not self.is_bound and available:
+            self.initial.setdefault("sku", available[0].sku.code)
+
+    def clean(self):
+        data = super().clean()
+        option = self.options.get(data.get("sku"))
+        quantity = data.get("quantity")
+        if option is not None and option.sold_out:
+            self.add_error("sku", _("This product is sold out."))
+        elif option is not None and quantity and quantity > option.available:
+            self.add_error("quantity", _("Only %(n)s left.") % {"n": option.available})
+        return data
 
 
 class SecondFactorForm(forms.Form):

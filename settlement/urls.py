@@ -5,6 +5,7 @@ from settlement import aftersales_views, merchant_views, refund_views, views
 app_name = "settlement"
 urlpatterns = [
     # Distributor portal
+    path("portal/buy/", views.portal_buy, name="portal-buy"),
     path("portal/orders/", views.portal_orders, name="portal-orders"),
     path("portal/orders/<str:number>/", views.portal_order, name="portal-order"),
     path("portal/orders/<str:number>/codes/", views.portal_order_codes, name="portal-order-codes"),

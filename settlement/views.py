@@ -20,12 +20,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_POST
 
-from catalog.models import Sku
 from channels import attribution
 from channels import selectors as channel_selectors
 from channels.views import portal_view
@@ -38,6 +38,7 @@ from settlement.adapters import SandboxAdapter, adapter_get, adapters_enabled
 from settlement.aftersales_views import lookup_report_links, portal_order_cases
 from settlement.errors import OrderNotFound, PaymentAdapterUnavailable
 from settlement.models import CommissionAccrual, ExportJob, Order, Payment, Statement, Wallet, Withdrawal
+from settlement.selectors import buying
 from settlement.selectors import orders as order_selectors
 from settlement.selectors import wallets as wallet_selectors
 from settlement.services import exports as export_services
@@ -49,6 +50,7 @@ from settlement.services.aftersales import code_issue_reportable
 from settlement.services.lookup import order_lookup
 from settlement.services.orders import order_place
 from voucherhub.core.errors import DomainError
+from voucherhub.core.listing import Column, ListFilterForm, list_filter, table_response
 from voucherhub.core.net import client_ip
 
 
@@ -59,6 +61,21 @@ def _form_error(form, error: DomainError) -> None:
 
 def _page(request, qs, per_page: int = 25):
     return Paginator(qs, per_page).get_page(request.GET.get("page"))
+
+
+def _portal_list(request, qs, *, statuses=(), search=(), date_field="created_at", status_field="status"):
+    """A portal list's filter (search, status, date range) applied to `qs`: (form, filtered qs or None when
+    the filter is wrong; the page then answers 400 with the form's field errors)."""
+    form = ListFilterForm(request.GET, statuses=statuses)
+    if not form.is_valid():
+        return form, None
+    return form, list_filter(qs, form, search=search, date_field=date_field, status_field=status_field if statuses else None)
+
+
+def _list_context(request, form, qs, per_page: int = 25) -> dict:
+    if qs is None:
+        return {"filter_form": form, "page": [], "filter_query": ""}
+    return {"filter_form": form, "page": _page(request, qs, per_page), "filter_query": form.query()}
 
 
 def _day_bounds(start, end):
@@ -76,67 +93,95 @@ def _wallet(distributor) -> Wallet:
 # --- Portal -----------------------------------------------------------------------------------------
 
 
-def _portal_skus(distributor):
-    """SKUs the distributor may buy (visible to it and priced), for the order form."""
-    from channels.errors import NoPrice, SkuNotAvailable
-    from channels.pricing import price_quote
+@portal_view
+def portal_buy(request):
+    """Buy codes from the wallet in two steps: the form, then a confirmation that shows the unit price, the
+    quantity, the total and the wallet balance after the order; only the confirmed form places it. Both steps
+    carry the form's submit-once key, so a double click or a reload of the confirmation places one order."""
+    distributor = request.distributor
+    options = buying.buy_options(distributor)
+    initial = {name: request.GET[name] for name in ("sku", "quantity") if request.GET.get(name)}  # "Change" on the confirmation
+    form = forms.OrderForm(request.POST or None, options=options, initial=initial)
+    if request.method != "POST":
+        return render(request, "settlement/portal/buy.html", {"form": form, "options": options})
+    if not form.is_valid():
+        challenge = bool(request.POST.get("challenge_key"))  # the form is wrong: a new picture with it
+        context = {"form": form, "options": options, "challenge": challenge_new() if challenge else None}
+        return render(request, "settlement/portal/buy.html", context)
+    sku = form.options[form.cleaned_data["sku"]].sku
+    quantity = form.cleaned_data["quantity"]
+    key = form.order_key("portal", sku.code, quantity)
+    placed = order_selectors.order_by_key(distributor, key)
+    if placed is not None:  # this form was sent before (a double click, a reload): its order, not a second one
+        messages.info(request, _("Order %(number)s was placed with this form already.") % {"number": placed.number})
+        return redirect("settlement:portal-order", number=placed.number)
+    try:
+        quote = buying.buy_quote(distributor=distributor, wallet=_wallet(distributor), sku=sku, quantity=quantity)
+    except DomainError as error:
+        _form_error(form, error)
+        return render(request, "settlement/portal/buy.html", {"form": form, "options": options})
+    if request.POST.get("step") != "confirm":
+        return render(request, "settlement/portal/buy_confirm.html", {"form": form, "quote": quote})
 
-    out = []
-    for sku in Sku.objects.active().select_related("product").order_by("product__name", "code"):
-        try:
-            price_quote(distributor=distributor, sku=sku, quantity=1)
-        except (NoPrice, SkuNotAvailable):
-            continue
-        out.append(sku)
-    return out
+    def place(challenge_passed: bool) -> Order:
+        return order_place(
+            channel=Order.Channel.PORTAL,
+            distributor=distributor,
+            sku=sku,
+            quantity=quantity,
+            actor=request.user,
+            ip=client_ip(request),
+            idempotency_key=key,
+            key_checked=True,  # looked up just above; a concurrent twin is found by the write itself
+            challenge_passed=challenge_passed,
+        )
+
+    order, challenge, status_code = _place_risk_checked(request, form, place)
+    if order is None:  # refused or a picture to answer: the confirmation again, with the reason on it
+        context = {"form": form, "quote": quote, "challenge": challenge_new() if challenge else None}
+        return render(request, "settlement/portal/buy_confirm.html", context, status=status_code)
+    if order.status == Order.Status.DELIVERED:
+        messages.success(request, _("Order %(number)s is paid and delivered.") % {"number": order.number})
+    else:
+        messages.info(request, _("Order %(number)s is paid and waits for a risk review.") % {"number": order.number})
+    return redirect("settlement:portal-order", number=order.number)
+
+
+ORDER_COLUMNS = [
+    Column(_lazy("Order"), "text"),
+    Column(_lazy("Time"), "datetime"),
+    Column(_lazy("Product"), "text"),
+    Column(_lazy("SKU"), "text"),
+    Column(_lazy("Quantity"), "int"),
+    Column(_lazy("Unit price"), "money"),
+    Column(_lazy("Total"), "money"),
+    Column(_lazy("Channel"), "text"),
+    Column(_lazy("Status"), "text"),
+]
 
 
 @portal_view
 def portal_orders(request):
-    distributor = request.distributor
-    skus = _portal_skus(distributor)
-    form = forms.OrderForm(request.POST or None, skus=skus)
-    challenge, status_code = False, 200
-    if request.method == "POST" and form.is_valid():
-        sku = next(s for s in skus if s.code == form.cleaned_data["sku"])
-        key = form.order_key("portal", sku.code, form.cleaned_data["quantity"])
-        placed = order_selectors.order_by_key(distributor, key)
-        if placed is not None:  # this form was sent before (a double click, a reload): its order, not a second one
-            messages.info(request, _("Order %(number)s was placed with this form already.") % {"number": placed.number})
-            return redirect("settlement:portal-order", number=placed.number)
-
-        def place(challenge_passed: bool) -> Order:
-            return order_place(
-                channel=Order.Channel.PORTAL,
-                distributor=distributor,
-                sku=sku,
-                quantity=form.cleaned_data["quantity"],
-                actor=request.user,
-                ip=client_ip(request),
-                idempotency_key=key,
-                key_checked=True,  # looked up just above; a concurrent twin is found by the write itself
-                challenge_passed=challenge_passed,
+    qs = order_selectors.orders_for(request.distributor)
+    form, qs = _portal_list(request, qs, statuses=Order.Status.choices, search=["number", "sku__name", "sku__code"])
+    if qs is not None and form.export_format:
+        rows = (
+            (
+                o.number,
+                o.created_at,
+                o.sku.name,
+                o.sku.code,
+                o.quantity,
+                o.unit_price,
+                o.total,
+                o.get_channel_display(),
+                o.get_status_display(),
             )
-
-        order, challenge, status_code = _place_risk_checked(request, form, place)
-        if order is not None:
-            if order.status == Order.Status.DELIVERED:
-                messages.success(request, _("Order %(number)s is paid and delivered.") % {"number": order.number})
-            else:
-                messages.info(request, _("Order %(number)s is paid and waits for a risk review.") % {"number": order.number})
-            return redirect("settlement:portal-order", number=order.number)
-    elif request.method == "POST":
-        challenge = bool(request.POST.get("challenge_key"))  # the form is wrong: a new picture with it
-    status = request.GET.get("status", "")
-    qs = order_selectors.orders_for(distributor, status=status if status in Order.Status.values else None)
-    context = {
-        "form": form,
-        "page": _page(request, qs),
-        "status": status,
-        "statuses": Order.Status.choices,
-        "challenge": challenge_new() if challenge else None,
-    }
-    return render(request, "settlement/portal/orders.html", context, status=status_code)
+            for o in qs.iterator()
+        )
+        return table_response(rows=rows, columns=ORDER_COLUMNS, name="orders", fmt=form.export_format)
+    context = _list_context(request, form, qs)
+    return render(request, "settlement/portal/orders.html", context, status=400 if qs is None else 200)
 
 
 def _place_risk_checked(request, form, place):
@@ -274,12 +319,43 @@ def portal_wallet(request):
     return render(request, "settlement/portal/wallet.html", context)
 
 
+COMMISSION_COLUMNS = [
+    Column(_lazy("Order"), "text"),
+    Column(_lazy("Time"), "datetime"),
+    Column(_lazy("Product"), "text"),
+    Column(_lazy("Whose sale"), "text"),
+    Column(_lazy("Amount"), "money"),
+    Column(_lazy("Clawed back"), "money"),
+    Column(_lazy("Status"), "text"),
+    Column(_lazy("Release after"), "datetime"),
+]
+
+
 @portal_view
 def portal_commission(request):
     wallet = _wallet(request.distributor)
     qs = CommissionAccrual.objects.filter(wallet=wallet).select_related("order", "order__sku").order_by("-id")
-    context = {"summary": wallet_selectors.wallet_summary(wallet), "page": _page(request, qs)}
-    return render(request, "settlement/portal/commission.html", context)
+    form, qs = _portal_list(request, qs, statuses=CommissionAccrual.Status.choices, search=["order__number", "order__sku__name"])
+    if qs is not None and form.export_format:
+        rows = (
+            (c.order.number, c.created_at, c.order.sku.name, c.level_label, c.amount, c.clawed_back, c.state_label, c.release_after)
+            for c in qs.iterator()
+        )
+        return table_response(rows=rows, columns=COMMISSION_COLUMNS, name="commission", fmt=form.export_format)
+    context = {"summary": wallet_selectors.wallet_summary(wallet), **_list_context(request, form, qs)}
+    return render(request, "settlement/portal/commission.html", context, status=400 if qs is None else 200)
+
+
+WITHDRAWAL_COLUMNS = [
+    Column(_lazy("Number"), "text"),
+    Column(_lazy("Requested at"), "datetime"),
+    Column(_lazy("Amount"), "money"),
+    Column(_lazy("Fee"), "money"),
+    Column(_lazy("Paid out"), "money"),
+    Column(_lazy("Status"), "text"),
+    Column(_lazy("Payout reference"), "text"),
+    Column(_lazy("Note"), "text"),
+]
 
 
 @portal_view
@@ -303,16 +379,25 @@ def portal_withdrawals(request):
             return redirect("settlement:portal-withdrawals")
     from settlement import conf
 
+    filter_form, qs = _portal_list(
+        request,
+        wallet_selectors.withdrawals_for(wallet),
+        statuses=Withdrawal.Status.choices,
+        search=["number", "payee", "payout_reference"],
+    )
+    if qs is not None and filter_form.export_format and request.method == "GET":
+        rows = ((w.number, w.created_at, w.amount, w.fee, w.net, w.get_status_display(), w.payout_reference, w.note) for w in qs.iterator())
+        return table_response(rows=rows, columns=WITHDRAWAL_COLUMNS, name="withdrawals", fmt=filter_form.export_format)
     context = {
+        **_list_context(request, filter_form, qs),
         "summary": wallet_selectors.wallet_summary(wallet),
-        "rows": wallet_selectors.withdrawals_for(wallet)[:50],
         "form": form,
         "minimum": conf.withdrawal_minimum(),
         "fee_rate": conf.withdrawal_fee_rate() * 100,
         "fee_minimum": conf.withdrawal_fee_minimum(),
         "request_key": __import__("secrets").token_urlsafe(16),
     }
-    return render(request, "settlement/portal/withdrawals.html", context)
+    return render(request, "settlement/portal/withdrawals.html", context, status=400 if qs is None else 200)
 
 
 @portal_view
@@ -323,8 +408,29 @@ def portal_statements(request):
         start, end = _day_bounds(form.cleaned_data["start"], form.cleaned_data["end"])
         statement = statement_services.statement_generate(wallet=wallet, start=start, end=end, actor=request.user)
         return redirect("settlement:portal-statement", pk=statement.pk)
-    context = {"rows": Statement.objects.filter(wallet=wallet)[:50], "form": form}
-    return render(request, "settlement/portal/statements.html", context)
+    filter_form, qs = _portal_list(
+        request, Statement.objects.filter(wallet=wallet), statuses=Statement.Status.choices, search=["number"], date_field="generated_at"
+    )
+    if qs is not None and filter_form.export_format and request.method == "GET":
+        rows = (
+            (st.number, st.generated_at, st.period_start, st.period_end, st.opening_balance, st.closing_balance, st.get_status_display())
+            for st in qs.iterator()
+        )
+        return table_response(rows=rows, columns=STATEMENT_COLUMNS, name="statements", fmt=filter_form.export_format)
+    context = {**_list_context(request, filter_form, qs), "form": form}
+    context["rows"] = context["page"]
+    return render(request, "settlement/portal/statements.html", context, status=400 if qs is None else 200)
+
+
+STATEMENT_COLUMNS = [
+    Column(_lazy("Number"), "text"),
+    Column(_lazy("Generated"), "datetime"),
+    Column(_lazy("Period start"), "datetime"),
+    Column(_lazy("Period end"), "datetime"),
+    Column(_lazy("Opening balance"), "money"),
+    Column(_lazy("Closing balance"), "money"),
+    Column(_lazy("Status"), "text"),
+]
 
 
 def _statement_lines(statement: Statement):

@@ -47,6 +47,30 @@ class CommissionAccrual(models.Model):
     def __str__(self) -> str:
         return f"{self.order} → {self.wallet} {self.amount}"
 
+    LEVEL_LABELS = {0: _("My own sale"), 1: _("Direct downline"), 2: _("Second level"), 3: _("Third level")}
+
+    @property
+    def level_label(self) -> str:
+        """Whose sale earned it, as its beneficiary reads it: its own, its direct downline's, the second level's ..."""
+        label = self.LEVEL_LABELS.get(self.depth)
+        return str(label) if label is not None else str(_("Level %(n)s") % {"n": self.depth})
+
+    @property
+    def state(self) -> str:
+        """The freeze state read together with its date: "frozen" until release_after, then "due" (the freeze
+        is over; the release job makes it available within minutes), "released" or "clawed_back"."""
+        from django.utils import timezone
+
+        if self.status == self.Status.FROZEN and self.release_after <= timezone.now():
+            return "due"
+        return self.status
+
+    @property
+    def state_label(self) -> str:
+        if self.state == "due":
+            return str(_("Freeze over, being released"))
+        return str(self.Status(self.status).label)
+
 
 class Withdrawal(models.Model):
     class Status(models.TextChoices):

@@ -173,6 +173,27 @@ class OrderEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.from_status or '-'} -> {self.to_status}"
 
+    @staticmethod
+    def _status_label(value: str) -> str:
+        return str(Order.Status(value).label) if value in Order.Status.values else value
+
+    @property
+    def from_status_label(self) -> str:
+        return self._status_label(self.from_status)
+
+    @property
+    def to_status_label(self) -> str:
+        return self._status_label(self.to_status)
+
+    @property
+    def note_label(self) -> str:
+        """The note as a reader sees it: a channel or payment method that services write as its value
+        ("portal", "wallet") reads as its label; any other note is already a sentence."""
+        for choices in (Order.Channel, Order.PayMethod):
+            if self.note in choices.values:
+                return str(choices(self.note).label)
+        return self.note
+
 
 class IdempotencyRecord(models.Model):
     """The first answer to a retryable request, kept so a replay gets the same answer."""

@@ -102,3 +102,12 @@ def follow(page, target) -> None:
 def switch_language(page, code: str) -> None:
     with page.expect_navigation():
         page.select_option("[data-testid=language-switcher] select", code)
+
+
+def portal_menu_follow(page, name: str) -> None:
+    """Open a distributor-portal page from its menu by the link's name; on a phone the menu opens first."""
+    toggle = page.get_by_test_id("portal-menu-toggle")
+    if toggle.is_visible():
+        toggle.click()
+        page.locator("#vh-portal-menu.show").wait_for()
+    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name=name, exact=True))

@@ -56,7 +56,7 @@ EMPTY_STATES = [
     "No top-ups yet.",
     "No products yet.",
     "No prices for your level yet.",
-    "Nobody in your team yet. Invite your first distributor.",
+    "Nobody in your team yet.",
     "Nothing on sale here yet.",
 ]
 

@@ -5,7 +5,7 @@ import pytest
 from channels import services
 from channels.models import Distributor, Quota
 from tests import factories
-from tests.browser.conftest import PHONE, follow, login
+from tests.browser.conftest import PHONE, follow, login, portal_menu_follow
 from tests.factories import PASSWORD
 from voucherhub.core import roles
 
@@ -38,7 +38,7 @@ def test_distributor_invites_passes_quota_and_opens_its_storefront_on_a_phone(ne
     assert no_sideways_scroll(page)
 
     # it invites a sub-distributor
-    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name="邀请"))
+    portal_menu_follow(page, "邀请")
     page.get_by_label("新成员级别").select_option(label="推广员")
     follow(page, page.get_by_test_id("invitation-form").get_by_role("button"))
     link = page.get_by_test_id("invitation-link").first.input_value()
@@ -61,9 +61,9 @@ def test_distributor_invites_passes_quota_and_opens_its_storefront_on_a_phone(ne
     assert (child.parent_id, child.status) == (top.pk, Distributor.Status.ACTIVE)
 
     # it sees the newcomer in its team and passes it quota
-    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name="我的团队"))
+    portal_menu_follow(page, "我的团队")
     assert page.get_by_test_id("downline-tree").get_by_text("西湖团长小林").is_visible()
-    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name="配额"))
+    portal_menu_follow(page, "配额")
     transfer = page.get_by_test_id("quota-transfer-form")
     transfer.get_by_label("转给").select_option(label="西湖团长小林")
     transfer.get_by_label("SKU").select_option(value="IQIYI-VIP-M1")
@@ -73,7 +73,7 @@ def test_distributor_invites_passes_quota_and_opens_its_storefront_on_a_phone(ne
     assert Quota.objects.get(distributor=child, sku=sku).balance == 15
 
     # it opens its storefront, lists the SKU at its own price (the floor holds), and opens it
-    follow(page, page.get_by_test_id("portal-nav").get_by_role("link", name="店铺"))
+    portal_menu_follow(page, "店铺")
     shop = page.get_by_test_id("storefront-form")
     shop.get_by_label("店铺名称").fill("华东好券")
     shop.get_by_label("店铺地址").fill("huadong")

@@ -61,14 +61,20 @@ def test_consumer_buys_on_a_storefront_with_the_sandbox_and_sees_its_code(new_pa
     assert not csp, csp
 
 
-def order_in_portal(page, tree, *, quantity: int) -> None:
-    """The seller logs in and sends the portal's order form for `quantity` of the tree's SKU."""
-    login(page, tree.seller_user.username, PASSWORD)
-    page.goto("/portal/orders/")
+def order_form_send(page, tree, *, quantity: int) -> None:
+    """Send the portal's order form for `quantity` of the tree's SKU: the confirmation is shown."""
+    page.goto("/portal/buy/")
     form = page.get_by_test_id("order-form")
     form.get_by_label("商品").select_option(tree.sku.code)
     form.get_by_label("数量").fill(str(quantity))
     follow(page, form.locator("button[type=submit]"))
+
+
+def order_in_portal(page, tree, *, quantity: int) -> None:
+    """The seller logs in, sends the portal's order form for `quantity` of the tree's SKU and confirms it."""
+    login(page, tree.seller_user.username, PASSWORD)
+    order_form_send(page, tree, quantity=quantity)
+    follow(page, page.get_by_test_id("confirm-order"))
 
 
 def test_distributor_orders_in_the_portal_and_downloads_its_codes(new_page, tree, finance_user):
@@ -197,16 +203,16 @@ def test_a_distributor_asked_for_the_picture_in_the_portal_answers_it_and_gets_t
     fund(tree.seller, "200.00", actor=finance_user)
     page = new_page()
     order_in_portal(page, tree, quantity=2)
-    form = page.get_by_test_id("order-form")
-    assert form.get_by_text("请输入图中的字符后继续。").is_visible()
+    form = page.get_by_test_id("confirm-form")
+    assert page.get_by_text("请输入图中的字符后继续。").is_visible()
     challenge = form.get_by_test_id("challenge")
     picture = challenge.get_by_role("img", name="验证图片")
     assert picture.evaluate("img => img.complete && img.naturalWidth > 0"), "the challenge picture did not load"
-    assert form.get_by_label("数量").input_value() == "2" and not Order.objects.exists()
+    assert page.get_by_test_id("quote-quantity").inner_text() == "2" and not Order.objects.exists()
 
     key = challenge.locator("input[name=challenge_key]").input_value()
     challenge.get_by_label("请输入图中的字符").fill(CaptchaStore.objects.get(hashkey=key).response)
-    follow(page, form.locator("button[type=submit]"))
+    follow(page, form.get_by_test_id("confirm-order"))
     assert page.get_by_test_id("order-status").inner_text() == "已发货"
     order = Order.objects.get()
     assert order.channel == Order.Channel.PORTAL and order.quantity == 2
@@ -216,26 +222,22 @@ def test_place_order_is_sent_once_while_the_next_page_loads(new_page, tree, fina
     fund(tree.seller, "200.00", actor=finance_user)
     page = new_page()
     login(page, tree.seller_user.username, PASSWORD)
-    page.goto("/portal/orders/")
-    form = page.get_by_test_id("order-form")
-    form.get_by_label("商品").select_option(tree.sku.code)
-    form.get_by_label("数量").fill("2")
+    order_form_send(page, tree, quantity=2)
+    form = page.get_by_test_id("confirm-form")
     # A slow server: the order's POST is answered 204 (the browser stays on the page, as while it waits).
     sent = []
-    page.route("**/portal/orders/", lambda route: (sent.append(route.request.method), route.fulfill(status=204)))
-    submit = form.locator("button[type=submit]")
+    page.route("**/portal/buy/", lambda route: (sent.append(route.request.method), route.fulfill(status=204)))
+    submit = form.get_by_test_id("confirm-order")
     submit.click()
     expect(form).to_have_attribute("aria-busy", "true")
-    form.get_by_label("数量").press("Enter")  # the keyboard's way to send it again (the busy button takes no clicks)
+    submit.press("Enter")  # the keyboard's way to send it again (the busy button takes no clicks)
     page.wait_for_timeout(300)
     assert sent == ["POST"]
     assert not Order.objects.exists()
 
     # Sent for real: one order, on its page.
-    page.unroute("**/portal/orders/")
-    page.goto("/portal/orders/")
-    form.get_by_label("商品").select_option(tree.sku.code)
-    form.get_by_label("数量").fill("2")
-    follow(page, form.locator("button[type=submit]"))
+    page.unroute("**/portal/buy/")
+    order_form_send(page, tree, quantity=2)
+    follow(page, page.get_by_test_id("confirm-order"))
     assert page.get_by_test_id("order-status").inner_text() == "已发货"
     assert Order.objects.count() == 1

@@ -236,7 +236,9 @@ def seller_client(client, tree, finance_user):
 
 
 def portal_order(client, tree, quantity: int) -> Order:
-    response = client.post(reverse("settlement:portal-orders"), {"sku": tree.sku.code, "quantity": quantity}, REMOTE_ADDR="192.0.2.80")
+    response = client.post(
+        reverse("settlement:portal-buy"), {"sku": tree.sku.code, "quantity": quantity, "step": "confirm"}, REMOTE_ADDR="192.0.2.80"
+    )
     assert response.status_code == 302, response.content
     return Order.objects.filter(distributor=tree.seller).latest("id")
 

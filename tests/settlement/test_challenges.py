@@ -121,8 +121,8 @@ def challenge_key_in(page: str) -> str:
 
 def test_a_portal_buyer_answers_the_picture_and_the_order_is_placed(funded_seller_client, tree):
     challenge_rule(Channel.PORTAL)
-    url = reverse("settlement:portal-orders")
-    order = {"sku": tree.sku.code, "quantity": 2}
+    url = reverse("settlement:portal-buy")
+    order = {"sku": tree.sku.code, "quantity": 2, "step": "confirm"}
     asked = funded_seller_client.post(url, order)
     assert asked.status_code == 428 and not Order.objects.exists()
     page = asked.content.decode()
@@ -144,7 +144,7 @@ def test_a_portal_buyer_answers_the_picture_and_the_order_is_placed(funded_selle
 
 def test_a_portal_order_refused_by_risk_control_says_why_with_403(funded_seller_client, tree):
     challenge_rule(Channel.PORTAL, action=RiskRule.RuleAction.BLOCK)
-    response = funded_seller_client.post(reverse("settlement:portal-orders"), {"sku": tree.sku.code, "quantity": 1})
+    response = funded_seller_client.post(reverse("settlement:portal-buy"), {"sku": tree.sku.code, "quantity": 1, "step": "confirm"})
     assert response.status_code == 403
     page = response.content.decode()
     assert "The amount ¥26.00 is at or above the threshold ¥10.00." in page and 'data-testid="challenge"' not in page

@@ -38,7 +38,7 @@ def seller_client(client, tree):
 
 def test_portal_order_then_codes_only_after_second_verification(seller_client, tree, finance_user):
     fund(tree.seller, "100.00", actor=finance_user)
-    response = seller_client.post(reverse("settlement:portal-orders"), {"sku": tree.sku.code, "quantity": 2})
+    response = seller_client.post(reverse("settlement:portal-buy"), {"sku": tree.sku.code, "quantity": 2, "step": "confirm"})
     assert response.status_code == 302
     order = Order.objects.get()
     assert order.channel == "portal" and order.status == "delivered"

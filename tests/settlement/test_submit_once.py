@@ -25,10 +25,10 @@ def submit_key(page: bytes) -> str:
 
 
 def test_a_portal_order_sent_twice_is_placed_once_and_paid_once(funded_seller_client, tree):
-    url = reverse("settlement:portal-orders")
+    url = reverse("settlement:portal-buy")
     key = submit_key(funded_seller_client.get(url).content)
     assert submit_key(funded_seller_client.get(url).content) != key  # a new key each time the form is shown
-    form = {"sku": tree.sku.code, "quantity": 3, "submit_key": key}
+    form = {"sku": tree.sku.code, "quantity": 3, "submit_key": key, "step": "confirm"}
 
     first = funded_seller_client.post(url, form)
     order = Order.objects.get()
@@ -43,35 +43,43 @@ def test_a_portal_order_sent_twice_is_placed_once_and_paid_once(funded_seller_cl
 
 
 def test_a_new_showing_of_the_form_places_a_new_order(funded_seller_client, tree):
-    url = reverse("settlement:portal-orders")
+    url = reverse("settlement:portal-buy")
     for _ in range(2):
         key = submit_key(funded_seller_client.get(url).content)
-        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": key}).status_code == 302
+        assert (
+            funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": key, "step": "confirm"}).status_code == 302
+        )
     assert Order.objects.count() == 2
 
 
 def test_the_same_form_sent_again_with_another_quantity_is_another_order(funded_seller_client, tree):
-    url = reverse("settlement:portal-orders")
+    url = reverse("settlement:portal-buy")
     key = submit_key(funded_seller_client.get(url).content)
     for quantity in (1, 1, 2, 2):
-        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": quantity, "submit_key": key}).status_code == 302
+        assert (
+            funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": quantity, "submit_key": key, "step": "confirm"}).status_code
+            == 302
+        )
     assert sorted(Order.objects.values_list("quantity", flat=True)) == [1, 2]
 
 
 def test_a_refused_form_keeps_its_key_and_the_corrected_one_places_the_order_once(funded_seller_client, tree):
-    url = reverse("settlement:portal-orders")
+    url = reverse("settlement:portal-buy")
     key = submit_key(funded_seller_client.get(url).content)
-    refused = funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 0, "submit_key": key})
+    refused = funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 0, "submit_key": key, "step": "confirm"})
     assert refused.status_code == 200 and submit_key(refused.content) == key and not Order.objects.exists()
     for _ in range(2):
-        funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 2, "submit_key": key})
+        funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 2, "submit_key": key, "step": "confirm"})
     assert Order.objects.count() == 1
 
 
 def test_an_edited_key_is_not_used(funded_seller_client, tree):
-    url = reverse("settlement:portal-orders")
+    url = reverse("settlement:portal-buy")
     for _ in range(2):
-        assert funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": "not-a-key"}).status_code == 302
+        assert (
+            funded_seller_client.post(url, {"sku": tree.sku.code, "quantity": 1, "submit_key": "not-a-key", "step": "confirm"}).status_code
+            == 302
+        )
     assert Order.objects.count() == 2 and not Order.objects.exclude(idempotency_key=None).exists()
 
 
