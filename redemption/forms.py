@@ -65,7 +65,11 @@ class RedeemForm(CodeForm):
 
 class ReverseForm(forms.Form):
     idempotency_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
-    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=200,
+        error_messages={"required": _("Give a reason for the reversal, e.g. the customer cancelled.")},
+    )
 
 
 DATE_INPUT = {"type": "date", "class": "form-control"}

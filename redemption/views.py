@@ -58,11 +58,15 @@ def _current_store(request) -> Store | None:
     return store
 
 
+TODAY_ROWS = 50
+
+
 def _today_context(request, store) -> dict:
     today = selectors.redemptions_list(
         merchant=request.clerk.merchant, store_ids=request.clerk_store_ids, store=store, day=selectors.today()
     )
-    return {"today": today[:50], "today_count": today.filter(status=Redemption.Status.COMPLETED).count()}
+    # The badge counts the rows the card lists (reversed ones too), not only the completed ones.
+    return {"today": today[:TODAY_ROWS], "today_count": today.count(), "today_rows": TODAY_ROWS}
 
 
 def _console_context(request, store, **extra) -> dict:
@@ -184,12 +188,16 @@ def console_redemptions(request):
 def console_reverse(request, pk: int):
     form = ReverseForm(request.POST)
     back = safe_next(request, request.POST.get("next"), default=reverse("redemption:console-redemptions"))
-    if not form.is_valid():
-        messages.error(request, gettext("The reversal could not be sent: reload the page and try again."))
-        return redirect(back)
-    target = Redemption.objects.filter(pk=pk, merchant=request.clerk.merchant).select_related("store__merchant").first()
+    target = Redemption.objects.filter(pk=pk, merchant=request.clerk.merchant).select_related("store__merchant", "sku", "code").first()
     if target is None or (request.clerk_store_ids is not None and target.store_id not in request.clerk_store_ids):
         raise Http404
+    if not form.is_valid():
+        if "idempotency_key" in form.errors:
+            messages.error(request, gettext("The reversal could not be sent: reload the page and try again."))
+            return redirect(back)
+        # No reason given: the same reversal again, with the field's message, and nothing changed.
+        context = {"merchant": request.clerk.merchant, "form": form, "r": target, "back": back}
+        return render(request, "redemption/reverse.html", context, status=400)
     caller_store = target.store
     try:
         outcome = services.redemption_reverse(

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from settlement import aftersales_views, merchant_views, refund_views, views
+from settlement import aftersales_views, merchant_views, refund_views, views, withdrawal_views
 
 app_name = "settlement"
 urlpatterns = [
@@ -25,6 +25,7 @@ urlpatterns = [
     path("orders/report/<str:token>/", aftersales_views.consumer_report, name="consumer-report"),
     # Finance
     path("finance/withdrawals/", views.finance_withdrawals, name="finance-withdrawals"),
+    path("finance/withdrawals/bulk-approve/", withdrawal_views.finance_withdrawals_bulk_approve, name="finance-withdrawals-bulk-approve"),
     path("finance/withdrawals/<int:pk>/decide/", views.finance_withdrawal_decide, name="finance-withdrawal-decide"),
     path("finance/statements/", views.finance_statements, name="finance-statements"),
     path("finance/statements/<int:pk>/", views.finance_statement, name="finance-statement"),

@@ -123,6 +123,47 @@ def test_reverse_from_the_list(client, clerk_a, api_a, sku_a):
     assert f'data-testid="reverse-{redemption_id}"' not in client.get("/merchant/redemptions/?start=2000-01-01").content.decode()
 
 
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_reversal_without_a_reason_is_refused_with_a_field_message_and_changes_nothing(client, clerk_a, api_a, sku_a, reason):
+    # given: a redemption the clerk may still reverse
+    code, plaintext = factories.card_code(sku=sku_a)
+    redemption_id = api_a.redeem({"code": plaintext}).json()["id"]
+    assert 'required data-testid="reason-' in client.get("/merchant/redemptions/").content.decode()
+    # when: the reversal is sent without a reason
+    response = client.post(
+        f"/merchant/redemptions/{redemption_id}/reverse/",
+        {"idempotency_key": "rev-1", "reason": reason, "next": "/merchant/redemptions/"},
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    )
+    # then: 400, the reason field says what is missing, and the redemption and its code are untouched
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'data-testid="reason-error"' in html and "请填写撤销原因" in html
+    assert Redemption.objects.get(pk=redemption_id).status == "completed"
+    code.refresh_from_db()
+    assert code.status == CardCode.Status.REDEEMED
+    # and: the same form with a reason reverses it
+    again = client.post(
+        f"/merchant/redemptions/{redemption_id}/reverse/",
+        {"idempotency_key": "rev-1", "reason": "顾客取消", "next": "/merchant/redemptions/"},
+    )
+    assert again.status_code == 302
+    assert Redemption.objects.get(pk=redemption_id).reverse_reason == "顾客取消"
+
+
+def test_the_today_badge_counts_the_rows_the_card_lists(client, clerk_a, api_a, sku_a, shop_a):
+    # given: three redemptions today at the store, one of them reversed
+    ids = [api_a.redeem({"code": factories.card_code(sku=sku_a)[1]}).json()["id"] for _ in range(3)]
+    api_a.reverse(ids[0])
+    # when
+    html = client.get(f"/merchant/?store={shop_a.store.pk}").content.decode()
+    # then: the badge says 3, as many as the card's rows (the reversed one is listed, so it is counted)
+    card = html.split('id="today"')[1].split('class="card-footer"')[0]
+    badge = card.split('data-testid="today-count"')[1].split(">")[1].split("<")[0]
+    rows = card.split("<tbody>")[1].split("</tbody>")[0].count("<tr>")
+    assert badge == "3" == str(rows)
+
+
 def test_summary_and_exports(client, clerk_a, api_a, sku_a, shop_a):
     codes = [factories.card_code(sku=sku_a) for _ in range(3)]
     ids = [api_a.redeem({"code": p}).json()["id"] for _c, p in codes]
@@ -175,14 +216,16 @@ def test_scanner_input_of_a_qr_token_redeems_at_the_console(client, clerk_a, sku
 def test_reversal_never_redirects_off_the_site(client, clerk_a, api_a, sku_a, target):
     _code, plaintext = factories.card_code(sku=sku_a)
     redemption_id = api_a.redeem({"code": plaintext}).json()["id"]
-    response = client.post(f"/merchant/redemptions/{redemption_id}/reverse/", {"idempotency_key": "rev-1", "next": target})
+    response = client.post(
+        f"/merchant/redemptions/{redemption_id}/reverse/", {"idempotency_key": "rev-1", "reason": "顾客取消", "next": target}
+    )
     assert response.status_code == 302
     assert response["Location"] == "/merchant/redemptions/"
     # a page of the console is still where the clerk goes back to
     _code, plaintext = factories.card_code(sku=sku_a)
     other_id = api_a.redeem({"code": plaintext}).json()["id"]
     back = "/merchant/redemptions/?page=2"
-    response = client.post(f"/merchant/redemptions/{other_id}/reverse/", {"idempotency_key": "rev-2", "next": back})
+    response = client.post(f"/merchant/redemptions/{other_id}/reverse/", {"idempotency_key": "rev-2", "reason": "顾客取消", "next": back})
     assert response["Location"] == back
 
 

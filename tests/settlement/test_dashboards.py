@@ -118,3 +118,29 @@ def test_the_portal_shows_frozen_available_and_a_commission_debt(client, tree, f
         assert card(page, "commission-frozen") == "¥1.00", name
         assert card(page, "commission-available") == "¥1.00", name
         assert card(page, "commission-debt") == "¥2.00", name
+
+
+def test_the_ledger_card_says_when_it_was_checked_and_checks_again_on_demand(finance_client, finance_user, ops_user, tree, monkeypatch):
+    from settlement.selectors import finance
+
+    # given: a ledger with entries, checked once for the dashboard (and cached)
+    fund(tree.mid, "100.00", actor=finance_user)
+    first = finance_client.get(reverse("dashboards:finance-home"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'text-success" data-testid="ledger-status"' in first
+    checked = card(first, "ledger-checked-at")
+    assert checked.startswith("上次检查：") and "T" not in checked.split("：", 1)[1]  # a local date and time, not ISO
+    assert 'data-testid="ledger-check-now"' in first
+    # when: a balance goes wrong, the cached card does not know yet; "check now" finds it
+    revenue = Account.objects.exclude(balance=0).first()
+    Account.objects.filter(pk=revenue.pk).update(balance=revenue.balance + 1)
+    assert 'text-success" data-testid="ledger-status"' in finance_client.get(reverse("dashboards:finance-home")).content.decode()
+    monkeypatch.setattr(finance, "LEDGER_RECHECK_MIN_SECONDS", 0)  # the first check was less than 10 s ago
+    answer = finance_client.post(reverse("dashboards:finance-ledger-check"), HTTP_ACCEPT_LANGUAGE="zh-hans", follow=True)
+    # then: the card shows the problem and the message says so
+    page = answer.content.decode()
+    assert answer.redirect_chain[-1][0] == reverse("dashboards:finance-home")
+    assert 'text-danger" data-testid="ledger-status"' in page and "账本已检查：发现 1 个问题" in page
+    # only finance may ask, and only by POST
+    assert finance_client.get(reverse("dashboards:finance-ledger-check")).status_code == 405
+    finance_client.force_login(ops_user)
+    assert finance_client.post(reverse("dashboards:finance-ledger-check")).status_code == 403

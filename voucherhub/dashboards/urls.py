@@ -6,4 +6,5 @@ app_name = "dashboards"
 urlpatterns = [
     path("ops/", views.ops_home, name="ops-home"),
     path("finance/", views.finance_home, name="finance-home"),
+    path("finance/ledger-check/", views.finance_ledger_check, name="finance-ledger-check"),
 ]

@@ -2,10 +2,13 @@
 
 from datetime import date, timedelta
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.views.decorators.http import require_POST
 
 from catalog import selectors as catalog_selectors
 from redemption import selectors as redemption_selectors
@@ -48,3 +51,21 @@ def finance_home(request):
 
     context = {"summary": finance_summary(), "withdrawals": withdrawals_pending()[:8]}
     return render(request, "dashboards/finance_home.html", context)
+
+
+@login_required
+@require_POST
+def finance_ledger_check(request):
+    """The ledger card's "check now": prove the ledger again and go back to the finance home."""
+    _require(request, FINANCE)
+    from settlement.selectors.finance import ledger_recheck
+
+    status = ledger_recheck()
+    if status.ok:
+        messages.success(request, gettext("Ledger checked: balanced."))
+    else:
+        messages.error(
+            request,
+            gettext("Ledger checked: %(n)s problem(s) found. Run `manage.py ledger_check` for the report.") % {"n": status.problems},
+        )
+    return redirect("dashboards:finance-home")
