@@ -30,7 +30,7 @@ from unfold.contrib.import_export.forms import SelectableFieldsExportForm
 from unfold.decorators import action, display
 
 from catalog import selectors, services
-from catalog.admin_forms import FindCodeForm, GenerateCodesForm, ReasonForm, RevealForm
+from catalog.admin_forms import FindCodeForm, GenerateCodesForm, ReasonForm, RevealForm, SkuAdminForm
 from catalog.models import CardCode, CodeBatch, CodeEvent, Product, Sku, Supplier
 from catalog.resources import CardCodeResource
 from voucherhub.core.errors import DomainError
@@ -245,6 +245,7 @@ class ProductAdmin(CatalogModelAdmin):
 
 @admin.register(Sku)
 class SkuAdmin(CatalogModelAdmin):
+    form = SkuAdminForm
     list_display = ["code", "name", "product", "face_value", "cost_price", "fulfilment", "available_stock", "low_stock_threshold", "active"]
     list_filter = ["active", ("fulfilment", ChoicesDropdownFilter), ("product__category", ChoicesDropdownFilter), "product__supplier"]
     search_fields = ["code", "name", "product__name"]

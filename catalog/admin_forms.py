@@ -68,3 +68,35 @@ class FindCodeForm(forms.Form):
         widget=NoEchoTextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
         help_text=_("Type or scan the full code. It is looked up by its blind index and never stored or shown."),
     )
+
+
+WEEKDAYS = [
+    (1, _("Monday")),
+    (2, _("Tuesday")),
+    (3, _("Wednesday")),
+    (4, _("Thursday")),
+    (5, _("Friday")),
+    (6, _("Saturday")),
+    (7, _("Sunday")),
+]
+
+
+class SkuAdminForm(forms.ModelForm):
+    """The SKU page: allowed weekdays are ticked, never typed as a JSON list. Stored as before: a list of ISO
+    weekday numbers (1 Monday .. 7 Sunday), empty for every day."""
+
+    allowed_weekdays = forms.TypedMultipleChoiceField(
+        label=_("allowed weekdays"),
+        choices=WEEKDAYS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked means every day."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.initial["allowed_weekdays"] = [int(d) for d in (self.instance.allowed_weekdays or [])]
+
+    def clean_allowed_weekdays(self):
+        return sorted(set(self.cleaned_data["allowed_weekdays"]))

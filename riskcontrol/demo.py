@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from riskcontrol.alerts import alert_raise
+from riskcontrol.alerts import alert_raise, spikes_detect
 from riskcontrol.decision import RiskContext
 from riskcontrol.models import RiskAlert, RiskEvent, RiskSettings
 from riskcontrol.ruleset import ruleset_install
@@ -62,6 +62,9 @@ def seed(out) -> None:
         amount=Decimal("600.00"),
         reference="DEMO-B003",
     )
+    # A burst from the blocklisted source: enough blocks within the spike window for the block-spike alert.
+    for i in range(60):
+        evaluate(ip="203.0.113.45", device=f"burst-{i:03d}", account_id=f"b{i:03d}", reference=f"DEMO-X{i:03d}")
     # Big orders waiting for review.
     evaluate(ip="36.112.4.9", device="dev-big-1", account_id="c2001", amount=Decimal("6800.00"), quantity=20, reference="DEMO-R001")
     evaluate(ip="36.112.4.10", device="dev-big-2", account_id="c2002", amount=Decimal("12000.00"), quantity=40, reference="DEMO-R002")
@@ -72,7 +75,7 @@ def seed(out) -> None:
             source="terminal:POS-DEMO-03",
             params={"source_kind": "terminal", "source_value": "POS-DEMO-03", "failures": 5, "period": 900},
         )
-        alert_raise(kind=RiskAlert.Kind.BLOCK_SPIKE, params={"count": 64, "threshold": 50, "window": 600})
+        spikes_detect()  # counted from the blocked events above, like every real block-spike alert
     out.write(
         f"demo risk control: {new_rules} rules, {new_lists} lists, {made} evaluations, "
         f"{RiskEvent.objects.pending_review().count()} waiting for review"

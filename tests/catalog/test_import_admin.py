@@ -218,3 +218,18 @@ def test_preview_warns_when_the_same_file_was_imported_before(ops_client, sku):
     assert 'data-testid="import-earlier"' in html
     assert again.reason_counts == {"already_in_vault": 3} and again.valid_rows == 0
     assert "import-confirm-button" not in html  # nothing to store
+
+
+def test_dry_run_says_whether_there_are_bad_rows(ops_client, sku):
+    codes = fresh_codes(3)
+    upload(ops_client, sku, csv_bytes([(c, "", "") for c in codes]))
+    clean = ImportJob.objects.get()
+    assert clean.status == ImportJob.Status.PREVIEW and clean.invalid_rows == 0
+    with translation.override("zh-hans"):
+        html = ops_client.get(job_url(clean), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "所有行均无错误" in html and "请检查下方的错误行" not in html
+    upload(ops_client, sku, csv_bytes([(c, "", "") for c in fresh_codes(2)] + [("!", "", "")]), mode="valid")
+    bad = ImportJob.objects.exclude(pk=clean.pk).get()
+    assert bad.status == ImportJob.Status.PREVIEW and bad.invalid_rows == 1
+    html = ops_client.get(job_url(bad), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "请检查下方的错误行" in html and "所有行均无错误" not in html

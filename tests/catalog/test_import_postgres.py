@@ -202,3 +202,37 @@ def test_imports_meeting_in_opposite_order_survive_a_deadlock(monkeypatch):
     assert CardCode.objects.count() == 3000
     assert sum(job.stored_rows for job in jobs) == 3000
     assert sum(job.reason_counts.get(Reason.ALREADY_IN_VAULT, 0) for job in jobs) == 2000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_storing_a_file_of_several_chunks_writes_progress_every_chunk(monkeypatch, tmp_path):
+    """A trigger logs every progress value the job row gets; the page polling it sees each chunk go by."""
+    monkeypatch.setattr(importing, "CHUNK", 5)
+    sku = factories.SkuFactory()
+    path = tmp_path / "codes.csv"
+    path.write_bytes(csv_bytes(rows_of(fresh_codes(30))))
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE vh_test_progress_log (id serial PRIMARY KEY, progress int)")
+        cursor.execute(
+            "CREATE FUNCTION vh_test_progress_log() RETURNS trigger AS $$ BEGIN "
+            "IF NEW.progress IS DISTINCT FROM OLD.progress THEN INSERT INTO vh_test_progress_log (progress) VALUES (NEW.progress); END IF; "
+            "RETURN NEW; END $$ LANGUAGE plpgsql"
+        )
+        cursor.execute(
+            "CREATE TRIGGER vh_test_progress_log AFTER UPDATE ON catalog_importjob FOR EACH ROW EXECUTE FUNCTION vh_test_progress_log()"
+        )
+    try:
+        job = importing.codes_import(sku=sku, path_or_file=path)
+        assert job.status == ImportJob.Status.DONE and job.stored_rows == 30
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT progress FROM vh_test_progress_log ORDER BY id")
+            seen = [row[0] for row in cursor.fetchall()]
+        # six chunks of five rows: at least one step per chunk before the end, rising, then 100
+        assert seen[-1] == 100
+        steps = seen[:-1]
+        assert steps == sorted(steps) and len(set(steps)) >= 6, seen
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER IF EXISTS vh_test_progress_log ON catalog_importjob")
+            cursor.execute("DROP FUNCTION IF EXISTS vh_test_progress_log()")
+            cursor.execute("DROP TABLE IF EXISTS vh_test_progress_log")

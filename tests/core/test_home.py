@@ -121,3 +121,10 @@ def test_roles_are_groups_with_permissions():
     ops = Group.objects.get(name=roles.OPS)
     assert ops.permissions.filter(codename="view_auditlog").exists()
     assert set(Group.objects.values_list("name", flat=True)) >= set(roles.ROLE_ORDER)
+
+
+def test_ops_home_links_the_audit_log_and_ops_may_open_it(ops_client):
+    body = ops_client.get(reverse("dashboards:ops-home")).content.decode()
+    audit = reverse("admin:core_auditlog_changelist")
+    assert 'data-testid="audit-log-link"' in body and f'href="{audit}"' in body
+    assert ops_client.get(audit).status_code == 200

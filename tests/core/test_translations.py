@@ -38,9 +38,11 @@ def test_compiled_catalogs_match_their_sources():
     for path in po_files(ROOT):
         mo_path = path.with_suffix(".mo")
         assert mo_path.exists(), f"{mo_path} missing: run `make messages`"
-        compiled = {e.msgid: e.msgstr for e in polib.mofile(str(mo_path))}
+        # keyed by context and id: one msgid may mean two things ("System": the colour scheme, the admin section)
+        compiled = {(e.msgctxt, e.msgid): e.msgstr for e in polib.mofile(str(mo_path))}
         for entry in polib.pofile(str(path)).translated_entries():
-            assert compiled.get(entry.msgid) == entry.msgstr, f"{mo_path} is stale for {entry.msgid!r}: run `make messages`"
+            stale = f"{mo_path} is stale for {entry.msgid!r}: run `make messages`"
+            assert compiled.get((entry.msgctxt, entry.msgid)) == entry.msgstr, stale
 
 
 def test_catalogs_cover_every_string_in_the_code(tmp_path):

@@ -138,6 +138,12 @@ def test_ops_home_shows_the_review_count(held, ops_client):
     assert reverse("riskcontrol:review-list") in body
 
 
+def test_ops_home_risk_card_says_what_each_figure_counts(held, ops_client):
+    body = ops_client.get(reverse("dashboards:ops-home"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'data-testid="risk-panel-note"' in body
+    assert "24 小时被拦截的检查" in body and "激增告警统计的是同一批检查" in body
+
+
 def test_a_review_note_that_holds_a_code_is_refused(held, received, ops_user):
     code, plaintext = factories.card_code(sku=factories.SkuFactory())
     with pytest.raises(CodeInText) as refused:
