@@ -20,10 +20,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from settlement import xlsx
 from settlement.models import Account, CommissionAccrual, Entry, Order, Transfer
@@ -36,9 +38,27 @@ _CONTROL = UNSAFE_CHARACTERS  # what XLSX cannot hold, the same set as voucherhu
 
 @dataclass(frozen=True)
 class Col:
+    """One column: its stable name, the SQL that selects it, its kind, the header people read (translated when
+    the file is written) and, for an ENUM, the (stored value, label) pairs: the label is written, never the value."""
+
     header: str
     expr: str
     kind: str = TEXT
+    label: object = None
+    choices: tuple = ()
+
+    @property
+    def title(self) -> str:
+        return str(self.label) if self.label is not None else self.header
+
+    def value_label(self, value):
+        return str(dict(self.choices).get(value, value)) if self.choices and value is not None else value
+
+    @property
+    def width(self) -> float:
+        """A column width (in characters) that fits the header and the kind of value under it."""
+        fits = {INT: 10, NUM: 14, TIME: 19, ENUM: 14, TEXT: 22}[self.kind]
+        return float(min(60, max(fits, xlsx.display_width(self.title) + 2)))
 
 
 @dataclass(frozen=True)
@@ -51,7 +71,7 @@ class Sheet:
 
     @property
     def headers(self) -> list[str]:
-        return [c.header for c in self.columns]
+        return [c.title for c in self.columns]
 
     @property
     def sql(self) -> str:
@@ -85,72 +105,77 @@ def _table(model) -> str:
     return model._meta.db_table
 
 
-LEDGER_COLUMNS = [
-    Col("entry", "e.id", INT),
-    Col("time", "e.created_at", TIME),
-    Col("transfer", "t.id", INT),
-    Col("kind", "t.kind", ENUM),
-    Col("reference", "t.reference"),
-    Col("order", "o.number"),
-    Col("account", "a.id", INT),
-    Col("account_kind", "a.kind", ENUM),
-    Col("distributor", "w.distributor_id", INT),
-    Col("currency", "e.currency", ENUM),
-    Col("amount", "e.amount", NUM),
-    Col("balance_after", "e.balance_after", NUM),
-    Col("memo", "t.memo"),
-]
+def _ledger_columns() -> list[Col]:
+    return [
+        Col("entry", "e.id", INT, _("Entry no.")),
+        Col("time", "e.created_at", TIME, _("Time")),
+        Col("transfer", "t.id", INT, _("Transfer no.")),
+        Col("kind", "t.kind", ENUM, _("Kind"), tuple(Transfer.Kind.choices)),
+        Col("reference", "t.reference", TEXT, _("Reference")),
+        Col("order", "o.number", TEXT, _("Order")),
+        Col("account", "a.kind", ENUM, _("Account"), tuple(Account.Kind.choices)),
+        Col("distributor", "d.name", TEXT, _("Distributor")),
+        Col("currency", "e.currency", ENUM, _("Currency")),
+        Col("amount", "e.amount", NUM, _("Amount")),
+        Col("balance_after", "e.balance_after", NUM, _("Balance after entry")),
+        Col("memo", "t.memo", TEXT, _("Memo")),
+    ]
 
 
 def ledger_sheet(*, start=None, end=None, wallet_id=None) -> Sheet:
     cond, params = _where("e.created_at", start, end, [("a.wallet_id = %s", wallet_id)])
     body = (
         f"FROM {_table(Entry)} e JOIN {_table(Transfer)} t ON t.id = e.transfer_id JOIN {_table(Account)} a ON a.id = e.account_id"
-        f" LEFT JOIN {_table(Order)} o ON o.id = t.order_id LEFT JOIN settlement_wallet w ON w.id = a.wallet_id WHERE {cond}"
+        f" LEFT JOIN {_table(Order)} o ON o.id = t.order_id LEFT JOIN settlement_wallet w ON w.id = a.wallet_id"
+        f" LEFT JOIN channels_distributor d ON d.id = w.distributor_id WHERE {cond}"
     )
-    return Sheet(columns=LEDGER_COLUMNS, body=body, params=params, order_by="e.id", title="ledger")
+    return Sheet(columns=_ledger_columns(), body=body, params=params, order_by="e.id", title="ledger")
 
 
 def orders_sheet(*, start=None, end=None, distributor_id=None) -> Sheet:
     cond, params = _where("o.created_at", start, end, [("o.distributor_id = %s", distributor_id)])
     columns = [
-        Col("order", "o.number"),
-        Col("created", "o.created_at", TIME),
-        Col("channel", "o.channel", ENUM),
-        Col("distributor", "o.distributor_id", INT),
-        Col("storefront", "o.storefront_id", INT),
-        Col("sku", "s.code"),
-        Col("quantity", "o.quantity", INT),
-        Col("unit_price", "o.unit_price", NUM),
-        Col("total", "o.total", NUM),
-        Col("currency", "o.currency", ENUM),
-        Col("status", "o.status", ENUM),
-        Col("refunded_quantity", "o.refunded_quantity", INT),
-        Col("refunded_amount", "o.refunded_amount", NUM),
-        Col("paid_at", "o.paid_at", TIME),
-        Col("campaign", "o.campaign"),
-        Col("referrer", "o.referrer"),
+        Col("order", "o.number", TEXT, _("Order")),
+        Col("created", "o.created_at", TIME, _("Created")),
+        Col("channel", "o.channel", ENUM, _("Channel"), tuple(Order.Channel.choices)),
+        Col("distributor", "d.name", TEXT, _("Distributor")),
+        Col("storefront", "sf.title", TEXT, _("Storefront")),
+        Col("sku", "s.code", TEXT, _("SKU")),
+        Col("product", "s.name", TEXT, _("Product")),
+        Col("quantity", "o.quantity", INT, _("Quantity")),
+        Col("unit_price", "o.unit_price", NUM, _("Unit price")),
+        Col("total", "o.total", NUM, _("Total")),
+        Col("currency", "o.currency", ENUM, _("Currency")),
+        Col("status", "o.status", ENUM, _("Status"), tuple(Order.Status.choices)),
+        Col("refunded_quantity", "o.refunded_quantity", INT, _("Refunded quantity")),
+        Col("refunded_amount", "o.refunded_amount", NUM, _("Refunded amount")),
+        Col("paid_at", "o.paid_at", TIME, _("Paid at")),
+        Col("campaign", "o.campaign", TEXT, _("Campaign")),
+        Col("referrer", "o.referrer", TEXT, _("Referrer")),
     ]
-    body = f"FROM {_table(Order)} o JOIN catalog_sku s ON s.id = o.sku_id WHERE {cond}"
+    body = (
+        f"FROM {_table(Order)} o JOIN catalog_sku s ON s.id = o.sku_id JOIN channels_distributor d ON d.id = o.distributor_id"
+        f" LEFT JOIN channels_storefront sf ON sf.id = o.storefront_id WHERE {cond}"
+    )
     return Sheet(columns=columns, body=body, params=params, order_by="o.id", title="orders")
 
 
 def commission_sheet(*, start=None, end=None, wallet_id=None) -> Sheet:
     cond, params = _where("c.created_at", start, end, [("c.wallet_id = %s", wallet_id)])
     columns = [
-        Col("order", "o.number"),
-        Col("created", "c.created_at", TIME),
-        Col("beneficiary", "w.distributor_id", INT),
-        Col("depth", "c.depth", INT),
-        Col("amount", "c.amount", NUM),
-        Col("clawed_back", "c.clawed_back", NUM),
-        Col("status", "c.status", ENUM),
-        Col("release_after", "c.release_after", TIME),
-        Col("released_at", "c.released_at", TIME),
+        Col("order", "o.number", TEXT, _("Order")),
+        Col("created", "c.created_at", TIME, _("Created")),
+        Col("beneficiary", "d.name", TEXT, _("Beneficiary")),
+        Col("depth", "c.depth", INT, _("Levels up")),
+        Col("amount", "c.amount", NUM, _("Amount")),
+        Col("clawed_back", "c.clawed_back", NUM, _("Clawed back")),
+        Col("status", "c.status", ENUM, _("Status"), tuple(CommissionAccrual.Status.choices)),
+        Col("release_after", "c.release_after", TIME, _("Frozen until")),
+        Col("released_at", "c.released_at", TIME, _("Released at")),
     ]
     body = (
         f"FROM {_table(CommissionAccrual)} c JOIN {_table(Order)} o ON o.id = c.order_id"
-        f" JOIN settlement_wallet w ON w.id = c.wallet_id WHERE {cond}"
+        f" JOIN settlement_wallet w ON w.id = c.wallet_id JOIN channels_distributor d ON d.id = w.distributor_id WHERE {cond}"
     )
     return Sheet(columns=columns, body=body, params=params, order_by="c.id", title="commission")
 
@@ -159,13 +184,13 @@ def supplier_sheet(*, start=None, end=None, supplier_id=None) -> Sheet:
     """Codes consumed (sold, net of returns to stock) per supplier and batch, at cost, from the ledger's cost postings."""
     cond, params = _where("ev.created_at", start, end, [("p.supplier_id = %s", supplier_id)])
     columns = [
-        Col("supplier", "sup.name"),
-        Col("batch", "b.id", INT),
-        Col("batch_label", "b.label"),
-        Col("sku", "s.code"),
-        Col("codes", "count(*)", INT),
-        Col("unit_cost", "s.cost_price", NUM),
-        Col("cost", "count(*) * s.cost_price", NUM),
+        Col("supplier", "sup.name", TEXT, _("Supplier")),
+        Col("batch", "b.id", INT, _("Batch")),
+        Col("batch_label", "b.label", TEXT, _("Batch label")),
+        Col("sku", "s.code", TEXT, _("SKU")),
+        Col("codes", "count(*)", INT, _("Codes")),
+        Col("unit_cost", "s.cost_price", NUM, _("Unit cost")),
+        Col("cost", "count(*) * s.cost_price", NUM, _("Cost")),
     ]
     body = (
         "FROM catalog_codeevent ev JOIN catalog_cardcode cc ON cc.id = ev.code_id JOIN catalog_codebatch b ON b.id = cc.batch_id"
@@ -202,14 +227,28 @@ def _literal(value: str) -> str:
     return {"\t": "E'\\t'", "\n": "E'\\n'", "\r": "E'\\r'"}.get(value, f"'{value}'")
 
 
+def _enum_sql(col: Col, *, as_xml: bool) -> tuple[str, list]:
+    """The column's label for its stored value (CASE … WHEN value THEN label), the value itself when unknown."""
+    if not col.choices:
+        return f"({col.expr})::text", []
+    params: list = []
+    for value, label in col.choices:
+        params += [str(value), escape(str(label)) if as_xml else str(label)]
+    whens = " ".join("WHEN %s THEN %s" for _choice in col.choices)
+    return f"(CASE ({col.expr})::text {whens} ELSE ({col.expr})::text END)", params
+
+
 def _xml_cell_sql(col: Col) -> tuple[str, list]:
-    if col.kind in (INT, NUM):
+    if col.kind == INT:
         return f"coalesce('<c><v>' || ({col.expr})::text || '</v></c>', '<c/>')", []
+    if col.kind == NUM:
+        return f"coalesce('<c s=\"{xlsx.MONEY_STYLE}\"><v>' || ({col.expr})::text || '</v></c>', '<c/>')", []
     if col.kind == TIME:
         serial = f"(extract(epoch from (({col.expr}) AT TIME ZONE %s))::float8 / 86400.0 + 25569)::text"
         return f"coalesce('<c s=\"1\"><v>' || {serial} || '</v></c>', '<c/>')", [_tz()]
     if col.kind == ENUM:
-        return f"coalesce('<c t=\"inlineStr\"><is><t>' || ({col.expr})::text || '</t></is></c>', '<c/>')", []
+        label, params = _enum_sql(col, as_xml=True)
+        return f"coalesce('<c t=\"inlineStr\"><is><t>' || {label} || '</t></is></c>', '<c/>')", params
     return f"coalesce('<c t=\"inlineStr\"><is><t xml:space=\"preserve\">' || {_xml_text_sql(col.expr)} || '</t></is></c>', '<c/>')", [
         _CONTROL
     ]
@@ -233,6 +272,8 @@ def _csv_cell_sql(col: Col) -> tuple[str, list]:
             f"CASE WHEN left(({col.expr})::text, 1) IN ('=', '+', '-', '@') THEN '''' || ({col.expr})::text ELSE ({col.expr})::text END",
             [],
         )
+    if col.kind == ENUM:
+        return _enum_sql(col, as_xml=False)
     return col.expr, []
 
 
@@ -302,8 +343,18 @@ def _local(value):
     return value
 
 
+def _python_value(col: Col, value):
+    if col.kind == TIME:
+        return _local(value)
+    if col.kind == ENUM:
+        return col.value_label(value)
+    if col.kind == NUM and value is not None and not isinstance(value, Decimal):
+        return Decimal(str(value))  # SQLite hands back floats: money is written as money
+    return value
+
+
 def python_row_xml(sheet: Sheet, row) -> str:
-    return "<row>" + "".join(xlsx.cell(_local(v) if c.kind == TIME else v) for c, v in zip(sheet.columns, row, strict=True)) + "</row>"
+    return "<row>" + "".join(xlsx.cell(_python_value(c, v)) for c, v in zip(sheet.columns, row, strict=True)) + "</row>"
 
 
 def _csv_value(col: Col, value):
@@ -314,6 +365,8 @@ def _csv_value(col: Col, value):
         return value.strftime("%Y-%m-%d %H:%M:%S") if isinstance(value, datetime | date) else value
     if col.kind == TEXT and str(value)[:1] in ("=", "+", "-", "@"):
         return "'" + str(value)
+    if col.kind == ENUM:
+        return col.value_label(value)
     if isinstance(value, Decimal):
         return str(value)
     return value
@@ -338,10 +391,10 @@ def write_xlsx(path: Path, sheet: Sheet, *, progress=None, every: int = 20000, e
     counter = _Progress(progress, every)
     with xlsx.Workbook(path) as book:
         for title, extra_rows in extra_sheets:
-            with book.sheet(title) as out:
+            with book.sheet(title, widths=_fitted_widths(extra_rows)) as out:
                 out.write("".join("<row>" + "".join(xlsx.cell(v) for v in r) + "</row>" for r in extra_rows).encode())
-        with book.sheet(sheet.title) as out:
-            out.write(("<row>" + "".join(xlsx.cell(h) for h in sheet.headers) + "</row>\n").encode())
+        with book.sheet(sheet.title, widths=[c.width for c in sheet.columns], frozen_header=True) as out:
+            out.write(("<row>" + "".join(xlsx.header_cell(h) for h in sheet.headers) + "</row>\n").encode())
             if connection.vendor == "postgresql":
                 sql, params = xml_rows_sql(sheet)
                 pending, size = [], 0
@@ -357,6 +410,18 @@ def write_xlsx(path: Path, sheet: Sheet, *, progress=None, every: int = 20000, e
                     out.write((python_row_xml(sheet, row) + "\n").encode())
                     counter.add(1)
     return counter.n
+
+
+def _fitted_widths(rows) -> list[float]:
+    """Widths for a small sheet (a statement's summary) from what its cells hold."""
+    widths: list[float] = []
+    for row in rows:
+        for i, value in enumerate(row):
+            shown = 19 if isinstance(value, datetime | date) else xlsx.display_width("" if value is None else value) + 2
+            if i == len(widths):
+                widths.append(10.0)
+            widths[i] = float(min(60, max(widths[i], shown)))
+    return widths
 
 
 def _flush_xml(out, blocks: list[bytes], counter: _Progress) -> None:

@@ -4,8 +4,9 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
@@ -68,8 +69,11 @@ def _enqueue(job: ExportJob) -> None:
 
 
 def export_start(*, kind: str, fmt: str, actor, params: dict | None = None, run_now: bool = False) -> ExportJob:
-    job = ExportJob.objects.create(kind=kind, fmt=fmt, params=params or {}, created_by=actor)
-    audit_record(actor=actor, action="export.start", obj=job, data={"kind": kind, "fmt": fmt, "params": params or {}})
+    """Queue an export. The file is written in the language of the request that asked for it (its headers and
+    the labels of stored values), kept with the job's parameters."""
+    params = {**(params or {}), "language": translation.get_language() or settings.LANGUAGE_CODE}
+    job = ExportJob.objects.create(kind=kind, fmt=fmt, params=params, created_by=actor)
+    audit_record(actor=actor, action="export.start", obj=job, data={"kind": kind, "fmt": fmt, "params": params})
     if run_now:
         return export_run(job_id=job.pk)
     _enqueue(job)
@@ -79,6 +83,7 @@ def export_start(*, kind: str, fmt: str, actor, params: dict | None = None, run_
 def _sheet(job: ExportJob):
     """The job's main sheet and any small extra sheets (a statement's summary)."""
     params = dict(job.params)
+    params.pop("language", None)
     if job.kind == ExportJob.Kind.STATEMENT:
         from settlement.models import Statement
 
@@ -109,7 +114,8 @@ def export_run(*, job_id: int) -> ExportJob:
         return job
     try:
         with JobHeartbeat(ExportJob, pk=job.pk, status=ExportJob.Status.RUNNING, attempt=attempt) as heartbeat:
-            _export_write(job, attempt=attempt, heartbeat=heartbeat)
+            with translation.override(job.params.get("language") or settings.LANGUAGE_CODE):
+                _export_write(job, attempt=attempt, heartbeat=heartbeat)
     except JobLost:
         logger.warning("export %s: attempt %s lost the job to another; stopped", job.pk, attempt)
     job.refresh_from_db()

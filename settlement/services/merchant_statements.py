@@ -11,10 +11,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
+from django.utils.translation import gettext_lazy, pgettext
 
 from redemption import selectors as redemption_selectors
-from redemption.models import Merchant
+from redemption.models import Merchant, Redemption
 from settlement import exporting
 from settlement.errors import SettlementError
 from settlement.models import MerchantStatement, MerchantStatementLine
@@ -156,22 +156,24 @@ def merchant_statement_reconcile(*, statement: MerchantStatement, actor, note: s
 # --- The statement's file -------------------------------------------------------------------------------------
 
 REDEMPTION_COLUMNS = [
-    exporting.Col("redemption", "r.id", exporting.INT),
-    exporting.Col("redeemed_at", "r.created_at", exporting.TIME),
-    exporting.Col("store_code", "r.store_code"),
-    exporting.Col("store", "r.store_name"),
-    exporting.Col("terminal", "r.terminal_name"),
-    exporting.Col("sku", "r.sku_code"),
-    exporting.Col("product", "r.sku_name"),
-    exporting.Col("code", "r.code_hint"),  # the masked hint; the code itself is never selected
-    exporting.Col("face_value_used", "r.amount", exporting.NUM),
-    exporting.Col("balance_after", "r.balance_after", exporting.NUM),
-    exporting.Col("owed", "r.amount_owed", exporting.NUM),
-    exporting.Col("pos_reference", "r.reference"),
-    exporting.Col("channel", "r.channel", exporting.ENUM),
+    exporting.Col("redemption", "r.id", exporting.INT, gettext_lazy("Redemption no.")),
+    exporting.Col("redeemed_at", "r.created_at", exporting.TIME, gettext_lazy("Redeemed at")),
+    exporting.Col("store_code", "r.store_code", exporting.TEXT, gettext_lazy("Store code")),
+    exporting.Col("store", "r.store_name", exporting.TEXT, gettext_lazy("Store")),
+    exporting.Col("terminal", "r.terminal_name", exporting.TEXT, gettext_lazy("Terminal")),
+    exporting.Col("sku", "r.sku_code", exporting.TEXT, gettext_lazy("SKU")),
+    exporting.Col("product", "r.sku_name", exporting.TEXT, gettext_lazy("Product")),
+    exporting.Col("code", "r.code_hint", exporting.TEXT, gettext_lazy("Code")),  # the masked hint; the code itself is never selected
+    exporting.Col("face_value_used", "r.amount", exporting.NUM, gettext_lazy("Face value used")),
+    exporting.Col("balance_after", "r.balance_after", exporting.NUM, gettext_lazy("Balance after")),
+    exporting.Col("owed", "r.amount_owed", exporting.NUM, gettext_lazy("Owed")),
+    exporting.Col("pos_reference", "r.reference", exporting.TEXT, gettext_lazy("POS reference")),
+    exporting.Col("channel", "r.channel", exporting.ENUM, gettext_lazy("Channel"), tuple(Redemption.Channel.choices)),
 ]
 
-LINE_HEADERS = ["store_code", "store", "sku", "product", "redemptions", "reversed", "face_value_used", "owed"]
+
+def line_headers() -> list[str]:
+    return [_("Store code"), _("Store"), _("SKU"), _("Product"), _("Redemptions"), _("Reversed"), _("Face value used"), _("Owed")]
 
 
 def redemptions_sheet(statement: MerchantStatement) -> exporting.Sheet:
@@ -217,7 +219,7 @@ def statement_sheets(statement: MerchantStatement):
         (meta.get_field(name).verbose_name, getattr(statement, name))
         for name in ("redemption_count", "reversed_count", "amount_used", "amount_owed")
     ]
-    lines = [LINE_HEADERS] + [
+    lines = [line_headers()] + [
         [
             line.store.code,
             line.store.name,

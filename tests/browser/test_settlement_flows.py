@@ -130,7 +130,7 @@ def test_finance_approves_a_withdrawal_and_downloads_a_statement_as_xlsx(new_pag
     assert download_info.value.suggested_filename.endswith(".xlsx")
     book = load_workbook(io.BytesIO(open(download_info.value.path(), "rb").read()))
     lines = list(book.worksheets[1].iter_rows(values_only=True))
-    assert lines[0][0] == "entry" and len(lines) == 3  # header, top-up, purchase
+    assert lines[0][0] == "分录号" and len(lines) == 3  # header (in the reader's language), top-up, purchase
     page.once("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         page.get_by_test_id("reconcile").click()
@@ -174,7 +174,7 @@ def test_finance_makes_a_merchant_statement_downloads_it_as_xlsx_and_reconciles_
     assert download_info.value.suggested_filename.endswith(".xlsx")
     book = load_workbook(io.BytesIO(open(download_info.value.path(), "rb").read()))
     lines = list(book.worksheets[1].iter_rows(values_only=True))
-    assert lines[0][0] == "store_code" and lines[1][4] == 2 and float(lines[1][7]) == 60.0
+    assert lines[0][0] == "门店编码" and lines[1][4] == 2 and float(lines[1][7]) == 60.0
     redemptions = list(book.worksheets[2].iter_rows(values_only=True))
     assert len(redemptions) == 3
     cells = " ".join(str(c) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True) for c in row)

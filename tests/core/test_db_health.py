@@ -39,6 +39,7 @@ def test_the_engine_is_ours_and_still_postgresql():
 
 
 def test_a_healthy_connection_is_kept_without_a_round_trip(monkeypatch):
+    connection.close()  # a fresh, healthy connection (an earlier test on this worker may have broken the last one)
     connection.ensure_connection()
     raw = connection.connection
     sent = _sent_statements(monkeypatch)

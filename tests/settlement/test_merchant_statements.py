@@ -18,6 +18,7 @@ from redemption.models import Redemption
 from redemption.services import sku_price_set
 from settlement.errors import SettlementError
 from settlement.models import MerchantStatement
+from settlement.services import merchant_statements
 from settlement.services.merchant_statements import merchant_statement_generate, merchant_statement_reconcile, merchant_statements_monthly
 from tests import factories
 from tests.redemption.conftest import TerminalClient, clerk_make, shop_make
@@ -155,11 +156,11 @@ def test_the_xlsx_reads_back_with_summary_lines_and_every_redemption_and_no_plai
     summary = dict(book.worksheets[0].iter_rows(values_only=True))
     assert statement.number in summary.values() and world.a.merchant.name in summary.values()
     lines = list(book.worksheets[1].iter_rows(values_only=True))
-    assert lines[0] == ("store_code", "store", "sku", "product", "redemptions", "reversed", "face_value_used", "owed")
+    assert lines[0] == tuple(merchant_statements.line_headers())
     assert len(lines) == 1 + 3 + 1  # header, three store/SKU lines, total
     assert lines[-1][4:] == (4, 1, 145, 130)
     redemptions = list(book.worksheets[2].iter_rows(values_only=True))
-    assert redemptions[0][:3] == ("redemption", "redeemed_at", "store_code")
+    assert redemptions[0][:3] == tuple(column.title for column in merchant_statements.REDEMPTION_COLUMNS[:3])
     assert len(redemptions) == 1 + 4  # completed redemptions only, as counted
     assert sum(row[10] for row in redemptions[1:]) == 130
     hints = {row[7] for row in redemptions[1:]}
@@ -172,7 +173,7 @@ def test_the_xlsx_reads_back_with_summary_lines_and_every_redemption_and_no_plai
         assert plaintext.encode() not in content
     csv_response = finance_client.get(reverse("settlement:finance-merchant-statement-download", args=[statement.pk]) + "?format=csv")
     rows = list(csv.reader(io.StringIO(b"".join(csv_response.streaming_content).decode("utf-8-sig"))))
-    assert rows[0][0] == "redemption" and len(rows) == 5
+    assert rows[0][0] == merchant_statements.REDEMPTION_COLUMNS[0].title and len(rows) == 5
     assert all(p not in ",".join(r) for r in rows for p in world.plaintexts)
 
 

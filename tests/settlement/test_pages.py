@@ -245,7 +245,7 @@ def test_finance_approves_a_withdrawal_and_downloads_a_statement_xlsx(finance_cl
     first = next(summary.iter_rows(values_only=True))
     assert first[1] == statement.number
     rows = list(lines.iter_rows(values_only=True))
-    assert rows[0][0] == "entry" and {r[5] for r in rows[1:]} >= {order.number}
+    assert rows[0][0] == "分录号" and {r[5] for r in rows[1:]} >= {order.number}
     detail_url = reverse("settlement:finance-statement", args=[statement.pk])
     too_long = finance_client.post(detail_url, {"note": "x" * 301})
     assert too_long.status_code == 200 and too_long.context["form"].errors["note"]
