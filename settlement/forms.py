@@ -8,7 +8,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from settlement.errors import SettlementError
 from settlement.models import CodeIssue, ExportJob, Order
+from settlement.services.contacts import CONTACT_HELP, contact_parse
 from voucherhub.core.money import Currency
 
 
@@ -59,7 +61,7 @@ class SecondFactorForm(forms.Form):
 
 class CheckoutForm(SubmitOnceForm):
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=20, initial=1)
-    contact = forms.CharField(label=_("E-mail or mobile number"), max_length=200, help_text=_("Where we send the link to your codes."))
+    contact = forms.CharField(label=_("Mobile number or e-mail address"), max_length=200, help_text=CONTACT_HELP)
     lookup_password = forms.CharField(
         label=_("Lookup password"),
         min_length=6,
@@ -73,6 +75,12 @@ class CheckoutForm(SubmitOnceForm):
         widget=forms.RadioSelect,
         initial=Order.PayMethod.SANDBOX,
     )
+
+    def clean_contact(self) -> str:
+        try:
+            return contact_parse(self.cleaned_data["contact"]).value
+        except SettlementError as error:
+            raise forms.ValidationError(error.message, code="contact") from None
 
 
 class LookupForm(forms.Form):

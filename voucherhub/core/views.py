@@ -1,9 +1,12 @@
 import sys
 
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.utils.translation import gettext as _
 from django.views import defaults
 
 from voucherhub.core.outages import is_outage, retry_after_seconds
@@ -17,6 +20,17 @@ def home(request):
     if target == "account":
         return redirect("account")
     return redirect(target)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout (POST only), and the login page it leads to says that it happened."""
+
+    def post(self, request, *args, **kwargs):
+        was_logged_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_logged_in:
+            messages.success(request, _("You are logged out."))
+        return response
 
 
 @login_required
