@@ -59,9 +59,7 @@ class Product(models.Model):
         upload_to="products/",
         blank=True,
         validators=[FileExtensionValidator(["jpg", "jpeg", "png", "webp"]), image_size_limit],
-        help_text=_(
-            "Shown on storefronts: JPEG, PNG or WebP, at most 2 MB. Without one a placeholder is shown."
-        ),
+        help_text=_("Shown on storefronts: JPEG, PNG or WebP, at most 2 MB. Without one a placeholder is shown."),
     )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
