@@ -35,9 +35,7 @@ urlpatterns = [
 handler500 = "voucherhub.core.views.server_error"
 
 if settings.SERVE_MEDIA:  # product pictures; in production the proxy serves MEDIA_ROOT (docs/operations.md)
-    from django.views.static import serve as media_serve
-
-    urlpatterns += [re_path(r"^media/(?P<path>.*)$", media_serve, {"document_root": settings.MEDIA_ROOT})]
+    urlpatterns += [re_path(r"^media/(?P<path>.*)$", core_views.media)]
 
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
