@@ -30,11 +30,12 @@ migrate: install .env
 seed: migrate
 	$(BIN)/python manage.py seed_demo
 
+# The demo as its users see it: DEBUG off (the branded 404/403/500 pages), static files from WhiteNoise,
+# the sandbox payment on. voucherhub/core/serve.py runs the web server and the job cluster and stops both
+# on Ctrl-C or SIGTERM.
 serve:
 	@echo "VoucherHub: http://$(HOST)/  (logins above; Ctrl-C stops the web server and the job cluster)"
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/python manage.py qcluster & \
-	$(BIN)/python manage.py runserver $(HOST)
+	@DEBUG=false PAYMENT_SANDBOX=true exec $(BIN)/python -m voucherhub.core.serve $(HOST)
 
 # Debian's chromium and CJK fonts for the browser tests (never a downloaded browser), gettext for
 # the translation-completeness test.

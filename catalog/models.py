@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -27,6 +29,15 @@ class Supplier(models.Model):
         return self.name
 
 
+PRODUCT_IMAGE_MAX_BYTES = 2 * 1024 * 1024
+
+
+def image_size_limit(file) -> None:
+    """A product picture is at most 2 MB (it is shown on phones)."""
+    if file.size > PRODUCT_IMAGE_MAX_BYTES:
+        raise ValidationError(_("The picture is larger than 2 MB."), code="too_large")
+
+
 class Product(models.Model):
     class Category(models.TextChoices):
         VIDEO = "video", _("Video membership")
@@ -43,6 +54,13 @@ class Product(models.Model):
     name = models.CharField(_("name"), max_length=120)
     category = models.CharField(_("category"), max_length=20, choices=Category.choices, default=Category.OTHER)
     description = models.TextField(_("description"), blank=True)
+    image = models.ImageField(
+        _("image"),
+        upload_to="products/",
+        blank=True,
+        validators=[FileExtensionValidator(["jpg", "jpeg", "png", "webp"]), image_size_limit],
+        help_text=_("Shown on storefronts: JPEG, PNG or WebP, at most 2 MB. Without one a placeholder is shown."),
+    )
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 

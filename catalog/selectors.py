@@ -62,6 +62,12 @@ def recent_imports(*, limit: int = 10):
     return ImportJob.objects.select_related("sku", "created_by").defer("payload", "errors").order_by("-id")[:limit]
 
 
+def available_by_sku(*, sku_ids) -> dict[int, int]:
+    """Available codes of each of these SKUs in one query (a SKU with none is missing from the answer)."""
+    rows = CardCode.objects.filter(sku_id__in=list(sku_ids), status=CardCode.Status.AVAILABLE).values_list("sku_id").annotate(n=Count("pk"))
+    return dict(rows.order_by())
+
+
 def available_count(*, sku: Sku) -> int:
     return CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count()
 

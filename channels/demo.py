@@ -23,6 +23,7 @@ from channels.models import (
 )
 from voucherhub.core import roles
 from voucherhub.core.demo import demo_user
+from voucherhub.core.errors import DomainError
 
 # name, position, auto-approve signups, automatic upgrade (min sales, days, min active direct downline)
 LEVELS = [
@@ -50,7 +51,17 @@ TREE = [
 ]
 
 QUOTAS = {"top": 400, "zj": 120, "js": 80, "zj1": 20}
-STOREFRONT_SKUS = [("IQIYI-VIP-M1", "23.80"), ("TXVIDEO-VIP-M1", "28.50"), ("SBUX-TALL", "33.50"), ("LUCKIN-ANY", "27.00")]
+# One of each kind the catalog has (video, music, coffee, movie, gift card): the shop shows its categories,
+# placeholders in each kind's colour, and the cinema tickets run low.
+STOREFRONT_SKUS = [
+    ("IQIYI-VIP-M1", "23.80"),
+    ("TXVIDEO-VIP-M1", "28.50"),
+    ("NETEASE-MUSIC-M1", "15.00"),
+    ("SBUX-TALL", "33.50"),
+    ("LUCKIN-ANY", "27.00"),
+    ("WANDA-2D", "48.00"),
+    ("JD-ECARD-100", "100.00"),
+]
 # (who, SKU, retail price below its floor, channel): undercutting attempts the floor refused (防窜货)
 UNDERCUTS = [
     ("zj2", "IQIYI-VIP-M1", "19.90", PriceViolation.Channel.API),
@@ -140,12 +151,21 @@ def seed(out) -> None:
 
     if not Storefront.objects.filter(distributor=nodes["top"]).exists():
         services.storefront_save(
-            distributor=nodes["top"], slug="demo", title="华东优选卡券商城", tagline="视频会员 · 咖啡 · 电影，正品低价", colour="#d63384"
+            distributor=nodes["top"],
+            slug="demo",
+            title="华东优选卡券商城",
+            tagline="视频会员 · 咖啡 · 电影，正品低价",
+            support_contact="微信客服 huadong-youxuan · 021-5555-0188",
+            colour="#d63384",
         )
         for position, (code, price) in enumerate(STOREFRONT_SKUS):
             sku = Sku.objects.filter(code=code).first()
-            if sku is not None:
+            if sku is None:
+                continue
+            try:
                 services.storefront_item_set(distributor=nodes["top"], sku=sku, retail_price=Decimal(price), position=position)
+            except DomainError:  # not in the top distributor's price list (a changed catalog): the shop goes without it
+                pass
 
     if not Invitation.objects.filter(distributor=nodes["zj"]).exists():
         services.invitation_create(

@@ -74,6 +74,12 @@ class StorefrontForm(forms.Form):
     title = forms.CharField(label=_("Shop name"), max_length=80)
     slug = forms.SlugField(label=_("Shop address"), max_length=40, help_text=_("Your shop lives at /s/<shop address>/."))
     tagline = forms.CharField(label=_("Tagline"), max_length=160, required=False)
+    support_contact = forms.CharField(
+        label=_("Support contact"),
+        max_length=120,
+        required=False,
+        help_text=_("Shown in the shop's footer: a phone number, WeChat ID or e-mail address buyers can ask."),
+    )
     colour = forms.CharField(label=_("Colour"), max_length=7, validators=[HEX_COLOUR], widget=forms.TextInput(attrs={"type": "color"}))
     logo = forms.FileField(label=_("Logo"), required=False, help_text=_("PNG, JPEG, WebP or GIF, at most 200 KB."))
     clear_logo = forms.BooleanField(label=_("Remove the logo"), required=False)

@@ -441,6 +441,12 @@ class Storefront(models.Model):
     )
     title = models.CharField(_("shop name"), max_length=80)
     tagline = models.CharField(_("tagline"), max_length=160, blank=True)
+    support_contact = models.CharField(
+        _("support contact"),
+        max_length=120,
+        blank=True,
+        help_text=_("Shown in the shop's footer: a phone number, WeChat ID or e-mail address buyers can ask."),
+    )
     colour = models.CharField(_("colour"), max_length=7, default="#d63384", validators=[HEX_COLOUR])
     logo = models.BinaryField(_("logo"), null=True, blank=True, editable=False)
     logo_type = models.CharField(max_length=20, blank=True, editable=False)

@@ -9,7 +9,8 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.utils import timezone
 
 from catalog import vault
-from catalog.models import CardCode, Sku
+from catalog.models import CardCode, Product, Sku
+from catalog.selectors import available_by_sku
 from channels.errors import NoPrice, NotInDownline
 from channels.models import (
     ApiKey,
@@ -211,15 +212,42 @@ def storefront_public(slug: str) -> Storefront | None:
     )
 
 
+# A shopper sees "few left" at or below this many codes; never the count itself.
+STOREFRONT_FEW_LEFT = 10
+# More products than this: the shop gets a search box and category filters.
+STOREFRONT_SEARCH_FROM = 8
+
+
 @dataclass(frozen=True)
 class StorefrontRow:
     item: StorefrontItem
     quote: PriceQuote | None
+    available: int | None = None  # codes left; None: not counted (a direct top-up does not run out)
 
     @property
     def sellable(self) -> bool:
         """Still priced for the distributor, visible, and not below the (possibly raised) floor."""
         return self.quote is not None and self.item.retail_price >= self.quote.price_floor
+
+    @property
+    def stock_state(self) -> str:
+        """ "in_stock", "few_left" or "sold_out", as the storefront shows it."""
+        if self.available is None or self.available > STOREFRONT_FEW_LEFT:
+            return "in_stock"
+        return "few_left" if self.available > 0 else "sold_out"
+
+
+@dataclass(frozen=True)
+class StorefrontShelf:
+    rows: list[StorefrontRow]  # after the search and the category filter
+    total: int  # the shop's products before them
+    categories: list[tuple[str, str]]  # (value, label) of the shop's product kinds
+    query: str
+    category: str
+
+    @property
+    def searchable(self) -> bool:
+        return self.total > STOREFRONT_SEARCH_FROM
 
 
 def storefront_rows(storefront: Storefront, *, listed_only: bool = False) -> list[StorefrontRow]:
@@ -234,8 +262,32 @@ def storefront_rows(storefront: Storefront, *, listed_only: bool = False) -> lis
 
 
 def storefront_skus(storefront: Storefront) -> list[StorefrontRow]:
-    """What shoppers see (and what settlement may sell): listed, sellable items with their retail prices."""
-    return [row for row in storefront_rows(storefront, listed_only=True) if row.sellable]
+    """What shoppers see (and what settlement may sell): listed, sellable items with their retail prices and
+    the codes left of each (one count query)."""
+    rows = [row for row in storefront_rows(storefront, listed_only=True) if row.sellable]
+    counted = [row.item.sku_id for row in rows if row.item.sku.fulfilment != Sku.Fulfilment.TOPUP]
+    left = available_by_sku(sku_ids=counted) if counted else {}
+    return [
+        StorefrontRow(item=row.item, quote=row.quote, available=left.get(row.item.sku_id, 0) if row.item.sku_id in counted else None)
+        for row in rows
+    ]
+
+
+def storefront_shelf(storefront: Storefront, *, query: str = "", category: str = "") -> StorefrontShelf:
+    """The shop's home page: its products, narrowed by a search (SKU or product name) and a product kind."""
+    rows = storefront_skus(storefront)
+    labels = dict(Product.Category.choices)
+    present = {row.item.sku.product.category for row in rows}
+    categories = [(value, label) for value, label in Product.Category.choices if value in present]
+    query = (query or "").strip()[:80]
+    category = category if category in labels else ""
+    shown = rows
+    if category:
+        shown = [row for row in shown if row.item.sku.product.category == category]
+    if query:
+        needle = query.casefold()
+        shown = [row for row in shown if needle in row.item.sku.name.casefold() or needle in row.item.sku.product.name.casefold()]
+    return StorefrontShelf(rows=shown, total=len(rows), categories=categories, query=query, category=category)
 
 
 def storefront_item_public(storefront: Storefront, sku_code: str) -> StorefrontRow | None:

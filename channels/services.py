@@ -550,6 +550,7 @@ def storefront_save(
     title: str,
     colour: str = "#d63384",
     tagline: str = "",
+    support_contact: str = "",
     is_open: bool = True,
     logo: bytes | None = None,
     logo_type: str = "",
@@ -565,7 +566,14 @@ def storefront_save(
         raise ChannelError(_("Give the shop a name."), field="title")
     if Storefront.objects.filter(slug=slug).exclude(distributor=distributor).exists():
         raise SlugTaken(field="slug")
-    values = {"slug": slug, "title": title.strip()[:80], "colour": colour, "tagline": tagline.strip()[:160], "is_open": is_open}
+    values = {
+        "slug": slug,
+        "title": title.strip()[:80],
+        "colour": colour,
+        "tagline": tagline.strip()[:160],
+        "support_contact": support_contact.strip()[:120],
+        "is_open": is_open,
+    }
     if logo is not None:
         values.update(logo=logo, logo_type=logo_type)
     elif clear_logo:

@@ -20,6 +20,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_POST
 
 from catalog.models import Sku
+from catalog.usage import how_to_use
 from channels import attribution, forms, selectors, services
 from channels.errors import NotInDownline
 from channels.models import Distributor, Storefront
@@ -230,7 +231,7 @@ def storefront_settings(request):
     storefront = selectors.storefront_of(distributor)
     initial = {"title": distributor.name, "slug": "", "colour": "#d63384", "is_open": True}
     if storefront:
-        initial = {k: getattr(storefront, k) for k in ("title", "slug", "tagline", "colour", "is_open")}
+        initial = {k: getattr(storefront, k) for k in ("title", "slug", "tagline", "support_contact", "colour", "is_open")}
     form = forms.StorefrontForm(request.POST or None, request.FILES or None, initial=initial, prefix="shop")
     if request.method == "POST" and "shop-title" in request.POST and form.is_valid():
         data = form.cleaned_data
@@ -241,6 +242,7 @@ def storefront_settings(request):
                 slug=data["slug"],
                 title=data["title"],
                 tagline=data["tagline"],
+                support_contact=data["support_contact"],
                 colour=data["colour"],
                 is_open=data["is_open"],
                 logo=logo,
@@ -445,7 +447,8 @@ def _storefront_or_404(slug: str):
 def storefront_home(request, slug: str):
     storefront = _storefront_or_404(slug)
     attribution.source_remember(request, storefront)
-    return render(request, "channels/shop/home.html", {"shop": storefront, "rows": selectors.storefront_skus(storefront)})
+    shelf = selectors.storefront_shelf(storefront, query=request.GET.get("q", ""), category=request.GET.get("c", ""))
+    return render(request, "channels/shop/home.html", {"shop": storefront, "shelf": shelf, "rows": shelf.rows})
 
 
 def storefront_product(request, slug: str, sku_code: str):
@@ -454,7 +457,8 @@ def storefront_product(request, slug: str, sku_code: str):
     if row is None:
         raise Http404
     attribution.source_remember(request, storefront)
-    return render(request, "channels/shop/product.html", {"shop": storefront, "row": row, "sku": row.item.sku})
+    context = {"shop": storefront, "row": row, "sku": row.item.sku, "how_to_use": how_to_use(row.item.sku.product.category)}
+    return render(request, "channels/shop/product.html", context)
 
 
 def storefront_logo(request, slug: str):

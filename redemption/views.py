@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog import codegen
+from catalog.usage import how_to_use, used_online
 from redemption import exports, holdings, selectors, services, tokens
 from redemption.forms import CodeForm, GiftForm, PeriodForm, RedeemForm, ReverseForm
 from redemption.holder_actions import holder_actions
@@ -290,10 +291,14 @@ def holder_codes(request, token: str):
     cards = []
     for item in held:
         qr = None
+        category = item.sku.product.category
         if item.usable:
             qr_text = tokens.qr_token(holding_id=item.holding.pk, code_id=item.code.pk)
             qr = _qr_svg(qr_text)
-        cards.append({"item": item, "qr": qr, "gift_form": GiftForm(prefix=f"h{item.holding.pk}"), "actions": holder_actions(item.holding)})
+        # A video membership is entered in its app: its QR code is folded away, without "show it at the counter".
+        card = {"item": item, "qr": qr, "online": used_online(category), "how": how_to_use(category)}
+        card["gift_form"] = GiftForm(prefix=f"h{item.holding.pk}")
+        cards.append({**card, "actions": holder_actions(item.holding)})
     context = {
         "token": token,
         "link": link,

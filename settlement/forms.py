@@ -9,7 +9,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from settlement.adapters import adapters_enabled
+from settlement.errors import SettlementError
 from settlement.models import CodeIssue, ExportJob, Order
+from settlement.services.contacts import CONTACT_HELP, contact_parse
 from voucherhub.core.money import Currency
 from voucherhub.core.templatetags.vh_format import money_text
 
@@ -108,7 +110,7 @@ def _payment_choices(field: forms.ChoiceField) -> None:
 
 class CheckoutForm(SubmitOnceForm):
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=20, initial=1)
-    contact = forms.CharField(label=_("E-mail or mobile number"), max_length=200, help_text=_("Where we send the link to your codes."))
+    contact = forms.CharField(label=_("Mobile number or e-mail address"), max_length=200, help_text=CONTACT_HELP)
     lookup_password = forms.CharField(
         label=_("Lookup password"),
         min_length=6,
@@ -121,6 +123,12 @@ class CheckoutForm(SubmitOnceForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         _payment_choices(self.fields["pay_method"])
+
+    def clean_contact(self) -> str:
+        try:
+            return contact_parse(self.cleaned_data["contact"]).value
+        except SettlementError as error:
+            raise forms.ValidationError(error.message, code="contact") from None
 
 
 class LookupForm(forms.Form):

@@ -10,6 +10,7 @@ Merchant statements read redemption's selectors directly (services/merchant_stat
 """
 
 from redemption.holdings import holding_create
+from redemption.notify import message_send
 from riskcontrol.decision import Decision, RiskContext
 from riskcontrol.services import challenge_verify, risk_evaluate, risk_release, second_factor_verify, withdrawal_screen
 
@@ -41,3 +42,8 @@ def challenge_ok(*, key: str, answer: str) -> bool:
 def holding_link(*, code_ids, contact: str, order_ref: str) -> str:
     """The consumer's private code page (/my/<token>/) for these codes; the same link again for the same order."""
     return holding_create(code_ids=code_ids, contact=contact, order_ref=order_ref)
+
+
+def sms_send(*, to: str, subject: str, text: str) -> None:
+    """A text message to a consumer's mobile number, through redemption's SMS adapter (REDEMPTION_SMS_BACKEND)."""
+    message_send(kind="phone", to=to, subject=subject, text=text)

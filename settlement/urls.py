@@ -22,6 +22,7 @@ urlpatterns = [
     path("pay/manual/<str:number>/", views.manual_pay, name="manual-pay"),
     path("pay/callback/<str:adapter>/", views.payment_callback, name="payment-callback"),
     path("orders/lookup/", views.order_lookup_page, name="order-lookup"),
+    path("orders/<str:number>/receipt/", views.order_receipt, name="order-receipt"),
     path("orders/report/<str:token>/", aftersales_views.consumer_report, name="consumer-report"),
     # Finance
     path("finance/withdrawals/", views.finance_withdrawals, name="finance-withdrawals"),

@@ -47,6 +47,7 @@ from settlement.services import statements as statement_services
 from settlement.services import wallets as wallet_services
 from settlement.services import withdrawals as withdrawal_services
 from settlement.services.aftersales import code_issue_reportable
+from settlement.services.contacts import contact_of
 from settlement.services.lookup import order_lookup
 from settlement.services.orders import order_place
 from voucherhub.core.errors import DomainError
@@ -484,6 +485,7 @@ def checkout(request, slug: str, sku_code: str):
         key = form.order_key(f"shop-{storefront.pk}", row.item.sku.code, data["quantity"], data["contact"], data["pay_method"])
         placed = order_selectors.order_by_key(storefront.distributor, key)
         if placed is not None:  # this form was sent before (a double tap, a reload): on to that order
+            _receipt_allow(request, placed)
             return _order_onward(placed)
 
         def place(challenge_passed: bool) -> Order:
@@ -507,6 +509,7 @@ def checkout(request, slug: str, sku_code: str):
 
         order, challenge, status = _place_risk_checked(request, form, place)
         if order is not None:
+            _receipt_allow(request, order)
             return _order_onward(order)
     elif request.method == "POST":
         challenge = bool(request.POST.get("challenge_key"))  # the form is wrong: a new picture with it
@@ -517,15 +520,55 @@ def checkout(request, slug: str, sku_code: str):
 
 
 def _order_onward(order: Order):
-    """Where a shopper goes once the checkout has its order: its payment while it waits for one, else the
-    order lookup (a form sent again after the order was paid, say)."""
+    """Where a shopper goes once the checkout has its order: its payment while it waits for one, else its
+    receipt (a form sent again after the order was paid, say)."""
     if order.status == Order.Status.PENDING:
         payment = payment_services.payment_for_order(order=order)
         try:
             return redirect(adapter_get(payment.adapter).start_url(payment))
         except PaymentAdapterUnavailable:  # placed while an adapter was on that is off now: no page to pay on
             pass
-    return redirect(reverse("settlement:order-lookup") + "?" + urlencode({"number": order.number}))
+    return redirect("settlement:order-receipt", number=order.number)
+
+
+RECEIPTS_SESSION_KEY = "settlement.receipts"
+RECEIPTS_KEPT = 10
+
+
+def _receipt_allow(request, order: Order) -> None:
+    """This browser placed the order: it may open the order's receipt (and its private code link) without
+    the lookup password, for the rest of the session. The last RECEIPTS_KEPT orders are kept."""
+    numbers = [n for n in request.session.get(RECEIPTS_SESSION_KEY, []) if n != order.number]
+    request.session[RECEIPTS_SESSION_KEY] = [*numbers, order.number][-RECEIPTS_KEPT:]
+
+
+def _pay_url(payment: Payment) -> str | None:
+    try:
+        return adapter_get(payment.adapter).start_url(payment)
+    except PaymentAdapterUnavailable:  # its adapter is off now: no page to pay on
+        return None
+
+
+@never_cache
+def order_receipt(request, number: str):
+    """The buyer's receipt after payment: order number, what was bought, where the link went and a button to
+    the private code page. Only in the browser that placed the order; anyone else gets the lookup form."""
+    if number not in request.session.get(RECEIPTS_SESSION_KEY, []):
+        return redirect(reverse("settlement:order-lookup") + "?" + urlencode({"number": number}))
+    order = get_object_or_404(Order.objects.select_related("sku__product", "storefront"), number=number, channel=Order.Channel.STOREFRONT)
+    delivered = order.status in (Order.Status.DELIVERED, Order.Status.PARTIALLY_REFUNDED)
+    payment = order.payments.filter(purpose=Payment.Purpose.ORDER).order_by("pk").first()
+    waiting = order.status == Order.Status.PENDING and payment is not None
+    context = {
+        "order": order,
+        "shop": order.storefront,
+        "contact": contact_of(order.contact),
+        "link": order_selectors.order_private_link(order) if delivered else None,
+        "pay_url": _pay_url(payment) if waiting else None,
+    }
+    response = render(request, "settlement/shop/receipt.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 def _payment_or_404(number: str, adapter: str) -> Payment:
@@ -535,7 +578,7 @@ def _payment_or_404(number: str, adapter: str) -> Payment:
 def _after_payment(payment: Payment):
     if payment.purpose == Payment.Purpose.TOPUP:
         return redirect("settlement:portal-wallet")
-    return redirect(reverse("settlement:order-lookup") + "?" + urlencode({"number": payment.order.number}))
+    return redirect("settlement:order-receipt", number=payment.order.number)
 
 
 def _review_rejected(payment: Payment) -> bool:
@@ -556,6 +599,7 @@ def sandbox_pay(request, number: str):
     if _review_rejected(payment):
         status = 409 if request.method == "POST" else 200
         return render(request, "settlement/pay/sandbox.html", {"payment": payment, "rejected": True}, status=status)
+    contact = contact_of(payment.order.contact) if payment.order else None
     if request.method == "POST" and payment.status == Payment.Status.PENDING:
         event_type = "payment.failed" if request.POST.get("result") == "fail" else "payment.succeeded"
         body = adapter.callback_body(
@@ -567,7 +611,7 @@ def sandbox_pay(request, number: str):
             messages.success(request, _("Payment received."))
             return _after_payment(payment)
         messages.error(request, _("The payment failed. You can try again."))
-    return render(request, "settlement/pay/sandbox.html", {"payment": payment})
+    return render(request, "settlement/pay/sandbox.html", {"payment": payment, "contact": contact})
 
 
 @never_cache
@@ -575,7 +619,12 @@ def manual_pay(request, number: str):
     from django.conf import settings
 
     payment = _payment_or_404(number, "manual")
-    context = {"payment": payment, "bank": getattr(settings, "SETTLEMENT_BANK_ACCOUNT", ""), "rejected": _review_rejected(payment)}
+    context = {
+        "payment": payment,
+        "bank": getattr(settings, "SETTLEMENT_BANK_ACCOUNT", ""),
+        "rejected": _review_rejected(payment),
+        "contact": contact_of(payment.order.contact) if payment.order else None,
+    }
     return render(request, "settlement/pay/manual.html", context)
 
 

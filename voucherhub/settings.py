@@ -80,6 +80,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files with DEBUG off too (`make run`, gunicorn): WhiteNoise, from STATIC_ROOT after collectstatic.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -159,7 +161,14 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-MEDIA_ROOT = BASE_DIR / "var" / "media"
+# Off production WhiteNoise also serves straight from the apps' static folders (no collectstatic before
+# `make run`); in production run collectstatic at deploy.
+WHITENOISE_USE_FINDERS = env.bool("WHITENOISE_USE_FINDERS", default=not PRODUCTION)
+# Uploads (product pictures). SERVE_MEDIA: Django serves MEDIA_ROOT itself under MEDIA_URL (development and
+# `make run`); in production the proxy serves MEDIA_ROOT, shared by the web nodes (docs/operations.md).
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+SERVE_MEDIA = env.bool("SERVE_MEDIA", default=not PRODUCTION)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 

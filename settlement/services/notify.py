@@ -12,8 +12,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from settlement import conf
+from settlement import conf, integrations
 from settlement.models import Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from settlement.services.contacts import contact_of
 from voucherhub.core.sealing import open_text, seal_text
 
 logger = logging.getLogger(__name__)
@@ -23,10 +24,21 @@ TIMESTAMP_HEADER = "X-VH-Webhook-Timestamp"
 
 
 def consumer_codes_ready(*, order_id: int, link: str) -> None:
-    """E-mail the private link (never the code) to a consumer who gave an e-mail address."""
+    """Send the private link (never the code) to the consumer's contact: an e-mail, or an SMS to a mobile number."""
     order = Order.objects.select_related("sku").get(pk=order_id)
-    if "@" not in order.contact:
-        logger.info("order %s: contact is not an e-mail address; the link is shown on the order page", order.number)
+    contact = contact_of(order.contact)
+    if contact is None:
+        logger.info("order %s: the contact is neither a mobile number nor an e-mail address; the link is on the order page", order.number)
+        return
+    if contact.kind == "phone":
+        text = _("Order %(number)s: your codes are on this private page (keep it to yourself): %(link)s") % {
+            "number": order.number,
+            "link": link,
+        }
+        try:
+            integrations.sms_send(to=contact.value, subject="VoucherHub", text=text)
+        except Exception:  # an SMS gateway that is away: the receipt page and the lookup still show the link
+            logger.exception("order %s: the SMS with the link could not be sent", order.number)
         return
     subject = _("Your VoucherHub order %(number)s") % {"number": order.number}
     body = _(

@@ -31,6 +31,7 @@ from settlement.errors import (
 from settlement.models import Account, CommissionAccrual, Order, OrderEvent, OrderItem, Transfer
 from settlement.services import commission as commission_services
 from settlement.services import notify, orderwrite, stock
+from settlement.services.contacts import contact_of, contact_parse
 from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
 from settlement.services.ledger import accounts_wanted as ledger_accounts_wanted
 from settlement.services.wallets import wallet_for
@@ -49,6 +50,11 @@ def order_number() -> str:
 
 
 def contact_normalized(contact: str) -> str:
+    """The contact as its key is made: a mobile number as its 11 digits (+86, spaces and dashes dropped),
+    anything else without spaces in lower case."""
+    parsed = contact_of(contact)
+    if parsed is not None and parsed.kind == "phone":
+        return parsed.value
     return "".join((contact or "").split()).lower()
 
 
@@ -203,8 +209,8 @@ def order_place(
         adapter_get(pay_method, field="pay_method")  # a switched-off adapter (the sandbox in production) is refused
     if not consumer and pay_method != Order.PayMethod.WALLET:
         raise SettlementError(_("Distributor orders are paid from the wallet."), field="pay_method")
-    if consumer and not contact.strip():
-        raise SettlementError(_("Give an e-mail address or phone number."), field="contact")
+    if consumer:
+        contact = contact_parse(contact).value  # a mainland mobile number or an e-mail address, or 400 naming the field
     if consumer and len(lookup_password) < 6:
         raise SettlementError(_("Choose a lookup password of at least 6 characters."), field="lookup_password")
 

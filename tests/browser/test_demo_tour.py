@@ -325,7 +325,7 @@ def tour_distributor(tour: Tour) -> None:
     tour.rows("statement-list")
     tour.visit("/s/demo/", None)
     tour.shows("shop-title", "华东优选卡券商城")
-    tour.note(page.get_by_test_id("shop-item").count() == 4, "the storefront does not show its 4 products")
+    tour.note(page.get_by_test_id("shop-item").count() == 7, "the storefront does not show its 7 products")
 
     tour.visit("/portal/", "Quota units")
     tour.to_english()

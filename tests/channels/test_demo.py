@@ -20,7 +20,10 @@ def test_demo_tree_storefront_and_login(db):
     shop = selectors.storefront_public("demo")
     assert shop.distributor == top
     rows = selectors.storefront_skus(shop)
-    assert len(rows) == 4 and all(row.sellable for row in rows)
+    assert len(rows) == 7 and all(row.sellable for row in rows)
+    # one of each kind, so the demo shop shows its categories and a placeholder per kind; a support contact
+    assert {row.item.sku.product.category for row in rows} == {"video", "music", "coffee", "movie", "gift_card"}
+    assert shop.support_contact
     assert selectors.quota_check() == []
     assert all(e.purchase_price >= e.sku.cost_price for e in PriceEntry.objects.select_related("sku"))
     assert ApiKey.objects.filter(distributor=top).count() == 1

@@ -101,7 +101,7 @@ def test_a_storefront_checkout_sent_twice_makes_one_order_and_one_payment(client
     assert CardCode.objects.filter(status="reserved").count() == 2
 
 
-def test_a_checkout_sent_again_after_payment_goes_to_the_order_lookup(client, tree):
+def test_a_checkout_sent_again_after_payment_goes_to_its_receipt(client, tree):
     from settlement.services.orders import order_pay
     from settlement.services.payments import payment_for_order
 
@@ -112,7 +112,7 @@ def test_a_checkout_sent_again_after_payment_goes_to_the_order_lookup(client, tr
     order = Order.objects.get()
     order_pay(order=order, payment=payment_for_order(order=order))
     again = client.post(url, form)
-    assert again.status_code == 302 and again["Location"] == reverse("settlement:order-lookup") + f"?number={order.number}"
+    assert again.status_code == 302 and again["Location"] == reverse("settlement:order-receipt", args=[order.number])
     assert Order.objects.count() == 1
 
 

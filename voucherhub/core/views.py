@@ -1,10 +1,15 @@
 import sys
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.utils.translation import gettext as _
 from django.views import defaults
+from django.views.static import serve as static_serve
 
 from voucherhub.core.outages import is_outage, retry_after_seconds
 from voucherhub.core.roles import home_url_name
@@ -17,6 +22,23 @@ def home(request):
     if target == "account":
         return redirect("account")
     return redirect(target)
+
+
+def media(request, path: str):
+    """An upload under MEDIA_ROOT (SERVE_MEDIA: development and `make run`; in production the proxy serves them).
+    Django's static.serve refuses paths outside the folder; Pillow-checked pictures only are uploaded."""
+    return static_serve(request, path, document_root=settings.MEDIA_ROOT)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Django's logout (POST only), and the login page it leads to says that it happened."""
+
+    def post(self, request, *args, **kwargs):
+        was_logged_in = request.user.is_authenticated
+        response = super().post(request, *args, **kwargs)
+        if was_logged_in:
+            messages.success(request, _("You are logged out."))
+        return response
 
 
 @login_required
