@@ -30,7 +30,7 @@ def checkout(page, shop, *, quantity: int, contact: str) -> None:
     follow(page, page.get_by_test_id("buy"))
     form = page.get_by_test_id("checkout-form")
     form.get_by_label("数量").fill(str(quantity))
-    form.get_by_label("邮箱或手机号").fill(contact)
+    form.get_by_label("手机号或电子邮箱").fill(contact)
     form.get_by_label("查询密码").fill("my-secret-1")
     follow(page, page.get_by_test_id("checkout-submit"))
 
@@ -52,7 +52,7 @@ def test_a_shopper_past_the_hourly_limit_is_challenged_in_chinese_and_a_person_g
     challenge = page.get_by_test_id("challenge")
     picture = challenge.get_by_role("img", name="验证图片")
     assert picture.evaluate("img => img.complete && img.naturalWidth > 0"), "the challenge picture did not load"
-    assert form.get_by_label("数量").input_value() == "1" and form.get_by_label("邮箱或手机号").input_value() == "13800138000"
+    assert form.get_by_label("数量").input_value() == "1" and form.get_by_label("手机号或电子邮箱").input_value() == "13800138000"
     assert Order.objects.count() == 2
 
     # a wrong answer: told so in Chinese, a new picture, still no order

@@ -44,13 +44,15 @@ def test_consumer_buys_on_a_storefront_with_the_sandbox_and_sees_its_code(new_pa
     page.goto(f"/s/{tree.storefront.slug}/p/{tree.sku.code}/")
     follow(page, page.get_by_test_id("buy"))
     form = page.get_by_test_id("checkout-form")
-    form.get_by_label("邮箱或手机号").fill("buyer@example.test")
+    form.get_by_label("手机号或电子邮箱").fill("buyer@example.test")
     form.get_by_label("查询密码").fill("my-secret-1")
     follow(page, page.get_by_test_id("checkout-submit"))
     page.get_by_test_id("sandbox-pay").click()
-    page.wait_for_url("**/orders/lookup/**")
+    page.wait_for_url("**/receipt/**")  # the buyer lands on the order's receipt
     order = Order.objects.get()
     assert order.status == Order.Status.DELIVERED
+    # and finds the order again later through the lookup form
+    page.goto(f"/orders/lookup/?number={order.number}")
     lookup = page.get_by_test_id("lookup-form")
     assert lookup.get_by_label("订单号").input_value() == order.number
     lookup.get_by_label("邮箱或手机号").fill("buyer@example.test")
