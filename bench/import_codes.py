@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://... python bench/import_codes.py --count 200000
 
 1. Generates `count` fresh codes (with check digits) into an in-memory CSV (not timed).
-2. Times `catalog.importing.codes_import`: parse the CSV, check every row against the file and the
+2. Times `catalog.jobs.codes_import`: parse the CSV, check every row against the file and the
    vault, seal each code (AES-GCM + HMAC blind index), COPY into catalog_cardcode, commit (with the
    foreign-key checks), record the job and the audit entry.
 3. Times a raw binary COPY of the same number of pre-built rows of the same shape (45-byte blobs,
@@ -57,7 +57,8 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from catalog import codegen, importing, vault  # noqa: E402
+from catalog import codegen, vault  # noqa: E402
+from catalog.importing import jobs, store  # noqa: E402
 from catalog.models import CardCode, CodeBatch, ImportJob, Product, Sku, Supplier  # noqa: E402
 
 SCRATCH = "bench_raw_cardcode"
@@ -107,7 +108,7 @@ def raw_copy(rows: list[tuple], *, temp: bool) -> float:
         cursor.execute(f"CREATE {'TEMP ' if temp else ''}TABLE {SCRATCH} (LIKE {CardCode._meta.db_table} INCLUDING ALL)")
     started = time.perf_counter()
     with transaction.atomic():
-        importing._copy(SCRATCH, iter(rows))
+        store.records_copy(SCRATCH, iter(rows))
     elapsed = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {SCRATCH}")
@@ -160,7 +161,7 @@ def main() -> int:
         upload = io.BytesIO(data)
         upload.name = "bench.csv"
         started = time.perf_counter()
-        job = importing.codes_import(sku=sku, path_or_file=upload, mode=ImportJob.Mode.ALL)
+        job = jobs.codes_import(sku=sku, path_or_file=upload, mode=ImportJob.Mode.ALL)
         elapsed = time.perf_counter() - started
         assert job.stored_rows == args.count, (job.stored_rows, job.reason_counts)
         assert CardCode.objects.filter(batch=job.batch).count() == args.count

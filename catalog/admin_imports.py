@@ -1,7 +1,7 @@
 """Admin for code imports: upload, dry-run preview, confirm or cancel, a progress bar, the result.
 
 Every page shows row numbers, reasons and masked hints, never a code. The upload is kept in memory
-only (never spooled to a temporary file) and sealed by `importing.import_job_create` before it is stored.
+only (never spooled to a temporary file) and sealed by `jobs.import_job_create` before it is stored.
 """
 
 import csv
@@ -27,7 +27,7 @@ from unfold.admin import ModelAdmin
 from unfold.decorators import display
 from unfold.widgets import UnfoldAdminFileFieldWidget, UnfoldAdminRadioSelectWidget, UnfoldAdminSelectWidget
 
-from catalog import importing
+from catalog.importing import checks, errors, jobs, sources
 from catalog.models import CodeBatch, ImportJob, Sku
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
@@ -42,7 +42,7 @@ class InMemoryUploadHandler(FileUploadHandler):
 
     def __init__(self, request=None, max_bytes: int | None = None):
         super().__init__(request)
-        self.max_bytes = max_bytes or importing.max_bytes()
+        self.max_bytes = max_bytes or sources.max_bytes()
         self.too_large = False
         self.buffer = None
 
@@ -150,7 +150,7 @@ class ImportJobAdmin(ModelAdmin):
         return False
 
     def changelist_view(self, request, extra_context=None):
-        importing.import_jobs_expire()
+        jobs.import_jobs_expire()
         return super().changelist_view(request, extra_context)
 
     # --- URLs -------------------------------------------------------------------------------------
@@ -202,18 +202,18 @@ class ImportJobAdmin(ModelAdmin):
             form = ImportUploadForm(request.POST, request.FILES, too_large=bool(handler and handler.too_large))
             if form.is_valid():
                 try:
-                    job = importing.import_job_create(
+                    job = jobs.import_job_create(
                         sku=form.cleaned_data["sku"],
                         upload=form.cleaned_data["file"],
                         actor=request.user,
                         mode=form.cleaned_data["mode"],
                         ip=client_ip(request),
                     )
-                except importing.ImportFileRejected as rejected:
+                except errors.ImportFileRejected as rejected:
                     form.add_error("file", rejected.message)
                 else:
-                    importing.import_jobs_expire()
-                    importing.import_job_start(job=job)
+                    jobs.import_jobs_expire()
+                    jobs.import_job_start(job=job)
                     return redirect(self._url("change", job))
         else:
             form = ImportUploadForm(initial={"sku": request.GET.get("sku")})
@@ -222,11 +222,11 @@ class ImportJobAdmin(ModelAdmin):
             "opts": self.opts,
             "title": gettext("Import codes"),
             "form": form,
-            "max_megabytes": importing.max_bytes() // (1024 * 1024),
-            "code_min": importing.CODE_MIN_LENGTH,
-            "code_max": importing.CODE_MAX_LENGTH,
-            "serial_max": importing.SERIAL_MAX_LENGTH,
-            "aliases": {name: sorted(aliases) for name, aliases in importing.HEADER_ALIASES.items()},
+            "max_megabytes": sources.max_bytes() // (1024 * 1024),
+            "code_min": checks.CODE_MIN_LENGTH,
+            "code_max": checks.CODE_MAX_LENGTH,
+            "serial_max": checks.SERIAL_MAX_LENGTH,
+            "aliases": {name: sorted(aliases) for name, aliases in sources.HEADER_ALIASES.items()},
             "template_csv_url": self._url("template", fmt="csv"),
             "template_xlsx_url": self._url("template", fmt="xlsx"),
         }
@@ -237,11 +237,11 @@ class ImportJobAdmin(ModelAdmin):
         job = self._job(request, object_id)
         paginator = Paginator(job.errors, ERRORS_PER_PAGE)
         page = paginator.get_page(request.GET.get("page"))
-        bad_rows = [{**error, "text": importing.error_text(error)} for error in page.object_list]
+        bad_rows = [{**error, "text": checks.error_text(error)} for error in page.object_list]
         reasons = [
-            {"code": reason, "label": importing.Reason(reason).label, "count": count}
+            {"code": reason, "label": checks.Reason(reason).label, "count": count}
             for reason, count in sorted(job.reason_counts.items(), key=lambda item: -item[1])
-            if reason in importing.Reason.values
+            if reason in checks.Reason.values
         ]
         earlier = (
             CodeBatch.objects.filter(sku=job.sku, file_sha256=job.file_sha256)
@@ -309,8 +309,8 @@ class ImportJobAdmin(ModelAdmin):
             messages.error(request, gettext("Unknown mode."))
             return redirect(self._url("change", job))
         try:
-            importing.import_job_confirm(job=job, actor=request.user, mode=mode, ip=client_ip(request))
-        except importing.CodeImportError as error:
+            jobs.import_job_confirm(job=job, actor=request.user, mode=mode, ip=client_ip(request))
+        except errors.CodeImportError as error:
             messages.error(request, error.message)
         return redirect(self._url("change", job))
 
@@ -321,8 +321,8 @@ class ImportJobAdmin(ModelAdmin):
         self._require_import_permission(request)
         job = self._job(request, object_id)
         try:
-            importing.import_job_cancel(job=job, actor=request.user, ip=client_ip(request))
-        except importing.CodeImportError as error:
+            jobs.import_job_cancel(job=job, actor=request.user, ip=client_ip(request))
+        except errors.CodeImportError as error:
             messages.error(request, error.message)
         else:
             messages.info(request, gettext("The import was cancelled and the uploaded file wiped."))
@@ -335,7 +335,7 @@ class ImportJobAdmin(ModelAdmin):
         self._require_import_permission(request)
         job = self._job(request, object_id)
         try:
-            importing.import_job_retry(job=job, actor=request.user, ip=client_ip(request))
+            jobs.import_job_retry(job=job, actor=request.user, ip=client_ip(request))
         except DomainError as error:
             messages.error(request, error.message)
         return redirect(self._url("change", job))
@@ -348,7 +348,7 @@ class ImportJobAdmin(ModelAdmin):
         writer = csv.writer(out)
         writer.writerow([gettext("row"), gettext("reason code"), gettext("reason"), gettext("hint")])
         for error in job.errors:
-            writer.writerow([error["row"], error["reason"], importing.error_text(error), error.get("hint", "")])
+            writer.writerow([error["row"], error["reason"], checks.error_text(error), error.get("hint", "")])
         response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-bad-rows.csv"'
         return response

@@ -8,7 +8,7 @@ class CatalogConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog.audit_actions import AUDIT_ACTIONS
-        from catalog.importing import import_job_give_up, import_job_requeue
+        from catalog.importing.jobs import import_job_give_up, import_job_requeue
         from catalog.models import ImportJob
         from voucherhub.core import roles
         from voucherhub.core.audit import audit_actions_register

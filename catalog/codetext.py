@@ -27,7 +27,7 @@ from catalog.models import CardCode
 from voucherhub.core.errors import DomainError
 
 MIN_RUN = 12
-MAX_RUN = 64  # catalog.importing.CODE_MAX_LENGTH
+MAX_RUN = 64  # catalog.importing.checks.CODE_MAX_LENGTH
 GENERATED = codegen.RANDOM_SYMBOLS + 1
 LOOKUP_CHUNK = 2000
 

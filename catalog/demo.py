@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from catalog.importing import codes_import
+from catalog.importing.jobs import codes_import
 from catalog.models import CardCode, ImportJob, Product, Sku, Supplier
 from catalog.services import codes_generate
 

@@ -1,7 +1,7 @@
 """django-q2 entry points. Each calls a service and is safe to run twice (the service claims the job
 by a status change, so a second run finds nothing to do)."""
 
-from catalog import importing
+from catalog.importing import jobs
 from catalog.models import ImportJob
 
 
@@ -10,7 +10,7 @@ def import_job_validate_task(job_id: int) -> str:
     job = ImportJob.objects.select_related("sku").filter(pk=job_id).first()
     if job is None:
         return "gone"
-    return importing.import_job_validate(job=job).status
+    return jobs.import_job_validate(job=job).status
 
 
 def import_job_commit_task(job_id: int) -> str:
@@ -18,10 +18,10 @@ def import_job_commit_task(job_id: int) -> str:
     job = ImportJob.objects.select_related("sku", "confirmed_by", "created_by").filter(pk=job_id).first()
     if job is None:
         return "gone"
-    return importing.import_job_commit(job=job).status
+    return jobs.import_job_commit(job=job).status
 
 
 def import_jobs_expire_task() -> int:
     """Cancel stale previews and wipe uploads kept for a retry nobody made (jobs whose worker died are the
     sweeper's, voucherhub/core/jobs.py)."""
-    return importing.import_jobs_expire()
+    return jobs.import_jobs_expire()

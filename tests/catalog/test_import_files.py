@@ -7,8 +7,9 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.utils import timezone, translation
 
-from catalog import importing, vault
-from catalog.importing import Reason
+from catalog import vault
+from catalog.importing import checks, errors, jobs, sources
+from catalog.importing.checks import Reason
 from catalog.models import ImportJob
 from tests import factories
 from tests.catalog.importfiles import csv_bytes, fresh_codes, named, xlsx_bytes
@@ -18,9 +19,9 @@ pytestmark = pytest.mark.django_db
 Failure = ImportJob.Failure
 
 
-def check(data: bytes, filename: str = "codes.csv") -> importing.Checked:
-    source = importing.source_open(data, filename=filename)
-    return importing.rows_check(rows=source.rows, sealer=vault.BulkSealer())
+def check(data: bytes, filename: str = "codes.csv") -> checks.Checked:
+    source = sources.source_open(data, filename=filename)
+    return checks.rows_check(rows=source.rows, sealer=vault.BulkSealer())
 
 
 def reasons(checked) -> dict[int, str]:
@@ -90,13 +91,13 @@ def test_duplicate_in_file_names_the_first_row():
     checked = check(csv_bytes([(code, "", ""), (fresh_codes(1)[0], "", ""), (spaced, "", "")]))
     assert checked.errors == [{"row": 4, "reason": Reason.DUPLICATE_IN_FILE, "hint": vault.hint_of(code), "first_row": 2}]
     with translation.override("en"):
-        assert importing.error_text(checked.errors[0]) == "Duplicate in the file: same code as row 2"
+        assert checks.error_text(checked.errors[0]) == "Duplicate in the file: same code as row 2"
 
 
 def test_already_in_vault_from_another_batch():
     sku = factories.SkuFactory()
     stored = fresh_codes(1)[0]
-    importing.codes_import(sku=sku, path_or_file=named(csv_bytes([(stored, "", "")])), mode="all")
+    jobs.codes_import(sku=sku, path_or_file=named(csv_bytes([(stored, "", "")])), mode="all")
     checked = check(csv_bytes([(fresh_codes(1)[0], "", ""), (stored.lower(), "", "")]))
     assert reasons(checked) == {3: Reason.ALREADY_IN_VAULT}
 
@@ -149,7 +150,7 @@ def test_row_numbers_count_blank_lines_like_a_spreadsheet():
 def test_every_bad_row_is_reported_in_row_order():
     sku = factories.SkuFactory()
     stored, good, dup = fresh_codes(3)
-    importing.codes_import(sku=sku, path_or_file=named(csv_bytes([(stored, "", "")])), mode="all")
+    jobs.codes_import(sku=sku, path_or_file=named(csv_bytes([(stored, "", "")])), mode="all")
     rows = [(good, "", ""), ("x", "", ""), (dup, "", ""), (dup, "", ""), (stored, "", ""), (fresh_codes(1)[0], "", "2001-01-01")]
     rows += [(fresh_codes(1)[0], "", "garbage"), (fresh_codes(1)[0], "S" * 70, "")]
     checked = check(csv_bytes(rows))
@@ -188,11 +189,11 @@ def _zip_of(files: dict) -> bytes:
 def test_header_names_and_aliases(header):
     code = fresh_codes(1)[0]
     values = {"code": code, "serial": "SN-9", "expires_at": "2031-01-01"}
-    kinds = {h: importing._header_key(h) for h in header}
+    kinds = {h: sources._header_key(h) for h in header}
     row = []
     for h in header:
         key = kinds[h]
-        name = next(n for n, aliases in importing.HEADER_ALIASES.items() if key in aliases)
+        name = next(n for n, aliases in sources.HEADER_ALIASES.items() if key in aliases)
         row.append(values[name])
     checked = check(csv_bytes([row], header=header))
     assert not checked.errors
@@ -206,21 +207,21 @@ def test_card_number_alone_is_the_code():
 
 
 def test_missing_code_column_is_a_file_error():
-    with pytest.raises(importing.ImportFileRejected) as excinfo:
+    with pytest.raises(errors.ImportFileRejected) as excinfo:
         check(csv_bytes([("x", "y")], header=("serial", "expires_at")))
     assert excinfo.value.failure == Failure.NO_CODE_COLUMN
 
 
 def test_headerless_file_is_refused():
     code = fresh_codes(1)[0]
-    with pytest.raises(importing.ImportFileRejected) as excinfo:
+    with pytest.raises(errors.ImportFileRejected) as excinfo:
         check(f"{code}\n{fresh_codes(1)[0]}\n".encode())
     assert excinfo.value.failure == Failure.NO_CODE_COLUMN
     assert code not in str(excinfo.value)
 
 
 def test_duplicate_column_is_a_file_error():
-    with pytest.raises(importing.ImportFileRejected) as excinfo:
+    with pytest.raises(errors.ImportFileRejected) as excinfo:
         check(csv_bytes([("a", "b")], header=("code", "卡密")))
     assert excinfo.value.failure == Failure.DUPLICATE_COLUMN
 
@@ -238,7 +239,7 @@ def test_duplicate_column_is_a_file_error():
 )
 def test_unusable_files(data, name, failure):
     # (a NUL inside a CSV is not a file error: that row's code is malformed)
-    with pytest.raises(importing.ImportFileRejected) as excinfo:
+    with pytest.raises(errors.ImportFileRejected) as excinfo:
         check(data, name)
     assert excinfo.value.failure == failure
 
@@ -278,22 +279,22 @@ def test_short_rows_and_extra_columns():
 
 
 def test_row_limit(monkeypatch):
-    monkeypatch.setattr(importing, "MAX_ROWS", 3)
-    with pytest.raises(importing.ImportFileRejected) as excinfo:
+    monkeypatch.setattr(checks, "MAX_ROWS", 3)
+    with pytest.raises(errors.ImportFileRejected) as excinfo:
         check(csv_bytes([(c, "", "") for c in fresh_codes(4)]))
     assert excinfo.value.failure == Failure.TOO_MANY_ROWS
 
 
 def test_size_limit(settings):
     settings.IMPORT_MAX_BYTES = 100
-    with pytest.raises(importing.ImportFileRejected) as excinfo:
+    with pytest.raises(errors.ImportFileRejected) as excinfo:
         check(csv_bytes([(c, "", "") for c in fresh_codes(10)]))
     assert excinfo.value.failure == Failure.TOO_LARGE
 
 
 def test_estimate_of_rows():
-    assert importing.source_open(csv_bytes([(c, "", "") for c in fresh_codes(7)])).estimate == 7
-    assert importing.source_open(xlsx_bytes([(c, "", "") for c in fresh_codes(7)])).estimate == 7
+    assert sources.source_open(csv_bytes([(c, "", "") for c in fresh_codes(7)])).estimate == 7
+    assert sources.source_open(xlsx_bytes([(c, "", "") for c in fresh_codes(7)])).estimate == 7
 
 
 def test_bulk_sealer_matches_the_keyring():

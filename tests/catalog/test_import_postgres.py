@@ -8,8 +8,9 @@ import pytest
 from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
-from catalog import importing, vault
-from catalog.importing import Reason
+from catalog import vault
+from catalog.importing import errors, jobs
+from catalog.importing.checks import Reason
 from catalog.models import CardCode, CodeBatch, ImportJob
 from tests import factories
 from tests.catalog.importfiles import csv_bytes, fresh_codes, named
@@ -62,7 +63,7 @@ def test_bulk_path_is_copy_not_inserts():
     sku = factories.SkuFactory()
     codes = fresh_codes(2500)
     with CaptureQueriesContext(connection) as queries:
-        job = importing.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(codes))), mode="all")
+        job = jobs.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(codes))), mode="all")
     assert job.stored_rows == 2500
     statements = [q["sql"].upper() for q in queries.captured_queries]
     assert not [s for s in statements if s.startswith('INSERT INTO "CATALOG_CARDCODE"') or s.startswith("INSERT INTO CATALOG_CARDCODE")]
@@ -74,7 +75,7 @@ def test_bulk_path_is_copy_not_inserts():
 
 def _hold_uncommitted_import(sku, codes, release: threading.Event, stored: threading.Event):
     with transaction.atomic():
-        importing.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(codes)), "first.csv"), mode="all")
+        jobs.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(codes)), "first.csv"), mode="all")
         stored.set()
         release.wait(20)
 
@@ -89,7 +90,7 @@ def test_a_code_stored_by_a_concurrent_import_after_our_check_is_reported_not_cr
     holder, held = in_thread(_hold_uncommitted_import, sku, [x], release, stored)
     assert stored.wait(20)
     # when our import (Y, X, Z) copies X and has to wait on the other's lock
-    ours, result = in_thread(importing.codes_import, sku=sku, path_or_file=named(csv_bytes(rows_of([y, x, z]))), mode=mode)
+    ours, result = in_thread(jobs.codes_import, sku=sku, path_or_file=named(csv_bytes(rows_of([y, x, z]))), mode=mode)
     wait_until_blocked_on_a_lock()
     release.set()  # the other import commits X
     holder.join(20)
@@ -102,7 +103,7 @@ def test_a_code_stored_by_a_concurrent_import_after_our_check_is_reported_not_cr
         assert [(e["row"], e["reason"]) for e in job.errors] == [(3, Reason.ALREADY_IN_VAULT)]
         assert CardCode.objects.count() == 3
     else:
-        assert isinstance(result.get("error"), importing.ImportRefused)
+        assert isinstance(result.get("error"), errors.ImportRefused)
         job = result["error"].job
         assert job.status == ImportJob.Status.FAILED and job.failure == ImportJob.Failure.REFUSED
         assert [(e["row"], e["reason"]) for e in job.errors] == [(3, Reason.ALREADY_IN_VAULT)]
@@ -119,7 +120,7 @@ def test_overlapping_imports_in_threads_store_every_code_once():
 
     def run(part, n):
         barrier.wait(10)
-        return importing.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(part)), f"part{n}.csv"), mode="valid")
+        return jobs.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(part)), f"part{n}.csv"), mode="valid")
 
     threads = [in_thread(run, part, n) for n, part in enumerate(files)]
     for thread, _result in threads:
@@ -142,14 +143,14 @@ def test_racing_all_or_nothing_imports_one_wins_whole():
 
     def run(part, n):
         barrier.wait(10)
-        return importing.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(part)), f"part{n}.csv"), mode="all")
+        return jobs.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(part)), f"part{n}.csv"), mode="all")
 
     threads = [in_thread(run, part, n) for n, part in enumerate(files)]
     for thread, _result in threads:
         thread.join(60)
     outcomes = [result.get("value") or result.get("error") for _thread, result in threads]
     winners = [o for o in outcomes if isinstance(o, ImportJob)]
-    losers = [o for o in outcomes if isinstance(o, importing.ImportRefused)]
+    losers = [o for o in outcomes if isinstance(o, errors.ImportRefused)]
     assert len(winners) == 1 and len(losers) == 1
     assert winners[0].stored_rows == 4000 and losers[0].job.stored_rows == 0
     assert CardCode.objects.count() == 4000
@@ -160,7 +161,7 @@ def test_racing_all_or_nothing_imports_one_wins_whole():
 def test_progress_inside_the_import_transaction_is_visible_to_others():
     sku = factories.SkuFactory()
     job = ImportJob.objects.create(sku=sku, filename="x.csv", file_sha256="0" * 64, status=ImportJob.Status.IMPORTING)
-    progress = importing._Progress(job, ImportJob.Status.IMPORTING)
+    progress = jobs._Progress(job, ImportJob.Status.IMPORTING)
     observer = connections.create_connection("default")
     try:
         with transaction.atomic():
@@ -180,9 +181,9 @@ def test_progress_inside_the_import_transaction_is_visible_to_others():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_imports_meeting_in_opposite_order_survive_a_deadlock(monkeypatch):
+def test_imports_meeting_in_opposite_order_survive_a_deadlock(settings):
     # Small chunks, the shared codes in opposite orders: each import locks what the other needs next.
-    monkeypatch.setattr(importing, "CHUNK", 50)
+    settings.IMPORT_CHUNK_ROWS = 50
     sku = factories.SkuFactory()
     shared = sorted(fresh_codes(2000), key=vault.blind_index_of)
     own = [fresh_codes(500), fresh_codes(500)]
@@ -191,7 +192,7 @@ def test_imports_meeting_in_opposite_order_survive_a_deadlock(monkeypatch):
 
     def run(part, n):
         barrier.wait(10)
-        return importing.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(part)), f"part{n}.csv"), mode="valid")
+        return jobs.codes_import(sku=sku, path_or_file=named(csv_bytes(rows_of(part)), f"part{n}.csv"), mode="valid")
 
     # (PostgreSQL usually detects a deadlock here; the victim's transaction is retried and finds the codes taken)
     threads = [in_thread(run, part, n) for n, part in enumerate(files)]
@@ -205,9 +206,9 @@ def test_imports_meeting_in_opposite_order_survive_a_deadlock(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_storing_a_file_of_several_chunks_writes_progress_every_chunk(monkeypatch, tmp_path):
+def test_storing_a_file_of_several_chunks_writes_progress_every_chunk(settings, tmp_path):
     """A trigger logs every progress value the job row gets; the page polling it sees each chunk go by."""
-    monkeypatch.setattr(importing, "CHUNK", 5)
+    settings.IMPORT_CHUNK_ROWS = 5
     sku = factories.SkuFactory()
     path = tmp_path / "codes.csv"
     path.write_bytes(csv_bytes(rows_of(fresh_codes(30))))
@@ -222,7 +223,7 @@ def test_storing_a_file_of_several_chunks_writes_progress_every_chunk(monkeypatc
             "CREATE TRIGGER vh_test_progress_log AFTER UPDATE ON catalog_importjob FOR EACH ROW EXECUTE FUNCTION vh_test_progress_log()"
         )
     try:
-        job = importing.codes_import(sku=sku, path_or_file=path)
+        job = jobs.codes_import(sku=sku, path_or_file=path)
         assert job.status == ImportJob.Status.DONE and job.stored_rows == 30
         with connection.cursor() as cursor:
             cursor.execute("SELECT progress FROM vh_test_progress_log ORDER BY id")

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from catalog import importing, tasks
+from catalog import tasks
+from catalog.importing import jobs
 from catalog.models import CardCode, CodeBatch, ImportJob
 from tests import factories
 from tests.catalog.importfiles import csv_bytes, fresh_codes, named
@@ -34,7 +35,7 @@ def left_by_a_dead_worker(job: ImportJob, status: str, *, attempts: int = 1, act
 
 
 def test_a_dry_run_whose_worker_died_is_queued_again_and_finishes(sku, ops_user, q_sync, django_capture_on_commit_callbacks):
-    job = importing.import_job_create(sku=sku, upload=named(csv_bytes([(c, "", "") for c in fresh_codes(3)])), actor=ops_user)
+    job = jobs.import_job_create(sku=sku, upload=named(csv_bytes([(c, "", "") for c in fresh_codes(3)])), actor=ops_user)
     left_by_a_dead_worker(job, Status.VALIDATING)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -46,7 +47,7 @@ def test_a_dry_run_whose_worker_died_is_queued_again_and_finishes(sku, ops_user,
 
 
 def test_an_import_whose_worker_is_alive_is_left_alone(sku, ops_user):
-    job = importing.import_job_create(sku=sku, upload=named(csv_bytes([(c, "", "") for c in fresh_codes(3)])), actor=ops_user)
+    job = jobs.import_job_create(sku=sku, upload=named(csv_bytes([(c, "", "") for c in fresh_codes(3)])), actor=ops_user)
     ImportJob.objects.filter(pk=job.pk).update(status=Status.IMPORTING, attempts=1, heartbeat_at=timezone.now())
 
     assert str(jobs_sweep()) == "requeued=0 failed=0"
@@ -56,8 +57,8 @@ def test_an_import_whose_worker_is_alive_is_left_alone(sku, ops_user):
 
 
 def test_a_redelivered_commit_takes_over_an_import_left_by_a_dead_worker(sku, ops_user):
-    job = importing.import_job_create(sku=sku, upload=named(csv_bytes([(c, "", "") for c in fresh_codes(4)])), actor=ops_user)
-    importing.import_job_validate(job=job)
+    job = jobs.import_job_create(sku=sku, upload=named(csv_bytes([(c, "", "") for c in fresh_codes(4)])), actor=ops_user)
+    jobs.import_job_validate(job=job)
     left_by_a_dead_worker(job, Status.IMPORTING, actor=ops_user)
 
     assert tasks.import_job_commit_task(job.pk) == Status.DONE
@@ -69,8 +70,8 @@ def test_a_redelivered_commit_takes_over_an_import_left_by_a_dead_worker(sku, op
 
 def test_an_import_whose_worker_died_on_its_last_attempt_fails_and_can_be_retried_from_its_page(sku, ops_user, ops_client):
     codes = fresh_codes(5)
-    job = importing.import_job_create(sku=sku, upload=named(csv_bytes([(c, "", "") for c in codes])), actor=ops_user)
-    importing.import_job_validate(job=job)
+    job = jobs.import_job_create(sku=sku, upload=named(csv_bytes([(c, "", "") for c in codes])), actor=ops_user)
+    jobs.import_job_validate(job=job)
     left_by_a_dead_worker(job, Status.IMPORTING, attempts=settings.JOBS_MAX_ATTEMPTS, actor=ops_user)
 
     result = jobs_sweep()

@@ -6,7 +6,7 @@ mode `all` refused the file (nothing stored) and 2 when the file itself is unusa
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog import importing
+from catalog.importing import checks, errors, jobs
 from catalog.models import ImportJob, Sku
 
 
@@ -34,15 +34,15 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(f"unknown user: {user}", returncode=2)
         try:
-            job = importing.codes_import(sku=sku_obj, path_or_file=path, mode=mode, actor=actor)
+            job = jobs.codes_import(sku=sku_obj, path_or_file=path, mode=mode, actor=actor)
         except FileNotFoundError:
             raise CommandError(f"no such file: {path}", returncode=2)
-        except importing.ImportRefused as refused:
+        except errors.ImportRefused as refused:
             self._report(refused.job)
             raise CommandError(
                 f"refused (mode all): {refused.job.invalid_rows} bad row(s) of {refused.job.total_rows}; nothing stored", returncode=1
             )
-        except importing.ImportFileRejected as rejected:
+        except errors.ImportFileRejected as rejected:
             if rejected.job is not None:
                 self._report(rejected.job)
             raise CommandError(f"file rejected: {rejected.failure}: {rejected.message}", returncode=2)
@@ -58,7 +58,7 @@ class Command(BaseCommand):
         for reason, count in sorted(job.reason_counts.items()):
             self.stdout.write(f"  {reason}: {count}")
         for error in job.errors:
-            line = f"row {error['row']}\t{error['reason']}\t{importing.error_text(error)}"
+            line = f"row {error['row']}\t{error['reason']}\t{checks.error_text(error)}"
             if error.get("hint"):
                 line += f"\t{error['hint']}"
             self.stdout.write(line)
