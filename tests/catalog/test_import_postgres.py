@@ -125,13 +125,13 @@ def test_overlapping_imports_in_threads_store_every_code_once():
     threads = [in_thread(run, part, n) for n, part in enumerate(files)]
     for thread, _result in threads:
         thread.join(60)
-    jobs = [result["value"] for _thread, result in threads]
-    assert all(job.status == ImportJob.Status.DONE for job in jobs)
+    finished = [result["value"] for _thread, result in threads]
+    assert all(job.status == ImportJob.Status.DONE for job in finished)
     assert CardCode.objects.count() == 9000
     assert CardCode.objects.values("blind_index").distinct().count() == 9000
-    assert sum(job.stored_rows for job in jobs) == 9000
-    assert sum(job.reason_counts.get(Reason.ALREADY_IN_VAULT, 0) for job in jobs) == 15000 - 9000
-    assert sum(job.batch.code_count for job in jobs if job.batch) == 9000
+    assert sum(job.stored_rows for job in finished) == 9000
+    assert sum(job.reason_counts.get(Reason.ALREADY_IN_VAULT, 0) for job in finished) == 15000 - 9000
+    assert sum(job.batch.code_count for job in finished if job.batch) == 9000
 
 
 @pytest.mark.django_db(transaction=True)
@@ -198,11 +198,11 @@ def test_imports_meeting_in_opposite_order_survive_a_deadlock(settings):
     threads = [in_thread(run, part, n) for n, part in enumerate(files)]
     for thread, _result in threads:
         thread.join(60)
-    jobs = [result["value"] for _thread, result in threads]
-    assert all(job.status == ImportJob.Status.DONE for job in jobs)
+    finished = [result["value"] for _thread, result in threads]
+    assert all(job.status == ImportJob.Status.DONE for job in finished)
     assert CardCode.objects.count() == 3000
-    assert sum(job.stored_rows for job in jobs) == 3000
-    assert sum(job.reason_counts.get(Reason.ALREADY_IN_VAULT, 0) for job in jobs) == 2000
+    assert sum(job.stored_rows for job in finished) == 3000
+    assert sum(job.reason_counts.get(Reason.ALREADY_IN_VAULT, 0) for job in finished) == 2000
 
 
 @pytest.mark.django_db(transaction=True)
