@@ -33,6 +33,7 @@ from catalog import selectors, services
 from catalog.admin_forms import FindCodeForm, GenerateCodesForm, ReasonForm, RevealForm, SkuAdminForm
 from catalog.models import CardCode, CodeBatch, CodeEvent, Product, Sku, Supplier
 from catalog.resources import CardCodeResource
+from voucherhub.core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
 
@@ -377,7 +378,7 @@ def _stock_column(status: str, label):
 
 
 @admin.register(CodeBatch)
-class CodeBatchAdmin(CatalogModelAdmin):
+class CodeBatchAdmin(CatalogModelAdmin, ReadOnlyAdmin):
     list_display = [
         "id",
         "sku",
@@ -423,15 +424,6 @@ class CodeBatchAdmin(CatalogModelAdmin):
 
     def get_queryset(self, request):
         return selectors.batches_with_stock(super().get_queryset(request))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_reveal_permission(self, request, obj=None):
         return request.user.has_perm(services.REVEAL_PERMISSION)
@@ -526,24 +518,16 @@ class CodeBatchAdmin(CatalogModelAdmin):
 # --- Card codes --------------------------------------------------------------------------------
 
 
-class CodeEventInline(TabularInline):
+class CodeEventInline(ReadOnlyInline):
     model = CodeEvent
     fields = ["created_at", "from_status", "to_status", "actor", "reference", "reason"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
     tab = True
     verbose_name_plural = _("history")
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(CardCode)
-class CardCodeAdmin(ExportActionMixin, CatalogModelAdmin):
+class CardCodeAdmin(ExportActionMixin, CatalogModelAdmin, ReadOnlyAdmin):
     """Only the masked hint is ever shown; the ciphertext and blind index are not fields of any form."""
 
     resource_classes = [CardCodeResource]
@@ -573,15 +557,6 @@ class CardCodeAdmin(ExportActionMixin, CatalogModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("ciphertext", "blind_index")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_reveal_permission(self, request, obj=None):
         return request.user.has_perm(services.REVEAL_PERMISSION)

@@ -35,20 +35,9 @@ from channels.models import (
 )
 from channels.resources import PriceEntryResource
 from voucherhub.core.admin_pages import admin_form_page
+from voucherhub.core.admin_readonly import ReadOnlyAdmin
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
-
-
-class ReadOnlyAdmin(ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 _form_page = partial(admin_form_page, template="admin/channels/form_page.html")
 

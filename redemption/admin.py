@@ -16,17 +16,7 @@ from redemption.models import (
     Store,
     Terminal,
 )
-
-
-class ReadOnlyAdmin(ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from voucherhub.core.admin_readonly import ReadOnlyAdmin
 
 
 class StoreInline(TabularInline):

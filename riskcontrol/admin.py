@@ -20,6 +20,7 @@ from riskcontrol.models import (
     SourceLock,
     VerificationFailure,
 )
+from voucherhub.core.admin_readonly import ReadOnlyAdmin
 from voucherhub.core.net import client_ip
 
 
@@ -167,17 +168,6 @@ class RiskSettingsAdmin(ModelAdmin):
 
     def has_add_permission(self, request):
         return not RiskSettings.objects.exists() and super().has_add_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyAdmin(ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
     def has_delete_permission(self, request, obj=None):
         return False

@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
-from unfold.admin import ModelAdmin, TabularInline
 from unfold.contrib.import_export.forms import ExportForm
 from unfold.decorators import action
 
@@ -45,31 +44,8 @@ from settlement.services import statements as statement_services
 from settlement.services import wallets as wallet_services
 from settlement.services import withdrawals as withdrawal_services
 from voucherhub.core.admin_pages import admin_form_page
+from voucherhub.core.admin_readonly import ReadOnlyAdmin, ReadOnlyInline
 from voucherhub.core.errors import DomainError
-
-
-class ReadOnlyAdmin(ModelAdmin):
-    """Nothing is added, edited or deleted here; actions call services."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class ReadOnlyInline(TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 class ExportOnlyAdmin(ExportMixin, ReadOnlyAdmin):

@@ -9,6 +9,7 @@ from unfold.contrib.filters.admin import DropdownFilter
 from unfold.decorators import display
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
+from voucherhub.core.admin_readonly import ReadOnlyAdmin
 from voucherhub.core.audit import audit_action_label, audit_action_labels
 from voucherhub.core.models import AuditLog
 
@@ -33,7 +34,7 @@ class AuditActionFilter(DropdownFilter):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ModelAdmin):
+class AuditLogAdmin(ReadOnlyAdmin):
     list_display = ["seq", "created_at", "actor_repr", "action_display", "object_type", "object_repr", "ip", "reason"]
     list_filter = [AuditActionFilter, "object_type"]
     list_filter_submit = True
@@ -65,15 +66,6 @@ class AuditLogAdmin(ModelAdmin):
         if codes:
             found |= queryset.filter(action__in=codes)  # `queryset` already carries the list filters
         return found, may_have_duplicates
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # Users and groups in the same theme as everything else.
