@@ -251,7 +251,7 @@ def reveal_guard(*, actor, count: int, ip=None) -> None:
     """Refuse a reveal of `count` codes that a risk rule for reveals blocks (RiskBlocked, 403) or that would
     take `actor` past the hourly reveal limit (RevealLimitExceeded, 429).
 
-    Registered in catalog.services.REVEAL_GUARDS (when catalog offers it); catalog calls every
+    Registered in catalog.services.REVEAL_GUARDS (register_reveal_guard); catalog calls every
     guard before it decrypts anything. The allowance is reserved by this call.
     """
     from riskcontrol.alerts import alert_raise
@@ -297,18 +297,11 @@ def _reveals_between(actor, start: float, end: float) -> int:
     return rows.filter(actor_id=actor.pk).count()
 
 
-def register_reveal_guard() -> bool:
-    """Add reveal_guard to catalog.services.REVEAL_GUARDS when catalog has that registry. Idempotent."""
-    try:
-        from catalog import services as catalog_services
-    except ImportError:  # pragma: no cover - catalog is always installed
-        return False
-    guards = getattr(catalog_services, "REVEAL_GUARDS", None)
-    if guards is None:
-        return False
-    if reveal_guard not in guards:
-        guards.append(reveal_guard)
-    return True
+def register_reveal_guard() -> None:
+    """Hand reveal_guard to the catalog, which runs it before it decrypts anything. Idempotent."""
+    from catalog.services import reveal_guard_register
+
+    reveal_guard_register(reveal_guard)
 
 
 # --- second verification --------------------------------------------------------------------------

@@ -97,8 +97,7 @@ class SettlementConfig(AppConfig):
 
         # The consumer's private code page (redemption) offers "Report a problem" without importing settlement.
         holder_action_add(key="settlement.report", label=_("Report a problem"), url_for=holder_report_url)
-        try:
-            from riskcontrol.signals import review_decided
-        except ImportError:  # pragma: no cover - risk control not on main yet
-            return
+        from riskcontrol.signals import review_decided
+
+        # Risk review (below settlement) announces its decisions on held orders with a signal.
         review_decided.connect(_review_decided, dispatch_uid="settlement.review_decided")

@@ -15,12 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         for name in DEMO_MODULES:
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name == name:
-                    continue
-                raise
+            module = importlib.import_module(name)
             with transaction.atomic():
                 module.seed(self.stdout)
         host = "http://127.0.0.1:8000/"
