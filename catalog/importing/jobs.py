@@ -102,8 +102,11 @@ class _Progress:
                     with self.side.cursor() as cursor:
                         # Never wait on a lock the import's own transaction might hold: progress is best effort.
                         cursor.execute("SET lock_timeout = '500ms'")
-                with self.side.cursor() as cursor:
-                    cursor.execute(f"UPDATE {ImportJob._meta.db_table} SET progress = %s WHERE id = %s", [percent, self.job_id])
+                with self.side.cursor() as cursor:  # only while the job is still this attempt's
+                    cursor.execute(
+                        f"UPDATE {ImportJob._meta.db_table} SET progress = %s WHERE id = %s AND status = %s AND attempts = %s",
+                        [percent, self.job_id, self.status, self.attempt],
+                    )
             except DatabaseError:
                 logger.warning("code import %s: progress not written", self.job_id, exc_info=True)
                 self.side_broken = True
