@@ -9,9 +9,9 @@ console error. CSP violations are reported by conftest's new_page fixture.
     problems += page_problems(page, errors, width=1366, internal=INTERNAL, language="en")
     problems += pages_problems(page, errors, hrefs, width=1366, internal=INTERNAL, language="en")
 
-With a language, a page also fails on money not written as ¥1,234.50 (or alone in a cell without its sign) and on a date in the other language's
-format (2027-03-07 on an English page, 7 Mar 2027 on a Chinese one): one money format, one date format per
-language (voucherhub/core/templatetags/vh_format.py).
+With a language, a page also fails on money not written as ¥1,234.50 (or alone in a cell without its sign) and
+on a date in the other language's format (2027-03-07 on an English page, 7 Mar 2027 on a Chinese one): one
+money format, one date format per language (voucherhub/core/templatetags/vh_format.py).
 """
 
 import re

@@ -56,7 +56,8 @@ def books(transactional_db, finance_user, settings):
     wallet_topup = fund(tree.mid, "1500.00", actor=finance_user)
     assert wallet_topup == wallet
     waiting = [
-        withdrawal_request(wallet=wallet, amount=Decimal(a), payee="工商银行 6222 0000 1111 2222", actor=None) for a in ("4.00", "3.50", "1.50")
+        withdrawal_request(wallet=wallet, amount=Decimal(a), payee="工商银行 6222 0000 1111 2222", actor=None)
+        for a in ("4.00", "3.50", "1.50")
     ]
     withdrawal_approve(withdrawal=waiting[2], actor=finance_user, payout_reference="ICBC-OLD-1")
     rejected = withdrawal_request(wallet=wallet, amount=Decimal("1.00"), payee="招商银行 6225", actor=None)
@@ -181,7 +182,9 @@ def test_every_finance_menu_page_reads_as_a_product(new_page, books, finance_use
     # the top bar and the user menu
     page.goto("/dashboards/finance/")
     top = page.locator("#vh-nav").locator("a.nav-link, a.dropdown-item").evaluate_all("els => els.map(e => e.getAttribute('href'))")
-    problems += pages_problems(page, errors, details + [href for href in top if href != "#"], width=width, internal=internal, language=language)
+    problems += pages_problems(
+        page, errors, details + [href for href in top if href != "#"], width=width, internal=internal, language=language
+    )
     assert not problems, "\n".join(problems)
 
 

@@ -55,7 +55,9 @@ def shop_make_busy() -> BusyShop:
     merchant = factories.MerchantFactory(name="星巴克", code=f"m-{uuid.uuid4().hex[:8]}")
     store = factories.StoreFactory(merchant=merchant, name="南京西路店")
     coffee = factories.SkuFactory(name="星巴克中杯饮品券", face_value=Decimal("35.00"), allowed_merchant_ids=[merchant.pk])
-    card = factories.SkuFactory(name="星巴克礼品卡", face_value=Decimal("1200.00"), is_stored_value=True, allowed_merchant_ids=[merchant.pk])
+    card = factories.SkuFactory(
+        name="星巴克礼品卡", face_value=Decimal("1200.00"), is_stored_value=True, allowed_merchant_ids=[merchant.pk]
+    )
     sku_price_set(merchant=merchant, sku=coffee, settlement_price=Decimal("30.00"))
     user = factories.UserFactory(username=f"clerk-{merchant.code}", role=roles.MERCHANT)
     clerk_link(user=user, merchant=merchant)
