@@ -169,7 +169,7 @@ def test_finance_makes_a_merchant_statement_downloads_it_as_xlsx_and_reconciles_
     form.get_by_label("起始").fill(today)
     form.get_by_label("截至（含）").fill(today)
     follow(page, form.get_by_role("button", name="生成对账单"))
-    assert page.get_by_test_id("merchant-statement-owed").inner_text() == "60.00 CNY"
+    assert page.get_by_test_id("merchant-statement-owed").inner_text() == "¥60.00"
     assert page.get_by_test_id("merchant-statement-count").inner_text() == "2"
     with page.expect_download() as download_info:
         page.get_by_test_id("merchant-statement-xlsx").click()

@@ -194,7 +194,7 @@ def test_finance_makes_reconciles_and_lists_statements_on_its_pages(world, finan
     statement = MerchantStatement.objects.get()
     assert made.status_code == 302 and made["Location"] == reverse("settlement:finance-merchant-statement", args=[statement.pk])
     detail = finance_client.get(made["Location"]).content.decode()
-    assert 'data-testid="merchant-statement-owed">130.00 CNY' in detail and "merchant-statement-reconcile" in detail
+    assert 'data-testid="merchant-statement-owed">¥130.00' in detail and "merchant-statement-reconcile" in detail
     too_long = finance_client.post(made["Location"], {"note": "x" * 301})
     assert too_long.status_code == 200 and too_long.context["form"].errors["note"]
     assert "invalid-feedback" in too_long.content.decode()

@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from voucherhub.core.templatetags.vh_format import when_text
+
 GENESIS_HASH = "0" * 64
 
 
@@ -43,7 +45,8 @@ class AuditLog(models.Model):
         permissions = [("view_auditlog_all", "Can view the whole audit log")]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_repr or '-'} {self.action_label} {self.object_repr}"
+        # The time in the reader's zone and language (the admin's titles and breadcrumbs show it).
+        return f"{when_text(self.created_at)} {self.actor_repr or '-'} {self.action_label} {self.object_repr}"
 
     @property
     def action_label(self) -> str:
