@@ -5,7 +5,6 @@
   menu with itself marked, and fails on an untranslated internal status value, an ISO timestamp, an element
   wider than the window, a console error or a Content-Security-Policy violation (new_page reports those)."""
 
-import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from settlement.services.wallets import wallet_for
 from settlement.services.withdrawals import withdrawal_request
 from tests import factories
 from tests.browser.conftest import DESKTOP, PHONE, follow, login
+from tests.browser.pagecheck import choice_values, page_problems, too_wide, watch_console
 from tests.factories import PASSWORD
 from tests.settlement.conftest import fund, tree_make
 from voucherhub.core import roles
@@ -47,57 +47,27 @@ MENU = [
 ]
 # Internal values that must never be read as a word on a page: every stored status, kind, channel and payment
 # value a portal page can show.
-INTERNAL = {
-    value
-    for choices in (
-        Order.Status,
-        Order.Channel,
-        Order.PayMethod,
-        Order.Hold,
-        OrderItem.State,
-        CommissionAccrual.Status,
-        Withdrawal.Status,
-        Statement.Status,
-        Statement.Kind,
-        Transfer.Kind,
-        Account.Kind,
-        Payment.Status,
-        CodeIssue.Status,
-        Distributor.Status,
-        QuotaMovement.Kind,
-    )
-    for value in choices.values
-    if value
-} | {"due"}
-ISO_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
-
-# The words of every table cell, badge, list item and definition, split at the separators pages use.
-CELL_WORDS = """() => Array.from(document.querySelectorAll('main td, main dd, main li, main .badge, main option'))
-  .flatMap(el => el.innerText.split(/[·→|\\n]/)).map(t => t.trim()).filter(Boolean)"""
-TOO_WIDE = """() => {
-  const width = window.innerWidth;
-  const wide = Array.from(document.querySelectorAll('body *')).filter(el => {
-    const box = el.getBoundingClientRect();
-    if (box.width === 0 || box.right <= width + 1) return false;
-    for (let p = el.parentElement; p; p = p.parentElement) {  // inside a box that scrolls sideways on its own
-      const overflow = getComputedStyle(p).overflowX;
-      if (overflow === 'auto' || overflow === 'scroll' || overflow === 'hidden') return false;
-    }
-    return true;
-  }).map(el => el.tagName.toLowerCase() + (el.dataset.testid ? '[' + el.dataset.testid + ']' : '') + '.' + el.className);
-  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
-}"""
+INTERNAL = choice_values(
+    Order.Status,
+    Order.Channel,
+    Order.PayMethod,
+    Order.Hold,
+    OrderItem.State,
+    CommissionAccrual.Status,
+    Withdrawal.Status,
+    Statement.Status,
+    Statement.Kind,
+    Transfer.Kind,
+    Account.Kind,
+    Payment.Status,
+    CodeIssue.Status,
+    Distributor.Status,
+    QuotaMovement.Kind,
+) | {"due"}
 
 
 def plain(code) -> str:
     return keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
-
-
-def watch_console(page) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-    return errors
 
 
 @pytest.fixture
@@ -125,7 +95,7 @@ def busy_tree(transactional_db, finance_user, settings):
 
 def check_page(page, errors: list[str], *, width: int) -> list[str]:
     """What is wrong on the page shown: the menu, internal values, ISO timestamps, width, console errors."""
-    problems = []
+    problems = page_problems(page, errors, width=width, internal=INTERNAL)
     where = page.url
     nav = page.get_by_test_id("portal-nav")
     names = [n.removeprefix("portal-link-") for n in nav.locator("a").evaluate_all("els => els.map(e => e.dataset.testid)")]
@@ -134,15 +104,6 @@ def check_page(page, errors: list[str], *, width: int) -> list[str]:
         problems.append(f"{where}: the menu lacks {missing}")
     if nav.locator("a[aria-current=page]").count() != 1:
         problems.append(f"{where}: the menu does not mark the current page once")
-    internal = sorted({word for word in page.evaluate(CELL_WORDS) if word in INTERNAL})
-    if internal:
-        problems.append(f"{where}: internal values shown: {internal}")
-    text = page.locator("body").inner_text()
-    if ISO_TIMESTAMP.search(text):
-        problems.append(f"{where}: an ISO timestamp: {ISO_TIMESTAMP.search(text).group()}")
-    layout = page.evaluate(TOO_WIDE)
-    if layout["scroll"] > layout["width"] or layout["wide"]:
-        problems.append(f"{where}: wider than the {width}px window ({layout['scroll']}px): {layout['wide']}")
     toggle = page.get_by_test_id("portal-menu-toggle")
     if toggle.is_visible():  # a phone: the menu opens from its button and every link fits the screen
         toggle.click()
@@ -151,11 +112,11 @@ def check_page(page, errors: list[str], *, width: int) -> list[str]:
         box = link.bounding_box()
         if not link.is_visible() or box is None or box["x"] < 0 or box["x"] + box["width"] > width:
             problems.append(f"{where}: the menu link {link.inner_text()!r} is not on the screen")
-    opened = page.evaluate(TOO_WIDE)
-    if opened["scroll"] > opened["width"] or opened["wide"]:
-        problems.append(f"{where}: with the menu open, wider than the {width}px window ({opened['scroll']}px): {opened['wide']}")
+    opened = too_wide(page, width)
+    if opened:
+        problems.append(f"{where}: with the menu open, {opened}")
     if errors:
-        problems.append(f"{where}: console errors: {errors}")
+        problems.append(f"{where}: console errors: {list(errors)}")
         errors.clear()
     return problems
 
