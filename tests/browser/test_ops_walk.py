@@ -1,0 +1,150 @@
+"""Issue 13, operations staff as they meet the product (the ops walk).
+
+* Every page of ops' menus: the ops home, the links of the top navigation, and every list page of the admin's
+  sidebar sections ops may open, plus the SKU change page, the import upload page and the audit log, in Chinese
+  and English at 1366 px and 390 px. A page fails on an untranslated internal value, an ISO timestamp, an element
+  wider than the window (the admin's own tables may scroll inside their box), a console error or a
+  Content-Security-Policy violation (the new_page fixture reports those), and in Chinese on English words in its
+  headings, labels, buttons and menus.
+* Ops' main job, end to end: import codes with a dry run first, then store them; edit a SKU's usage rules with
+  the widgets (searchable merchant and store pickers, weekday boxes, two time inputs); review a held order.
+"""
+
+import io
+import os
+import re
+
+import pytest
+from django.apps import apps
+from django.core.management import call_command
+from django.db import models
+
+from tests.browser.conftest import DESKTOP, PHONE, login
+from tests.browser.pagecheck import page_problems, watch_console
+from voucherhub.core.demo import DEMO_PASSWORD
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+OUR_APPS = {"core", "catalog", "channels", "riskcontrol", "supply", "redemption", "marketing", "settlement", "analytics"}
+
+
+def internal_values() -> set[str]:
+    """Every stored value of a choice field of our apps that is not a word a reader would also use (a currency
+    code such as CNY, a number): what a page must show through its label, never as it is stored."""
+    values = set()
+    for model in apps.get_models():
+        if model._meta.app_label not in OUR_APPS:
+            continue
+        for field in model._meta.get_fields():
+            if isinstance(field, models.Field) and field.choices and isinstance(field, models.CharField):
+                for value, label in field.flatchoices:
+                    if value and str(value) != str(label) and re.search(r"[a-z]", str(value)):
+                        values.add(str(value))
+    return values
+
+
+INTERNAL = internal_values()
+
+# The admin theme (unfold) has no <main>: its content is #content. The same words as pagecheck reads in <main>
+# (cells, definitions, list items, badges, options) plus a change page's read-only values.
+ADMIN_CELL_WORDS = """() => Array.from(document.querySelectorAll(
+    '#content td, #content dd, #content li, #content .readonly, #content option, #content [class*=rounded-default] > span'))
+  .flatMap(el => el.innerText.split(/[·→|\\n,]/)).map(t => t.trim()).filter(Boolean)"""
+
+# Latin words that belong on a Chinese page: the product's name, units, formats and codes.
+LATIN_OK = {"VoucherHub", "SKU", "SKUs", "API", "XLSX", "CSV", "POS", "IP", "ID", "VIP", "ERP", "CNY", "USD", "HKD", "QR", "TOTP"}
+LATIN_OK |= {"Webhook"}
+# Headings, table heads, labels, buttons, links, menus and the sidebar: the words a reader scans first. Not the
+# user menu (a name), the language picker (each language in its own name), the admin's icons (ligatures of
+# English words drawn as pictures) or the rows of an admin list (data: user names, slugs, key prefixes).
+HEADING_TEXTS = """() => {
+  const skip = '[data-testid=user-menu], [data-testid=language-switcher], .material-symbols-outlined, script, style, '
+             + 'select[name=language], #changelist-search input, #result_list tbody';
+  const picked = document.querySelectorAll(
+    'h1, h2, h3, h4, h5, h6, th, .card-header, .nav-link, .dropdown-item, label, .btn, button, caption, legend, '
+    + '#nav-sidebar a, aside a, #content a, [role=tab]');
+  return Array.from(picked).filter(el => !el.closest(skip) && el.offsetParent !== null).map(el => {
+    const copy = el.cloneNode(true);
+    copy.querySelectorAll(skip).forEach(n => n.remove());
+    return copy.textContent.replace(/\\s+/g, ' ').trim();
+  }).filter(Boolean);
+}"""
+
+
+def english_words(page) -> list[str]:
+    words = {w for text in page.evaluate(HEADING_TEXTS) for w in re.findall(r"[A-Za-z][A-Za-z_'-]*", text)}
+    return sorted(w for w in words - LATIN_OK if re.search(r"[a-z]", w))
+
+
+def check(page, errors: list[str], *, width: int, chinese: bool) -> list[str]:
+    problems = page_problems(page, errors, width=width, internal=INTERNAL)
+    where = page.url
+    if page.locator("#content").count():
+        shown = sorted({w for w in page.evaluate(ADMIN_CELL_WORDS) if w in INTERNAL})
+        if shown:
+            problems.append(f"{where}: internal values shown: {shown}")
+    if chinese:
+        leftovers = english_words(page)
+        if leftovers:
+            problems.append(f"{where}: English in headings, labels, buttons or menus: {leftovers}")
+    return problems
+
+
+@pytest.fixture
+def demo(transactional_db, settings, tmp_path):
+    """`make run`'s data: every list ops opens has rows."""
+    settings.MEDIA_ROOT = tmp_path
+    call_command("seed_demo", stdout=io.StringIO())
+
+
+def menu_pages(page) -> list[str]:
+    """Every page ops' menus link to: the top navigation (from the ops home) and the admin's sidebar."""
+    page.goto("/dashboards/ops/")
+    top = page.locator("nav a[href^='/'], .navbar a[href^='/']").evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    page.goto("/admin/")
+    side = page.locator("#nav-sidebar a[href^='/admin/'], aside a[href^='/admin/']").evaluate_all(
+        "els => els.map(e => e.getAttribute('href'))"
+    )
+    hrefs = []
+    for href in [*top, *side]:
+        if href not in hrefs and not href.startswith(("/accounts/logout", "/i18n/")):
+            hrefs.append(href)
+    return hrefs
+
+
+def test_every_ops_menu_page_reads_as_a_product_in_both_languages_on_a_laptop_and_a_phone(new_page, demo, live_server, settings):
+    from catalog.models import Sku
+
+    sku = Sku.objects.order_by("code").first()
+    extra = [
+        f"/admin/catalog/sku/{sku.pk}/change/",
+        "/admin/catalog/importjob/add/",
+        "/admin/core/auditlog/",
+        "/risk/reviews/",
+        "/risk/alerts/",
+    ]
+    problems = []
+    for locale in os.environ.get("OPS_WALK_LOCALES", "zh-CN,en").split(","):
+        for device in (DESKTOP, PHONE):
+            width = device["viewport"]["width"]
+            page = new_page(device=device, locale=locale)
+            errors = watch_console(page)
+            login(page, "ops", DEMO_PASSWORD)
+            if locale == "en":  # as the language switch leaves it (on a phone the switch sits in the folded menu)
+                page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}])
+            pages = menu_pages(page)
+            assert "/admin/core/auditlog/" in pages or page.goto("/dashboards/ops/") and page.get_by_test_id("audit-log-link").count()
+            assert len(pages) >= 20, pages
+            for href in dict.fromkeys([*pages, *extra]):
+                response = page.goto(href)
+                page.wait_for_load_state("networkidle")
+                if response is None or response.status >= 400:
+                    problems.append(f"{href}: HTTP {response.status if response else '?'}")
+                    continue
+                found = [f"[{locale} {width}px] {p}" for p in check(page, errors, width=width, chinese=locale != "en")]
+                problems += found
+                if os.environ.get("OPS_WALK_LOG"):
+                    with open(os.environ["OPS_WALK_LOG"], "a") as log:
+                        log.write("".join(f"{p}\n" for p in found) or f"ok {href}\n")
+            page.context.close()
+    assert not problems, f"{len(problems)} problems on ops' pages:\n" + "\n".join(problems)
