@@ -109,6 +109,10 @@ class SearchableMultiSelect(UnfoldAdminSelect2MultipleWidget):
     def __init__(self, placeholder):
         super().__init__(attrs={"data-placeholder": placeholder, "data-width": "100%"})
 
+    @property
+    def media(self):
+        return super().media + forms.Media(css={"screen": ["catalog/admin/usage-rules.css"]})
+
 
 class TimeOfDayInput(UnfoldAdminSingleTimeWidget):
     """The browser's own time picker (hours and minutes)."""

@@ -71,6 +71,33 @@ HEADING_TEXTS = """() => {
 }"""
 
 
+# pagecheck lets anything past the window's edge pass when some ancestor scrolls sideways; unfold wraps its whole
+# content in such a box, so on the admin the page itself scrolled sideways unnoticed. Here only a table may reach
+# past the edge, inside a box of its own that fits the window and scrolls; anything else past the edge is reported.
+ADMIN_TOO_WIDE = """width => {
+  const scrolls = el => ['auto', 'scroll'].includes(getComputedStyle(el).overflowX);
+  const inTableBox = el => {
+    const table = el.closest('table');
+    if (!table) return false;
+    for (let p = table.parentElement; p; p = p.parentElement) {
+      if (scrolls(p)) return p.getBoundingClientRect().right <= width + 1;
+    }
+    return false;
+  };
+  const past = el => {
+    const box = el.getBoundingClientRect();
+    if (box.width === 0 || box.height === 0 || box.right <= width + 1) return false;
+    if (getComputedStyle(el).visibility === 'hidden' || el.closest('[hidden], [aria-hidden=true]')) return false;
+    return !inTableBox(el);
+  };
+  // the innermost ones: the elements that push the page, not every box around them
+  return Array.from(document.querySelectorAll('#main *'))
+    .filter(el => past(el) && !Array.from(el.children).some(past)).slice(0, 5)
+    .map(el => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + '.' + String(el.className).slice(0, 80)
+               + ' right=' + Math.round(el.getBoundingClientRect().right));
+}"""
+
+
 def english_words(page) -> list[str]:
     words = {w for text in page.evaluate(HEADING_TEXTS) for w in re.findall(r"[A-Za-z][A-Za-z_'-]*", text)}
     return sorted(w for w in words - LATIN_OK if re.search(r"[a-z]", w))
@@ -79,10 +106,18 @@ def english_words(page) -> list[str]:
 def check(page, errors: list[str], *, width: int, chinese: bool) -> list[str]:
     problems = page_problems(page, errors, width=width, internal=INTERNAL)
     where = page.url
+    # A phone widens its layout viewport to a page that does not fit, and window.innerWidth with it: measured
+    # against the device's width, not against innerWidth.
+    laid_out = page.evaluate("() => Math.max(window.innerWidth, document.documentElement.scrollWidth)")
+    if laid_out > width:
+        problems.append(f"{where}: laid out {laid_out}px wide on a {width}px screen")
     if page.locator("#content").count():
         shown = sorted({w for w in page.evaluate(ADMIN_CELL_WORDS) if w in INTERNAL})
         if shown:
             problems.append(f"{where}: internal values shown: {shown}")
+        wide = page.evaluate(ADMIN_TOO_WIDE, width)
+        if wide:
+            problems.append(f"{where}: past the {width}px window's edge, outside a table's own scroll box: {wide}")
     if chinese:
         leftovers = english_words(page)
         if leftovers:
