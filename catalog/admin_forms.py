@@ -108,6 +108,9 @@ class SearchableMultiSelect(UnfoldAdminSelect2MultipleWidget):
 
     def __init__(self, placeholder):
         super().__init__(attrs={"data-placeholder": placeholder, "data-width": "100%"})
+        # Not also "admin-autocomplete": Django's autocomplete.js (on the page for the product field) takes every
+        # such select for a server-side search of a relation, and this list has no such endpoint: it came up empty.
+        self.attrs["class"] = "unfold-admin-autocomplete"
 
     @property
     def media(self):
