@@ -179,6 +179,7 @@ class HolderLinkAdmin(ReadOnlyAdmin):
 
 @admin.register(ReminderSent)
 class ReminderSentAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "code_id", "threshold_days", "outcome", "channel"]
+    list_display = ["created_at", "code", "threshold_days", "outcome", "channel"]
+    list_select_related = ["code"]
     list_filter = ["outcome", "threshold_days", "channel"]
     date_hierarchy = "created_at"

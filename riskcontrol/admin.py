@@ -207,10 +207,14 @@ class RiskEventAdmin(ReadOnlyAdmin):
 
 @admin.register(RiskAlert)
 class RiskAlertAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "kind", "severity", "source", "message", "emailed_at", "acknowledged_at", "acknowledged_by"]
+    list_display = ["created_at", "kind", "severity", "source", "alert_message", "emailed_at", "acknowledged_at", "acknowledged_by"]
     list_filter = ["kind", "severity"]
     search_fields = ["source"]
     date_hierarchy = "created_at"
+
+    @admin.display(description=_("message"))
+    def alert_message(self, alert):
+        return alert.message
 
 
 @admin.register(VerificationFailure)

@@ -244,6 +244,7 @@ UNFOLD = {
     "SITE_HEADER": "VoucherHub",
     "SITE_URL": "/",
     "SITE_FAVICONS": [{"rel": "icon", "type": "image/svg+xml", "href": lambda request: static("core/favicon.svg")}],
+    "STYLES": [lambda request: static("core/admin.css")],
     "SHOW_LANGUAGES": True,
     "SHOW_HISTORY": True,
     "SHOW_VIEW_ON_SITE": True,
