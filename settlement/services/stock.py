@@ -60,11 +60,13 @@ def codes_sell(*, ids=None, codes=None, sku: Sku, order_ref: str, actor=None) ->
 
 
 def codes_release(*, ids, order_ref: str, reason: str = "") -> int:
-    """Reserved codes go back to the pool (an unpaid order expired, or was refunded before delivery)."""
+    """Reserved codes go back to stock (an unpaid order expired, or was refunded before delivery), into
+    catalog's pool of returned codes, which the next claims take first."""
     ids = list(CardCode.objects.filter(pk__in=list(ids), status=S.RESERVED, order_ref=order_ref).values_list("pk", flat=True))
     if not ids:
         return 0
     code_status_change(codes=ids, to_status=S.AVAILABLE, from_statuses=[S.RESERVED], reference=order_ref, reason=reason, order_ref="")
+    allocation.codes_returned(ids=ids)
     return len(ids)
 
 
