@@ -105,7 +105,7 @@ def _from_pool(sku: Sku, quantity: int, now, excluded: set[int]) -> list[CardCod
 def _from_cursor(sku: Sku, quantity: int, now, excluded: set[int], *, move: bool) -> list[CardCode]:
     """Claim the next codes in id order from the SKU's cursor on, then move the cursor past them.
 
-    On PostgreSQL one statement reads the cursor, locks the codes and moves the cursor (_CURSOR_SQL): the
+    On PostgreSQL one statement reads the cursor, locks the codes and moves the cursor (`_cursor_sql`): the
     three ORM queries below cost the claimer more Python time than the database spends on them, which
     bench/allocation_flat.py showed as a claim 3-4 times slower than the old one-query scheme at the
     start of a sale (82 against 305 claims/s, 8 threads on the busy 2-CPU machine; about level with it
