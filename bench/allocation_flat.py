@@ -101,6 +101,17 @@ def sell_out(sku, threads: int, claim) -> tuple[float, list[float], list[BaseExc
     done: list[list[float]] = [[] for _ in range(threads)]
     errors: list[BaseException] = []
     barrier = threading.Barrier(threads + 1)
+    progress = {"sold": 0, "mark": 0.0}
+    step = max(CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count() // 10, 1)
+    lock = threading.Lock()
+
+    def tick(now: float) -> None:
+        """Print each 10% of the sales as it completes (a run cut short still shows how it went)."""
+        with lock:
+            progress["sold"] += 1
+            if progress["sold"] % step == 0:
+                print(f"  {progress['sold']} sold: {step / (now - progress['mark']):.0f} claims/s", flush=True)
+                progress["mark"] = now
 
     def run(index):
         mine = done[index]
@@ -112,6 +123,7 @@ def sell_out(sku, threads: int, claim) -> tuple[float, list[float], list[BaseExc
                     codes = claim(sku=sku, quantity=1)
                     code_status_change(codes=codes, to_status=sold, reference="BENCH", locked=True)
                 mine.append(time.perf_counter())
+                tick(mine[-1])
         except OutOfStock:
             pass
         except BaseException as exc:  # noqa: BLE001 - reported at the end
@@ -123,7 +135,7 @@ def sell_out(sku, threads: int, claim) -> tuple[float, list[float], list[BaseExc
     for worker in workers:
         worker.start()
     barrier.wait()
-    start = time.perf_counter()
+    start = progress["mark"] = time.perf_counter()
     for worker in workers:
         worker.join()
     return start, sorted(t for times in done for t in times), errors
