@@ -234,6 +234,43 @@ class CardCode(models.Model):
         return self.hint
 
 
+class AllocationCursor(models.Model):
+    """Where the next claim of a SKU's codes starts looking (catalog/allocation.py).
+
+    Codes are allocated in id order. When a claim moves the cursor, no code of the SKU below `position`
+    was claimable but the ones in the pool of returned codes: a claim starts its index scan here and never
+    steps over the entries of the codes sold before.
+    """
+
+    sku = models.OneToOneField(Sku, verbose_name=_("SKU"), primary_key=True, on_delete=models.CASCADE, related_name="+")
+    position = models.BigIntegerField(_("next code id"), default=0)
+
+    class Meta:
+        verbose_name = _("allocation cursor")
+        verbose_name_plural = _("allocation cursors")
+
+    def __str__(self) -> str:
+        return f"{self.sku_id} @ {self.position}"
+
+
+class ReturnedCode(models.Model):
+    """A code that went back to stock (an unpaid order expired, a refund before delivery), behind its SKU's
+    cursor: claims take these first (catalog/allocation.py). A row whose code is no longer available is
+    dropped by the next claim that meets it."""
+
+    code = models.OneToOneField(CardCode, verbose_name=_("card code"), primary_key=True, on_delete=models.CASCADE, related_name="+")
+    sku = models.ForeignKey(Sku, verbose_name=_("SKU"), on_delete=models.CASCADE, related_name="+", db_index=False)
+    returned_at = models.DateTimeField(_("returned"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("returned code")
+        verbose_name_plural = _("returned codes")
+        indexes = [models.Index(fields=["sku", "code"], name="returnedcode_sku_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.sku_id}: {self.code_id}"
+
+
 class CodeEvent(models.Model):
     """A card code's lifecycle: every status change, with who and why."""
 
