@@ -19,13 +19,18 @@ def distributor_lock(distributor: Distributor) -> Distributor:
 
 
 def distributor_hold(distributor: Distributor) -> Distributor:
-    """The distributor re-read and held (FOR KEY SHARE) for the caller's transaction: its status, level and
-    parent stay as read until the transaction ends. One statement; Django's select_for_update has no
-    shared mode, hence the raw SQL on channels' own table."""
-    if connection.vendor != "postgresql":  # SQLite has no row locks: its writers take turns on the whole file
-        return Distributor.objects.get(pk=distributor.pk)
-    table = Distributor._meta.db_table
-    return Distributor.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR KEY SHARE", [distributor.pk])[0]
+    """Hold the distributor's row (FOR KEY SHARE) for the caller's transaction and refresh `distributor` from it
+    in place: its status, level and parent stay as read until the transaction ends (a level read before and
+    unchanged stays cached). One statement; Django's select_for_update has no shared mode, hence the raw SQL
+    on channels' own table. (SQLite has no row locks: its writers take turns on the whole file.)"""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Distributor._meta.db_table)
+        held = Distributor.objects.raw(f"SELECT * FROM {table} WHERE id = %s FOR KEY SHARE", [distributor.pk])[0]
+    else:
+        held = Distributor.objects.get(pk=distributor.pk)
+    for field in Distributor._meta.concrete_fields:
+        setattr(distributor, field.attname, getattr(held, field.attname))  # a changed level_id or parent_id drops its cache
+    return distributor
 
 
 def quotas_lock(*, sku, distributors) -> dict[int, Quota]:
