@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from catalog.selectors import sku_by_code
 from channels.api import ERROR, ERRORS, DistributorApiView
 from riskcontrol.errors import ChallengeRequired, RevealLimitExceeded
 from riskcontrol.services import reveal_guard
@@ -21,7 +22,6 @@ from settlement.selectors.orders import (
     order_delivered_items,
     order_get,
     orders_for,
-    sku_by_code,
 )
 from settlement.services.orders import order_place
 from settlement.services.wallets import wallet_for
