@@ -225,7 +225,6 @@ def order_check_request(
     )
 
 
-@transaction.atomic
 def order_place(
     *,
     channel: str,
@@ -251,17 +250,18 @@ def order_place(
     settlement the order, its items and its ledger. Runs order_check_request first (its locks, then the
     rest in the order of settlement/lock_objects.py). An order already placed under `idempotency_key` is
     returned as it is. Raises a DomainError (out of stock, insufficient funds, risk ...)."""
-    existing = order_selectors.order_by_key(distributor, idempotency_key)
-    if existing is not None:
-        return existing
-    request = order_check_request(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront,
-                                  pay_method=pay_method, contact=contact, lookup_password=lookup_password,
-                                  customer_ref=customer_ref)  # fmt: skip
-    number = order_number()
-    verdict = _risk_check(request, number=number, actor=actor, ip=ip, device=device, challenge_passed=challenge_passed)
+    verdict = None
     try:
-        # A savepoint: a failed order leaves this transaction usable to give the risk counters back.
+        # A savepoint inside a caller's transaction: a failed order leaves it usable (and the risk counters given back).
         with transaction.atomic():
+            existing = order_selectors.order_by_key(distributor, idempotency_key)
+            if existing is not None:
+                return existing
+            request = order_check_request(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront,
+                                          pay_method=pay_method, contact=contact, lookup_password=lookup_password,
+                                          customer_ref=customer_ref)  # fmt: skip
+            number = order_number()
+            verdict = _risk_check(request, number=number, actor=actor, ip=ip, device=device, challenge_passed=challenge_passed)
             order = _order_new(request, number=number, verdict=verdict, actor=actor, ip=ip, campaign=campaign, referrer=referrer,
                                lookup_password=lookup_password, idempotency_key=idempotency_key)  # fmt: skip
             changes = _Changes(order)
@@ -274,16 +274,14 @@ def order_place(
                 return order
             _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=request.uplines)
             return order
-    except IntegrityError:
-        integrations.risk_undo(verdict)
-        # A twin that missed the look-up above placed the order under the key first: its order is the answer.
-        existing = order_selectors.order_by_key(distributor, idempotency_key)
+    except Exception as failure:
+        if verdict is not None:
+            integrations.risk_undo(verdict)
+        # A twin that missed the look-up placed the order under the key first: its order is the answer.
+        existing = order_selectors.order_by_key(distributor, idempotency_key) if isinstance(failure, IntegrityError) else None
         if existing is None:
             raise
         return existing
-    except Exception:
-        integrations.risk_undo(verdict)
-        raise
 
 
 def _risk_check(request: OrderRequest, *, number: str, actor, ip, device, challenge_passed):
