@@ -244,13 +244,11 @@ def order_place(
     device: str = "",
     challenge_passed: bool = False,
 ) -> Order:
-    """Place an order through any of the three ways in: risk-checked, codes claimed, and for wallet orders
-    paid and delivered at once (unless risk review holds it). Each owner writes its own rows, in this one
-    transaction: channels the quota movement and the code sales, catalog the codes' status and events,
-    settlement the order, its items and its ledger. Runs order_check_request first (its locks, then the
-    rest in the order of settlement/lock_objects.py). An order already placed under `idempotency_key` is
-    returned as it is. Raises a DomainError (out of stock, insufficient funds, risk ...)."""
-    verdict = None
+    """Place an order (any way in): risk-checked, codes claimed, a wallet order paid and delivered at once unless
+    risk review holds it. One transaction, each owner writing its own rows (channels: quota, code sales; catalog:
+    codes and their events; settlement: order, items, ledger), after order_check_request's locks (lock order:
+    settlement/lock_objects.py). An order already under `idempotency_key` is returned. Raises a DomainError."""
+    verdict = order = None
     try:
         # A savepoint inside a caller's transaction: a failed order leaves it usable (and the risk counters given back).
         with transaction.atomic():
@@ -262,18 +260,20 @@ def order_place(
                                           customer_ref=customer_ref)  # fmt: skip
             number = order_number()
             verdict = _risk_check(request, number=number, actor=actor, ip=ip, device=device, challenge_passed=challenge_passed)
-            order = _order_new(request, number=number, verdict=verdict, actor=actor, ip=ip, campaign=campaign, referrer=referrer,
-                               lookup_password=lookup_password, idempotency_key=idempotency_key)  # fmt: skip
-            changes = _Changes(order)
-            changes.opened(actor=actor, note=channel)
-            codes, from_quota = _claim(order)
-            if order.pay_method != Order.PayMethod.WALLET:  # paid later (payment callback): the codes wait reserved
-                stock.codes_hold(codes=codes, order_ref=number)
-                _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
-                changes.flush()
-                return order
-            _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=request.uplines)
-            return order
+            if not (verdict.blocked or verdict.needs_challenge):  # a refusal writes nothing; its event stays, raised below
+                order = _order_new(request, number=number, verdict=verdict, actor=actor, ip=ip, campaign=campaign,
+                                   referrer=referrer, lookup_password=lookup_password, idempotency_key=idempotency_key)  # fmt: skip
+                changes = _Changes(order)
+                changes.opened(actor=actor, note=channel)
+                codes, from_quota = _claim(order)
+                if order.pay_method == Order.PayMethod.WALLET:
+                    _settle(
+                        order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=request.uplines
+                    )
+                else:  # paid later (payment callback): the codes wait reserved
+                    stock.codes_hold(codes=codes, order_ref=number)
+                    _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
+                    changes.flush()
     except Exception as failure:
         if verdict is not None:
             integrations.risk_undo(verdict)
@@ -282,11 +282,13 @@ def order_place(
         if existing is None:
             raise
         return existing
+    verdict.raise_if_refused()  # block: RiskBlocked (403), challenge: ChallengeRequired (428); risk control gave their counters back
+    return order
 
 
 def _risk_check(request: OrderRequest, *, number: str, actor, ip, device, challenge_passed):
-    """Ask risk control. Block and challenge raise riskcontrol's RiskBlocked (403) / ChallengeRequired (428), their
-    counters given back by risk control itself; allow and review reserve counters that a failed order gives back."""
+    """Ask risk control (the decision is recorded). Allow and review reserve counters that a failed order gives
+    back; block and challenge are refusals, whose counters risk control gives back itself."""
     contact = request.contact
     verdict = integrations.risk_check(
         reference=number,
@@ -303,7 +305,6 @@ def _risk_check(request: OrderRequest, *, number: str, actor, ip, device, challe
         storefront_id=request.storefront.pk if request.storefront else None,
         challenge_passed=challenge_passed,
     )
-    verdict.raise_if_refused()
     return verdict
 
 
