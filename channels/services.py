@@ -1,7 +1,8 @@
 """Every write of the channels app. Keyword-only `<thing>_<action>` functions raising domain errors.
 
 Other apps (settlement, redemption) use: price_quote, retail_price_check, commission_plan,
-upline_chain (re-exported from channels.pricing), quota_draw, quota_return and code_sale_record.
+upline_chain (re-exported from channels.pricing), and the writers of channels' rows an order or refund
+moves: quota_held / quota_draw / quota_return (quota movements) and code_sale_record (CodeSale rows).
 """
 
 import ipaddress
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import CardCode, Sku
+from channels import lock_objects
 from channels.errors import (
     ChannelError,
     DistributorNotActive,
@@ -71,7 +73,7 @@ def _require_ops(actor) -> None:
 
 
 def _locked(distributor: Distributor) -> Distributor:
-    return Distributor.objects.select_for_update().select_related("level").get(pk=distributor.pk)
+    return lock_objects.distributor_lock(distributor)
 
 
 # --- The tree ---------------------------------------------------------------------------------
@@ -401,13 +403,7 @@ def _positive(quantity) -> int:
 
 
 def _lock_quotas(sku: Sku, distributors: list[Distributor]) -> dict[int, Quota]:
-    """Make sure each (distributor, sku) row exists, then lock them all in primary-key order."""
-    ids = []
-    for distributor in distributors:
-        quota, _created = Quota.objects.get_or_create(distributor=distributor, sku=sku)
-        ids.append(quota.pk)
-    rows = Quota.objects.select_for_update().filter(pk__in=sorted(ids)).order_by("pk")
-    return {q.distributor_id: q for q in rows}
+    return lock_objects.quotas_lock(sku=sku, distributors=distributors)
 
 
 def _move(*, sku, kind, quantity, source: Distributor | None, target: Distributor | None, actor, reference="", note="") -> QuotaMovement:
@@ -489,6 +485,12 @@ def quota_transfer(
     )
     audit_record(actor=actor, action="quota.transfer", obj=source, data={"sku": sku.code, "quantity": quantity, "to": target.pk})
     return movement
+
+
+def quota_held(*, distributor: Distributor, sku: Sku) -> bool:
+    """Whether `distributor` sells `sku` from a quota (it has the quota row, whatever its balance): its sales
+    of the SKU then draw it (quota_draw), and a refund gives it back (quota_return)."""
+    return Quota.objects.filter(distributor=distributor, sku=sku).exists()
 
 
 @transaction.atomic
