@@ -23,7 +23,8 @@ def _writes(tree: ast.AST, name: str) -> list[int]:
                     lines.append(node.lineno)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             owner = node.func.value
-            if isinstance(owner, ast.Name) and owner.id == name and node.func.attr in {"append", "insert", "extend", "remove", "update", "pop"}:
+            mutators = {"append", "insert", "extend", "remove", "update", "pop"}
+            if isinstance(owner, ast.Name) and owner.id == name and node.func.attr in mutators:
                 lines.append(node.lineno)
     return lines
 

@@ -29,13 +29,3 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "voucherhub.core.api.schema_query_empty_values"],
 }
-
-# The signed API (/api/v1/) runs through its own short middleware chain (voucherhub/core/apihandler.py):
-# no sessions, CSRF, login, OTP, messages, htmx or axes there; the same security headers as the pages.
-API_MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "riskcontrol.middleware.CSPMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]

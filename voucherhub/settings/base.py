@@ -86,7 +86,6 @@ INSTALLED_APPS = [
 # The one list. The API entry (voucherhub/settings/api_only.py) runs this list minus what only a browser
 # session needs.
 MIDDLEWARE = [
-    "voucherhub.core.apihandler.ApiStackMiddleware",  # /api/v1/ through API_MIDDLEWARE (api.py)
     "django.middleware.security.SecurityMiddleware",
     "riskcontrol.middleware.CSPMiddleware",  # Content-Security-Policy, relaxed per path (security.py)
     # Static files with DEBUG off too (`make run`, gunicorn): WhiteNoise, from STATIC_ROOT after collectstatic.
