@@ -45,7 +45,7 @@ pages = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/setlang/", set_language, name="set_language"),
     path("admin/", admin.site.urls),
-    path("dashboards/", include("voucherhub.dashboards.urls")),
+    path("dashboards/", include("analytics.urls")),
     path("catalog/", include("catalog.urls")),
     path("", include("channels.urls")),
     path("risk/", include("riskcontrol.urls")),

@@ -68,12 +68,12 @@ INSTALLED_APPS = [
     "bootstrap",
     # Ours, in import order (docs/architecture.md): each imports only from those above it.
     "voucherhub.core",
-    "voucherhub.dashboards",
     "catalog",
     "channels",
     "riskcontrol",
     "redemption",
     "settlement",
+    "analytics",
     # Accounts and hardening (riskcontrol; docs/riskcontrol.md).
     "axes",
     "django_otp",
