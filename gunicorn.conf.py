@@ -1,4 +1,10 @@
-"""gunicorn settings for VoucherHub in production: `gunicorn -c gunicorn.conf.py voucherhub.wsgi`.
+"""gunicorn settings for VoucherHub in production, for both entry points (docs/operations.md, "Web entry points"):
+
+    gunicorn -c gunicorn.conf.py                                                  # the site: voucherhub.wsgi
+    GUNICORN_BIND=0.0.0.0:8001 gunicorn -c gunicorn.conf.py voucherhub.api_wsgi   # the API, the proxy sends /api/ here
+
+The API entry (voucherhub/api_wsgi.py) runs on its own settings module, voucherhub.settings.api_only: leave
+DJANGO_SETTINGS_MODULE unset (or point it at a module that imports api_only) in that process's environment.
 
 Each value can be overridden on the command line or with GUNICORN_CMD_ARGS. The access log never holds a
 private link's token: `/my/<token>/` (a holder's codes), `/orders/report/<token>/`, `/join/<token>/` and

@@ -47,6 +47,7 @@ def parse_args():
     parser.add_argument("--worker-class", default="gthread", help="gunicorn worker class (gthread keeps connections alive)")
     parser.add_argument("--codes", type=int, default=0, help="sold codes to prepare (default: enough for ~2500/s)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    parser.add_argument("--entry", choices=sorted(ENTRIES), default="api", help="the WSGI entry gunicorn serves")
     return parser.parse_args()
 
 
@@ -146,11 +147,21 @@ def prepare(db_url: str, threads: int, codes: int):
     return terminals, plaintexts, raw_ids
 
 
-def start_gunicorn(db_url: str, port: int, workers: int, worker_threads: int, cache_url: str | None, worker_class: str = "gthread"):
+# The proxy routes /api/ to the API entry in production (docs/operations.md); --entry site measures the site's.
+ENTRIES = {
+    "api": ("voucherhub.api_wsgi:application", "voucherhub.settings.api_only"),
+    "site": ("voucherhub.wsgi:application", "voucherhub.settings"),
+}
+
+
+def start_gunicorn(
+    db_url: str, port: int, workers: int, worker_threads: int, cache_url: str | None, worker_class: str = "gthread", entry: str = "api"
+):
+    app, settings_module = ENTRIES[entry]
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
-        "DJANGO_SETTINGS_MODULE": "voucherhub.settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -162,7 +173,7 @@ def start_gunicorn(db_url: str, port: int, workers: int, worker_threads: int, ca
         env.pop("CACHE_URL", None)
     command = [
         str(VENV_BIN / "gunicorn"),
-        "voucherhub.wsgi:application",
+        app,
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
@@ -181,7 +192,7 @@ def start_gunicorn(db_url: str, port: int, workers: int, worker_threads: int, ca
     while time.time() < deadline:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/accounts/login/")
+            conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
                 conn.close()
                 return process
@@ -446,9 +457,9 @@ def main():
         terminals, plaintexts, raw_ids = prepare(db_url, args.threads, codes_needed)
         cache_url = redis_url()
         port = free_port()
-        process = start_gunicorn(db_url, port, args.workers, args.worker_threads, cache_url, args.worker_class)
+        process = start_gunicorn(db_url, port, args.workers, args.worker_threads, cache_url, args.worker_class, args.entry)
         print(
-            f"gunicorn {args.worker_class} {args.workers}x{args.worker_threads} on :{port}, "
+            f"gunicorn {args.worker_class} {args.workers}x{args.worker_threads} on :{port} ({args.entry} entry), "
             f"cache {'redis' if cache_url else 'local memory'}, "
             f"{os.cpu_count()} CPUs",
             flush=True,

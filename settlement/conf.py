@@ -1,4 +1,4 @@
-"""Settlement's settings, each with a default that suits a demo; override in voucherhub/settings.py or the environment."""
+"""Settlement's settings, each with a default that suits a demo; override in voucherhub/settings/apps.py or the environment."""
 
 from datetime import timedelta
 from decimal import Decimal

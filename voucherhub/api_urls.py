@@ -1,24 +1,14 @@
-"""The signed API's routes, /api/v1/..., on their own.
+"""The URLconf of the API entry (voucherhub/api_wsgi.py, settings voucherhub/settings/api_only.py).
 
-voucherhub/urls.py includes `api_v1` at /api/v1/ (so reverse() and the OpenAPI schema see the API as always);
-the slim API stack (voucherhub/core/apihandler.py) resolves requests against `urlpatterns` here, which holds
-only /api/v1/ — a few patterns to try instead of every page's. The error handlers answer what Django
-itself answers on that stack (an unknown path, an unreadable request, a crash) in the API's JSON error body.
+The proxy sends only /api/ here. The API's routes come first, so a request resolves against them without
+trying every page's pattern; the pages follow only so that reverse() in an API answer (a holder's private
+link, a payment page, a challenge image) finds them. What Django answers by itself on this entry (an unknown
+path, an unreadable request, a crash) is in the API's JSON error body (voucherhub/core/api.py).
 """
 
-from django.urls import include, path
+from voucherhub.urls import api, pages
 
-api_v1 = [
-    path("", include("catalog.api_urls")),
-    path("", include("channels.api_urls")),
-    path("", include("riskcontrol.api_urls")),
-    path("", include("redemption.api_urls")),
-    path("", include("settlement.api_urls")),
-]
-
-urlpatterns = [
-    path("api/v1/", include(api_v1)),
-]
+urlpatterns = api + pages
 
 handler400 = "voucherhub.core.api.bad_request"
 handler403 = "voucherhub.core.api.permission_denied"

@@ -10,7 +10,7 @@ from django.contrib import admin
 from voucherhub.core.admin_readonly import ReadOnlyAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["voucherhub", "catalog", "channels", "riskcontrol", "redemption", "settlement"]
+APPS = ["voucherhub", "catalog", "channels", "riskcontrol", "redemption", "settlement", "analytics"]
 
 
 def _sources():

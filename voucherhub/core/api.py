@@ -2,8 +2,8 @@
 
 Every error leaves the API as `{"error": {"code": "...", "message": "...", "fields": {...}}}`: the ones a
 DRF view raises through `exception_handler`, and the ones Django answers before or around a view (an
-unknown path, an unreadable request, a crash) through the error handlers below, which
-voucherhub/api_urls.py declares for the API's own request stack (voucherhub/core/apihandler.py).
+unknown path, an unreadable request, a crash) through the error handlers below, which the API entry's
+URLconf (voucherhub/api_urls.py) declares, and the site's (voucherhub/urls.py) for paths under /api/.
 A database or Redis that is away for a moment is `503 unavailable` with Retry-After, from either path
 (voucherhub/core/outages.py).
 """

@@ -7,7 +7,7 @@ thread-safe (each command borrows a connection from the pool) and its pool re-op
 fork, so one client per pool is enough. Everything else (key prefixes, versions, serialisation, timeouts,
 the read replicas' random choice) is Django's own.
 
-settings.py selects it when CACHE_URL is a redis:// address (django-environ maps that to the built-in
+voucherhub/settings/database.py selects it when CACHE_URL is a redis:// address (django-environ maps that to the built-in
 backend). A subclass of RedisCache, so code that checks `isinstance(backend, RedisCache)` (the risk
 counters' Lua scripts) still finds its raw client through `backend._cache.get_client(...)`.
 """

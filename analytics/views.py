@@ -1,4 +1,7 @@
-"""Role home pages. The top of the import order: may read from every app's selectors."""
+"""Role home pages of ops and finance: read-only figures from every app's selectors.
+
+analytics is the top of the import order (docs/architecture.md): it may import any app, and nothing but the
+roof (voucherhub/urls.py, the settings) imports it."""
 
 from datetime import date, timedelta
 
@@ -13,6 +16,9 @@ from django.views.decorators.http import require_POST
 from catalog import selectors as catalog_selectors
 from redemption import selectors as redemption_selectors
 from riskcontrol import selectors as risk_selectors
+from settlement.selectors.aftersales import code_issues_open_count
+from settlement.selectors.finance import finance_summary, ledger_recheck
+from settlement.selectors.wallets import withdrawals_pending
 from voucherhub.core.roles import FINANCE, OPS, has_role
 
 
@@ -29,7 +35,6 @@ def _last_30_days() -> tuple[date, date]:
 @login_required
 def ops_home(request):
     _require(request, OPS)
-    from settlement.selectors.aftersales import code_issues_open_count
 
     stock = catalog_selectors.stock_by_sku()
     context = {
@@ -40,17 +45,15 @@ def ops_home(request):
         "redemption": redemption_selectors.redemption_overview(period=_last_30_days()),
         "open_code_issues": code_issues_open_count(),
     }
-    return render(request, "dashboards/ops_home.html", context)
+    return render(request, "analytics/ops_home.html", context)
 
 
 @login_required
 def finance_home(request):
     _require(request, FINANCE)
-    from settlement.selectors.finance import finance_summary
-    from settlement.selectors.wallets import withdrawals_pending
 
     context = {"summary": finance_summary(), "withdrawals": withdrawals_pending()[:8]}
-    return render(request, "dashboards/finance_home.html", context)
+    return render(request, "analytics/finance_home.html", context)
 
 
 @login_required
@@ -58,7 +61,6 @@ def finance_home(request):
 def finance_ledger_check(request):
     """The ledger card's "check now": prove the ledger again and go back to the finance home."""
     _require(request, FINANCE)
-    from settlement.selectors.finance import ledger_recheck
 
     status = ledger_recheck()
     if status.ok:

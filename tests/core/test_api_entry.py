@@ -1,30 +1,42 @@
-"""The slim middleware stack of the signed API (voucherhub/core/apihandler.py).
+"""The two entry points that serve the signed API: the site (voucherhub.wsgi) and the API entry
+(voucherhub.api_wsgi, settings voucherhub/settings/api_only.py) that the proxy routes /api/ to.
 
-/api/v1/ requests skip sessions, CSRF, login, OTP, messages, htmx and axes and resolve against the API's
-own urlconf, yet answer exactly as before: the same security headers, the same error bodies in the
-caller's language. What Django answers by itself there (an unknown path, an unreadable body, a crash) is
-in the API's JSON error body too, never the site's HTML error page. Pages and the API docs keep the full
-stack. The equivalence tests call the WSGI application gunicorn serves (voucherhub.wsgi.application)
-next to django.test.Client.
+The API entry skips sessions, CSRF, login, OTP, messages, htmx and axes and resolves against the API's
+routes first, yet answers exactly as the site does: the same security headers, the same error bodies in the
+caller's language. What Django answers by itself (an unknown path, an unreadable body, a crash) is in the
+API's JSON error body on both entries, never the site's HTML error page. The equivalence tests call a WSGI
+application (what gunicorn serves) next to django.test.Client.
 """
 
 import io
 import json
+import os
+import subprocess
 import sys
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.test import Client
 from django.urls import reverse
 
 from channels import services as channel_services
 from tests import factories
 from voucherhub.core import apisign
-from voucherhub.core.apihandler import ApiHandler
 
+ROOT = Path(__file__).resolve().parents[2]
 SECURITY_HEADERS = {"X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy", "Content-Security-Policy"}
+API_CHAIN = [
+    "django.middleware.security.SecurityMiddleware",
+    "riskcontrol.middleware.CSPMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
 
 
 @pytest.fixture
@@ -45,10 +57,28 @@ def _forget_terminal_credentials():
     terminal_credentials_forget()
 
 
-def wsgi_call(method: str, path: str, body: bytes = b"", headers: dict | None = None, remote: str = "127.0.0.1"):
-    """(status code, headers dict, body) from voucherhub.wsgi.application, the object gunicorn serves."""
-    from voucherhub.wsgi import application
+@pytest.fixture(params=["site", "api"])
+def entry(request, settings):
+    """Each test below runs on both entry points: the site's settings, then the API entry's (api_only.py)."""
+    if request.param == "api":
+        from voucherhub.settings import api_only
 
+        settings.ROOT_URLCONF = api_only.ROOT_URLCONF
+        settings.MIDDLEWARE = api_only.MIDDLEWARE
+    return request.param
+
+
+@pytest.fixture
+def api_entry(settings):
+    """The API entry's settings (voucherhub/settings/api_only.py) in this test process."""
+    from voucherhub.settings import api_only
+
+    settings.ROOT_URLCONF = api_only.ROOT_URLCONF
+    settings.MIDDLEWARE = api_only.MIDDLEWARE
+
+
+def wsgi_call(method: str, path: str, body: bytes = b"", headers: dict | None = None, remote: str = "127.0.0.1"):
+    """(status code, headers dict, body) from a WSGI application on the current settings, as gunicorn serves it."""
     environ = {
         "REQUEST_METHOD": method,
         "PATH_INFO": path,
@@ -71,7 +101,7 @@ def wsgi_call(method: str, path: str, body: bytes = b"", headers: dict | None = 
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        result = application(environ, lambda status, response_headers, *exc: started.append((status, response_headers)))
+        result = WSGIHandler()(environ, lambda status, response_headers, *exc: started.append((status, response_headers)))
         content = b"".join(result)
         result.close()
     finally:
@@ -87,11 +117,18 @@ def signed_terminal_headers(terminal, secret, method, path, body=b""):
     return headers
 
 
-def test_api_requests_take_the_slim_stack(client, shop, monkeypatch):
+def test_the_api_entry_runs_the_site_chain_without_the_browser_parts(settings):
+    from voucherhub.settings import api_only
+
+    assert api_only.ROOT_URLCONF == "voucherhub.api_urls"
+    assert api_only.MIDDLEWARE == API_CHAIN
+    # Filtered from the site's one list, in its order: a middleware added to the site reaches the API too.
+    assert [m for m in settings.MIDDLEWARE if m in api_only.MIDDLEWARE] == api_only.MIDDLEWARE
+    assert not hasattr(api_only, "API_MIDDLEWARE")
+
+
+def test_api_requests_on_the_api_entry_take_the_short_chain(client, shop, api_entry):
     terminal, secret, sku = shop
-    used = []
-    original = ApiHandler.resolve_request
-    monkeypatch.setattr(ApiHandler, "resolve_request", lambda self, request: used.append(request.path) or original(self, request))
     code, plaintext = factories.card_code(sku=sku)
     body = json.dumps({"code": plaintext}).encode()
     path = "/api/v1/redemptions/"
@@ -99,7 +136,6 @@ def test_api_requests_take_the_slim_stack(client, shop, monkeypatch):
         path, body, content_type="application/json", headers=signed_terminal_headers(terminal, secret, "POST", path, body)
     )
     assert response.status_code == 201, response.content
-    assert used == [path]
     request = response.wsgi_request
     assert not hasattr(request, "session") and not hasattr(request, "htmx")  # no session/htmx middleware ran
     assert "Set-Cookie" not in response.headers and "Cookie" not in response.headers.get("Vary", "")
@@ -109,41 +145,69 @@ def test_api_requests_take_the_slim_stack(client, shop, monkeypatch):
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-def test_pages_and_api_docs_keep_the_full_stack(client, db, monkeypatch):
-    used = []
-    monkeypatch.setattr(ApiHandler, "resolve_request", lambda self, request: used.append(request.path))
-    login = client.get(reverse("login"))
-    assert login.status_code == 200 and hasattr(login.wsgi_request, "session")
+def test_the_site_serves_the_api_too(client, shop):
+    """`make run` and the tests run the site alone: /api/v1/ answers there through the site's chain."""
+    terminal, secret, sku = shop
+    code, plaintext = factories.card_code(sku=sku)
+    body = json.dumps({"code": plaintext}).encode()
+    path = "/api/v1/redemptions/"
+    response = client.post(
+        path, body, content_type="application/json", headers=signed_terminal_headers(terminal, secret, "POST", path, body)
+    )
+    assert response.status_code == 201, response.content
+    assert hasattr(response.wsgi_request, "session")
+    assert SECURITY_HEADERS <= set(response.headers)
+
+
+def test_api_docs_on_both_entries_and_pages_on_the_site(client, db, entry):
+    if entry == "site":
+        login = client.get(reverse("login"))
+        assert login.status_code == 200 and hasattr(login.wsgi_request, "session")
     assert client.get("/api/schema/").status_code == 200
     docs = client.get("/api/docs/")
     assert docs.status_code == 200 and "'unsafe-inline'" in docs.headers["Content-Security-Policy"]
-    assert used == []
 
 
-def test_reverse_still_sees_pages_during_an_api_request(client, db):
-    """The API stack resolves against the API urlconf only, but reverse() keeps the whole site."""
-    from django.urls import get_urlconf
+def test_the_api_entry_tries_the_api_routes_first_and_reverses_pages(api_entry):
+    from django.urls import get_resolver
 
-    seen = {}
-    from voucherhub.core import apihandler
-
-    handler_resolve = apihandler.ApiHandler.resolve_request
-
-    def resolve(self, request):
-        match = handler_resolve(self, request)
-        seen["urlconf"] = get_urlconf()
-        seen["login"] = reverse("login")
-        return match
-
-    apihandler.ApiHandler.resolve_request = resolve
-    try:
-        client.get("/api/v1/me/")
-    finally:
-        apihandler.ApiHandler.resolve_request = handler_resolve
-    assert seen == {"urlconf": "voucherhub.urls", "login": "/accounts/login/"}
+    patterns = get_resolver().url_patterns
+    assert str(patterns[0].pattern) == "api/v1/"
+    assert reverse("login") == "/accounts/login/"  # an API answer may link to a page (a holder's link, a payment page)
 
 
-def test_errors_keep_their_body_and_language(client, db):
+def test_the_api_entry_module_serves_the_api_settings():
+    """voucherhub.api_wsgi, imported as gunicorn imports it: the API entry's settings, JSON for an unknown path."""
+    script = (
+        "import io, json, sys\n"
+        "from voucherhub.api_wsgi import application\n"
+        "from django.conf import settings\n"
+        "environ = {'REQUEST_METHOD': 'GET', 'PATH_INFO': '/api/v1/no-such-thing/', 'SERVER_NAME': 'testserver',\n"
+        "           'SERVER_PORT': '80', 'HTTP_HOST': 'testserver', 'HTTP_ACCEPT_LANGUAGE': 'en', 'wsgi.input': io.BytesIO(),\n"
+        "           'wsgi.url_scheme': 'http', 'wsgi.errors': sys.stderr, 'SERVER_PROTOCOL': 'HTTP/1.1', 'QUERY_STRING': ''}\n"
+        "started = []\n"
+        "body = b''.join(application(environ, lambda status, headers, *exc: started.append(status)))\n"
+        "print(json.dumps([settings.SETTINGS_MODULE, settings.MIDDLEWARE, started[0], json.loads(body)]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"} | {"DEBUG": "false"}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    module, middleware, status, body = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (module, middleware, status) == ("voucherhub.settings.api_only", API_CHAIN, "404 Not Found")
+    assert body == {"error": {"code": "not_found", "message": "Not found.", "fields": {}}}
+
+
+def test_the_api_entry_refuses_the_site_settings():
+    """DJANGO_SETTINGS_MODULE=voucherhub.settings left in gunicorn's environment: a clear error, not the whole chain."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "voucherhub.settings"}
+    done = subprocess.run(
+        [sys.executable, "-c", "import voucherhub.api_wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert "voucherhub.api_wsgi needs the API entry's settings" in done.stderr
+
+
+def test_errors_keep_their_body_and_language(client, db, entry):
     response = client.get("/api/v1/me/")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "missing_signature"
@@ -154,7 +218,7 @@ def test_errors_keep_their_body_and_language(client, db):
     assert english.json()["error"]["message"] != response.json()["error"]["message"]
 
 
-def test_unknown_api_path_is_a_404_in_the_error_body(client, db):
+def test_unknown_api_path_is_a_404_in_the_error_body(client, db, entry):
     for path in ("/api/v1/no-such-thing/", "/api/v1/downline/not-a-number/", "/api/v1/"):
         response = client.get(path, headers={"Accept-Language": "en"})
         assert response.status_code == 404, path
@@ -166,10 +230,12 @@ def test_unknown_api_path_is_a_404_in_the_error_body(client, db):
     assert client.post("/api/v1/no-such-thing/", b"{", content_type="application/json").json()["error"]["code"] == "not_found"
 
 
-def test_unknown_api_path_is_json_under_debug_too(client, db, settings):
+def test_unknown_api_path_under_debug_is_djangos_own_page(client, db, entry, settings):
+    """Development only: under DEBUG Django answers an unknown path with its technical 404 page, on either entry
+    (plain Django; production, DEBUG off, answers the JSON 404 above)."""
     settings.DEBUG = True
     response = client.get("/api/v1/no-such-thing/")
-    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+    assert response.status_code == 404
 
 
 def distributor_signed(client, method: str, path: str, body: bytes = b""):
@@ -178,7 +244,7 @@ def distributor_signed(client, method: str, path: str, body: bytes = b""):
     return client.generic(method, path, data=body, content_type="application/json", headers=headers)
 
 
-def test_a_wrong_method_is_a_405_in_the_error_body(client, db):
+def test_a_wrong_method_is_a_405_in_the_error_body(client, db, entry):
     response = distributor_signed(client, "DELETE", "/api/v1/me/")
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
@@ -186,23 +252,21 @@ def test_a_wrong_method_is_a_405_in_the_error_body(client, db):
     assert "GET" in response.headers["Allow"]
 
 
-def test_a_malformed_json_body_is_a_400_in_the_error_body(client, db):
+def test_a_malformed_json_body_is_a_400_in_the_error_body(client, db, entry):
     response = distributor_signed(client, "POST", "/api/v1/storefront/items/", b'{"sku": "X", "retail_price": ')
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"
     assert set(response.json()["error"]) == {"code", "message", "fields"}
 
 
-def test_a_request_django_refuses_is_a_400_in_the_error_body(client, db):
+def test_a_request_django_refuses_is_a_400_in_the_error_body(client, db, entry):
     # A Host outside ALLOWED_HOSTS: CommonMiddleware raises DisallowedHost before any view runs.
     response = client.get("/api/v1/me/", headers={"Host": "evil.example"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "bad_request"
 
 
-def test_a_crash_is_a_500_in_the_error_body_without_details(db, monkeypatch):
-    from django.test import Client
-
+def test_a_crash_is_a_500_in_the_error_body_without_details(db, entry, monkeypatch):
     from channels.api import MeApi
 
     def crash(self, request):
@@ -215,7 +279,7 @@ def test_a_crash_is_a_500_in_the_error_body_without_details(db, monkeypatch):
     assert b"secret detail" not in response.content
 
 
-def test_missing_slash_redirects_like_before(client, db):
+def test_missing_slash_redirects_like_before(client, db, entry):
     response = client.get("/api/v1/me")
     assert response.status_code == 301 and response.headers["Location"] == "/api/v1/me/"
 
@@ -230,7 +294,7 @@ def _same(test_client_response, wsgi_answer, *, compare_body=True):
         assert body == test_client_response.content
 
 
-def test_wsgi_application_answers_like_the_test_client(client, shop):
+def test_wsgi_application_answers_like_the_test_client(client, shop, entry):
     """The WSGI application gunicorn serves and django.test.Client take the same stack: same status, headers, body."""
     terminal, secret, sku = shop
     # errors: unsigned, bad signature, unknown path
@@ -260,7 +324,7 @@ def test_wsgi_application_answers_like_the_test_client(client, shop):
     assert (status, json.loads(content)["error"]["code"]) == (401, "replayed_nonce")
 
 
-def test_distributor_catalog_through_the_wsgi_application(db):
+def test_distributor_catalog_through_the_wsgi_application(db, entry):
     distributor = factories.DistributorFactory()
     key, secret = channel_services.api_key_issue(distributor=distributor, label="ERP")
     headers = apisign.signed_headers(key_id=key.key_id, secret=secret, method="GET", path="/api/v1/catalog/")
@@ -298,15 +362,12 @@ def test_distributor_key_is_touched_at_most_once_a_minute(client, db):
     assert ApiKey.objects.get(pk=key.pk).last_used_at > first
 
 
-def test_asgi_takes_the_slim_stack_too(monkeypatch):
+def test_asgi_serves_the_api_through_the_site(db):
     import asyncio
     import threading
 
     from django.test import AsyncClient
 
-    used = []
-    original = ApiHandler.resolve_request
-    monkeypatch.setattr(ApiHandler, "resolve_request", lambda self, request: used.append(request.path) or original(self, request))
     # In a thread of its own: a browser test earlier in this worker may have left an event loop here.
     answers = []
     worker = threading.Thread(
@@ -317,4 +378,3 @@ def test_asgi_takes_the_slim_stack_too(monkeypatch):
     [response] = answers
     assert response.status_code == 401 and response.json()["error"]["code"] == "missing_signature"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert used == ["/api/v1/me/"]

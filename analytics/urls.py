@@ -1,8 +1,8 @@
 from django.urls import path
 
-from voucherhub.dashboards import views
+from analytics import views
 
-app_name = "dashboards"
+app_name = "dashboards"  # the URL names people and links know: dashboards:ops-home ...
 urlpatterns = [
     path("ops/", views.ops_home, name="ops-home"),
     path("finance/", views.finance_home, name="finance-home"),

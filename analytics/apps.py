@@ -2,10 +2,11 @@ from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
 
-class DashboardsConfig(AppConfig):
-    name = "voucherhub.dashboards"
-    label = "dashboards"
-    verbose_name = _("Dashboards")
+class AnalyticsConfig(AppConfig):
+    """Role home pages and reports, the top of the import order (docs/architecture.md)."""
+
+    name = "analytics"
+    verbose_name = _("Analytics")
 
     def ready(self) -> None:
         from voucherhub.core import roles
