@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from redemption.models import (
     HolderLink,
     Merchant,
     MerchantClerk,
+    MerchantSkuPrice,
     Redemption,
     RedemptionAttempt,
     ReminderSent,
@@ -63,6 +64,27 @@ def today() -> date:
 
 
 # --- Clerks ------------------------------------------------------------------------------------------
+
+
+def codes_for_merchant(*, merchant_id: int) -> QuerySet:
+    """Card codes with their `.sku` and what a verify or redeem at this merchant judges them by:
+    `.settlement_price` (this merchant's price for the SKU, or None) and `.reminded` (an expiry reminder
+    was sent for the code). One query for a code (lock_objects.code_locked locks it)."""
+    price = MerchantSkuPrice.objects.filter(merchant_id=merchant_id, sku_id=OuterRef("sku_id")).values("settlement_price")[:1]
+    reminder = ReminderSent.objects.filter(code_id=OuterRef("pk"), outcome=ReminderSent.Outcome.SENT)
+    return CardCode.objects.select_related("sku").annotate(settlement_price=Subquery(price), reminded=Exists(reminder))
+
+
+def code_of_merchant(*, merchant_id: int, blind_index: str | None = None, code_id: int | None = None) -> CardCode | None:
+    """One code of codes_for_merchant, by blind index or id, or None."""
+    lookup = {"blind_index": blind_index} if blind_index is not None else {"pk": code_id}
+    return codes_for_merchant(merchant_id=merchant_id).filter(**lookup).first()
+
+
+def code_balance(code: CardCode) -> Decimal:
+    """A stored-value code's balance: its face value until first used."""
+    remaining = CodeBalance.objects.filter(code_id=code.pk).values_list("remaining", flat=True).first()
+    return remaining if remaining is not None else code.sku.face_value
 
 
 def clerk_for(user) -> MerchantClerk | None:

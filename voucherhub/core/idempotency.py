@@ -94,3 +94,15 @@ def idempotent_answer(*, scope: str, key: str, fingerprint: str, work: Callable[
     if stored.fingerprint != fingerprint:
         raise IdempotencyConflict(field=IDEMPOTENCY_HEADER)
     return Answer(status_code=stored.status_code, body=stored.response, replayed=True)
+
+
+def idempotency_record(*, scope: str, key: str) -> IdempotencyRecord | None:
+    """The stored record of (scope, key), or None (for a caller that must look at it after a conflict)."""
+    return IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+
+
+def idempotency_records_prune(*, scope_prefix: str, before) -> int:
+    """Forget the records of scopes starting with `scope_prefix` created before `before`; the number deleted.
+    Each app decides how long its keys replay (redemption: REDEMPTION_IDEMPOTENCY_DAYS)."""
+    deleted, _by_model = IdempotencyRecord.objects.filter(scope__startswith=scope_prefix, created_at__lt=before).delete()
+    return deleted
