@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 from django.db import connection, transaction
 from django.db.models import Count, QuerySet
@@ -266,43 +267,114 @@ def code_status_change(
     order_ref: str | None = None,
     locked: bool = False,
     also: dict | None = None,
+    through: Sequence[str] = (),
 ) -> list[CardCode]:
-    """Move card codes to `to_status`: the one door for every status change.
+    """Move card codes to `to_status`: the one writer of a code's status and its `CodeEvent` rows.
 
-    Locks the rows in primary-key order (two callers never wait on each other crosswise), checks each
-    against `CardCode.TRANSITIONS` (and `from_statuses`, a caller's narrower rule), updates them and
-    writes one `CodeEvent` per code. All or nothing: if any code may not move, `InvalidTransition`
-    names how many and from which statuses, and nothing changes. `order_ref`, when given, is stored too,
-    and so is every column in `also` (e.g. the expiry a sale starts). Returns the locked codes with
-    their previous status in `code.previous_status`.
+    `codes`: a queryset, CardCode rows or primary keys, one or many. The rows are locked in primary-key
+    order (two callers never wait on each other crosswise) and each is checked against
+    `CardCode.TRANSITIONS` (and `from_statuses`, a caller's narrower rule for where codes may come from).
+    All or nothing: if any code may not move, `InvalidTransition` names how many and from which statuses
+    (`details["refused"]`), and nothing changes; a primary key that does not exist is `NotFound`.
+    `order_ref`, when given, is stored too, and so is every column in `also` (e.g. the expiry a sale
+    starts). `through`: statuses the codes pass on the way, in order (an order's codes go available ->
+    reserved -> sold in one call), each step checked and written as its own event. Returns the moved
+    codes (the caller's rows updated in place, or rows read with id, SKU, batch, hint and serial), with
+    their status before the call in `code.previous_status`.
 
-    `locked=True`: `codes` are CardCode rows that the caller locked (select_for_update, in primary-key
-    order) in its open transaction and holds with their current status: they are not read again.
+    `locked=True`: the caller claimed these rows (select_for_update) in its open transaction; the call
+    then refuses to run outside one. Locking them again here costs nothing more.
+
+    PostgreSQL: one statement (lock, check, `UPDATE … RETURNING`, `INSERT … SELECT` of the events),
+    whatever the number of codes: an order's delivery costs one round trip instead of four (lock, update,
+    events, and the savepoint around them); a 10,000-code void one instead of about thirty. Other
+    databases: the same rows through the ORM, in a savepoint.
     """
-    options = {"actor": actor, "reason": reason, "reference": reference, "from_statuses": from_statuses, "order_ref": order_ref}
-    if locked:
-        if not transaction.get_connection().in_atomic_block:
-            raise transaction.TransactionManagementError("code_status_change(locked=True) needs the caller's transaction")
-        # No savepoint: nothing is written before the checks pass.
-        return _status_change(sorted(codes, key=lambda c: c.pk), to_status, also=also, **options)
-    with transaction.atomic():
-        queryset = _codes_queryset(codes)
-        rows = list(queryset.select_for_update().order_by("pk").only("id", "sku_id", "batch_id", "hint", "status", "serial"))
-        if not isinstance(codes, QuerySet):
-            wanted = {c.pk if isinstance(c, CardCode) else int(c) for c in codes}
-            if len(rows) != len(wanted):
-                raise NotFound(_("Some of the selected card codes do not exist."))
-        return _status_change(rows, to_status, also=also, **options)
-
-
-def _status_change(locked: list[CardCode], to_status, *, actor, reason, reference, from_statuses, order_ref, also) -> list[CardCode]:
     to_status = CardCode.Status(to_status)
-    allowed_from = set(from_statuses) if from_statuses is not None else None
-    refused = Counter(
-        code.status
-        for code in locked
-        if to_status not in CardCode.TRANSITIONS[code.status] or (allowed_from is not None and code.status not in allowed_from)
+    steps = [CardCode.Status(s) for s in (*through, to_status)]
+    for before, after in pairwise(steps):
+        if after not in CardCode.TRANSITIONS[before]:
+            raise ValueError(f"code_status_change: {before} -> {after} is not in CardCode.TRANSITIONS")
+    allowed = {s for s in CardCode.Status if steps[0] in CardCode.TRANSITIONS[s]}
+    if from_statuses is not None:
+        allowed &= {CardCode.Status(s) for s in from_statuses}
+    if locked and not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("code_status_change(locked=True) needs the caller's transaction")
+    if not isinstance(codes, QuerySet):
+        codes = list(codes)
+    # The caller's own rows are updated in place and returned.
+    given = codes if not isinstance(codes, QuerySet) and codes and all(isinstance(c, CardCode) for c in codes) else []
+    change = _StatusChange(
+        steps=steps,
+        allowed=allowed,
+        actor_id=actor.pk if getattr(actor, "is_authenticated", False) else None,
+        reference=reference[:64],
+        reason=reason[:300],
+        now=timezone.now(),
+        columns={**({"order_ref": order_ref} if order_ref is not None else {}), **(also or {})},
     )
+    if connection.vendor == "postgresql":
+        if isinstance(codes, QuerySet):
+            # The caller's filter is re-checked on each row as it is locked (a row that changed meanwhile drops out).
+            ids = list(codes.select_for_update().order_by("pk").values_list("pk", flat=True))
+        else:
+            ids = sorted({c.pk if isinstance(c, CardCode) else int(c) for c in codes})
+        rows = _status_change_sql(ids, change) if ids else []
+        found = {row[0]: row for row in rows}
+        if not isinstance(codes, QuerySet) and len(found) != len(ids):
+            raise NotFound(_("Some of the selected card codes do not exist."))
+        _refusal_raise(change, Counter(row[1] for row in rows if row[1] not in allowed))
+        if given:
+            return _moved_in_place(given, {pk: row[1] for pk, row in found.items()}, change)
+        return [
+            _loaded(id=pk, sku_id=sku_id, batch_id=batch_id, hint=hint, serial=serial, before=before, change=change)
+            for pk, before, sku_id, batch_id, hint, serial in rows
+        ]
+    # The ORM fallback: lock, check, update, then the events in one batch.
+    with transaction.atomic():
+        locked_rows = list(
+            _codes_queryset(codes).select_for_update().order_by("pk").only("id", "sku_id", "batch_id", "hint", "status", "serial")
+        )
+        if not isinstance(codes, QuerySet):
+            if len(locked_rows) != len({c.pk if isinstance(c, CardCode) else int(c) for c in codes}):
+                raise NotFound(_("Some of the selected card codes do not exist."))
+        _refusal_raise(change, Counter(code.status for code in locked_rows if code.status not in allowed))
+        ids = [code.pk for code in locked_rows]
+        for start in range(0, len(ids), LOCK_CHUNK):
+            CardCode.objects.filter(pk__in=ids[start : start + LOCK_CHUNK]).update(
+                status=to_status, status_changed_at=change.now, **change.columns
+            )
+        events = []
+        for code in locked_rows:
+            for before, after in pairwise([code.status, *steps]):
+                events.append(
+                    CodeEvent(
+                        code_id=code.pk,
+                        from_status=before,
+                        to_status=after,
+                        actor_id=change.actor_id,
+                        reference=change.reference,
+                        reason=change.reason,
+                        created_at=change.now,
+                    )
+                )
+        CodeEvent.objects.bulk_create(events, batch_size=LOCK_CHUNK)
+    before = {code.pk: code.status for code in locked_rows}
+    return _moved_in_place(given or locked_rows, before, change)
+
+
+@dataclass(frozen=True)
+class _StatusChange:
+    steps: list[str]  # the statuses the codes go through, the last one where they end
+    allowed: set[str]  # the statuses a code may start from
+    actor_id: int | None
+    reference: str
+    reason: str
+    now: datetime
+    columns: dict  # other columns written with the status (order_ref, `also`)
+
+
+def _refusal_raise(change: _StatusChange, refused: Counter) -> None:
     if refused:
         raise InvalidTransition(
             ngettext(
@@ -312,38 +384,81 @@ def _status_change(locked: list[CardCode], to_status, *, actor, reason, referenc
             )
             % {
                 "count": refused.total(),
-                "to": _status_label(to_status),
+                "to": _status_label(change.steps[0]),
                 "from": ", ".join(f"{_status_label(s)}: {n}" for s, n in sorted(refused.items())),
             },
             refused=dict(refused),
         )
-    now = timezone.now()
-    changes = {"status": to_status, "status_changed_at": now}
-    if order_ref is not None:
-        changes["order_ref"] = order_ref
-    changes.update(also or {})
-    ids = [code.pk for code in locked]
-    for start in range(0, len(ids), LOCK_CHUNK):
-        CardCode.objects.filter(pk__in=ids[start : start + LOCK_CHUNK]).update(**changes)
-    events = []
-    for code in locked:
-        code.previous_status = code.status
-        events.append(
-            CodeEvent(
-                code_id=code.pk,
-                from_status=code.status,
-                to_status=to_status,
-                actor=actor if getattr(actor, "is_authenticated", False) else None,
-                reference=reference[:64],
-                reason=reason[:300],
-            )
-        )
-        code.status = to_status
-        code.status_changed_at = now
-        for name, value in (also or {}).items():
+
+
+def _moved_in_place(codes: list[CardCode], before: dict[int, str], change: _StatusChange) -> list[CardCode]:
+    for code in codes:
+        code.previous_status = before[code.pk]
+        code.status = change.steps[-1]
+        code.status_changed_at = change.now
+        for name, value in change.columns.items():
             setattr(code, name, value)
-    CodeEvent.objects.bulk_create(events, batch_size=LOCK_CHUNK)
-    return locked
+    return sorted(codes, key=lambda c: c.pk)
+
+
+def _loaded(*, before: str, change: _StatusChange, **values) -> CardCode:
+    """A moved code as the ORM would load it with only these fields (the others deferred)."""
+    values.update(status=change.steps[-1], status_changed_at=change.now)
+    names = [f.attname for f in CardCode._meta.concrete_fields if f.attname in values]
+    code = CardCode.from_db(connection.alias, names, [values[name] for name in names])
+    code.previous_status = before
+    return code
+
+
+def _status_change_sql(ids: list[int], change: _StatusChange) -> list[tuple]:
+    """The PostgreSQL statement of `code_status_change`: (id, status before, sku_id, batch_id, hint, serial)
+    of every code found, locked in primary-key order; the update and the events are written only when every
+    one of them may move (and all `ids` exist)."""
+    quote = connection.ops.quote_name
+    code_table, event_table = quote(CardCode._meta.db_table), quote(CodeEvent._meta.db_table)
+    sets, set_params = [], []
+    for name, value in change.columns.items():
+        field = CardCode._meta.get_field(name)
+        sets.append(f", {quote(field.column)} = %s")
+        set_params.append(field.get_db_prep_save(value, connection))
+    sql = f"""
+WITH prev AS MATERIALIZED (
+    SELECT id, status, sku_id, batch_id, hint, serial FROM {code_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE
+),
+verdict AS (
+    SELECT count(*) = %s AND COALESCE(bool_and(status = ANY(%s)), TRUE) AS ok FROM prev
+),
+moved AS (
+    UPDATE {code_table} c SET status = %s, status_changed_at = %s{"".join(sets)}
+    FROM prev, verdict WHERE verdict.ok AND c.id = prev.id
+    RETURNING c.id, prev.status AS before
+),
+events AS (
+    INSERT INTO {event_table} (code_id, from_status, to_status, actor_id, reference, reason, created_at)
+    SELECT m.id, COALESCE(t.from_status, m.before), t.to_status, %s, %s, %s, %s
+    FROM moved m, unnest(%s::varchar[], %s::varchar[]) WITH ORDINALITY AS t (from_status, to_status, k)
+    ORDER BY m.id, t.k
+)
+SELECT id, status, sku_id, batch_id, hint, serial FROM prev ORDER BY id
+"""
+    steps = [str(s) for s in change.steps]
+    params = [
+        ids,
+        len(ids),
+        sorted(str(s) for s in change.allowed),
+        steps[-1],
+        change.now,
+        *set_params,
+        change.actor_id,
+        change.reference,
+        change.reason,
+        change.now,
+        [None, *steps[:-1]],
+        steps,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _require_reason(reason: str) -> str:

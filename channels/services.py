@@ -1,7 +1,8 @@
 """Every write of the channels app. Keyword-only `<thing>_<action>` functions raising domain errors.
 
 Other apps (settlement, redemption) use: price_quote, retail_price_check, commission_plan,
-upline_chain (re-exported from channels.pricing), quota_draw, quota_return and code_sale_record.
+upline_chain (re-exported from channels.pricing), and the writers of channels' rows an order or refund
+moves: quota_held / quota_draw / quota_return (quota movements) and code_sale_record (CodeSale rows).
 """
 
 import ipaddress
@@ -489,6 +490,12 @@ def quota_transfer(
     )
     audit_record(actor=actor, action="quota.transfer", obj=source, data={"sku": sku.code, "quantity": quantity, "to": target.pk})
     return movement
+
+
+def quota_held(*, distributor: Distributor, sku: Sku) -> bool:
+    """Whether `distributor` sells `sku` from a quota (it has the quota row, whatever its balance): its sales
+    of the SKU then draw it (quota_draw), and a refund gives it back (quota_return)."""
+    return Quota.objects.filter(distributor=distributor, sku=sku).exists()
 
 
 @transaction.atomic

@@ -28,11 +28,9 @@ __all__ = [
 
 
 def code_status_set(*, code: CardCode, to_status: str, actor=None, reference: str = "", reason: str = "") -> None:
-    """Move one code to `to_status` through catalog's service (it locks the row and writes the CodeEvent)."""
-    code_status_change(
-        codes=[code.pk], to_status=to_status, actor=actor, reference=reference[:64], reason=reason[:300], from_statuses=[code.status]
-    )
-    code.status = to_status
+    """Move one code (from the status it has here) to `to_status` through catalog's service, which locks the row,
+    writes the CodeEvent and updates `code` in place."""
+    code_status_change(codes=[code], to_status=to_status, actor=actor, reference=reference, reason=reason, from_statuses=[code.status])
 
 
 def _sources(terminal, ip, store) -> dict:

@@ -42,8 +42,8 @@ from redemption.models import (
 )
 from voucherhub.core import sealing
 from voucherhub.core.audit import audit_record
-from voucherhub.core.errors import DomainError, IdempotencyConflict, NotFound
-from voucherhub.core.idempotency import idempotency_key_checked, idempotency_record, idempotent_answer, request_fingerprint
+from voucherhub.core.errors import DomainError, NotFound
+from voucherhub.core.idempotency import idempotency_key_checked, idempotent_answer, request_fingerprint
 from voucherhub.core.money import ZERO, money
 
 TERMINAL_SECRET_PURPOSE = "terminal-secret"
@@ -454,39 +454,37 @@ def _fingerprint(action: str, data: dict) -> str:
 
 
 def _legacy_fingerprint(action: str, data: dict) -> str:
-    """How redemption hashed a request before its records moved to core (migration 0002 copied them with this
-    hash). Only compared when core finds another fingerprint under a key: a retry of a request answered before
-    the move still gets its first answer. Such records are pruned after REDEMPTION_IDEMPOTENCY_DAYS; then
-    this function can go."""
+    """How redemption hashed a request before its records moved to core (migration 0002 copied them with
+    this hash and `fingerprint_legacy` set): core asks for it only when it meets such a record, so a retry of
+    a request answered before the move still gets its first answer. Those records age out after
+    REDEMPTION_IDEMPOTENCY_DAYS (tasks.idempotency_records_prune); then this function can go."""
     canonical = json.dumps({"action": action, **data}, sort_keys=True, default=str, ensure_ascii=False)
     return salted_hmac("redemption.idempotency", canonical, algorithm="sha256").hexdigest()
 
 
-def _replayed(status_code: int, body: dict) -> Outcome:
-    redemption = None
-    if status_code < 400 and body.get("id"):
-        redemption = Redemption.objects.select_related("code", "sku", "store__merchant", "terminal").filter(pk=body["id"]).first()
-    return Outcome(status_code=status_code, body=body, redemption=redemption, replayed=True)
-
-
 def _answered(*, caller: Caller, key: str, action: str, data: dict, work: Callable[[], Outcome]) -> Outcome:
-    """Run `work()` once per (caller, key) in one transaction with its answer kept (idempotent_answer); a
-    replay gets the first answer, another request under the key IdempotencyConflict (409)."""
+    """Run `work()` once per (caller, key) in one transaction with its answer kept (core's idempotent_answer);
+    a replay gets the first answer, another request under the key IdempotencyConflict (409)."""
     ran: list[Outcome] = []
 
-    def run() -> tuple[int, dict]:
-        ran.append(work())
-        return ran[0].status_code, ran[0].body
+    def run() -> tuple[int, dict, int | None]:
+        outcome = work()
+        ran.append(outcome)
+        return outcome.status_code, outcome.body, outcome.redemption.pk if outcome.redemption else None
 
-    scope = f"redemption:{caller.scope}"
-    try:
-        answer = idempotent_answer(scope=scope, key=key, fingerprint=_fingerprint(action, data), work=run)
-    except IdempotencyConflict:
-        stored = idempotency_record(scope=scope, key=key)
-        if stored is None or stored.fingerprint != _legacy_fingerprint(action, data):
-            raise
-        return _replayed(stored.status_code, stored.response)
-    return _replayed(answer.status_code, answer.body) if answer.replayed else ran[0]
+    answer = idempotent_answer(
+        scope=f"redemption:{caller.scope}",
+        key=key,
+        fingerprint=_fingerprint(action, data),
+        work=run,
+        legacy_fingerprint=lambda: _legacy_fingerprint(action, data),
+    )
+    if not answer.replayed:
+        return ran[0]
+    redemption = None
+    if answer.reference_id is not None:
+        redemption = Redemption.objects.select_related("code", "sku", "store__merchant", "terminal").filter(pk=answer.reference_id).first()
+    return Outcome(status_code=answer.status_code, body=answer.body, redemption=redemption, replayed=True)
 
 
 # --- Redeem ------------------------------------------------------------------------------------------------

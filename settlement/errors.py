@@ -2,6 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
+from catalog.allocation import OutOfStock  # noqa: F401 (defined where codes are allocated; raised by orders too)
 from voucherhub.core.errors import Conflict, DomainError, NotFound
 
 
@@ -23,11 +24,6 @@ class InsufficientFunds(SettlementError):
 class LimitBreached(SettlementError):
     code = "account_limit"
     default_message = _("This would take an account past its limit.")
-
-
-class OutOfStock(Conflict):
-    code = "out_of_stock"
-    default_message = _("Not enough codes are left for this SKU.")
 
 
 class InvalidOrderTransition(Conflict):

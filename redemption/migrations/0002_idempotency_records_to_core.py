@@ -1,9 +1,10 @@
 """Redeem and reverse keep their idempotency answers in core's table (voucherhub.core.idempotency): copy
 redemption's records there, under the scope `redemption:<caller>`.
 
-The fingerprint is copied as it was (redemption's own HMAC of the request); services._legacy_fingerprint
-recognises it, so a retry of a request answered before the move still gets its first answer. Copying
-back restores the rows (their fingerprints are the old ones whichever way they went)."""
+The fingerprint is copied as it was (redemption's own HMAC of the request) with `fingerprint_legacy` set:
+core then asks services._legacy_fingerprint for the request's old fingerprint, so a retry of a request
+answered before the move still gets its first answer. The redemption it answered is kept as `reference_id`.
+Copying back restores the rows of that kind."""
 
 from django.db import migrations
 
@@ -21,6 +22,8 @@ def copy_to_core(apps, schema_editor):
                 scope=PREFIX + old.scope,
                 key=old.key,
                 fingerprint=old.request_hash,
+                fingerprint_legacy=True,
+                reference_id=old.redemption_id,
                 status_code=old.status_code,
                 response=old.response,
                 created_at=old.created_at,
@@ -43,26 +46,18 @@ def copy_back(apps, schema_editor):
             status_code=new.status_code,
             response=new.response,
             created_at=new.created_at,
-            redemption_id=(new.response or {}).get("id") if new.status_code < 400 else None,
+            redemption_id=new.reference_id,
         )
-        for new in New.objects.filter(scope__startswith=PREFIX).iterator(chunk_size=BATCH)
+        for new in New.objects.filter(scope__startswith=PREFIX, fingerprint_legacy=True).iterator(chunk_size=BATCH)
     ]
-    existing = set(
-        apps.get_model("redemption", "Redemption")
-        .objects.filter(pk__in=[r.redemption_id for r in rows if r.redemption_id])
-        .values_list("pk", flat=True)
-    )
-    for row in rows:
-        if row.redemption_id not in existing:
-            row.redemption_id = None
     Old.objects.bulk_create(rows, batch_size=BATCH, ignore_conflicts=True)
-    New.objects.filter(scope__startswith=PREFIX).delete()
+    New.objects.filter(scope__startswith=PREFIX, fingerprint_legacy=True).delete()
 
 
 class Migration(migrations.Migration):
     dependencies = [
         ("redemption", "0001_merchants_redemptions_holdings"),
-        ("core", "0003_api_idempotency_and_spent_nonces"),
+        ("core", "0004_idempotency_reference_and_legacy_fingerprint"),
     ]
 
     operations = [migrations.RunPython(copy_to_core, copy_back)]

@@ -1,22 +1,20 @@
 """Card-code moves made by orders: reserve from the pool, sell, release, void.
 
-Claiming is settlement's (SKIP LOCKED over the available pool); every status change then goes through
+Which codes an order gets is catalog's (catalog/allocation.py); every status change then goes through
 catalog's `code_status_change`, the one door for code transitions (it re-checks CardCode.TRANSITIONS on
 the locked rows and writes a CodeEvent per code).
 """
 
-from django.db.models import Q
 from django.utils import timezone
 
+from catalog import allocation
 from catalog.models import CardCode, Sku
 from catalog.services import code_status_change
-from settlement.errors import OutOfStock
 
 S = CardCode.Status
 
 
-# What the buyer is shown of a code (opened from the vault for the API response and the portal).
-CODE_FIELDS = ("id", "sku_id", "batch_id", "ciphertext", "key_id", "blind_index", "hint", "serial", "expires_at", "status")
+CODE_FIELDS = allocation.CODE_FIELDS
 
 
 def codes_claim(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[CardCode]:
@@ -31,17 +29,9 @@ def codes_claim(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> l
 
 def codes_pick(*, sku: Sku, quantity: int, exclude_ids=()) -> list[CardCode]:
     """Lock `quantity` available, unexpired codes of `sku` for this transaction, or raise OutOfStock.
-    Their status is not changed: the caller moves them (codes_claim, or an order's one-statement write)."""
-    now = timezone.now()
-    # SKIP LOCKED: concurrent buyers take different rows instead of queueing on one.
-    qs = CardCode.objects.select_for_update(skip_locked=True, of=("self",)).filter(sku=sku, status=S.AVAILABLE)
-    qs = qs.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-    if exclude_ids:
-        qs = qs.exclude(pk__in=list(exclude_ids))
-    codes = list(qs.order_by("pk").only(*CODE_FIELDS)[:quantity])
-    if len(codes) < quantity:
-        raise OutOfStock(sku=sku.code, wanted=quantity, found=len(codes))
-    return codes
+    Their status is not changed: the caller moves them (codes_claim, or an order's one-statement write).
+    Catalog allocates (catalog/allocation.py)."""
+    return allocation.codes_claim(sku=sku, quantity=quantity, exclude_ids=exclude_ids)
 
 
 def codes_reserve(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[int]:

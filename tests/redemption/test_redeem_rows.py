@@ -86,6 +86,7 @@ def test_a_key_answered_before_the_move_to_core_still_replays(api_a, sku_a, shop
         scope=f"redemption:terminal:{shop_a.terminal.pk}",
         key="old-1",
         fingerprint=_legacy_hash("redeem", data),
+        fingerprint_legacy=True,
         status_code=201,
         response=stored,
     )

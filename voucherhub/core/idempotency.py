@@ -1,4 +1,5 @@
-"""Idempotency keys of the API's retryable writes, kept in PostgreSQL: a replay gets the first answer.
+"""Idempotency keys of every retryable write (orders, redeem, reverse, payments, top-ups, withdrawals):
+one model (voucherhub.core.IdempotencyRecord), one helper, one fingerprint. A replay gets the first answer.
 
     key = idempotency_key_checked(request.headers.get(IDEMPOTENCY_HEADER))
     answer = idempotent_answer(
@@ -15,12 +16,13 @@ it is what a replay sent after Redis forgot the request's nonce gets (docs/api-s
 The fingerprint is a keyed HMAC (SECRET_KEY) of the canonical request body, never an unkeyed hash: a short
 secret inside a body could be recovered from an unkeyed one by trying every possibility.
 
-(The order and redemption APIs keep their own records for now, settlement.IdempotencyRecord and
-redemption.IdempotencyRecord; issue 14 moves them here.)
+Records copied from the apps' own tables of before (settlement's orders: an unkeyed SHA-256 of the body;
+redemption's: its own HMAC) keep their fingerprint with `fingerprint_legacy` set; the caller that wrote them
+passes `legacy_fingerprint`, computed only when such a record is met, so their replays are still recognised.
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -54,14 +56,23 @@ def idempotency_key_checked(key: str | None) -> str:
     return key
 
 
-def request_fingerprint(*, scope: str, body: bytes) -> str:
-    """Keyed HMAC-SHA256 of the canonical body: JSON with sorted keys and no spaces (key order and
-    whitespace do not matter), the raw bytes when the body is not JSON."""
+def request_canonical(body: bytes, *, ignore: Iterable[str] = ()) -> str:
+    """The body as its fingerprint sees it: JSON with sorted keys and no spaces (key order and whitespace
+    do not matter), without the top-level keys in `ignore`; the raw bytes when the body is not JSON."""
     try:
-        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        data = json.loads(body or b"null")
     except ValueError:
-        canonical = (body or b"").decode("utf-8", "surrogateescape")
-    return salted_hmac(f"voucherhub.core.idempotency:{scope}", canonical, algorithm="sha256").hexdigest()
+        return (body or b"").decode("utf-8", "surrogateescape")
+    ignored = set(ignore)
+    if isinstance(data, dict) and ignored:
+        data = {k: v for k, v in data.items() if k not in ignored}
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_fingerprint(*, scope: str, body: bytes, ignore: Iterable[str] = ()) -> str:
+    """Keyed HMAC-SHA256 of the canonical body (request_canonical). `ignore`: top-level fields that do not
+    make a request another one (an order's challenge answer: the same order with or without it)."""
+    return salted_hmac(f"voucherhub.core.idempotency:{scope}", request_canonical(body, ignore=ignore), algorithm="sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -69,15 +80,28 @@ class Answer:
     status_code: int
     body: dict
     replayed: bool
+    reference_id: int | None = None
 
     @property
     def headers(self) -> dict | None:
         return {REPLAYED_HEADER: "true"} if self.replayed else None
 
 
-def idempotent_answer(*, scope: str, key: str, fingerprint: str, work: Callable[[], tuple[int, dict]]) -> Answer:
-    """Run `work() -> (status_code, body)` once per (scope, key) and keep its answer; a replay with the same
-    fingerprint gets that answer back (nothing runs), another fingerprint IdempotencyConflict (409)."""
+def idempotent_answer(
+    *,
+    scope: str,
+    key: str,
+    fingerprint: str,
+    work: Callable[[], tuple],
+    legacy_fingerprint: Callable[[], str] | None = None,
+) -> Answer:
+    """Run `work()` once per (scope, key) and keep its answer; a replay with the same fingerprint gets that
+    answer back (nothing runs), another fingerprint IdempotencyConflict (409).
+
+    `work() -> (status_code, body)` or `(status_code, body, reference_id)`: `body` is what is kept (and
+    answered: a caller whose answer holds secrets keeps references and renders the answer from `Answer.body`
+    each time); `reference_id` the row it is about, given back with a replay. `legacy_fingerprint()`: this
+    request's fingerprint under the scheme of a record copied from before (see the module docstring)."""
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -85,20 +109,18 @@ def idempotent_answer(*, scope: str, key: str, fingerprint: str, work: Callable[
         except IntegrityError:
             record = None  # held by a committed twin (a running one made the insert wait for it)
         if record is not None:
-            status_code, body = work()
-            IdempotencyRecord.objects.filter(pk=record.pk).update(status_code=status_code, response=body)
-            return Answer(status_code=status_code, body=body, replayed=False)
+            status_code, body, *rest = work()
+            reference_id = rest[0] if rest else None
+            IdempotencyRecord.objects.filter(pk=record.pk).update(status_code=status_code, response=body, reference_id=reference_id)
+            return Answer(status_code=status_code, body=body, replayed=False, reference_id=reference_id)
     stored = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
     if stored is None:
         raise IdempotencyInProgress()  # the twin rolled back just now: a retry runs the work
-    if stored.fingerprint != fingerprint:
+    if stored.fingerprint != fingerprint and not (
+        stored.fingerprint_legacy and legacy_fingerprint is not None and stored.fingerprint == legacy_fingerprint()
+    ):
         raise IdempotencyConflict(field=IDEMPOTENCY_HEADER)
-    return Answer(status_code=stored.status_code, body=stored.response, replayed=True)
-
-
-def idempotency_record(*, scope: str, key: str) -> IdempotencyRecord | None:
-    """The stored record of (scope, key), or None (for a caller that must look at it after a conflict)."""
-    return IdempotencyRecord.objects.filter(scope=scope, key=key).first()
+    return Answer(status_code=stored.status_code, body=stored.response, replayed=True, reference_id=stored.reference_id)
 
 
 def idempotency_records_prune(*, scope_prefix: str, before) -> int:

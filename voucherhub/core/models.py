@@ -69,10 +69,14 @@ class AuditChainState(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The first answer to a (scope, Idempotency-Key) of a retryable API write (voucherhub.core.idempotency).
+    """The first answer to a (scope, Idempotency-Key) of a retryable write (voucherhub.core.idempotency).
 
     `fingerprint` is a keyed HMAC of the canonical request body: a replay with the same body gets the stored
-    answer, another body under the key a 409.
+    answer, another body under the key a 409. `reference_id`: the row the answer is about, kept for the
+    caller (a redemption's id), never a foreign key (core sits below every app). `fingerprint_legacy`: the
+    row was copied from an app's own table of before issue 14 (settlement's orders, redemption's), with that
+    app's fingerprint; its caller recomputes the old fingerprint for a replay (idempotent_answer's
+    `legacy_fingerprint`). Such rows age out like the others.
     """
 
     scope = models.CharField(_("scope"), max_length=64)
@@ -80,6 +84,8 @@ class IdempotencyRecord(models.Model):
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
     status_code = models.PositiveSmallIntegerField(_("HTTP status"))
     response = models.JSONField(_("response"))
+    reference_id = models.BigIntegerField(_("reference"), null=True, blank=True)
+    fingerprint_legacy = models.BooleanField(_("fingerprint of the former scheme"), default=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
 
     class Meta:
