@@ -68,7 +68,7 @@ def main() -> int:
         floor_slices = [iter(floor_ids[i :: args.threads]) for i in range(args.threads)]
         raw_slices = [iter(raw_ids[i :: args.threads]) for i in range(args.threads)]
         conns = [psycopg.connect(db_url, autocommit=True) for _ in range(args.threads)]
-        common.floor_phase(port, [[next(it) for _ in range(50)] for it in floor_slices], 30)  # warm-up
+        common.floor_phase(port, [[next(it) for _ in range(50)] for it in floor_slices], 30, warn=False)  # warm-up
         floor_n = raw_n = 0
         floor_s = raw_s = server_cpu = 0.0
         for _round in range(args.rounds):

@@ -23,8 +23,8 @@ from redemption.models import Redemption
 def code_locked(*, merchant_id: int, blind_index: str | None = None, code_id: int | None = None) -> CardCode | None:
     """The code (by blind index or id) locked for the caller's transaction, with what a redemption at this
     merchant is judged by (selectors.codes_for_merchant), or None."""
-    lookup = {"blind_index": blind_index} if blind_index is not None else {"pk": code_id}
-    return selectors.codes_for_merchant(merchant_id=merchant_id).select_for_update(of=("self",)).filter(**lookup).first()
+    codes = selectors.codes_for_merchant(merchant_id=merchant_id).select_for_update(of=("self",))
+    return selectors.code_from(codes, blind_index=blind_index, code_id=code_id)
 
 
 def redemption_locked(*, redemption_id: int) -> Redemption:
