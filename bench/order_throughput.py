@@ -1,19 +1,25 @@
-"""Order throughput through the signed API, against the raw SQL claim rate on the same database.
+"""Order throughput through the signed API, against the HTTP floor and a raw SQL claim on the same database.
 
     python bench/order_throughput.py [--threads 4] [--seconds 8] [--workers 4] [--worker-threads 2]
 
 1. Creates a scratch PostgreSQL database (next to DATABASE_URL's), migrates it and fills it: a distributor
    level and price list, a distributor with a funded wallet and an API key, a SKU with a pool of codes sealed in
-   the vault, and a second SKU's pool of rows for the raw phase (same table, same indexes).
-2. Starts the app under gunicorn (DEBUG off; Redis cache when it answers) on a free port.
+   the vault; for the raw phase one SKU pool per round (loaded, then VACUUM ANALYZE: each round claims from a
+   fresh pool, never from one it drained before, whose claimed rows' index entries a claim would step over);
+   for the floor, sold rows of another SKU.
+2. Starts the app under gunicorn (DEBUG off; Redis cache when it answers) on a free port, and beside it the
+   bare HTTP floor (bench/floor_app.py, as bench/http_floor.py measures it: a WSGI app doing one raw UPDATE by
+   primary key) under the same gunicorn settings on another free port.
 3. API: `--threads` client threads, each with a keep-alive connection, place orders of one code with signed
-   POST /api/v1/orders/ (a fresh Idempotency-Key each): risk check, price, SKIP LOCKED claim, wallet debit,
-   double-entry postings, commission, delivery, webhooks, the codes in the response.
-4. Raw: the same number of psycopg connections run
+   POST /api/v1/orders/ (a fresh Idempotency-Key each): risk check, price, claim, wallet debit, double-entry
+   postings, commission, delivery, webhooks, the codes in the response.
+4. Floor: the same number of client threads send requests of a signed request's size to the floor app.
+5. Raw: the same number of psycopg connections run
    `UPDATE catalog_cardcode SET status='sold' … WHERE id = (SELECT id … FOR UPDATE SKIP LOCKED) RETURNING id`
-   (autocommit). 3 and 4 alternate in `--rounds` rounds adding up to `--seconds` each.
-5. oversold = codes in more than one live order line + codes the API returned twice + raw rows claimed twice.
-Last line: order_ratio=<api/raw> api_orders_per_s=<n> raw_claims_per_s=<n> oversold=<n>
+   (autocommit) on the round's fresh pool. 3, 4 and 5 alternate in `--rounds` rounds adding up to `--seconds` each.
+6. oversold = codes in more than one live order line + codes the API returned twice + raw rows claimed twice.
+Last line: order_vs_floor=<api orders/s ÷ floor requests/s> order_ratio=<api/raw> api_orders_per_s=<n>
+floor_per_s=<n> raw_claims_per_s=<n> oversold=<n>   (issue 14's target: order_vs_floor >= 0.05, oversold=0)
 The scratch database is dropped at the end (keep it with --keep).
 """
 
@@ -31,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import http_floor  # noqa: E402  (the floor's phase and headers)
 import redeem_throughput as common  # noqa: E402  (shared helpers: scratch database, gunicorn, keep-alive client)
 
 
@@ -46,7 +53,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def prepare(db_url: str, codes: int):
+def prepare(db_url: str, codes: int, rounds: int, raw_rows: int, floor_rows: int):
     import subprocess
 
     env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "voucherhub.settings"}
@@ -76,8 +83,19 @@ def prepare(db_url: str, codes: int):
         cost_price=Decimal("20.00"),
         valid_days=365,
     )
-    raw_sku = Sku.objects.create(
-        product=product, code="BENCH-RAW", name="bench raw", face_value=Decimal("30.00"), cost_price=Decimal("20.00"), valid_days=365
+    raw_skus = [
+        Sku.objects.create(
+            product=product,
+            code=f"BENCH-RAW-{n}",
+            name="bench raw",
+            face_value=Decimal("30.00"),
+            cost_price=Decimal("20.00"),
+            valid_days=365,
+        )
+        for n in range(1, rounds + 1)
+    ]
+    floor_sku = Sku.objects.create(
+        product=product, code="BENCH-FLOOR", name="bench floor", face_value=Decimal("30.00"), cost_price=Decimal("20.00"), valid_days=365
     )
     level = DistributorLevel.objects.create(name="bench level", position=1)
     PriceEntry.objects.create(
@@ -88,20 +106,24 @@ def prepare(db_url: str, codes: int):
     key, secret = api_key_issue(distributor=distributor, label="bench")
     batch = batch_create(sku=sku, source=CodeBatch.Source.GENERATED, label="bench")
     codes_insert(batch=batch, codes=[NewCode(sealed=vault.seal(codegen.new_code())) for _ in range(codes)])
-    raw_batch = batch_create(sku=raw_sku, source=CodeBatch.Source.GENERATED, label="bench raw")
+    pools = [(raw_sku, "available", raw_rows) for raw_sku in raw_skus] + [(floor_sku, "sold", floor_rows)]
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO catalog_cardcode (sku_id, batch_id, ciphertext, key_id, blind_index, hint, serial, status,
-                                          order_ref, created_at, status_changed_at)
-            SELECT %s, %s, '\\x00'::bytea, 'raw', md5('raw' || g) || md5('x' || g), '••••', '', 'available', '', now(), now()
-            FROM generate_series(1, %s) AS g
-            """,
-            [raw_sku.pk, raw_batch.pk, codes * 10],
-        )
-        cursor.execute("ANALYZE")
+        for pool_sku, status, rows in pools:
+            pool_batch = batch_create(sku=pool_sku, source=CodeBatch.Source.GENERATED, label="bench pool")
+            cursor.execute(
+                """
+                INSERT INTO catalog_cardcode (sku_id, batch_id, ciphertext, key_id, blind_index, hint, serial, status,
+                                              order_ref, created_at, status_changed_at)
+                SELECT %s, %s, '\\x00'::bytea, 'raw', md5(%s || g) || md5('x' || g), '••••', '', %s, '', now(), now()
+                FROM generate_series(1, %s) AS g
+                """,
+                [pool_sku.pk, pool_batch.pk, pool_sku.code, status, rows],
+            )
+        cursor.execute("VACUUM ANALYZE catalog_cardcode")  # (autocommit) every pool fresh: visible, no dead entries
+        cursor.execute("SELECT id FROM catalog_cardcode WHERE sku_id = %s ORDER BY id", [floor_sku.pk])
+        floor_ids = [row[0] for row in cursor.fetchall()]
     connection.close()
-    return key.key_id, secret, sku.code, raw_sku.pk
+    return key.key_id, secret, sku.code, [raw_sku.pk for raw_sku in raw_skus], floor_ids
 
 
 class Client:
@@ -177,6 +199,28 @@ def raw_phase(conns, raw_sku_id, seconds, claimed: list):
     return sum(done), time.perf_counter() - start
 
 
+def start_floor(db_url: str, port: int, workers: int, worker_threads: int):
+    """bench/floor_app.py under the API's gunicorn settings (as bench/http_floor.py starts it)."""
+    import subprocess
+
+    env = {**os.environ, "FLOOR_DATABASE_URL": common.psycopg_url(db_url)}
+    command = [
+        str(common.VENV_BIN / "gunicorn"), "floor_app:application", "--chdir", str(ROOT / "bench"),
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
+        "--threads", str(worker_threads), "--keep-alive", "30", "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 30
+    while True:
+        try:
+            common.KeepAliveHttp(port, timeout=2).request("POST", "/", http_floor.HEADERS, b'{"id": 0}')
+            return server
+        except OSError:
+            if time.time() > deadline:
+                raise SystemExit("the floor's gunicorn did not start") from None
+            time.sleep(0.2)
+
+
 def main() -> int:
     args = parse_args()
     import psycopg
@@ -187,30 +231,39 @@ def main() -> int:
     with psycopg.connect(psycopg_admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{scratch}"')
     db_url = common.with_db(base, scratch)
-    server = None
+    servers = []
+    per_round = args.seconds / args.rounds
+    # Enough rows that no phase runs dry: a fresh raw pool per round, floor rows for every round.
+    raw_rows = max(args.codes, int(8000 * per_round) + 5000)
+    floor_rows = int(5000 * args.seconds) + 5000
     try:
         t0 = time.perf_counter()
-        key_id, secret, sku, raw_sku_id = prepare(db_url, args.codes)
-        print(f"prepared in {time.perf_counter() - t0:.1f}s: {args.codes} codes", flush=True)
-        port = common.free_port()
-        server = common.start_gunicorn(db_url, port, args.workers, args.worker_threads, common.redis_url())
+        key_id, secret, sku, raw_sku_ids, floor_ids = prepare(db_url, args.codes, args.rounds, raw_rows, floor_rows)
+        print(f"prepared in {time.perf_counter() - t0:.1f}s: {args.codes} codes, {args.rounds} raw pools of {raw_rows}", flush=True)
+        port, floor_port = common.free_port(), common.free_port()
+        servers.append(common.start_gunicorn(db_url, port, args.workers, args.worker_threads, common.redis_url()))
+        servers.append(start_floor(db_url, floor_port, args.workers, args.worker_threads))
+        floor_slices = [iter(floor_ids[i :: args.threads]) for i in range(args.threads)]
         # warm up every worker (imports, connections, rule snapshot)
         api_phase(port, key_id, secret, sku, args.threads, 1.0, [], {})
+        http_floor.floor_phase(floor_port, [[next(it) for _ in range(50)] for it in floor_slices], 30)
         conns = [psycopg.connect(common.psycopg_url(db_url), autocommit=True) for _ in range(args.threads)]
-        api_n = raw_n = 0
-        api_s = raw_s = 0.0
+        api_n = raw_n = floor_n = 0
+        api_s = raw_s = floor_s = 0.0
         seen, claimed, errors = [], [], {}
-        per_round = args.seconds / args.rounds
         server_cpu = client_cpu = api_pg_cpu = raw_client_cpu = raw_pg_cpu = 0.0
         with psycopg.connect(admin, autocommit=True) as watcher:
-            for _ in range(args.rounds):
+            for raw_sku_id in raw_sku_ids:
                 postgres = common.PostgresCpu(watcher, scratch)
-                before, client_before = common.cpu_seconds(server.pid), time.process_time()
+                before, client_before = common.cpu_seconds(servers[0].pid), time.process_time()
                 n, s = api_phase(port, key_id, secret, sku, args.threads, per_round, seen, errors)
-                server_cpu += common.cpu_seconds(server.pid) - before
+                server_cpu += common.cpu_seconds(servers[0].pid) - before
                 client_cpu += time.process_time() - client_before
                 api_pg_cpu += postgres.lap()
                 api_n, api_s = api_n + n, api_s + s
+                n, s = http_floor.floor_phase(floor_port, floor_slices, per_round)
+                floor_n, floor_s = floor_n + n, floor_s + s
+                postgres.lap()
                 client_before = time.process_time()
                 n, s = raw_phase(conns, raw_sku_id, per_round, claimed)
                 raw_client_cpu += time.process_time() - client_before
@@ -225,20 +278,24 @@ def main() -> int:
             ).fetchone()[0]
             orders = conn.execute("SELECT count(*) FROM settlement_order WHERE status = 'delivered'").fetchone()[0]
         oversold = twice_in_orders + (len(seen) - len(set(seen))) + (len(claimed) - len(set(claimed)))
-        api_rate, raw_rate = api_n / api_s, raw_n / raw_s
+        api_rate, raw_rate, floor_rate = api_n / api_s, raw_n / raw_s, floor_n / floor_s
         print(
             f"api: {api_n} orders in {api_s:.1f}s ({orders} delivered orders in the database); refusals: {errors or 'none'}; "
             f"CPU per order: gunicorn {1000 * server_cpu / max(api_n, 1):.2f} ms, client {1000 * client_cpu / max(api_n, 1):.2f} ms, "
             f"PostgreSQL {1000 * api_pg_cpu / max(api_n, 1):.2f} ms"
         )
+        print(f"floor: {floor_n} requests in {floor_s:.1f}s (bench/floor_app.py, the same gunicorn settings)")
         print(
-            f"raw: {raw_n} claims in {raw_s:.1f}s on {args.threads} connections; CPU per claim: client "
+            f"raw: {raw_n} claims in {raw_s:.1f}s on {args.threads} connections, a fresh pool each round; CPU per claim: client "
             f"{1000 * raw_client_cpu / max(raw_n, 1):.3f} ms, PostgreSQL {1000 * raw_pg_cpu / max(raw_n, 1):.3f} ms; "
             f"load average {os.getloadavg()[0]:.2f}"
         )
-        print(f"order_ratio={api_rate / raw_rate:.3f} api_orders_per_s={api_rate:.0f} raw_claims_per_s={raw_rate:.0f} oversold={oversold}")
+        print(
+            f"order_vs_floor={api_rate / floor_rate:.3f} order_ratio={api_rate / raw_rate:.3f} api_orders_per_s={api_rate:.0f} "
+            f"floor_per_s={floor_rate:.0f} raw_claims_per_s={raw_rate:.0f} oversold={oversold}"
+        )
     finally:
-        if server is not None:
+        for server in servers:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
         from django.db import connections

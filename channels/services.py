@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import CardCode, Sku
+from channels import lock_objects
 from channels.errors import (
     ChannelError,
     DistributorNotActive,
@@ -72,7 +73,7 @@ def _require_ops(actor) -> None:
 
 
 def _locked(distributor: Distributor) -> Distributor:
-    return Distributor.objects.select_for_update().select_related("level").get(pk=distributor.pk)
+    return lock_objects.distributor_lock(distributor)
 
 
 # --- The tree ---------------------------------------------------------------------------------
@@ -402,13 +403,7 @@ def _positive(quantity) -> int:
 
 
 def _lock_quotas(sku: Sku, distributors: list[Distributor]) -> dict[int, Quota]:
-    """Make sure each (distributor, sku) row exists, then lock them all in primary-key order."""
-    ids = []
-    for distributor in distributors:
-        quota, _created = Quota.objects.get_or_create(distributor=distributor, sku=sku)
-        ids.append(quota.pk)
-    rows = Quota.objects.select_for_update().filter(pk__in=sorted(ids)).order_by("pk")
-    return {q.distributor_id: q for q in rows}
+    return lock_objects.quotas_lock(sku=sku, distributors=distributors)
 
 
 def _move(*, sku, kind, quantity, source: Distributor | None, target: Distributor | None, actor, reference="", note="") -> QuotaMovement:

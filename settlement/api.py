@@ -1,5 +1,6 @@
 """The distributor API for orders and the wallet (signed requests, channels.api_auth)."""
 
+import hashlib
 import json
 
 from django.utils.translation import gettext_lazy as _
@@ -8,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from catalog.models import CardCode
+from catalog.selectors import sku_by_code
 from channels.api import ERROR, ERRORS, DistributorApiView
 from riskcontrol.errors import ChallengeRequired, RevealLimitExceeded
 from riskcontrol.services import reveal_guard
@@ -21,15 +22,11 @@ from settlement.selectors.orders import (
     order_delivered_items,
     order_get,
     orders_for,
-    sku_by_code,
-    sku_from_rows,
-    sku_read,
 )
-from settlement.services.idempotency import idempotent_call, request_hash
-from settlement.services.orders import order_number, order_place
-from settlement.services.orderwrite import Answer
+from settlement.services.orders import order_place
 from settlement.services.wallets import wallet_for
 from voucherhub.core.api import IDEMPOTENCY_KEY_SCHEMA, error_response
+from voucherhub.core.idempotency import IDEMPOTENCY_HEADER, idempotency_key_checked, idempotent_answer, request_fingerprint
 from voucherhub.core.net import client_ip
 
 
@@ -91,62 +88,55 @@ def _codes_part(request, *, count: int, open_codes) -> dict:
     return {"codes": open_codes()}
 
 
-def _codes_reveal(request, order: Order, codes: list[CardCode]) -> dict:
-    return _codes_part(
-        request,
-        count=len(codes),
-        open_codes=lambda: order_codes_reveal(
-            order=order, actor_label=_actor_label(request), ip=client_ip(request), reason="api order response", codes=codes
-        ),
-    )
-
-
-def _order_body(request, order: Order, *, with_codes: bool) -> dict:
-    body = ORDER_OUT.to_representation(order)
-    if with_codes and order.status == Order.Status.DELIVERED:
-        body.update(_codes_reveal(request, order, [item.code for item in order_delivered_items(order)]))
+def _answer_kept(order: Order) -> dict:
+    """An order's answer as its idempotency record keeps it: the order, and when delivered its codes by id,
+    hint, serial, status and expiry, never their plaintext (voucherhub.core.idempotency)."""
+    body = dict(ORDER_OUT.to_representation(order))
+    if order.status == Order.Status.DELIVERED:
+        body["codes"] = [
+            {"id": code.pk, "hint": code.hint, "serial": code.serial, "status": code.status,
+             "expires_at": code.expires_at.isoformat() if code.expires_at else None}
+            for code in (item.code for item in order_delivered_items(order))
+        ]  # fmt: skip
     return body
 
 
-def _answer_stored(body: dict, codes: list[CardCode] | None) -> dict:
-    """The first answer as the idempotency record keeps it: each code by its id, never its plaintext (also
-    when the reveal limit withheld them from the first answer: a replay may show them)."""
-    body = {k: v for k, v in body.items() if k not in ("codes", "codes_withheld")}
-    if codes is None:
-        return body
-    refs = [
-        {
-            "id": code.pk,
-            "hint": code.hint,
-            "serial": code.serial,
-            "status": code.status,
-            "expires_at": code.expires_at.isoformat() if code.expires_at else None,
-        }
-        for code in codes
-    ]
-    return {**body, "codes": refs}
-
-
-def _answer_replayed(request, stored: dict) -> dict:
-    """The first answer again, exactly as it was sent (fields in their order; jsonb keeps its own), its
-    codes opened again from the vault and the reveal audited. Also after a refund voided them: the
-    replay is the first answer, which carried them (the codes' status shows as it was then)."""
-    body = {name: stored[name] for name in ORDER_OUT.fields if name in stored}
-    if "codes" in stored:
+def _answer_sent(request, answer, *, distributor) -> dict:
+    """The kept answer as it is sent, the first time and on every replay alike: the order's fields in their
+    order, its codes opened from the vault (each reveal audited) while the hourly reveal limit allows (see
+    _codes_part). A replay sent after a refund voided the codes shows them as first answered."""
+    kept = answer.body
+    if "number" not in kept:  # a record kept before answers were (settlement's table of before): the order as it is now
+        kept = _answer_kept(order_get(distributor, kept["order"]))
+    body = {name: kept[name] for name in ORDER_OUT.fields if name in kept}
+    if "codes" in kept:
+        reason = "api order replay" if answer.replayed else "api order response"
         body.update(
             _codes_part(
                 request,
-                count=len(stored["codes"]),
+                count=len(kept["codes"]),
                 open_codes=lambda: codes_reopen(
-                    entries=stored["codes"],
-                    order_number=stored["number"],
+                    entries=kept["codes"],
+                    order_number=kept["number"],
                     actor_label=_actor_label(request),
                     ip=client_ip(request),
-                    reason="api order replay",
+                    reason=reason,
                 ),
             )
         )
     return body
+
+
+def _fingerprint_before_issue_14(body: bytes) -> str:
+    """An order's fingerprint as settlement kept it before voucherhub.core.idempotency (an unkeyed SHA-256 of
+    the canonical body without the challenge fields): records copied from its table are still recognised."""
+    try:
+        sent = json.loads(body or b"{}")
+    except ValueError:
+        return hashlib.sha256(body).hexdigest()
+    if isinstance(sent, dict):
+        sent = {k: v for k, v in sent.items() if k not in CHALLENGE_FIELDS}
+    return hashlib.sha256(json.dumps(sent, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 CHALLENGE_FIELDS = ("challenge_key", "challenge_answer")
@@ -217,99 +207,43 @@ class OrderListCreateApi(DistributorApiView):
         # 428 challenge_required (answer a challenge and send again), 429 too many requests
         responses={201: OrderOut, **ERRORS, 402: ERROR, 403: ERROR, 428: ERROR, 429: ERROR},
     )
-    @sensitive_variables()  # the delivered codes are opened into locals here and below: never in an error report
+    @sensitive_variables()  # the delivered codes are opened into locals below here: never in an error report
     def post(self, request):
-        key = request.headers.get("Idempotency-Key", "").strip()
-        if not key or len(key) > 100:
-            return error_response(
-                "idempotency_key_required",
-                "Send an Idempotency-Key header (1-100 characters).",
-                status_code=400,
-                fields={"Idempotency-Key": ["required"]},
-            )
-        distributor = self.distributor
+        key = idempotency_key_checked(request.headers.get(IDEMPOTENCY_HEADER))
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            sent = json.loads(request.body or b"{}")
-        except ValueError:
-            digest = request_hash(request.body)
-        else:
-            # The same order with or without a challenge answer: a replay matches whatever it carries.
-            digest = request_hash({k: v for k, v in sent.items() if k not in CHALLENGE_FIELDS} if isinstance(sent, dict) else sent)
+        sent = data.validated_data
         # A challenge is checked (and spent, right or wrong) before the order and outside its transaction, so a
         # wrong guess is never rolled back into a reusable one. A replay of an order placed with it needs none.
-        challenge_key = data.validated_data["challenge_key"].strip()
-        challenge_sent = bool(challenge_key)
-        challenge_passed = challenge_sent and challenge_ok(key=challenge_key, answer=data.validated_data["challenge_answer"])
+        challenge_sent = bool(sent["challenge_key"].strip())
+        challenge_passed = challenge_sent and challenge_ok(key=sent["challenge_key"].strip(), answer=sent["challenge_answer"])
 
-        placed: dict = {}
-        number = order_number()
-
-        def reveal(order):
-            # Inside the order's transaction, once its codes are delivered and before the ledger locks the
-            # hot accounts: the codes just delivered are opened (not read back) and their reveal audited.
-            placed["code_objects"] = list(order.delivered_codes)
-            placed["codes"] = _codes_reveal(request, order, placed["code_objects"])
-
-        def first_body(order):
-            # The order's answer, rendered once: stored by the order's statement and sent (its values are final).
-            placed["first_body"] = ORDER_OUT.to_representation(order)
-            return placed["first_body"]
-
-        def work(rows, *, record_id):
-            # The SKU is read in the idempotency record's statement (PostgreSQL), else here.
-            sku = sku_from_rows(rows) if rows is not None else sku_by_code(data.validated_data["sku"])
+        def place():
+            sku = sku_by_code(sent["sku"])
             if sku is None:
-                raise SettlementError("Unknown SKU.", field="sku")
-            placed["order"] = _order_place_challenged(
+                raise SettlementError(_("Unknown SKU."), field="sku")
+            order = _order_place_challenged(
                 challenge_sent=challenge_sent,
                 challenge_passed=challenge_passed,
                 channel=Order.Channel.API,
-                distributor=distributor,
+                distributor=self.distributor,
                 sku=sku,
-                quantity=data.validated_data["quantity"],
-                customer_ref=data.validated_data["customer_ref"],
+                quantity=sent["quantity"],
+                customer_ref=sent["customer_ref"],
                 idempotency_key=key,
-                key_checked=True,  # the idempotency record was inserted in this transaction: no order has the key
-                number=number,
-                in_caller_transaction=True,  # idempotent_call's transaction rolls back on any error
-                on_delivered=reveal,
                 ip=client_ip(request),
-                # The first answer, stored by the order's own statement (PostgreSQL): its codes by id only.
-                answer=lambda order: Answer(
-                    record_id=record_id, status_code=201, body=first_body(order), with_codes=order.status == Order.Status.DELIVERED
-                ),
             )
-            order = placed["order"]
-            # (rendered already when this request's statement wrote the order; not when another order held the key)
-            body = dict(placed["first_body"]) if getattr(order, "answer_stored", False) else ORDER_OUT.to_representation(order)
-            if order.status == Order.Status.DELIVERED:
-                if "codes" not in placed:  # an order that held the key already, or placed without orderwrite
-                    placed["code_objects"] = [item.code for item in order_delivered_items(order)]
-                    placed["codes"] = _codes_reveal(request, order, placed["code_objects"])
-                body.update(placed["codes"])
-            placed["body"] = body
-            if getattr(order, "answer_stored", False):
-                return 201, None, True
-            # Stored for replays: the answer as sent, its codes by id (a replay opens them again, audited).
-            return 201, _answer_stored(body, placed.get("code_objects") if "codes" in placed else None)
+            return 201, _answer_kept(order)
 
-        status_code, stored, replayed = idempotent_call(
-            scope=f"api-order:{distributor.pk}",
+        answer = idempotent_answer(
+            scope=f"api-order:{self.distributor.pk}",
             key=key,
-            digest=digest,
-            work=work,
-            expected=(201, {"order": number}),
-            read=sku_read(data.validated_data["sku"]),
+            # The same order with or without a challenge answer: a replay matches whatever it carries.
+            fingerprint=request_fingerprint(scope="api-order", body=request.body, ignore=CHALLENGE_FIELDS),
+            legacy_fingerprint=lambda: _fingerprint_before_issue_14(request.body),
+            work=place,
         )
-        if replayed:
-            if "number" in stored:
-                body = _answer_replayed(request, stored)
-            else:  # a record from before answers were stored: the order as it is now
-                body = _order_body(request, order_get(distributor, stored["order"]), with_codes=True)
-            return Response(body, status=status_code, headers={"Idempotent-Replayed": "true"})
-        return Response(placed["body"], status=status_code)
+        return Response(_answer_sent(request, answer, distributor=self.distributor), status=answer.status_code, headers=answer.headers)
 
 
 class OrderDetailApi(DistributorApiView):

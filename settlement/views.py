@@ -133,7 +133,6 @@ def portal_buy(request):
             actor=request.user,
             ip=client_ip(request),
             idempotency_key=key,
-            key_checked=True,  # looked up just above; a concurrent twin is found by the write itself
             challenge_passed=challenge_passed,
         )
 
@@ -503,7 +502,6 @@ def checkout(request, slug: str, sku_code: str):
                 ip=client_ip(request),
                 device=device_of(request),
                 idempotency_key=key,
-                key_checked=True,  # looked up just above; a concurrent twin is found by the write itself
                 challenge_passed=challenge_passed,
             )
 

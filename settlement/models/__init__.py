@@ -5,7 +5,7 @@ from settlement.models.commission import CommissionAccrual, Withdrawal
 from settlement.models.exports import ExportJob
 from settlement.models.ledger import Account, Entry, Transfer, Wallet
 from settlement.models.merchant_statements import MerchantStatement, MerchantStatementLine
-from settlement.models.orders import IdempotencyRecord, Order, OrderEvent, OrderItem
+from settlement.models.orders import Order, OrderEvent, OrderItem
 from settlement.models.payments import Payment, PaymentCallback
 from settlement.models.refunds import RefundPayout
 from settlement.models.releases import CommissionReleaseLine
@@ -19,7 +19,6 @@ __all__ = [
     "CommissionReleaseLine",
     "Entry",
     "ExportJob",
-    "IdempotencyRecord",
     "MerchantStatement",
     "MerchantStatementLine",
     "Order",

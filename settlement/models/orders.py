@@ -193,22 +193,3 @@ class OrderEvent(models.Model):
             if self.note in choices.values:
                 return str(choices(self.note).label)
         return self.note
-
-
-class IdempotencyRecord(models.Model):
-    """The first answer to a retryable request, kept so a replay gets the same answer."""
-
-    scope = models.CharField(_("scope"), max_length=64)
-    key = models.CharField(_("key"), max_length=100)
-    request_hash = models.CharField(_("request hash"), max_length=64)
-    status_code = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
-    response = models.JSONField(_("response"), null=True, blank=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
-
-    class Meta:
-        verbose_name = _("idempotency record")
-        verbose_name_plural = _("idempotency records")
-        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_once")]
-
-    def __str__(self) -> str:
-        return f"{self.scope}:{self.key}"

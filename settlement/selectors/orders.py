@@ -1,44 +1,12 @@
 """Reads of orders, scoped to who is asking: a distributor sees only its own orders."""
 
-from functools import cache
-
 from django.db.models import QuerySet
 
 from catalog import vault
-from catalog.models import CardCode, Product, Sku
+from catalog.models import CardCode
 from settlement.errors import OrderNotFound
 from settlement.models import Order, OrderItem
-from voucherhub.core import prepared
 from voucherhub.core.audit import audit_record_many
-
-
-def sku_by_code(code: str) -> Sku | None:
-    """The SKU (with its product) an order names; on PostgreSQL one prepared statement."""
-    if not prepared.available():
-        return Sku.objects.select_related("product").filter(code=code).first()
-    return sku_from_rows(prepared.run(*sku_read(code)))
-
-
-def sku_read(code: str) -> tuple[str, list]:
-    """sku_by_code's statement (sql, params), for a caller that runs it within a statement of its own."""
-    return _sku_sql(), [code]
-
-
-def sku_from_rows(rows) -> Sku | None:
-    if not rows:
-        return None
-    (load_sku, n_sku), (load_product, _n) = prepared.loader(Sku), prepared.loader(Product)
-    sku = load_sku(rows[0][:n_sku])
-    sku.product = load_product(rows[0][n_sku:])
-    return sku
-
-
-@cache
-def _sku_sql() -> str:
-    return (
-        f"SELECT {prepared.select_list(Sku, 's')}, {prepared.select_list(Product, 'p')} "
-        f"FROM {Sku._meta.db_table} s JOIN {Product._meta.db_table} p ON p.id = s.product_id WHERE s.code = %s"
-    )
 
 
 def orders_for(distributor, *, status: str | None = None) -> QuerySet:

@@ -4,22 +4,23 @@ import hashlib
 import hmac
 import logging
 import secrets
-from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from catalog import allocation
 from catalog.codetext import text_code_guard
 from catalog.models import CardCode, Sku
+from channels import lock_objects as channel_locks
 from channels import pricing as channel_pricing
 from channels import services as channel_services
-from channels.models import Distributor, Quota, Storefront, StorefrontItem
-from settlement import conf, integrations
+from channels.models import Distributor, Storefront, StorefrontItem
+from settlement import conf, integrations, lock_objects
 from settlement.adapters import adapter_get
 from settlement.errors import (
     InvalidAmount,
@@ -29,11 +30,11 @@ from settlement.errors import (
     SettlementError,
 )
 from settlement.models import Account, CommissionAccrual, Order, OrderEvent, OrderItem, Transfer
+from settlement.selectors import orders as order_selectors
 from settlement.services import commission as commission_services
-from settlement.services import notify, orderwrite, stock
+from settlement.services import notify, stock
 from settlement.services.contacts import contact_of, contact_parse
 from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
-from settlement.services.ledger import accounts_wanted as ledger_accounts_wanted
 from settlement.services.wallets import wallet_for
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
@@ -114,7 +115,7 @@ def _user(actor):
 
 
 def _locked(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("sku", "distributor").get(pk=order.pk)
+    return lock_objects.order_lock(order)
 
 
 # --- Placing --------------------------------------------------------------------------------------
@@ -137,17 +138,91 @@ def _price(*, channel: str, distributor: Distributor, sku: Sku, quantity: int, s
     return Price(unit_price=money(item.retail_price), purchase_unit_price=money(quote.purchase_price))
 
 
-def _reserve(*, order: Order, distributor: Distributor, sku: Sku, quantity: int) -> tuple[list[CardCode], bool]:
-    """Draw the distributor's quota for the SKU when it has one, then claim codes from the pool (SKIP
-    LOCKED). Returns the claimed (locked, reserved) codes and whether they came from the quota."""
-    from_quota = Quota.objects.filter(distributor=distributor, sku=sku).exists()
+def _claim(order: Order) -> tuple[list[CardCode], bool]:
+    """Draw the distributor's quota for the SKU when it sells from one (channels writes the movement), then
+    claim the codes (catalog: locked for this transaction, still available, or OutOfStock). Returns them
+    and whether they came from the quota."""
+    from_quota = channel_services.quota_held(distributor=order.distributor, sku=order.sku)
     if from_quota:
-        channel_services.quota_draw(distributor=distributor, sku=sku, quantity=quantity, reference=order.number)
-    return stock.codes_claim(sku=sku, quantity=quantity, order_ref=order.number), from_quota
+        channel_services.quota_draw(distributor=order.distributor, sku=order.sku, quantity=order.quantity, reference=order.number)
+    return allocation.codes_claim(sku=order.sku, quantity=order.quantity), from_quota
 
 
 def _items_add(order: Order, codes: list[CardCode], *, from_quota: bool, state: str) -> list[OrderItem]:
     return OrderItem.objects.bulk_create([OrderItem(order=order, code_id=code.pk, from_quota=from_quota, state=state) for code in codes])
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """An order as order_check_request validated and priced it: what order_place writes."""
+
+    channel: str
+    distributor: Distributor  # held for the caller's transaction (settlement/lock_objects.py, step 2)
+    sku: Sku
+    quantity: int
+    price: Price
+    total: Decimal
+    pay_method: str
+    storefront: Storefront | None
+    contact: str
+    customer_ref: str
+    uplines: list[Distributor]  # the distributor's upline chain, nearest first
+
+
+def order_check_request(
+    *,
+    channel: str,
+    distributor: Distributor,
+    sku: Sku,
+    quantity,
+    storefront: Storefront | None = None,
+    pay_method: str | None = None,
+    contact: str = "",
+    lookup_password: str = "",
+    customer_ref: str = "",
+) -> OrderRequest:
+    """Lock what an order relies on and validate it, in the caller's transaction: the distributor's row is
+    held (its status, level and place in the tree stay as read until the transaction ends; see
+    settlement/lock_objects.py), then quantity, pay method, contact, lookup password and price are checked.
+    Raises a DomainError naming the field."""
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("order_check_request holds its locks for the caller's transaction")
+    try:
+        quantity = int(quantity)
+    except (TypeError, ValueError):
+        raise InvalidAmount(_("Quantity must be a whole number."), field="quantity")
+    if not 1 <= quantity <= conf.max_order_quantity():
+        raise InvalidAmount(_("Quantity must be between 1 and %(max)s.") % {"max": conf.max_order_quantity()}, field="quantity")
+    text_code_guard(text=customer_ref, field="customer_ref")  # shown on lists and in exports: never a code
+    distributor = channel_locks.distributor_hold(distributor)
+    if distributor.status != Distributor.Status.ACTIVE:
+        raise SettlementError(_("This distributor is not active."), field="distributor")
+    consumer = channel == Order.Channel.STOREFRONT
+    pay_method = pay_method or (Order.PayMethod.SANDBOX if consumer else Order.PayMethod.WALLET)
+    if consumer and pay_method == Order.PayMethod.WALLET:
+        raise SettlementError(_("Choose a payment method."), field="pay_method")
+    if consumer:
+        adapter_get(pay_method, field="pay_method")  # a switched-off adapter (the sandbox in production) is refused
+    if not consumer and pay_method != Order.PayMethod.WALLET:
+        raise SettlementError(_("Distributor orders are paid from the wallet."), field="pay_method")
+    if consumer:
+        contact = contact_parse(contact).value  # a mainland mobile number or an e-mail address, or 400 naming the field
+    if consumer and len(lookup_password) < 6:
+        raise SettlementError(_("Choose a lookup password of at least 6 characters."), field="lookup_password")
+    price = _price(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront)
+    return OrderRequest(
+        channel=channel,
+        distributor=distributor,
+        sku=sku,
+        quantity=quantity,
+        price=price,
+        total=money(price.unit_price * quantity),
+        pay_method=pay_method,
+        storefront=storefront,
+        contact=contact.strip(),
+        customer_ref=customer_ref,
+        uplines=channel_pricing.upline_chain(distributor),
+    )
 
 
 def order_place(
@@ -165,188 +240,95 @@ def order_place(
     campaign: str = "",
     referrer: str = "",
     idempotency_key: str | None = None,
-    key_checked: bool = False,
-    number: str | None = None,
-    in_caller_transaction: bool = False,
-    on_delivered=None,
     ip: str | None = None,
     device: str = "",
     challenge_passed: bool = False,
-    answer=None,
 ) -> Order:
-    """Place an order through any of the three ways in; risk-checked, codes reserved, and for wallet
-    orders paid and delivered at once. Raises a DomainError (out of stock, insufficient funds, risk ...).
-
-    With `idempotency_key`, an order that holds the key already is returned as it is; `key_checked`:
-    the caller made sure in this transaction that none does (the API's idempotency record), so it is not
-    looked up again. `number`: the order number to use (the API stores it with its idempotency record).
-    `in_caller_transaction`: the caller's open transaction ends with this call's outcome (it rolls back
-    on any error, as the API's does), so a new wallet order that risk control allows takes no savepoint
-    of its own. `on_delivered(order)`: called inside the order's transaction once a new wallet order's
-    codes are delivered and before its ledger is posted (the API reveals and audits the codes there,
-    before the hot accounts are locked).
-    A delivered wallet order carries `order.delivered_codes`, the codes just delivered, so the API can
-    reveal them without reading them back. `answer(order)`: the API's idempotency answer
-    (orderwrite.Answer), stored by the one-statement write when it is used (`order.answer_stored`)."""
+    """Place an order through any of the three ways in: risk-checked, codes claimed, and for wallet orders
+    paid and delivered at once (unless risk review holds it). Each owner writes its own rows, in this one
+    transaction: channels the quota movement and the code sales, catalog the codes' status and events,
+    settlement the order, its items and its ledger. Runs order_check_request first (its locks, then the
+    rest in the order of settlement/lock_objects.py). An order already placed under `idempotency_key` is
+    returned as it is. Raises a DomainError (out of stock, insufficient funds, risk ...)."""
+    verdict = None
     try:
-        quantity = int(quantity)
-    except (TypeError, ValueError):
-        raise InvalidAmount(_("Quantity must be a whole number."), field="quantity")
-    if not 1 <= quantity <= conf.max_order_quantity():
-        raise InvalidAmount(_("Quantity must be between 1 and %(max)s.") % {"max": conf.max_order_quantity()}, field="quantity")
-    text_code_guard(text=customer_ref, field="customer_ref")  # shown on lists and in exports: never a code
-    if idempotency_key and not key_checked:
-        existing = Order.objects.filter(distributor=distributor, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
-    if distributor.status != Distributor.Status.ACTIVE:
-        raise SettlementError(_("This distributor is not active."), field="distributor")
-    consumer = channel == Order.Channel.STOREFRONT
-    pay_method = pay_method or (Order.PayMethod.SANDBOX if consumer else Order.PayMethod.WALLET)
-    if consumer and pay_method == Order.PayMethod.WALLET:
-        raise SettlementError(_("Choose a payment method."), field="pay_method")
-    if consumer:
-        adapter_get(pay_method, field="pay_method")  # a switched-off adapter (the sandbox in production) is refused
-    if not consumer and pay_method != Order.PayMethod.WALLET:
-        raise SettlementError(_("Distributor orders are paid from the wallet."), field="pay_method")
-    if consumer:
-        contact = contact_parse(contact).value  # a mainland mobile number or an e-mail address, or 400 naming the field
-    if consumer and len(lookup_password) < 6:
-        raise SettlementError(_("Choose a lookup password of at least 6 characters."), field="lookup_password")
+        # A savepoint inside a caller's transaction: a failed order leaves it usable (and the risk counters given back).
+        with transaction.atomic():
+            existing = order_selectors.order_by_key(distributor, idempotency_key)
+            if existing is not None:
+                return existing
+            request = order_check_request(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront,
+                                          pay_method=pay_method, contact=contact, lookup_password=lookup_password,
+                                          customer_ref=customer_ref)  # fmt: skip
+            number = order_number()
+            verdict = _risk_check(request, number=number, actor=actor, ip=ip, device=device, challenge_passed=challenge_passed)
+            order = _order_new(request, number=number, verdict=verdict, actor=actor, ip=ip, campaign=campaign, referrer=referrer,
+                               lookup_password=lookup_password, idempotency_key=idempotency_key)  # fmt: skip
+            changes = _Changes(order)
+            changes.opened(actor=actor, note=channel)
+            codes, from_quota = _claim(order)
+            if order.pay_method != Order.PayMethod.WALLET:  # paid later (payment callback): the codes wait reserved
+                stock.codes_hold(codes=codes, order_ref=number)
+                _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
+                changes.flush()
+                return order
+            _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=request.uplines)
+            return order
+    except Exception as failure:
+        if verdict is not None:
+            integrations.risk_undo(verdict)
+        # A twin that missed the look-up placed the order under the key first: its order is the answer.
+        existing = order_selectors.order_by_key(distributor, idempotency_key) if isinstance(failure, IntegrityError) else None
+        if existing is None:
+            raise
+        return existing
 
-    price = _price(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront)
-    total = money(price.unit_price * quantity)
-    number = number or order_number()
-    # Block and challenge raise riskcontrol's RiskBlocked (403) / ChallengeRequired (428); their counters
-    # are given back by risk control itself. Allow and review reserve counters, given back below on failure.
+
+def _risk_check(request: OrderRequest, *, number: str, actor, ip, device, challenge_passed):
+    """Ask risk control. Block and challenge raise riskcontrol's RiskBlocked (403) / ChallengeRequired (428), their
+    counters given back by risk control itself; allow and review reserve counters that a failed order gives back."""
+    contact = request.contact
     verdict = integrations.risk_check(
         reference=number,
-        channel=str(channel),  # riskcontrol.models.Channel has Order.Channel's values
-        sku_id=sku.pk,
-        quantity=quantity,
-        amount=total,
+        channel=str(request.channel),  # riskcontrol.models.Channel has Order.Channel's values
+        sku_id=request.sku.pk,
+        quantity=request.quantity,
+        amount=request.total,
         ip=ip or "",
         device=device,
         account_id=getattr(_user(actor), "pk", None),
         email=contact if "@" in contact else "",
         phone=contact if contact and "@" not in contact else "",
-        distributor_id=distributor.pk,
-        storefront_id=storefront.pk if storefront else None,
+        distributor_id=request.distributor.pk,
+        storefront_id=request.storefront.pk if request.storefront else None,
         challenge_passed=challenge_passed,
     )
     verdict.raise_if_refused()
-    # A savepoint (two round trips) keeps a failed order's rows out of a caller's transaction that goes
-    # on, and that transaction usable for giving risk counters back. Not needed when the caller's
-    # transaction ends with the order (the allowed decision's event, written in it, rolls back with it)
-    # and the one-statement write is used (it finds an order holding the key without an error, so the
-    # transaction stays usable for risk_release; after a database error the counters run out with their
-    # window, see _risk_undo).
-    own_savepoint = not (
-        in_caller_transaction
-        and transaction.get_connection().in_atomic_block
-        and verdict.allowed
-        and pay_method == Order.PayMethod.WALLET
-        and orderwrite.enabled()
-    )
-    try:
-        with transaction.atomic() if own_savepoint else nullcontext():
-            order = _order_create(
-                number=number,
-                channel=channel,
-                distributor=distributor,
-                sku=sku,
-                quantity=quantity,
-                price=price,
-                total=total,
-                actor=actor,
-                storefront=storefront,
-                pay_method=pay_method,
-                contact=contact.strip(),
-                lookup_password=lookup_password,
-                customer_ref=customer_ref,
-                campaign=campaign,
-                referrer=referrer,
-                idempotency_key=idempotency_key,
-                ip=ip,
-                verdict=verdict,
-                on_delivered=on_delivered,
-                answer=answer,
-            )
-    except (IntegrityError, _KeyHeld) as exc:
-        _risk_undo(verdict, failed=exc)
-        if isinstance(exc, IntegrityError) and not own_savepoint:
-            raise  # the caller's transaction is broken: it rolls back
-        # Another order holds the key after all (placed by a direct call, or a concurrent twin).
-        existing = Order.objects.filter(distributor=distributor, idempotency_key=idempotency_key).first() if idempotency_key else None
-        if existing is None:
-            raise
-        return existing
-    except Exception as exc:
-        _risk_undo(verdict, failed=exc)
-        raise
-    return order
+    return verdict
 
 
-def _risk_undo(verdict, *, failed: Exception) -> None:
-    """Give the decision's counters back after a failed order."""
-    try:
-        integrations.risk_undo(verdict)
-    except DatabaseError:
-        if not isinstance(failed, DatabaseError):
-            raise
-        # The order failed in the database inside the caller's transaction (no savepoint of its own), and
-        # the decision's event had been written meanwhile: that transaction cannot mark it released any
-        # more. Its counters run out with their window.
-        logger.warning("risk counters of event %s not given back: the order's transaction failed (%s)", verdict.event_id, failed)
-
-
-class _KeyHeld(Exception):
-    """orderwrite found another order holding the idempotency key (and wrote nothing)."""
-
-
-def _order_create(
-    *,
-    number,
-    channel,
-    distributor,
-    sku,
-    quantity,
-    price,
-    total,
-    actor,
-    storefront,
-    pay_method,
-    contact,
-    lookup_password,
-    customer_ref,
-    campaign,
-    referrer,
-    idempotency_key,
-    ip,
-    verdict,
-    on_delivered=None,
-    answer=None,
-) -> Order:
-    uplines = channel_pricing.upline_chain(distributor)
-    order = Order(
+def _order_new(request: OrderRequest, *, number, verdict, actor, ip, campaign, referrer, lookup_password, idempotency_key) -> Order:
+    """The order's row, inserted pending."""
+    distributor, sku, contact = request.distributor, request.sku, request.contact
+    return Order.objects.create(
         number=number,
-        channel=channel,
+        channel=request.channel,
         distributor=distributor,
-        chain=[d.pk for d in uplines],
-        storefront=storefront,
+        chain=[d.pk for d in request.uplines],
+        storefront=request.storefront,
         campaign=campaign[:64],
         referrer=referrer[:200],
         placed_by=_user(actor),
-        customer_ref=customer_ref[:64],
+        customer_ref=request.customer_ref[:64],
         ip=ip or None,
         sku=sku,
-        quantity=quantity,
+        quantity=request.quantity,
         currency=sku.currency,
-        unit_price=price.unit_price,
-        total=total,
-        purchase_unit_price=price.purchase_unit_price,
+        unit_price=request.price.unit_price,
+        total=request.total,
+        purchase_unit_price=request.price.purchase_unit_price,
         unit_cost=sku.cost_price,
-        pay_method=pay_method,
+        pay_method=request.pay_method,
         hold=Order.Hold.REVIEW if verdict.held_for_review else Order.Hold.NONE,
         risk_outcome=verdict.outcome,
         risk_reasons=verdict.messages(),
@@ -357,30 +339,6 @@ def _order_create(
         idempotency_key=idempotency_key or None,
         expires_at=timezone.now() + conf.order_ttl(),
     )
-    changes = _Changes(order)
-    changes.opened(actor=actor, note=channel)
-    if pay_method == Order.PayMethod.WALLET and orderwrite.enabled():
-        _place_paid(order, changes=changes, actor=actor, uplines=uplines, on_delivered=on_delivered, answer=answer)
-        return order
-    order.save(force_insert=True)
-    codes, from_quota = _reserve(order=order, distributor=distributor, sku=sku, quantity=quantity)
-    if pay_method == Order.PayMethod.WALLET:
-        # Paid from the wallet at once: the order is new in this transaction (nobody else sees it, so
-        # it is not locked and read again) and the codes just claimed are delivered without a re-read.
-        _settle(
-            order,
-            changes=changes,
-            actor=actor,
-            note="wallet",
-            claimed=codes,
-            from_quota=from_quota,
-            uplines=uplines,
-            on_delivered=on_delivered,
-        )
-    else:
-        _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
-        changes.flush()
-    return order
 
 
 # --- Paying and delivering ------------------------------------------------------------------------
@@ -407,7 +365,8 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
         # The money came after the codes were released (expired): try to claim codes again.
         try:
             with transaction.atomic():
-                codes, from_quota = _reserve(order=order, distributor=order.distributor, sku=order.sku, quantity=order.quantity)
+                codes, from_quota = _claim(order)
+                stock.codes_hold(codes=codes, order_ref=order.number)
                 _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
         except (OutOfStock, DomainError):
             undeliverable = True
@@ -428,10 +387,9 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
     return Order.objects.get(pk=order.pk)
 
 
-def _sale_accounts(order: Order, *, shares, rows=None) -> dict:
-    """Every ledger account that paying this order moves, read in one query (or given as `rows` of
-    ledger.ACCOUNTS_SQL, read within orderwrite's statement)."""
-    return accounts_for(**_sale_accounts_wanted(order, shares=shares), rows=rows)
+def _sale_accounts(order: Order, *, shares) -> dict:
+    """Every ledger account that paying this order moves, read in one query."""
+    return accounts_for(**_sale_accounts_wanted(order, shares=shares))
 
 
 def _sale_accounts_wanted(order: Order, *, shares) -> dict:
@@ -490,71 +448,33 @@ def _settle(
     claimed: list[CardCode] | None = None,
     from_quota: bool = False,
     uplines: list[Distributor] | None = None,
-    on_delivered=None,
 ) -> None:
-    """A pending order (locked, or new in this transaction) is paid: the sale, its cost and the
-    commission are booked, and the codes delivered unless risk review holds the order.
-    `claimed`: codes claimed (reserved) for a new order in this transaction, whose items are not written yet."""
+    """A pending order (locked, or new in this transaction) is paid: the codes delivered unless risk review
+    holds the order, then the sale, its cost and the commission booked. `claimed`: codes just claimed for a
+    new order (catalog.allocation, still available), whose items are not written yet."""
     changes.move(S.PAID, actor=actor, note=note)
     deliver = order.hold != Order.Hold.REVIEW
     if claimed is not None:
         if deliver:
             _deliver(order, changes=changes, actor=actor, codes=claimed)
+        else:
+            stock.codes_hold(codes=claimed, order_ref=order.number)
         _items_add(order, claimed, from_quota=from_quota, state=OrderItem.State.DELIVERED if deliver else OrderItem.State.RESERVED)
     elif deliver:
         _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
     changes.flush()
     if deliver:
         notify.order_events(order=order, events=["order.paid", "order.delivered"])
-        if on_delivered is not None:
-            on_delivered(order)
     _book(order, actor=actor, uplines=uplines)
 
 
-def _place_paid(
-    order: Order, *, changes: _Changes, actor=None, uplines: list[Distributor] | None = None, on_delivered=None, answer=None
-) -> None:
-    """A new wallet order, placed, paid and (unless held) delivered with orderwrite's one statement,
-    then booked. Same rows, events and checks as order.save + _reserve + _settle."""
-    changes.move(S.PAID, actor=actor, note="wallet")
-    deliver = order.hold != Order.Hold.REVIEW
-    if deliver:
-        changes.move(S.DELIVERED, actor=actor)
-    user = _user(actor)
-    shares = commission_services.commission_shares(order=order, uplines=uplines)
-    written = orderwrite.order_create(
-        order=order,
-        events=changes.events,
-        deliver=deliver,
-        actor_id=user.pk if user else None,
-        webhooks=notify.webhook_payloads(order=order, events=["order.paid", "order.delivered"]) if deliver else [],
-        accounts=ledger_accounts_wanted(**_sale_accounts_wanted(order, shares=shares)),
-        answer=answer,
-    )
-    if written is None:
-        raise _KeyHeld()
-    changes.events, changes.fields = [], set()
-    if not written.codes:  # nothing was claimed; the caller's transaction takes the order row back
-        raise OutOfStock(sku=order.sku.code, wanted=order.quantity, found=written.available)
-    if written.from_quota:
-        channel_services.quota_draw(distributor=order.distributor, sku=order.sku, quantity=order.quantity, reference=order.number)
-    notify.deliveries_enqueue(written.webhook_ids)
-    if deliver:
-        order.delivered_codes = written.codes
-        if on_delivered is not None:
-            on_delivered(order)
-    _book(order, actor=actor, shares=shares, accounts=_sale_accounts(order, shares=shares, rows=written.account_rows))
-
-
-def _book(order: Order, *, actor=None, uplines: list[Distributor] | None = None, shares=None, accounts=None) -> None:
+def _book(order: Order, *, actor=None, uplines: list[Distributor] | None = None) -> None:
     """Book a paid order: the sale, its cost and the commission, in one batch (ledger.transfers_post),
     last in the transaction so the hot accounts (the platform's, the buyer's wallet) stay locked only
     for its last statements. An order is paid once (its status moved from pending under lock, or it is
     new), so its commission is new too."""
-    if shares is None:
-        shares = commission_services.commission_shares(order=order, uplines=uplines)
-    if accounts is None:
-        accounts = _sale_accounts(order, shares=shares)
+    shares = commission_services.commission_shares(order=order, uplines=uplines)
+    accounts = _sale_accounts(order, shares=shares)
     postings = [
         _sale_posting(order, accounts=accounts, actor=actor),
         _cost_posting(order, accounts=accounts),
@@ -566,15 +486,13 @@ def _book(order: Order, *, actor=None, uplines: list[Distributor] | None = None,
 
 
 def _deliver(order: Order, *, changes: _Changes, actor=None, codes: list[CardCode] | None = None, items=None) -> None:
-    """Reserved codes become the buyer's (sold); the order moves to delivered; a consumer is sent the
-    link. Either `codes` (claimed in this transaction, items written by the caller) or the live
+    """The order's codes become the buyer's (sold); the order moves to delivered; a consumer is sent the
+    link. Either `codes` (just claimed in this transaction, items written by the caller) or the live
     reserved `items`, whose state is moved here."""
     user = _user(actor)
     if codes is not None:
         stock.codes_sell(codes=codes, sku=order.sku, order_ref=order.number, actor=user)
         ids = [code.pk for code in codes]
-        # The API answers with these codes (revealed, audited) without reading them back.
-        order.delivered_codes = codes
     else:
         ids = [item.code_id for item in items]
         stock.codes_sell(ids=ids, sku=order.sku, order_ref=order.number, actor=user)
@@ -605,7 +523,7 @@ def order_deliver(*, order: Order, actor=None) -> Order:
 @transaction.atomic
 def order_hold_decide(*, reference: str, approved: bool, actor=None, note: str = "") -> Order | None:
     """Risk review decided on a held order: deliver it, or refund it (or cancel it when unpaid)."""
-    order = Order.objects.select_for_update().filter(number=reference).first()
+    order = lock_objects.orders_lock(number=reference).first()
     if order is None or order.hold != Order.Hold.REVIEW:
         return order
     order.hold = Order.Hold.APPROVED if approved else Order.Hold.REJECTED
@@ -649,7 +567,7 @@ def orders_expire(*, now=None, limit: int = 500) -> int:
     ids = list(Order.objects.filter(status=S.PENDING, expires_at__lt=now).order_by("pk").values_list("pk", flat=True)[:limit])
     for pk in ids:
         with transaction.atomic():
-            order = Order.objects.select_for_update(skip_locked=True).filter(pk=pk, status=S.PENDING, expires_at__lt=now).first()
+            order = lock_objects.orders_lock_free(pk=pk, status=S.PENDING, expires_at__lt=now).first()
             if order is None:
                 continue
             _release_reserved(order, reason="order expired")
@@ -755,7 +673,7 @@ def order_code_replace(*, item: OrderItem, actor, reason: str) -> OrderItem:
     if not reason.strip():
         raise SettlementError(_("Say why the code is replaced."), field="reason")
     order = _locked(item.order)
-    item = OrderItem.objects.select_for_update().select_related("code").get(pk=item.pk)
+    item = lock_objects.order_item_lock(item)
     if item.state != OrderItem.State.DELIVERED or item.code.status != CardCode.Status.SOLD:
         raise SettlementError(_("Only a delivered code that was not redeemed can be replaced."), field="item")
     new_ids = stock.codes_reserve(sku=order.sku, quantity=1, order_ref=order.number)

@@ -1,8 +1,8 @@
-"""Card-code moves made by orders: reserve from the pool, sell, release, void.
+"""Card-code moves made by orders: hold for an order, sell, release, void.
 
-Which codes an order gets is catalog's (catalog/allocation.py); every status change then goes through
-catalog's `code_status_change`, the one door for code transitions (it re-checks CardCode.TRANSITIONS on
-the locked rows and writes a CodeEvent per code).
+Which codes an order gets is catalog's (catalog.allocation.codes_claim: locked, status unchanged); every
+status change then goes through catalog's `code_status_change`, the one writer of a code's status and its
+CodeEvent rows (it re-checks CardCode.TRANSITIONS on the locked rows).
 """
 
 from django.utils import timezone
@@ -14,24 +14,19 @@ from catalog.services import code_status_change
 S = CardCode.Status
 
 
-CODE_FIELDS = allocation.CODE_FIELDS
-
-
 def codes_claim(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[CardCode]:
-    """Claim `quantity` available, unexpired codes of `sku` and reserve them (caller holds a transaction),
-    or raise OutOfStock. Returns the locked rows, read once with what delivery needs."""
-    codes = codes_pick(sku=sku, quantity=quantity, exclude_ids=exclude_ids)
-    code_status_change(
+    """Claim `quantity` available, unexpired codes of `sku` and reserve them for `order_ref` (caller holds a
+    transaction), or raise OutOfStock."""
+    codes = allocation.codes_claim(sku=sku, quantity=quantity, exclude_ids=exclude_ids)
+    return codes_hold(codes=codes, order_ref=order_ref)
+
+
+def codes_hold(*, codes: list[CardCode], order_ref: str) -> list[CardCode]:
+    """Codes just claimed (catalog.allocation.codes_claim, in this transaction) are reserved for an order
+    that is not delivered yet (awaiting payment or risk review)."""
+    return code_status_change(
         codes=codes, to_status=S.RESERVED, from_statuses=[S.AVAILABLE], reference=order_ref, order_ref=order_ref, locked=True
     )
-    return codes
-
-
-def codes_pick(*, sku: Sku, quantity: int, exclude_ids=()) -> list[CardCode]:
-    """Lock `quantity` available, unexpired codes of `sku` for this transaction, or raise OutOfStock.
-    Their status is not changed: the caller moves them (codes_claim, or an order's one-statement write).
-    Catalog allocates (catalog/allocation.py)."""
-    return allocation.codes_claim(sku=sku, quantity=quantity, exclude_ids=exclude_ids)
 
 
 def codes_reserve(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) -> list[int]:
@@ -40,8 +35,9 @@ def codes_reserve(*, sku: Sku, quantity: int, order_ref: str, exclude_ids=()) ->
 
 
 def codes_sell(*, ids=None, codes=None, sku: Sku, order_ref: str, actor=None) -> int:
-    """Reserved codes of an order become sold; a days-from-sale SKU's validity starts now. Pass `codes`
-    when they are the rows `codes_claim` returned in this transaction (not read again), else `ids`."""
+    """An order's codes become sold; a days-from-sale SKU's validity starts now. Either `codes`, just claimed
+    in this transaction (still available: they go through reserved, both steps recorded), or the `ids` of
+    codes reserved for the order."""
     also = {}
     if sku.validity_kind == Sku.ValidityKind.DAYS_FROM_SALE:
         also["expires_at"] = sku.expiry_for_sale(timezone.now())
@@ -49,7 +45,15 @@ def codes_sell(*, ids=None, codes=None, sku: Sku, order_ref: str, actor=None) ->
         if not codes:
             return 0
         code_status_change(
-            codes=codes, to_status=S.SOLD, from_statuses=[S.RESERVED], reference=order_ref, actor=actor, also=also, locked=True
+            codes=codes,
+            to_status=S.SOLD,
+            through=[S.RESERVED],
+            from_statuses=[S.AVAILABLE],
+            reference=order_ref,
+            order_ref=order_ref,
+            actor=actor,
+            also=also,
+            locked=True,
         )
         return len(codes)
     ids = list(ids or ())

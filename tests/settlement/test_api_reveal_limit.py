@@ -36,12 +36,7 @@ def test_the_codes_endpoint_refuses_past_the_hourly_reveal_limit(client, api, tr
     assert Api(client, tree.seller).get(f"/api/v1/orders/{number}/codes/").status_code == 429
 
 
-@pytest.mark.parametrize("one_statement", [True, False], ids=["orderwrite", "services"])
-def test_an_order_past_the_limit_stands_and_its_answer_withholds_the_codes(api, tree, monkeypatch, one_statement):
-    from settlement.services import orderwrite
-
-    if not one_statement:
-        monkeypatch.setattr(orderwrite, "enabled", lambda: False)
+def test_an_order_past_the_limit_stands_and_its_answer_withholds_the_codes(api, tree):
     settings_set(reveal_limit_per_hour=1)
     request = {"sku": tree.sku.code, "quantity": 2}
     # when: an order would open two codes with one allowed

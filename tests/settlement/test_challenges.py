@@ -9,10 +9,11 @@ from captcha.models import CaptchaStore
 from django.urls import reverse
 
 from riskcontrol.models import Channel, RiskRule
-from settlement.models import IdempotencyRecord, Order
+from settlement.models import Order
 from tests.riskcontrol.conftest import make_rule
 from tests.settlement.conftest import fund
 from tests.settlement.test_api import Api
+from voucherhub.core.models import IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
 

@@ -117,8 +117,8 @@ def test_a_checkout_sent_again_after_payment_goes_to_its_receipt(client, tree):
 
 
 def test_a_twin_that_missed_the_lookup_gets_the_first_order(tree, finance_user):
-    # Two submissions racing past the view's lookup both call order_place with key_checked=True: the write
-    # itself finds the order holding the key, and the wallet is debited once.
+    # Two submissions racing past the view's lookup both call order_place: the second finds the order holding
+    # the key, and the wallet is debited once.
     from settlement.services.orders import order_place
 
     fund(tree.seller, "500.00", actor=finance_user)
@@ -130,7 +130,6 @@ def test_a_twin_that_missed_the_lookup_gets_the_first_order(tree, finance_user):
             quantity=2,
             actor=tree.seller_user,
             idempotency_key="portal:" + "a" * 32 + ":x",
-            key_checked=True,
         )
         for _ in range(2)
     ]

@@ -25,7 +25,8 @@ import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
@@ -103,15 +104,11 @@ def idempotent_answer(
     each time); `reference_id` the row it is about, given back with a replay. `legacy_fingerprint()`: this
     request's fingerprint under the scheme of a record copied from before (see the module docstring)."""
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(scope=scope, key=key, fingerprint=fingerprint, status_code=0, response={})
-        except IntegrityError:
-            record = None  # held by a committed twin (a running one made the insert wait for it)
-        if record is not None:
+        record_id = _record_claim(scope=scope, key=key, fingerprint=fingerprint)
+        if record_id is not None:
             status_code, body, *rest = work()
             reference_id = rest[0] if rest else None
-            IdempotencyRecord.objects.filter(pk=record.pk).update(status_code=status_code, response=body, reference_id=reference_id)
+            IdempotencyRecord.objects.filter(pk=record_id).update(status_code=status_code, response=body, reference_id=reference_id)
             return Answer(status_code=status_code, body=body, replayed=False, reference_id=reference_id)
     stored = IdempotencyRecord.objects.filter(scope=scope, key=key).first()
     if stored is None:
@@ -121,6 +118,33 @@ def idempotent_answer(
     ):
         raise IdempotencyConflict(field=IDEMPOTENCY_HEADER)
     return Answer(status_code=stored.status_code, body=stored.response, replayed=True, reference_id=stored.reference_id)
+
+
+def _record_claim(*, scope: str, key: str, fingerprint: str) -> int | None:
+    """Insert the (scope, key) record, its answer still to come, in the caller's transaction; None when the key
+    is held by a committed twin (a running one makes the insert wait for it to end).
+
+    PostgreSQL: `INSERT … ON CONFLICT DO NOTHING RETURNING id`, one statement, where the ORM needs a
+    savepoint around its INSERT to survive the IntegrityError: two round trips less on every retryable write
+    (an API order went from 28 to 26 statements). Elsewhere the ORM in a savepoint."""
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    scope=scope, key=key, fingerprint=fingerprint, status_code=0, response={}, created_at=now
+                ).pk
+        except IntegrityError:
+            return None
+    table = connection.ops.quote_name(IdempotencyRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (scope, key, fingerprint, status_code, response, fingerprint_legacy, created_at)"
+            " VALUES (%s, %s, %s, 0, '{}'::jsonb, FALSE, %s) ON CONFLICT (scope, key) DO NOTHING RETURNING id",
+            [scope, key, fingerprint, now],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
 
 
 def idempotency_records_prune(*, scope_prefix: str, before) -> int:

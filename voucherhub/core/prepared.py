@@ -15,8 +15,11 @@ enough that psycopg never prepares on its own, so only these statements are prep
 PostgreSQL plan each of them once (`plan_cache_mode = force_generic_plan`: left to itself PostgreSQL keeps
 re-planning a long statement on every execution, which cost an order more than running it). Django's own
 queries bind on the client and are never prepared, so the setting reaches only the statements run here.
-A statement whose best plan depends on a value writes that value into its text instead of binding it
-(settlement/services/orderwrite.py: the SKU of the claim). PREPARED_STATEMENTS=False keeps every
+No value is ever written into a statement's text: every value is a bound parameter, so a statement is
+prepared once per connection whatever the values (issue 14 removed the order write that wrote its SKU and
+quantity into its text, one prepared statement per pair). A query whose best plan depends on its values
+(the code claim: how many codes a SKU has) is not run here: it stays an ORM query, planned on each
+execution with its values (catalog.allocation). PREPARED_STATEMENTS=False keeps every
 statement unprepared (a pooler in transaction mode that does not track prepared statements, such as
 PgBouncer before 1.21, needs that).
 """
