@@ -173,3 +173,33 @@ def test_api_codes_endpoint_audits_who_which_order_and_masked_hints_only(api, tr
     neighbour = Api(Client(), tree.other)
     assert neighbour.get(f"/api/v1/orders/{number}/codes/").status_code == 404
     assert AuditLog.objects.filter(action="code.reveal", id__gt=before).count() == 2
+
+
+def test_a_record_kept_by_settlement_before_issue_14_is_still_replayed(api, tree):
+    """settlement's own records were copied into core's table with their unkeyed SHA-256 fingerprint
+    (migration settlement 0010): a replay of such a key gets its order, another body under it a 409."""
+    import hashlib
+
+    from voucherhub.core.models import IdempotencyRecord
+
+    request = {"sku": tree.sku.code, "quantity": 1, "customer_ref": "OLD"}
+    first = api.post("/api/v1/orders/", request, idempotency_key="k-new")
+    number = first.json()["number"]
+    # given: a record as settlement kept it (its answer the order's number only, from before answers were kept)
+    old = hashlib.sha256(json.dumps(request, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    IdempotencyRecord.objects.create(
+        scope=f"api-order:{tree.seller.pk}",
+        key="k-old",
+        fingerprint=old,
+        fingerprint_legacy=True,
+        status_code=201,
+        response={"order": number},
+    )
+    # when: the same request under the old key, with a challenge answer this time (never part of the fingerprint)
+    replay = api.post("/api/v1/orders/", {**request, "challenge_key": "", "challenge_answer": ""}, idempotency_key="k-old")
+    # then: its order, with its codes, and nothing placed again
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+    assert replay.json()["number"] == number and replay.json()["codes"] == first.json()["codes"]
+    assert Order.objects.count() == 1
+    other = api.post("/api/v1/orders/", {**request, "quantity": 2}, idempotency_key="k-old")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_conflict"
