@@ -109,3 +109,21 @@ def test_the_fingerprint_is_cores_keyed_hmac_of_the_request(api_a, sku_a, shop_a
 
     expected = request_fingerprint(scope="redemption.redeem", body=json.dumps(data, cls=DjangoJSONEncoder).encode())
     assert IdempotencyRecord.objects.get().fingerprint == expected
+
+
+@pytest.mark.postgres
+def test_a_plain_redeem_is_a_short_list_of_statements(api_a, sku_a):
+    # given a terminal that has redeemed once (its credentials and the risk rules are warm)
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api_a.redeem({"code": factories.card_code(sku=sku_a)[1]})
+    _code, plaintext = factories.card_code(sku=sku_a)
+    # when it redeems a code
+    with CaptureQueriesContext(connection) as statements:
+        assert api_a.redeem({"code": plaintext}).status_code == 201
+    # then: the nonce; the idempotency claim; the code read, locked; catalog's status change with its event;
+    # the redemption; its attempt; the kept answer; the test's savepoint pair around the transaction (BEGIN and
+    # COMMIT in production). A new statement here is a cost on the busiest request: say why when raising it.
+    sql = [s["sql"] for s in statements.captured_queries]
+    assert len(sql) <= 9, "\n".join(sql)
