@@ -12,28 +12,14 @@ Last line: floor_ratio=<floor/raw> floor_per_s=<n> raw_updates_per_s=<n>
 """
 
 import argparse
-import json
 import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
 import redeem_throughput as common  # noqa: E402  (scratch database, keep-alive client, raw phase, CPU counters)
-
-# What a signed redeem carries besides the body (sizes as in the API; the floor app ignores them).
-HEADERS = {
-    "Content-Type": "application/json",
-    "X-VH-Key": "vht_" + "k" * 22,
-    "X-VH-Timestamp": "1764547200",
-    "X-VH-Nonce": "n" * 32,
-    "X-VH-Signature": "s" * 64,
-    "Idempotency-Key": "i" * 32,
-}
 
 
 def parse_args():
@@ -50,21 +36,6 @@ def parse_args():
         help="serve bench/floor_asgi.py with uvicorn's gunicorn worker instead (pip install 'uvicorn[standard]' first)",
     )
     return parser.parse_args()
-
-
-def floor_phase(port, slices, seconds):
-    done = [0] * len(slices)
-
-    def work(index, http, deadline):
-        for row_id in slices[index]:
-            status, _body = http.request("POST", "/", HEADERS, json.dumps({"id": row_id}).encode())
-            done[index] += status == 201
-            if time.perf_counter() >= deadline:
-                break
-        http.close()
-
-    elapsed = common.timed_threads(len(slices), seconds, work, setup=lambda _index: common.KeepAliveHttp(port))
-    return sum(done), elapsed
 
 
 def main() -> int:
@@ -86,38 +57,23 @@ def main() -> int:
     try:
         # The redeem benchmark's scratch database: migrated, with sold codes in catalog_cardcode (its indexes
         # and all). Both phases update rows of that table, as redeem_throughput.py's raw phase does.
-        _terminals, _plaintexts, ids = common.prepare(common.with_db(base, name), args.threads, int(10000 * args.seconds) + 5000)
+        _terminals, _plaintexts, ids = common.prepare(common.with_db(base, name), args.threads, int(2500 * args.seconds) + 2000)
         rows = len(ids)
         floor_ids, raw_ids = ids[: rows // 2], ids[rows // 2 :]
         port = common.free_port()
-        env = {**os.environ, "FLOOR_DATABASE_URL": db_url}
         app, worker_class = ("floor_app:application", args.worker_class)
         if args.asgi:
             app, worker_class = "floor_asgi:application", "uvicorn.workers.UvicornWorker"
-        command = [
-            str(common.VENV_BIN / "gunicorn"), app, "--chdir", str(ROOT / "bench"),
-            "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers), "--worker-class", worker_class,
-            "--threads", str(args.worker_threads), "--keep-alive", "30", "--log-level", "warning",
-        ]  # fmt: skip
-        server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-        deadline = time.time() + 30
-        while True:
-            try:
-                common.KeepAliveHttp(port, timeout=2).request("POST", "/", HEADERS, b'{"id": 0}')
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise SystemExit("gunicorn did not start") from None
-                time.sleep(0.2)
+        server = common.start_floor(common.with_db(base, name), port, args.workers, args.worker_threads, worker_class, app=app)
         floor_slices = [iter(floor_ids[i :: args.threads]) for i in range(args.threads)]
         raw_slices = [iter(raw_ids[i :: args.threads]) for i in range(args.threads)]
         conns = [psycopg.connect(db_url, autocommit=True) for _ in range(args.threads)]
-        floor_phase(port, [[next(it) for _ in range(50)] for it in floor_slices], 30)  # warm-up
+        common.floor_phase(port, [[next(it) for _ in range(50)] for it in floor_slices], 30, warn=False)  # warm-up
         floor_n = raw_n = 0
         floor_s = raw_s = server_cpu = 0.0
         for _round in range(args.rounds):
             before = common.cpu_seconds(server.pid)
-            n, s = floor_phase(port, floor_slices, args.seconds / args.rounds)
+            n, s = common.floor_phase(port, floor_slices, args.seconds / args.rounds)
             server_cpu += common.cpu_seconds(server.pid) - before
             floor_n, floor_s = floor_n + n, floor_s + s
             n, s = common.raw_phase(conns, raw_slices, args.seconds / args.rounds)
@@ -130,8 +86,7 @@ def main() -> int:
         print(f"floor_ratio={floor_rate / raw_rate:.3f} floor_per_s={floor_rate:.0f} raw_updates_per_s={raw_rate:.0f}")
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            common.stop(server)
         from django.db import connections
 
         connections.close_all()

@@ -1,4 +1,4 @@
-"""Redeem throughput through the signed API, against raw single-row UPDATEs on the same database.
+"""Redeem throughput through the signed API, against raw single-row UPDATEs and the bare HTTP floor.
 
     python bench/redeem_throughput.py [--threads 4] [--seconds 8] [--workers 2] [--worker-threads 4]
 
@@ -8,12 +8,17 @@
 2. Starts the app under gunicorn (production settings: DEBUG off; Redis cache when it answers) on a free port.
 3. API: `--threads` client threads, each with a keep-alive connection and its own terminal, redeem
    distinct codes with signed POST /api/v1/redemptions/ (a fresh Idempotency-Key each).
-4. Raw: the same number of psycopg connections run `UPDATE … SET status='redeemed' … WHERE id=%s
+4. Floor: bench/floor_app.py (a WSGI app without Django doing one prepared raw UPDATE by primary key) behind
+   gunicorn with the same settings, the same client and headers of a signed request's size: what any
+   Python endpoint on this stack can reach (bench/http_floor.py measures it alone).
+5. Raw: the same number of psycopg connections run `UPDATE … SET status='redeemed' … WHERE id=%s
    RETURNING id` on distinct rows (autocommit, like one redemption's commit).
-   3 and 4 alternate in `--rounds` rounds adding up to `--seconds` each, so both meet the same load.
-5. Contention check: 40 codes, each sent by every thread at once; exactly one redemption each must win.
-6. Prints details, then as the last line:
-   redeem_ratio=<api/raw> api_redeems_per_s=<n> raw_updates_per_s=<n> double_redeemed=<n>
+   3, 4 and 5 alternate in `--rounds` rounds adding up to `--seconds` each, so all meet the same load.
+6. Contention check: 40 codes, each sent by every thread at once; exactly one redemption each must win.
+7. Prints details, then as the last line:
+   redeem_ratio=<api/raw> redeem_vs_floor=<api/floor> api_redeems_per_s=<n> floor_per_s=<n>
+   raw_updates_per_s=<n> double_redeemed=<n>
+   The target is redeem_vs_floor >= 0.15 with double_redeemed=0 (issue 14; the raw ratio is context).
 
 The scratch database is dropped at the end (keep it with --keep).
 """
@@ -48,6 +53,9 @@ def parse_args():
     parser.add_argument("--codes", type=int, default=0, help="sold codes to prepare (default: enough for ~2500/s)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     parser.add_argument("--entry", choices=sorted(ENTRIES), default="api", help="the WSGI entry gunicorn serves")
+    parser.add_argument(
+        "--settings", default="", help="Django settings module of the API server (default: the entry's own; to compare a setting A/B)"
+    )
     return parser.parse_args()
 
 
@@ -85,7 +93,9 @@ def redis_url() -> str | None:
 
 
 def prepare(db_url: str, threads: int, codes: int):
-    """Migrate and fill the scratch database. Returns (terminals [(key, secret)], plaintext codes, raw row ids)."""
+    """Migrate and fill the scratch database. Returns (terminals [(key, secret)], plaintext codes, raw row ids).
+
+    The raw rows (6 per code) are sold codes of their own, for the raw and floor phases."""
     env = {**os.environ, "DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "voucherhub.settings"}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     os.environ.update({"DATABASE_URL": db_url, "DJANGO_SETTINGS_MODULE": "voucherhub.settings"})
@@ -139,7 +149,7 @@ def prepare(db_url: str, threads: int, codes: int):
                    now() + interval '30 days'
             FROM generate_series(1, %s) AS g
             """,
-            [sku.pk, raw_batch.pk, codes * 4],
+            [sku.pk, raw_batch.pk, codes * 6],
         )
         cursor.execute("ANALYZE catalog_cardcode")
     raw_ids = list(CardCode.objects.filter(batch=raw_batch).order_by("pk").values_list("pk", flat=True))
@@ -155,13 +165,20 @@ ENTRIES = {
 
 
 def start_gunicorn(
-    db_url: str, port: int, workers: int, worker_threads: int, cache_url: str | None, worker_class: str = "gthread", entry: str = "api"
+    db_url: str,
+    port: int,
+    workers: int,
+    worker_threads: int,
+    cache_url: str | None,
+    worker_class: str = "gthread",
+    entry: str = "api",
+    settings: str = "",
 ):
     app, settings_module = ENTRIES[entry]
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
-        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DJANGO_SETTINGS_MODULE": settings or settings_module,
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -200,6 +217,65 @@ def start_gunicorn(
             time.sleep(0.2)
     process.kill()
     raise SystemExit("gunicorn did not start")
+
+
+# What a signed redeem carries besides the body (sizes as in the API; the floor app ignores them).
+FLOOR_HEADERS = {
+    "Content-Type": "application/json",
+    "X-VH-Key": "vht_" + "k" * 22,
+    "X-VH-Timestamp": "1764547200",
+    "X-VH-Nonce": "n" * 32,
+    "X-VH-Signature": "s" * 64,
+    "Idempotency-Key": "i" * 32,
+}
+
+
+def start_floor(db_url: str, port: int, workers: int, worker_threads: int, worker_class: str = "gthread", app: str = ""):
+    """bench/floor_app.py (or `app`, "module:callable" in bench/) under gunicorn with the API's settings."""
+    env = {**os.environ, "FLOOR_DATABASE_URL": psycopg_url(db_url)}
+    command = [
+        str(VENV_BIN / "gunicorn"), app or "floor_app:application", "--chdir", str(ROOT / "bench"),
+        "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", worker_class,
+        "--threads", str(worker_threads), "--keep-alive", "30", "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    deadline = time.time() + 30
+    while True:
+        try:
+            KeepAliveHttp(port, timeout=2).request("POST", "/", FLOOR_HEADERS, b'{"id": 0}')
+            return server
+        except OSError:
+            if time.time() > deadline:
+                server.kill()
+                raise SystemExit("gunicorn (floor) did not start") from None
+            time.sleep(0.2)
+
+
+def floor_phase(port, slices, seconds, warn=True):
+    """Each thread posts its own row ids to the floor app until the time is up. Returns (done, seconds)."""
+    done = [0] * len(slices)
+
+    def work(index, http, deadline):
+        for row_id in slices[index]:
+            status, _body = http.request("POST", "/", FLOOR_HEADERS, json.dumps({"id": row_id}).encode())
+            done[index] += status == 201
+            if time.perf_counter() >= deadline:
+                break
+        else:
+            if warn:
+                print(f"floor thread {index} ran out of rows", file=sys.stderr)
+        http.close()
+
+    elapsed = timed_threads(len(slices), seconds, work, setup=lambda _index: KeepAliveHttp(port))
+    return sum(done), elapsed
+
+
+def stop(process) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 class NoDelayConnection(http.client.HTTPConnection):
@@ -450,34 +526,38 @@ def main():
     admin = psycopg.connect(psycopg_url(with_db(base, "postgres")), autocommit=True)
     admin.execute(f'CREATE DATABASE "{name}"')
     db_url = with_db(base, name)
-    process = None
+    process = floor = None
     try:
         codes_needed = args.codes or int(2500 * args.seconds) + 2000
         print(f"preparing {name}: {codes_needed} sold codes, {args.threads} terminals", flush=True)
         terminals, plaintexts, raw_ids = prepare(db_url, args.threads, codes_needed)
         cache_url = redis_url()
-        port = free_port()
-        process = start_gunicorn(db_url, port, args.workers, args.worker_threads, cache_url, args.worker_class, args.entry)
+        port, floor_port = free_port(), free_port()
+        process = start_gunicorn(db_url, port, args.workers, args.worker_threads, cache_url, args.worker_class, args.entry, args.settings)
+        floor = start_floor(db_url, floor_port, args.workers, args.worker_threads, args.worker_class)
         print(
-            f"gunicorn {args.worker_class} {args.workers}x{args.worker_threads} on :{port} ({args.entry} entry), "
+            f"gunicorn {args.worker_class} {args.workers}x{args.worker_threads} on :{port} ({args.entry} entry; floor :{floor_port}), "
             f"cache {'redis' if cache_url else 'local memory'}, "
             f"{os.cpu_count()} CPUs",
             flush=True,
         )
         contention_codes, timed_codes = plaintexts[:40], plaintexts[40:]
         api_slices = [iter(timed_codes[i :: args.threads]) for i in range(args.threads)]
+        floor_ids, raw_ids = raw_ids[: len(raw_ids) // 3], raw_ids[len(raw_ids) // 3 :]
+        floor_slices = [iter(floor_ids[i :: args.threads]) for i in range(args.threads)]
         raw_slices = [iter(raw_ids[i :: args.threads]) for i in range(args.threads)]
         raw_conns = [psycopg.connect(psycopg_url(db_url), autocommit=True) for _ in range(args.threads)]
         for conn in raw_conns:
             conn.execute("SELECT 1")
-        # warm-up: a few redemptions per terminal (imports, connections, first queries)
+        # warm-up: a few redemptions per terminal (imports, connections, first queries), a few floor requests
         api_phase(port, terminals, [[next(it) for _ in range(5)] for it in api_slices], 60, warn=False)
+        floor_phase(floor_port, [[next(it) for _ in range(20)] for it in floor_slices], 30, warn=False)
 
-        # The two measurements alternate in short rounds, so both meet the same background load.
-        redeemed = failed = raw_done = 0
-        api_elapsed = raw_elapsed = 0.0
+        # The three measurements alternate in short rounds, so all meet the same background load.
+        redeemed = failed = raw_done = floor_done = 0
+        api_elapsed = raw_elapsed = floor_elapsed = 0.0
         statuses: dict[int, int] = {}
-        server_cpu = client_cpu = api_pg_cpu = raw_client_cpu = raw_pg_cpu = 0.0
+        server_cpu = client_cpu = api_pg_cpu = raw_client_cpu = raw_pg_cpu = floor_cpu = 0.0
         for _round in range(args.rounds):
             postgres = PostgresCpu(admin, name)
             before, client_before = cpu_seconds(process.pid), time.process_time()
@@ -488,6 +568,11 @@ def main():
             redeemed, failed, api_elapsed = redeemed + ok, failed + bad, api_elapsed + elapsed
             for status, count in round_statuses.items():
                 statuses[status] = statuses.get(status, 0) + count
+            before = cpu_seconds(floor.pid)
+            done, elapsed = floor_phase(floor_port, floor_slices, args.seconds / args.rounds)
+            floor_cpu += cpu_seconds(floor.pid) - before
+            floor_done, floor_elapsed = floor_done + done, floor_elapsed + elapsed
+            postgres.lap()
             client_before = time.process_time()
             done, elapsed = raw_phase(raw_conns, raw_slices, args.seconds / args.rounds)
             raw_client_cpu += time.process_time() - client_before
@@ -496,11 +581,16 @@ def main():
         for conn in raw_conns:
             conn.close()
         api_rate = redeemed / api_elapsed
+        floor_rate = floor_done / floor_elapsed
         raw_rate = raw_done / raw_elapsed
         print(
             f"api: {redeemed} redeemed in {api_elapsed:.2f}s, {failed} failed {statuses}; "
             f"server CPU {1000 * server_cpu / max(redeemed, 1):.2f} ms per redeem "
             f"(client {1000 * client_cpu / max(redeemed, 1):.2f} ms, PostgreSQL {1000 * api_pg_cpu / max(redeemed, 1):.2f} ms)",
+            flush=True,
+        )
+        print(
+            f"floor: {floor_done} requests in {floor_elapsed:.2f}s, gunicorn CPU {1000 * floor_cpu / max(floor_done, 1):.2f} ms each",
             flush=True,
         )
         print(
@@ -517,17 +607,14 @@ def main():
             print(f"contention: {sum(1 for c in lost if wins[c] == 0)} codes were not redeemed at all", file=sys.stderr)
         doubles = double_redeemed(db_url)
         print(
-            f"redeem_ratio={api_rate / raw_rate:.3f} api_redeems_per_s={api_rate:.0f} raw_updates_per_s={raw_rate:.0f} "
-            f"double_redeemed={doubles}",
+            f"redeem_ratio={api_rate / raw_rate:.3f} redeem_vs_floor={api_rate / floor_rate:.3f} api_redeems_per_s={api_rate:.0f} "
+            f"floor_per_s={floor_rate:.0f} raw_updates_per_s={raw_rate:.0f} double_redeemed={doubles}",
             flush=True,
         )
     finally:
-        if process is not None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+        for server in (process, floor):
+            if server is not None:
+                stop(server)
         if not args.keep:
             from django.db import connections
 

@@ -1,26 +1,17 @@
-"""Terminal API: verify, redeem (Idempotency-Key), reverse (Idempotency-Key), list. Thin: services do the work.
-
-A redeem is the request a POS sends most. The plain case (signed, JSON in and out, a code or QR token without
-an amount) skips DRF's request machinery: see RedemptionListCreateApi.dispatch and docs/performance.md.
+"""Terminal API: verify, redeem (Idempotency-Key), reverse (Idempotency-Key), list. Thin: input serializer ->
+one service -> output.
 """
 
-import json
-
-from django.conf import settings
-from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.generics import GenericAPIView
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.utils.json import strict_constant
 
 from redemption import selectors, services
-from redemption.auth import IsTerminal, TerminalSignatureAuthentication, terminal_authenticate, terminal_of
-from voucherhub.core import apisign
+from redemption.auth import IsTerminal, TerminalSignatureAuthentication, terminal_of
 from voucherhub.core.api import IDEMPOTENCY_KEY_SCHEMA
 from voucherhub.core.errors import NotFound
 from voucherhub.core.net import client_ip
@@ -117,49 +108,12 @@ class RedemptionOutput(serializers.Serializer):
     reversed_at = serializers.DateTimeField(allow_null=True)
 
 
-# The text fields of RedemptionListCreateApi.InputSerializer and their max_length.
-_REDEEM_TEXT_FIELDS = (("code", 300), ("serial", 64), ("qr_token", 300), ("reference", 64))
-
-
-def redeem_input_quick(data) -> dict | None:
-    """What RedemptionListCreateApi.InputSerializer would validate `data` to, for the plain case only; else None.
-
-    Every POS redeem is the plain case: a JSON object whose text fields are ASCII strings within their lengths,
-    without amount or spend (or with null), naming a code or a QR token. Building a serializer (its fields are
-    deep-copied for every instance) costs more than the rest of the request's Python; this gives the same
-    validated data without it. Anything else returns None and goes to the serializer, which then decides and
-    words the error exactly as before (tests/redemption/test_api.py checks both agree).
-    """
-    if type(data) is not dict:
-        return None
-    validated = {}
-    for name, max_length in _REDEEM_TEXT_FIELDS:
-        if name not in data:
-            continue
-        value = data[name]
-        # CharField: strings only here (it also takes numbers), no NUL (nor surrogates: ASCII has none), trimmed.
-        if type(value) is not str or not value.isascii() or "\x00" in value:
-            return None
-        value = value.strip()
-        if len(value) > max_length:
-            return None
-        validated[name] = value
-    for name in ("amount", "spend"):
-        if name in data:
-            if data[name] is not None:
-                return None
-            validated[name] = None
-    if bool(validated.get("code")) == bool(validated.get("qr_token")):  # CodeEntryInput.validate
-        return None
-    return validated
-
-
 class TerminalApi(GenericAPIView):
     authentication_classes = [TerminalSignatureAuthentication]
     permission_classes = [IsTerminal]
 
     def caller(self, request) -> services.Caller:
-        return services.Caller.for_terminal(terminal_of(request), ip=client_ip(request), risk_read=request.user.cache_snapshot.get_many)
+        return services.Caller.for_terminal(terminal_of(request), ip=client_ip(request))
 
 
 def outcome_response(outcome: services.Outcome) -> Response:
@@ -251,87 +205,7 @@ class RedemptionVerifyApi(TerminalApi):
         return Response(self.OutputSerializer(body).data)
 
 
-_SIGNED_HEADERS = (apisign.META_KEY, apisign.META_TIMESTAMP, apisign.META_NONCE, apisign.META_SIGNATURE)
-_IDEMPOTENCY_KEY = apisign.meta_name("Idempotency-Key")
-_JSON_TYPES = frozenset({"application/json", "application/json; charset=utf-8", "application/json;charset=utf-8"})
-_ACCEPT_JSON = frozenset({"", "*/*", "application/json"})
-
-
-def redeem_input_direct(request) -> dict | None:
-    """The validated input of a redeem that may take the direct path, else None (DRF serves it as before).
-
-    Only what DRF would answer exactly the same way: all four signature headers, no query string (`?format=`),
-    an Accept that DRF's negotiation settles on JSON without options, a JSON body (DRF's strict parsing), and
-    input that redeem_input_quick accepts. Reads nothing but the request: deciding has no side effect."""
-    if not getattr(settings, "REDEMPTION_API_DIRECT", True):
-        return None
-    meta = request.META
-    if meta.get("QUERY_STRING") or meta.get("HTTP_ACCEPT", "").strip().lower() not in _ACCEPT_JSON:
-        return None
-    if meta.get("CONTENT_TYPE", "").strip().lower() not in _JSON_TYPES:
-        return None
-    if not all(meta.get(name) for name in _SIGNED_HEADERS):
-        return None
-    try:
-        data = json.loads(request.body.decode("utf-8"), parse_constant=strict_constant)
-    except ValueError:  # JSONDecodeError and UnicodeDecodeError: DRF words the parse error
-        return None
-    return redeem_input_quick(data)
-
-
 class RedemptionListCreateApi(TerminalApi):
-    @sensitive_variables()  # both paths (direct and DRF's post) hold the JSON body's code in locals below here
-    def dispatch(self, request, *args, **kwargs):
-        """A plain redeem (redeem_input_direct) runs without DRF's Request, negotiation and serializers.
-
-        It does what DRF would: the signature check (TerminalSignatureAuthentication; IsTerminal holds for what it
-        returns), the service, and the same response: JSON rendered by DRF's JSONRenderer with the view's
-        `Allow` and `Vary` headers. Every exception, a refused signature included, is answered by DRF's own
-        handle_exception and finalize_response, so error statuses, bodies and headers are DRF's.
-        """
-        validated = redeem_input_direct(request) if request.method == "POST" and self.direct_allowed() else None
-        if validated is None:
-            return super().dispatch(request, *args, **kwargs)
-        self.args, self.kwargs = args, kwargs
-        self.headers = self.default_response_headers
-        try:
-            principal, _credential = terminal_authenticate(request)
-            request.user = principal
-            caller = services.Caller.for_terminal(principal.terminal, ip=client_ip(request), risk_read=principal.cache_snapshot.get_many)
-            outcome = self.redeem(caller=caller, validated=validated, idempotency_key=request.META.get(_IDEMPOTENCY_KEY, ""))
-            response = HttpResponse(JSONRenderer().render(outcome.body), status=outcome.status_code, content_type=JSONRenderer.media_type)
-            if outcome.replayed:
-                response["Idempotent-Replayed"] = "true"
-            return self.finalize_response(request, response, *args, **kwargs)
-        except Exception as exc:
-            self.request = drf_request = self.initialize_request(request, *args, **kwargs)
-            self.format_kwarg = self.get_format_suffix(**kwargs)
-            drf_request.accepted_renderer, drf_request.accepted_media_type = self.perform_content_negotiation(drf_request)
-            return self.finalize_response(drf_request, self.handle_exception(exc), *args, **kwargs)
-
-    @classmethod
-    def direct_allowed(cls) -> bool:
-        """The direct path does what this DRF configuration does, and nothing more: signature authentication,
-        IsTerminal, no throttling, no versioning. Any other configuration (a throttle added to the DRF settings,
-        say) sends every request through DRF."""
-        return (
-            list(cls.authentication_classes) == [TerminalSignatureAuthentication]
-            and list(cls.permission_classes) == [IsTerminal]
-            and not cls.throttle_classes
-            and cls.versioning_class is None
-        )
-
-    @staticmethod
-    def redeem(*, caller: services.Caller, validated: dict, idempotency_key: str) -> services.Outcome:
-        return services.redemption_redeem(
-            caller=caller,
-            entry=CodeEntryInput.entry(validated),
-            idempotency_key=idempotency_key,
-            amount=validated.get("amount"),
-            spend=validated.get("spend"),
-            reference=validated.get("reference", ""),
-        )
-
     @extend_schema_serializer(component_name="RedemptionCreateInput")
     class InputSerializer(CodeEntryInput):
         amount = serializers.DecimalField(
@@ -354,14 +228,19 @@ class RedemptionListCreateApi(TerminalApi):
         parameters=[IDEMPOTENCY_HEADER],
         responses={201: RedemptionOutput, **TERMINAL_ERRORS, 409: ErrorSerializer, 422: ErrorSerializer, 429: ErrorSerializer},
     )
+    @sensitive_variables()  # the JSON body's code is in locals here: not in an error report
     def post(self, request):
-        validated = redeem_input_quick(request.data)
-        if validated is None:  # anything but the plain case: the serializer judges (and words the errors)
-            data = self.InputSerializer(data=request.data)
-            data.is_valid(raise_exception=True)
-            validated = data.validated_data
-        key = request.headers.get("Idempotency-Key", "")
-        return outcome_response(self.redeem(caller=self.caller(request), validated=validated, idempotency_key=key))
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = services.redemption_redeem(
+            caller=self.caller(request),
+            entry=CodeEntryInput.entry(data.validated_data),
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
+            amount=data.validated_data.get("amount"),
+            spend=data.validated_data.get("spend"),
+            reference=data.validated_data.get("reference", ""),
+        )
+        return outcome_response(outcome)
 
     @extend_schema(
         operation_id="redemptions_list",

@@ -1,19 +1,16 @@
 """Where redemption calls catalog's status service and riskcontrol's brute-force lockout.
 
 * catalog.services.code_status_change(codes=…, to_status=…, …): the one door for a code's status (it locks,
-  checks CardCode.TRANSITIONS and writes a CodeEvent). The redeem path's one-statement write (hotpath.py)
-  makes the same sold -> redeemed change with its CodeEvent and checks the same table.
+  checks CardCode.TRANSITIONS and writes a CodeEvent). Redeem (sold -> redeemed) and reverse
+  (redeemed -> sold) both go through it, in their own transaction.
 * riskcontrol.services.lockout_check / failure_record / success_record(terminal=, ip=, store=): sources are
   strings — a terminal's key id (or "clerk:<user id>" at the console), the address, the store's id.
-  `risk_keys(...)` names the cache keys lockout_check reads, so a signed request can read
-  them in the round trip that spends its nonce and hand them in as `read=` (voucherhub.core.apisign).
 * riskcontrol.services.risk_evaluate(ctx=RiskContext(action="redeem", ...)): the rules ops scope to
   redemptions (a blocklisted address, terminal or clerk; a velocity per store ...), see `redeem_screen`.
 """
 
 from catalog.models import CardCode
 from catalog.services import code_status_change
-from riskcontrol.protection import lockout_keys
 from riskcontrol.services import LockedOut, RiskBlocked, RiskContext, risk_evaluate
 from riskcontrol.services import failure_record as _failure_record
 from riskcontrol.services import lockout_check as _lockout_check
@@ -26,23 +23,14 @@ __all__ = [
     "failure_record",
     "lockout_check",
     "redeem_screen",
-    "risk_keys",
     "success_record",
-    "transition_allowed",
 ]
 
 
-def transition_allowed(from_status: str, to_status: str) -> bool:
-    """Catalog's rule for a status change, for a writer that makes the change in its own SQL."""
-    return to_status in CardCode.TRANSITIONS.get(from_status, set())
-
-
 def code_status_set(*, code: CardCode, to_status: str, actor=None, reference: str = "", reason: str = "") -> None:
-    """Move one code to `to_status` through catalog's service (it locks the row and writes the CodeEvent)."""
-    code_status_change(
-        codes=[code.pk], to_status=to_status, actor=actor, reference=reference[:64], reason=reason[:300], from_statuses=[code.status]
-    )
-    code.status = to_status
+    """Move one code (from the status it has here) to `to_status` through catalog's service, which locks the row,
+    writes the CodeEvent and updates `code` in place."""
+    code_status_change(codes=[code], to_status=to_status, actor=actor, reference=reference, reason=reason, from_statuses=[code.status])
 
 
 def _sources(terminal, ip, store) -> dict:
@@ -53,23 +41,16 @@ def _sources(terminal, ip, store) -> dict:
     }
 
 
-def lockout_check(*, terminal=None, ip: str | None = None, store=None, read=None) -> None:
-    """Raise LockedOut (429) when the terminal, the address or the store is locked out after failed attempts.
-
-    `read(keys) -> {key: value}`: where to read the cache keys (default: the cache), see risk_keys."""
-    _lockout_check(**_sources(terminal, ip, store), read=read)
+def lockout_check(*, terminal=None, ip: str | None = None, store=None) -> None:
+    """Raise LockedOut (429) when the terminal, the address or the store is locked out after failed attempts."""
+    _lockout_check(**_sources(terminal, ip, store))
 
 
 def failure_record(*, terminal=None, ip: str | None = None, store=None) -> None:
     _failure_record(**_sources(terminal, ip, store))
 
 
-def risk_keys(*, terminal=None, ip: str | None = None, store=None) -> list[str]:
-    """The cache keys that lockout_check reads for these sources."""
-    return lockout_keys(**_sources(terminal, ip, store))
-
-
-def success_record(*, terminal=None, ip: str | None = None, store=None, read=None) -> None:
+def success_record(*, terminal=None, ip: str | None = None, store=None) -> None:
     """A verification succeeded: riskcontrol forgets no failure for it (they decay with the window), so this
     costs nothing; kept as the one place the redeem path reports a success."""
     _success_record(**_sources(terminal, ip, store))

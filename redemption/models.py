@@ -281,26 +281,6 @@ class RedemptionAttempt(models.Model):
         return f"{self.kind} {self.outcome} {self.reason}".strip()
 
 
-class IdempotencyRecord(models.Model):
-    """The first answer to a (caller, Idempotency-Key): a replay gets it again, another body under the key a 409."""
-
-    scope = models.CharField(_("caller"), max_length=40)
-    key = models.CharField(_("idempotency key"), max_length=100)
-    request_hash = models.CharField(_("request fingerprint"), max_length=64)
-    status_code = models.PositiveSmallIntegerField(_("HTTP status"))
-    response = models.JSONField(_("response"))
-    redemption = models.ForeignKey(Redemption, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
-    created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
-
-    class Meta:
-        verbose_name = _("idempotency record")
-        verbose_name_plural = _("idempotency records")
-        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="redemption_idem_once")]
-
-    def __str__(self) -> str:
-        return f"{self.scope} {self.key}"
-
-
 # --- The holder's side --------------------------------------------------------------------------
 
 

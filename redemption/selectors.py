@@ -1,12 +1,13 @@
 """Reads of redemption for the console, the API, the holder's page, settlement's statements and dashboards."""
 
 import calendar
+import functools
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from redemption.models import (
     HolderLink,
     Merchant,
     MerchantClerk,
+    MerchantSkuPrice,
     Redemption,
     RedemptionAttempt,
     ReminderSent,
@@ -63,6 +65,40 @@ def today() -> date:
 
 
 # --- Clerks ------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1024)
+def codes_for_merchant(*, merchant_id: int) -> QuerySet:
+    """Card codes with their `.sku` and what a verify or redeem at this merchant judges them by:
+    `.settlement_price` (this merchant's price for the SKU, or None) and `.reminded` (an expiry reminder
+    was sent for the code). One query for a code (lock_objects.code_locked locks it).
+
+    Kept per merchant in the process (never evaluated itself: every use filters a clone): building the two
+    annotations costs about as much CPU as the query they are part of, 1.5 of the redeem's ~9 ms measured
+    on the benchmark machine (docs/performance.md, issue 14)."""
+    price = MerchantSkuPrice.objects.filter(merchant_id=merchant_id, sku_id=OuterRef("sku_id")).values("settlement_price")[:1]
+    reminder = ReminderSent.objects.filter(code_id=OuterRef("pk"), outcome=ReminderSent.Outcome.SENT)
+    return CardCode.objects.select_related("sku").annotate(settlement_price=Subquery(price), reminded=Exists(reminder))
+
+
+def code_of_merchant(*, merchant_id: int, blind_index: str | None = None, code_id: int | None = None) -> CardCode | None:
+    """One code of codes_for_merchant, by blind index or id, or None."""
+    return code_from(codes_for_merchant(merchant_id=merchant_id), blind_index=blind_index, code_id=code_id)
+
+
+def code_from(codes: QuerySet, *, blind_index: str | None, code_id: int | None) -> CardCode | None:
+    """The code of `codes` with this blind index (or id), or None."""
+    lookup = {"blind_index": blind_index} if blind_index is not None else {"pk": code_id}
+    try:
+        return codes.get(**lookup)  # get(), not first(): no ORDER BY to compile for a unique key
+    except CardCode.DoesNotExist:
+        return None
+
+
+def code_balance(code: CardCode) -> Decimal:
+    """A stored-value code's balance: its face value until first used."""
+    remaining = CodeBalance.objects.filter(code_id=code.pk).values_list("remaining", flat=True).first()
+    return remaining if remaining is not None else code.sku.face_value
 
 
 def clerk_for(user) -> MerchantClerk | None:

@@ -1,27 +1,33 @@
 """Writes of redemption: merchants, terminals and clerks; verify, redeem and reverse.
 
-Redeem and reverse hold under concurrency the same way: the card code row is locked first
-(`SELECT … FOR UPDATE`), its state re-read on the locked copy, and everything the request writes
-(status, balance, redemption, attempt, idempotency answer) commits in one transaction. Two terminals
-on one code queue on the row lock; the second one then reads `redeemed` and is told where and when.
+Redeem and reverse hold under concurrency the same way (the check/do split): `redemption_check` /
+`reverse_check` lock the card code row first (lock_objects.py owns the order), and the state is judged
+on the locked copy; `redemption_do` / `reverse_do` then write, expecting that lock. Everything a request
+writes commits in one transaction: the idempotency answer (voucherhub.core.idempotency), the code's
+status and its event (catalog's code_status_change), the balance, the redemption and the attempt row.
+Two terminals on one code queue on the row lock; the second one then reads `redeemed` and is told
+where and when.
 """
 
+import json
 import secrets
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 from catalog import codegen, vault
 from catalog.codetext import text_code_guard
 from catalog.models import CardCode, Sku
-from redemption import conf, hotpath, idempotency, integrations, rules, tokens
+from redemption import conf, integrations, lock_objects, rules, selectors, tokens
 from redemption.models import (
     CodeBalance,
     CodeHolding,
@@ -36,7 +42,8 @@ from redemption.models import (
 )
 from voucherhub.core import sealing
 from voucherhub.core.audit import audit_record
-from voucherhub.core.errors import Conflict, DomainError, NotFound
+from voucherhub.core.errors import DomainError, NotFound
+from voucherhub.core.idempotency import idempotency_key_checked, idempotent_answer, request_fingerprint
 from voucherhub.core.money import ZERO, money
 
 TERMINAL_SECRET_PURPOSE = "terminal-secret"
@@ -184,24 +191,10 @@ class Caller:
     clerk: object = None
     ip: str | None = None
     store_ids: frozenset[int] | None = field(default=None)  # stores this caller may see; None: every store of the merchant
-    # Where the brute-force checks read their cache keys (integrations.risk_keys): a terminal's signed request read
-    # them while it spent its nonce (apisign.CacheSnapshot.get_many); None: from the cache.
-    risk_read: Callable[[list[str]], dict] | None = field(default=None, compare=False)
 
     @classmethod
-    def for_terminal(cls, terminal: Terminal, *, ip: str | None = None, risk_read=None) -> "Caller":
-        return cls(
-            merchant=terminal.store.merchant,
-            store=terminal.store,
-            channel=Redemption.Channel.API,
-            terminal=terminal,
-            ip=ip or None,
-            risk_read=risk_read,
-        )
-
-    def risk_keys(self) -> list[str]:
-        """The cache keys the brute-force checks of this caller read (see risk_read)."""
-        return integrations.risk_keys(terminal=self.source, ip=self.ip, store=self.store)
+    def for_terminal(cls, terminal: Terminal, *, ip: str | None = None) -> "Caller":
+        return cls(merchant=terminal.store.merchant, store=terminal.store, channel=Redemption.Channel.API, terminal=terminal, ip=ip or None)
 
     @classmethod
     def for_clerk(cls, clerk: MerchantClerk, *, store: Store, ip: str | None = None) -> "Caller":
@@ -254,7 +247,6 @@ class Outcome:
     redemption: Redemption | None = None
     refusal: rules.Refusal | None = None
     replayed: bool = False
-    answer_stored: bool = False  # the work already kept its answer under the idempotency key
 
     @property
     def ok(self) -> bool:
@@ -276,9 +268,16 @@ class Found:
 
 
 def code_find(*, entry: CodeEntry, merchant: Merchant, lock: bool = False) -> Found:
-    """Resolve typed or scanned input to a card code (locked when `lock`), without judging it yet.
+    """Resolve typed or scanned input to a card code, without judging it yet. `lock`: the code is locked for
+    the caller's transaction (lock_objects.code_locked), as redeem needs it.
 
-    The code comes with `.sku`, `.settlement_price` (this merchant's) and `.reminded` (see hotpath.code_fetch)."""
+    The code comes with `.sku`, `.settlement_price` (this merchant's) and `.reminded` (selectors.codes_for_merchant)."""
+
+    def fetch(**lookup) -> CardCode | None:
+        if lock:
+            return lock_objects.code_locked(merchant_id=merchant.pk, **lookup)
+        return selectors.code_of_merchant(merchant_id=merchant.pk, **lookup)
+
     text = entry.text
     if tokens.is_qr_token(text):
         try:
@@ -288,7 +287,7 @@ def code_find(*, entry: CodeEntry, merchant: Merchant, lock: bool = False) -> Fo
             claim, expired = tokens.qr_claim(text, max_age=10**10), True
         if claim is None:
             return Found(refusal=rules.Refusal(RefusalReason.BAD_TOKEN), via_qr=True)
-        code = hotpath.code_fetch(merchant_id=merchant.pk, code_id=claim.code_id, lock=lock)
+        code = fetch(code_id=claim.code_id)
         # The holding is checked after the code row is locked: a gift (which locks the code) cannot slip between.
         if code is None or not CodeHolding.objects.filter(pk=claim.holding_id, code_id=claim.code_id, active=True).exists():
             return Found(refusal=rules.Refusal(RefusalReason.BAD_TOKEN), via_qr=True)
@@ -299,11 +298,11 @@ def code_find(*, entry: CodeEntry, merchant: Merchant, lock: bool = False) -> Fo
     normalized = vault.normalize(text)
     if not (MIN_CODE_LENGTH <= len(normalized) <= MAX_CODE_LENGTH) or not normalized.isprintable():
         return Found(refusal=rules.Refusal(RefusalReason.MALFORMED))
-    code = hotpath.code_fetch(merchant_id=merchant.pk, blind_index=vault.blind_index_of(normalized), lock=lock)
+    code = fetch(blind_index=vault.blind_index_of(normalized))
     if code is None:
         canonical = codegen.canonical(normalized)  # a generated code typed with I/L/O for 1/0
         if canonical != normalized:
-            code = hotpath.code_fetch(merchant_id=merchant.pk, blind_index=vault.blind_index_of(canonical), lock=lock)
+            code = fetch(blind_index=vault.blind_index_of(canonical))
     if code is None:
         looks_generated = len(codegen.canonical(normalized)) == codegen.RANDOM_SYMBOLS + 1
         reason = RefusalReason.MALFORMED if looks_generated and not codegen.is_valid(normalized) else RefusalReason.UNKNOWN_CODE
@@ -320,14 +319,6 @@ def _redeemed_where(code: CardCode) -> tuple[str, datetime] | None:
     return (str(last.store), last.created_at) if last else None
 
 
-def _balance_of(code: CardCode) -> Decimal:
-    """A stored-value code's balance as read by code_find (its face value until first used)."""
-    remaining = getattr(code, "balance_remaining", None)
-    if remaining is None and not hasattr(code, "balance_remaining"):
-        remaining = CodeBalance.objects.filter(code_id=code.pk).values_list("remaining", flat=True).first()
-    return remaining if remaining is not None else code.sku.face_value
-
-
 def _judge(*, found: Found, caller: Caller, now, amount=None, spend=None, check_amount=True) -> tuple[rules.Refusal | None, Decimal | None]:
     """(refusal or None, balance for stored value). A QR expiry is told only to the code's own merchant."""
     code = found.code
@@ -338,7 +329,7 @@ def _judge(*, found: Found, caller: Caller, now, amount=None, spend=None, check_
         return rules.Refusal(RefusalReason.OTHER_MERCHANT), None
     if found.refusal:
         return found.refusal, None
-    balance = _balance_of(code) if sku.is_stored_value and code.status == CardCode.Status.SOLD else None
+    balance = selectors.code_balance(code) if sku.is_stored_value and code.status == CardCode.Status.SOLD else None
     redeemed_where = _redeemed_where(code) if code.status == CardCode.Status.REDEEMED else None
     refusal = rules.code_refusal(
         code=code,
@@ -377,7 +368,7 @@ def _attempt(*, kind: str, caller: Caller, refusal=None, code=None, redemption=N
 def _lockout_or_raise(*, caller: Caller, kind: str) -> None:
     """Refuse a locked-out terminal, address or store before any lookup (the refusal is recorded too)."""
     try:
-        integrations.lockout_check(terminal=caller.source, ip=caller.ip, store=caller.store, read=caller.risk_read)
+        integrations.lockout_check(terminal=caller.source, ip=caller.ip, store=caller.store)
     except integrations.LockedOut:
         _attempt(kind=kind, caller=caller, refusal=rules.Refusal(RefusalReason.LOCKED_OUT))
         raise
@@ -399,7 +390,7 @@ def _risk_screen(*, caller: Caller, key: str, amount: Decimal | None) -> None:
 def _risk_feedback(*, caller: Caller, refusal: rules.Refusal | None) -> None:
     """Probing refusals (unknown, foreign, malformed, bad token) count towards the brute-force lockout."""
     if refusal is None:
-        integrations.success_record(terminal=caller.source, ip=caller.ip, store=caller.store, read=caller.risk_read)
+        integrations.success_record(terminal=caller.source, ip=caller.ip, store=caller.store)
     elif refusal.is_probe:
         integrations.failure_record(terminal=caller.source, ip=caller.ip, store=caller.store)
 
@@ -443,7 +434,7 @@ def redemption_verify(
     _attempt(kind=RedemptionAttempt.Kind.VERIFY, caller=caller, refusal=refusal, code=code, via_qr=found.via_qr, now=now)
     _risk_feedback(caller=caller, refusal=refusal)
     if code is not None and balance is None and code.sku.is_stored_value:
-        balance = ZERO if code.status == CardCode.Status.REDEEMED else _balance_of(code)
+        balance = ZERO if code.status == CardCode.Status.REDEEMED else selectors.code_balance(code)
     return Verification(
         valid=refusal is None,
         refusal=refusal,
@@ -451,6 +442,49 @@ def redemption_verify(
         balance=balance,
         redeemed_where=_redeemed_where(code) if code is not None and code.status == CardCode.Status.REDEEMED else None,
     )
+
+
+# --- Idempotency: voucherhub.core.idempotency, one record per (caller, key) ------------------------------
+
+
+def _fingerprint(action: str, data: dict) -> str:
+    """The keyed HMAC of a redeem's or reverse's canonical request (core's one scheme). The action is part of
+    it: redeem and reverse share a caller's keys, and one key names one request."""
+    return request_fingerprint(scope=f"redemption.{action}", body=json.dumps(data, cls=DjangoJSONEncoder).encode())
+
+
+def _legacy_fingerprint(action: str, data: dict) -> str:
+    """How redemption hashed a request before its records moved to core (migration 0002 copied them with
+    this hash and `fingerprint_legacy` set): core asks for it only when it meets such a record, so a retry of
+    a request answered before the move still gets its first answer. Those records age out after
+    REDEMPTION_IDEMPOTENCY_DAYS (tasks.idempotency_records_prune); then this function can go."""
+    canonical = json.dumps({"action": action, **data}, sort_keys=True, default=str, ensure_ascii=False)
+    return salted_hmac("redemption.idempotency", canonical, algorithm="sha256").hexdigest()
+
+
+def _answered(*, caller: Caller, key: str, action: str, data: dict, work: Callable[[], Outcome]) -> Outcome:
+    """Run `work()` once per (caller, key) in one transaction with its answer kept (core's idempotent_answer);
+    a replay gets the first answer, another request under the key IdempotencyConflict (409)."""
+    ran: list[Outcome] = []
+
+    def run() -> tuple[int, dict, int | None]:
+        outcome = work()
+        ran.append(outcome)
+        return outcome.status_code, outcome.body, outcome.redemption.pk if outcome.redemption else None
+
+    answer = idempotent_answer(
+        scope=f"redemption:{caller.scope}",
+        key=key,
+        fingerprint=_fingerprint(action, data),
+        work=run,
+        legacy_fingerprint=lambda: _legacy_fingerprint(action, data),
+    )
+    if not answer.replayed:
+        return ran[0]
+    redemption = None
+    if answer.reference_id is not None:
+        redemption = Redemption.objects.select_related("code", "sku", "store__merchant", "terminal").filter(pk=answer.reference_id).first()
+    return Outcome(status_code=answer.status_code, body=answer.body, redemption=redemption, replayed=True)
 
 
 # --- Redeem ------------------------------------------------------------------------------------------------
@@ -493,42 +527,6 @@ def redemption_payload(redemption: Redemption) -> dict:
     }
 
 
-def _replayed(replay: idempotency.Replay) -> Outcome:
-    redemption = None
-    if replay.redemption_id:
-        redemption = Redemption.objects.select_related("code", "sku", "store__merchant", "terminal").get(pk=replay.redemption_id)
-    return Outcome(status_code=replay.status_code, body=replay.response, redemption=redemption, replayed=True)
-
-
-def _with_idempotency(*, caller: Caller, key: str, request_hash: str, work, atomic: bool = True) -> Outcome:
-    """Run `work()` (which returns an Outcome) with its answer kept under the key (by `work` itself when it says so).
-
-    `atomic`: run the work in one transaction (reverse); redeem manages its own (one statement, see hotpath).
-    A twin under the same key that got there first makes the key's unique constraint fail here: its answer
-    is the answer, and nothing of this run stays."""
-    try:
-        # Inside someone else's transaction (a test, a batch) a savepoint keeps a failed write from poisoning it.
-        with transaction.atomic() if atomic or transaction.get_connection().in_atomic_block else nullcontext():
-            outcome = work()
-            if not outcome.answer_stored:
-                idempotency.answer_store(
-                    scope=caller.scope,
-                    key=key,
-                    request_hash=request_hash,
-                    status_code=outcome.status_code,
-                    response=outcome.body,
-                    redemption=outcome.redemption,
-                )
-    except IntegrityError as exc:
-        if not idempotency.is_key_race(exc, scope=caller.scope, key=key):
-            raise
-        replay = idempotency.replay_for(scope=caller.scope, key=key, request_hash=request_hash)
-        if replay is None:
-            raise
-        return _replayed(replay)
-    return outcome
-
-
 def redemption_redeem(
     *,
     caller: Caller,
@@ -538,73 +536,80 @@ def redemption_redeem(
     spend: Decimal | None = None,
     reference: str = "",
 ) -> Outcome:
-    """Use a code at the caller's store: single-use codes whole, stored-value codes by `amount` of their balance."""
-    key = idempotency.key_checked(idempotency_key)
+    """Use a code at the caller's store: single-use codes whole, stored-value codes by `amount` of their balance.
+
+    A refusal by the code's rules is an answer (4xx, kept under the key like a success); a lockout, a risk
+    block or a bad key raise and keep nothing."""
+    key = idempotency_key_checked(idempotency_key)
     # A scanner aimed at the wrong field puts the code into the receipt number. Short references cost nothing here.
     text_code_guard(text=reference, field="reference")
     amount = money(amount) if amount is not None else None
     spend = money(spend) if spend is not None else None
-    request_hash = idempotency.fingerprint(
-        "redeem",
-        {
-            "store": caller.store.pk,
-            "code": entry.code,
-            "serial": entry.serial,
-            "qr": entry.qr_token,
-            "amount": amount,
-            "spend": spend,
-            "ref": reference,
-        },
-    )
-    # No look-up of the key first: a replay runs into the key's unique constraint when it writes, keeps nothing
-    # and answers with what is stored (see _with_idempotency). That keeps the common case one query shorter.
     _lockout_or_raise(caller=caller, kind=RedemptionAttempt.Kind.REDEEM)
     _risk_screen(caller=caller, key=key, amount=amount)
-    answer = {"scope": caller.scope, "key": key, "request_hash": request_hash}
+    request = {"store": caller.store.pk, "code": entry.code, "serial": entry.serial, "qr": entry.qr_token}
+    request |= {"amount": amount, "spend": spend, "ref": reference}
 
     def work() -> Outcome:
-        # A QR token names a holding that a gift may be retiring: read the code locked, in a transaction, so the
-        # holding check and the write see the same state. A typed code needs no lock: the write is guarded.
-        locked = tokens.is_qr_token(entry.text)
-        for _round in range(REDEEM_ROUNDS):
-            with transaction.atomic() if locked else nullcontext():
-                outcome = _redeem_once(
-                    caller=caller, entry=entry, amount=amount, spend=spend, reference=reference, answer=answer, lock=locked
-                )
-            if outcome is not None:
-                return outcome
-        raise Conflict(_("This code is being used right now: try again."))
+        checked = redemption_check(caller=caller, entry=entry, amount=amount, spend=spend)
+        if checked.refusal:
+            return _refused(caller=caller, checked=checked)
+        return redemption_do(caller=caller, checked=checked, amount=amount, spend=spend, reference=reference)
 
-    outcome = _with_idempotency(caller=caller, key=key, request_hash=request_hash, work=work, atomic=False)
+    outcome = _answered(caller=caller, key=key, action="redeem", data=request, work=work)
     if not outcome.replayed:
         _risk_feedback(caller=caller, refusal=outcome.refusal)
     return outcome
 
 
-def _redeem_once(*, caller: Caller, entry: CodeEntry, amount, spend, reference: str, answer: dict, lock: bool) -> Outcome | None:
-    """Read, judge, write. None when the code changed between the read and the (guarded) write."""
-    now = timezone.now()
-    found = code_find(entry=entry, merchant=caller.merchant, lock=lock)
-    refusal, balance = _judge(found=found, caller=caller, now=now, amount=amount, spend=spend)
-    if refusal:
-        body = refusal_body(refusal)
-        with transaction.atomic():
-            visible = refusal.public_reason != RefusalReason.NOT_VALID_HERE
-            _attempt(
-                kind=RedemptionAttempt.Kind.REDEEM,
-                caller=caller,
-                refusal=refusal,
-                code=found.code if visible else None,
-                via_qr=found.via_qr,
-                now=now,
-            )
-            idempotency.answer_store(**answer, status_code=refusal.status, response=body)
-        return Outcome(status_code=refusal.status, body=body, refusal=refusal, answer_stored=True)
+@dataclass
+class Checked:
+    """A code found (locked) and judged for a redemption at the caller's store, at `now`."""
 
-    code = found.code
+    found: Found
+    refusal: rules.Refusal | None
+    balance: Decimal | None
+    now: datetime
+
+    @property
+    def code(self) -> CardCode | None:
+        return self.found.code
+
+
+def redemption_check(*, caller: Caller, entry: CodeEntry, amount: Decimal | None, spend: Decimal | None) -> Checked:
+    """Find the code with its row locked for the caller's transaction and judge it: redemption_do may write
+    only while that lock is held. Two terminals on one code queue on the lock; the second one reads the code
+    as the first left it (used up: refused with where and when)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise transaction.TransactionManagementError("redemption_check locks the code: call it in a transaction")
+    now = timezone.now()
+    found = code_find(entry=entry, merchant=caller.merchant, lock=True)
+    refusal, balance = _judge(found=found, caller=caller, now=now, amount=amount, spend=spend)
+    return Checked(found=found, refusal=refusal, balance=balance, now=now)
+
+
+def _refused(*, caller: Caller, checked: Checked) -> Outcome:
+    refusal = checked.refusal
+    visible = refusal.public_reason != RefusalReason.NOT_VALID_HERE
+    code = checked.code if visible else None
+    _attempt(kind=RedemptionAttempt.Kind.REDEEM, caller=caller, refusal=refusal, code=code, via_qr=checked.found.via_qr, now=checked.now)
+    return Outcome(status_code=refusal.status, body=refusal_body(refusal), refusal=refusal)
+
+
+def redemption_do(*, caller: Caller, checked: Checked, amount: Decimal | None, spend: Decimal | None, reference: str) -> Outcome:
+    """Write the redemption of a code that redemption_check locked and accepted, in the same transaction: the
+    balance taken (stored value), the code moved to `redeemed` through catalog when used up, the redemption
+    and its attempt row."""
+    code, now = checked.code, checked.now
     sku = code.sku
     used = amount if sku.is_stored_value else sku.face_value
-    redemption = Redemption(
+    balance_after = _balance_take(code=code, amount=used, now=now) if sku.is_stored_value else None
+    if balance_after is None or balance_after == ZERO:
+        where = f"{caller.merchant.code}/{caller.store.code}"
+        integrations.code_status_set(
+            code=code, to_status=CardCode.Status.REDEEMED, actor=caller.actor, reference="redemption", reason=where
+        )
+    redemption = Redemption.objects.create(
         code=code,
         sku=sku,
         merchant=caller.merchant,
@@ -614,44 +619,26 @@ def _redeem_once(*, caller: Caller, entry: CodeEntry, amount, spend, reference: 
         channel=caller.channel,
         amount=used,
         spend=spend,
-        balance_after=money(balance - used) if sku.is_stored_value else None,
+        balance_after=balance_after,
         amount_owed=amount_owed(sku=sku, amount=used, settlement_price=code.settlement_price),
         reference=(reference or "")[:64],
         after_reminder=bool(code.reminded),
         created_at=now,
     )
-    attempt = {
-        "created_at": now,
-        "kind": RedemptionAttempt.Kind.REDEEM,
-        "outcome": RedemptionAttempt.Outcome.OK,
-        "reason": "",
-        "channel": caller.channel,
-        "merchant_id": caller.merchant.pk,
-        "store_id": caller.store.pk,
-        "terminal_id": caller.terminal.pk if caller.terminal else None,
-        "clerk_id": caller.clerk.pk if caller.clerk else None,
-        "ip": caller.ip,
-        "code_id": code.pk,
-        "via_qr": found.via_qr,
-    }
-    event = {
-        "actor_id": caller.clerk.pk if caller.clerk else None,
-        "reference": "redemption",
-        "reason": f"{caller.merchant.code}/{caller.store.code}"[:300],
-    }
-    # The answer is built once: the write stores it with the id and balance it learns, and so does the response.
-    payload = redemption_payload(redemption)
-    written = hotpath.redemption_write(
-        code=code,
-        redemption=redemption,
-        attempt=attempt,
-        answer={**answer, "status_code": 201, "created_at": now},
-        event=event,
-        payload=payload,
-    )
-    if not written:
-        return None
-    return Outcome(status_code=201, body=hotpath.answer_body(payload, redemption), redemption=redemption, answer_stored=True)
+    _attempt(kind=RedemptionAttempt.Kind.REDEEM, caller=caller, code=code, redemption=redemption, via_qr=checked.found.via_qr, now=now)
+    return Outcome(status_code=201, body=redemption_payload(redemption), redemption=redemption)
+
+
+def _balance_take(*, code: CardCode, amount: Decimal, now) -> Decimal:
+    """Take `amount` off a stored-value code's balance (its face value until first used); the new balance.
+    The caller holds the code's lock (lock_objects), so the balance read here is the one written."""
+    balance = CodeBalance.objects.filter(code_id=code.pk).first()
+    if balance is None:
+        balance = CodeBalance(code_id=code.pk, initial=code.sku.face_value, remaining=code.sku.face_value)
+    balance.remaining = money(balance.remaining - amount)
+    balance.updated_at = now
+    balance.save()
+    return balance.remaining
 
 
 # --- Reverse -------------------------------------------------------------------------------------------------
@@ -664,32 +651,31 @@ def reversal_window(merchant: Merchant) -> timedelta:
 
 def redemption_reverse(*, caller: Caller, redemption_id: int, idempotency_key: str, reason: str = "") -> Outcome:
     """Undo a redemption of the caller's own merchant within its window; reversing twice changes nothing."""
-    key = idempotency.key_checked(idempotency_key)
+    key = idempotency_key_checked(idempotency_key)
     text_code_guard(text=reason, field="reason")  # a clerk typing the code into the reason would store it
-    request_hash = idempotency.fingerprint("reverse", {"redemption": int(redemption_id), "reason": reason or ""})
-    replay = idempotency.replay_for(scope=caller.scope, key=key, request_hash=request_hash)
-    if replay is not None:
-        return _replayed(replay)
     target = Redemption.objects.filter(pk=redemption_id).only("pk", "merchant_id", "store_id", "code_id").first()
     if target is None or not caller.may_see(target):
         raise NotFound(_("No such redemption."))
 
     def work() -> Outcome:
-        return _reverse_locked(caller=caller, redemption_id=target.pk, code_id=target.code_id, reason=reason)
+        return reverse_do(caller=caller, redemption=reverse_check(redemption=target), reason=reason)
 
-    return _with_idempotency(caller=caller, key=key, request_hash=request_hash, work=work)
+    return _answered(caller=caller, key=key, action="reverse", data={"redemption": target.pk, "reason": reason or ""}, work=work)
 
 
-def _reverse_locked(*, caller: Caller, redemption_id: int, code_id: int, reason: str) -> Outcome:
+def reverse_check(*, redemption: Redemption) -> Redemption:
+    """Lock the code of `redemption`, then the redemption (lock_objects' order, as redeem), for reverse_do;
+    returns the locked redemption with its locked code."""
+    code = lock_objects.code_locked(merchant_id=redemption.merchant_id, code_id=redemption.code_id)
+    locked = lock_objects.redemption_locked(redemption_id=redemption.pk)
+    locked.code = code
+    return locked
+
+
+def reverse_do(*, caller: Caller, redemption: Redemption, reason: str) -> Outcome:
+    """Reverse `redemption`, which reverse_check locked with its code in the caller's transaction."""
     now = timezone.now()
-    # Lock order as in redeem: the code first, then its redemption.
-    code = CardCode.objects.select_related("sku").select_for_update(of=("self",)).get(pk=code_id)
-    redemption = (
-        Redemption.objects.select_related("code", "sku", "store__merchant", "terminal")
-        .select_for_update(of=("self",))
-        .get(pk=redemption_id)
-    )
-    redemption.code = code
+    code = redemption.code
     if redemption.status == Redemption.Status.REVERSED:
         return Outcome(status_code=200, body=redemption_payload(redemption), redemption=redemption)
     window = reversal_window(redemption.store.merchant)  # read now, not from a cached caller
@@ -698,14 +684,11 @@ def _reverse_locked(*, caller: Caller, redemption_id: int, code_id: int, reason:
         _attempt(kind=RedemptionAttempt.Kind.REVERSE, caller=caller, refusal=refusal, code=code, redemption=redemption, now=now)
         return Outcome(status_code=refusal.status, body=refusal_body(refusal), refusal=refusal)
 
-    actor = caller.actor
     if code.sku.is_stored_value:
-        balance = CodeBalance.objects.select_for_update().get(code_id=code.pk)
-        balance.remaining = money(balance.remaining + redemption.amount)
-        balance.save(update_fields=["remaining", "updated_at"])
+        CodeBalance.objects.filter(code_id=code.pk).update(remaining=F("remaining") + redemption.amount, updated_at=now)
     if code.status == CardCode.Status.REDEEMED:
         integrations.code_status_set(
-            code=code, to_status=CardCode.Status.SOLD, actor=actor, reference="reversal", reason=f"redemption #{redemption.pk}"
+            code=code, to_status=CardCode.Status.SOLD, actor=caller.actor, reference="reversal", reason=f"redemption #{redemption.pk}"
         )
     redemption.status = Redemption.Status.REVERSED
     redemption.reversed_at = now
@@ -715,7 +698,7 @@ def _reverse_locked(*, caller: Caller, redemption_id: int, code_id: int, reason:
     redemption.save(update_fields=["status", "reversed_at", "reversed_by_terminal", "reversed_by", "reverse_reason"])
     _attempt(kind=RedemptionAttempt.Kind.REVERSE, caller=caller, code=code, redemption=redemption, now=now)
     audit_record(
-        actor=actor,
+        actor=caller.actor,
         action="redemption.reverse",
         obj=redemption,
         ip=caller.ip,

@@ -5,8 +5,8 @@ from datetime import timedelta
 from django.utils import timezone
 
 from redemption import conf
-from redemption.models import IdempotencyRecord
 from redemption.reminders import reminders_send
+from voucherhub.core.idempotency import idempotency_records_prune as _records_prune
 
 SCHEDULES = [
     # (name, function, schedule type, minutes)
@@ -21,9 +21,8 @@ def expiry_reminders_send() -> str:
 
 
 def idempotency_records_prune() -> int:
-    cutoff = timezone.now() - timedelta(days=conf.idempotency_days())
-    deleted, _rows = IdempotencyRecord.objects.filter(created_at__lt=cutoff).delete()
-    return deleted
+    """Forget redeem and reverse keys older than REDEMPTION_IDEMPOTENCY_DAYS (core's records of redemption's scopes)."""
+    return _records_prune(scope_prefix="redemption:", before=timezone.now() - timedelta(days=conf.idempotency_days()))
 
 
 def schedules_ensure() -> None:

@@ -15,10 +15,6 @@ every request reads the lockout keys there, with one more key, LOADED, that says
 lockout. A Redis restart or flush loses that key with the others, and the next check reloads the lockouts
 that are still running from PostgreSQL (one query) before it answers; the key also expires every minute. A failure counts its sources'
 failures of the window in PostgreSQL, so a flush loses no failure either.
-
-A caller that reads the cache anyway before the check (the signed API spends its nonce there) can read the
-lockout keys in the same round trip: `lockout_keys(...)` names them and `lockout_check(..., read=snapshot.get_many)`
-takes their values from that read instead of asking the cache again.
 """
 
 import math
@@ -85,11 +81,11 @@ def _lock_set(kind: str, value: str, *, now: float, period: int) -> None:
     cache.set(_lock_key(kind, value), until, timeout=period)
 
 
-def _check_locks(pairs: list[tuple[str, str]], read=None) -> None:
+def _check_locks(pairs: list[tuple[str, str]]) -> None:
     if not pairs:
         return
     keys = [_lock_key(kind, value) for kind, value in pairs]
-    found = (read or cache.get_many)([*keys, LOADED])
+    found = cache.get_many([*keys, LOADED])
     now = counters.clock()
     if not found.get(LOADED):  # the cache lost its lockouts (restart, flush): reload them from the database
         reloaded = locks_reload(now=now)
@@ -99,17 +95,9 @@ def _check_locks(pairs: list[tuple[str, str]], read=None) -> None:
         raise LockedOut(retry_after=math.ceil(remaining))
 
 
-def lockout_keys(*, terminal=None, ip=None, store=None) -> list[str]:
-    """The cache keys lockout_check(terminal=, ip=, store=) reads."""
-    return [*(_lock_key(kind, value) for kind, value in _sources(terminal, ip, store)), LOADED]
-
-
-def lockout_check(*, terminal=None, ip=None, store=None, read=None) -> None:
-    """Raise LockedOut when any of the given sources is locked out (retry_after: seconds left).
-
-    `read(keys) -> {key: value}` reads the lockout keys (default: cache.get_many), for a caller that read them
-    already in another round trip (see the module's docstring)."""
-    _check_locks(_sources(terminal, ip, store), read=read)
+def lockout_check(*, terminal=None, ip=None, store=None) -> None:
+    """Raise LockedOut when any of the given sources is locked out (retry_after: seconds left)."""
+    _check_locks(_sources(terminal, ip, store))
 
 
 def _stored(kind: str, value: str) -> str | None:

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from catalog import codegen
 from catalog.models import CardCode, CodeEvent
-from redemption.models import IdempotencyRecord, Redemption, RedemptionAttempt
+from redemption.models import Redemption, RedemptionAttempt
 from tests import factories
+from voucherhub.core.models import IdempotencyRecord
 
 pytestmark = pytest.mark.django_db
 
@@ -182,7 +183,7 @@ def test_fingerprint_does_not_store_the_code(api_a, sku_a):
     import json
 
     naive = hashlib.sha256(json.dumps({"code": plaintext}).encode()).hexdigest()
-    assert record.request_hash != naive
+    assert record.scope.startswith("redemption:terminal:") and record.fingerprint != naive
     assert plaintext not in json.dumps(record.response)
 
 

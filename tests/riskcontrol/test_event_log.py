@@ -192,3 +192,32 @@ def test_a_refused_api_order_keeps_its_event_after_its_transaction_rolled_back(c
     assert not Order.objects.filter(distributor=tree.seller).exists()
     event = RiskEvent.objects.get(distributor_id=tree.seller.pk)
     assert (event.outcome, event.action) == (action, "purchase")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_blocked_redemptions_event_is_committed_when_the_service_returns():
+    # given a rule that blocks every redemption from one address (the redeem screen runs outside any transaction)
+    from redemption import services as redemption_services
+    from riskcontrol.errors import RiskBlocked
+    from riskcontrol.models import Dimension
+    from tests import factories
+    from tests.redemption.conftest import shop_make
+    from tests.riskcontrol.conftest import make_list
+
+    shop = shop_make("风控店")
+    sku = factories.SkuFactory(allowed_merchant_ids=[shop.merchant.pk])
+    _code, plaintext = factories.card_code(sku=sku)
+    risk_list = make_list(dimension=Dimension.IP, values=["203.0.113.9"], name="no ip")
+    make_rule(kind=RiskRule.Kind.BLOCKLIST, applies_to="redeem", risk_list=risk_list, score=100, name="no ip")
+    caller = redemption_services.Caller.for_terminal(shop.terminal, ip="203.0.113.9")
+    entry = redemption_services.CodeEntry(code=plaintext)
+
+    # when the terminal's redeem is refused
+    with pytest.raises(RiskBlocked):
+        redemption_services.redemption_redeem(caller=caller, entry=entry, idempotency_key="blocked-1")
+
+    # then its event is already committed (seen from another connection): nothing waits for the end of a
+    # request, a thread or a buffer, so a worker killed now loses nothing
+    event = RiskEvent.objects.get(action="redeem")
+    with _second_connection() as other:
+        assert event.outcome == Outcome.BLOCK and _committed(other, RiskEvent, event.pk)

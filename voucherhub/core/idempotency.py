@@ -145,3 +145,10 @@ def _record_claim(*, scope: str, key: str, fingerprint: str) -> int | None:
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def idempotency_records_prune(*, scope_prefix: str, before) -> int:
+    """Forget the records of scopes starting with `scope_prefix` created before `before`; the number deleted.
+    Each app decides how long its keys replay (redemption: REDEMPTION_IDEMPOTENCY_DAYS)."""
+    deleted, _by_model = IdempotencyRecord.objects.filter(scope__startswith=scope_prefix, created_at__lt=before).delete()
+    return deleted
