@@ -32,8 +32,9 @@ FOREIGN_DATE = {
 # The words of every table cell, badge, list item and definition, split at the separators pages use.
 CELL_WORDS = """() => Array.from(document.querySelectorAll('main td, main dd, main li, main .badge, main option'))
   .flatMap(el => el.innerText.split(/[·→|\\n]/)).map(t => t.trim()).filter(Boolean)"""
-TOO_WIDE = """() => {
-  const width = window.innerWidth;
+# Measured against the device's width, never window.innerWidth: a phone widens its layout viewport (and
+# innerWidth with it) to a page that does not fit, which would hide the very overflow looked for.
+TOO_WIDE = """width => {
   const wide = Array.from(document.querySelectorAll('body *')).filter(el => {
     const box = el.getBoundingClientRect();
     if (box.width === 0 || box.right <= width + 1) return false;
@@ -43,7 +44,7 @@ TOO_WIDE = """() => {
     }
     return true;
   }).map(el => el.tagName.toLowerCase() + (el.dataset.testid ? '[' + el.dataset.testid + ']' : '') + '.' + el.className);
-  return {scroll: document.documentElement.scrollWidth, width, wide: wide.slice(0, 5)};
+  return {scroll: Math.max(document.documentElement.scrollWidth, window.innerWidth), width, wide: wide.slice(0, 5)};
 }"""
 
 
@@ -91,7 +92,7 @@ def iso_timestamp(page) -> str | None:
 
 def too_wide(page, width: int) -> str | None:
     """Why the page is wider than the window (the document's width and the first elements past the edge), or None."""
-    layout = page.evaluate(TOO_WIDE)
+    layout = page.evaluate(TOO_WIDE, width)
     if layout["scroll"] > layout["width"] or layout["wide"]:
         return f"wider than the {width}px window ({layout['scroll']}px): {layout['wide']}"
     return None
