@@ -37,7 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import http_floor  # noqa: E402  (the floor's phase and headers)
 import redeem_throughput as common  # noqa: E402  (shared helpers: scratch database, gunicorn, keep-alive client)
 
 
@@ -213,7 +212,7 @@ def start_floor(db_url: str, port: int, workers: int, worker_threads: int):
     deadline = time.time() + 30
     while True:
         try:
-            common.KeepAliveHttp(port, timeout=2).request("POST", "/", http_floor.HEADERS, b'{"id": 0}')
+            common.KeepAliveHttp(port, timeout=2).request("POST", "/", common.FLOOR_HEADERS, b'{"id": 0}')
             return server
         except OSError:
             if time.time() > deadline:
@@ -246,7 +245,7 @@ def main() -> int:
         floor_slices = [iter(floor_ids[i :: args.threads]) for i in range(args.threads)]
         # warm up every worker (imports, connections, rule snapshot)
         api_phase(port, key_id, secret, sku, args.threads, 1.0, [], {})
-        http_floor.floor_phase(floor_port, [[next(it) for _ in range(50)] for it in floor_slices], 30)
+        common.floor_phase(floor_port, [[next(it) for _ in range(50)] for it in floor_slices], 30)
         conns = [psycopg.connect(common.psycopg_url(db_url), autocommit=True) for _ in range(args.threads)]
         api_n = raw_n = floor_n = 0
         api_s = raw_s = floor_s = 0.0
@@ -261,7 +260,7 @@ def main() -> int:
                 client_cpu += time.process_time() - client_before
                 api_pg_cpu += postgres.lap()
                 api_n, api_s = api_n + n, api_s + s
-                n, s = http_floor.floor_phase(floor_port, floor_slices, per_round)
+                n, s = common.floor_phase(floor_port, floor_slices, per_round)
                 floor_n, floor_s = floor_n + n, floor_s + s
                 postgres.lap()
                 client_before = time.process_time()
