@@ -6,7 +6,8 @@ import pytest
 
 from catalog.models import Product
 from settlement.models import Order
-from tests.browser.conftest import PHONE, follow
+from tests.browser.conftest import DESKTOP, PHONE, follow
+from tests.browser.pagecheck import internal_words, iso_timestamp, stored_values, too_wide
 from tests.settlement.conftest import tree_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -31,20 +32,25 @@ def watch_errors(page) -> list[str]:
 
 
 def fits(page) -> None:
-    """Nothing on the page is wider than the phone."""
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.evaluate("window.innerWidth"), f"{page.url} scrolls sideways: {width}px"
+    """Nothing on the page is wider than the device (measured against its width, not innerWidth, which a phone
+    widens to a page that does not fit); no stored internal value read as a word; no ISO timestamp."""
+    wide = too_wide(page, page.viewport_size["width"])
+    assert wide is None, f"{page.url} scrolls sideways: {wide}"
+    shown = internal_words(page, stored_values("settlement", "channels", "redemption"))
+    assert not shown, f"{page.url}: internal values shown: {shown}"
+    assert iso_timestamp(page) is None, f"{page.url}: an ISO timestamp: {iso_timestamp(page)}"
 
 
 @pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
-def test_a_consumer_buys_on_a_phone_and_lands_on_the_receipt_then_the_code_page(new_page, live_server, settings, locale):
+@pytest.mark.parametrize("device", [PHONE, DESKTOP], ids=["390px", "1366px"])
+def test_a_consumer_buys_on_a_phone_and_lands_on_the_receipt_then_the_code_page(new_page, live_server, settings, locale, device):
     settings.SITE_URL = live_server.url  # the private link points at the site's public address
     tree = tree_make()
     Product.objects.filter(pk=tree.sku.product_id).update(category=Product.Category.COFFEE)
     tree.storefront.support_contact = "WeChat: xiaodian-kefu-service-desk"
     tree.storefront.save()
     words = TEXT[locale]
-    page = new_page(device=PHONE, locale=locale)
+    page = new_page(device=device, locale=locale)
     errors = watch_errors(page)
 
     # the storefront: a product card with its placeholder picture and stock state, a footer
