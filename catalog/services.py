@@ -314,23 +314,32 @@ def code_status_change(
         columns={**({"order_ref": order_ref} if order_ref is not None else {}), **(also or {})},
     )
     if connection.vendor == "postgresql":
-        if isinstance(codes, QuerySet):
-            # The caller's filter is re-checked on each row as it is locked (a row that changed meanwhile drops out).
-            ids = list(codes.select_for_update().order_by("pk").values_list("pk", flat=True))
-        else:
-            ids = sorted({c.pk if isinstance(c, CardCode) else int(c) for c in codes})
-        rows = _status_change_sql(ids, change) if ids else []
-        found = {row[0]: row for row in rows}
-        if not isinstance(codes, QuerySet) and len(found) != len(ids):
-            raise NotFound(_("Some of the selected card codes do not exist."))
-        _refusal_raise(change, Counter(row[1] for row in rows if row[1] not in allowed))
-        if given:
-            return _moved_in_place(given, {pk: row[1] for pk, row in found.items()}, change)
-        return [
-            _loaded(id=pk, sku_id=sku_id, batch_id=batch_id, hint=hint, serial=serial, before=before, change=change)
-            for pk, before, sku_id, batch_id, hint, serial in rows
-        ]
-    # The ORM fallback: lock, check, update, then the events in one batch.
+        return _status_change_postgresql(codes, change, given)
+    return _status_change_orm(codes, change, given)
+
+
+def _status_change_postgresql(codes, change: "_StatusChange", given: list[CardCode]) -> list[CardCode]:
+    """code_status_change on PostgreSQL: lock, check, update and the events in one statement."""
+    if isinstance(codes, QuerySet):
+        # The caller's filter is re-checked on each row as it is locked (a row that changed meanwhile drops out).
+        ids = list(codes.select_for_update().order_by("pk").values_list("pk", flat=True))
+    else:
+        ids = sorted({c.pk if isinstance(c, CardCode) else int(c) for c in codes})
+    rows = _status_change_sql(ids, change) if ids else []
+    found = {row[0]: row for row in rows}
+    if not isinstance(codes, QuerySet) and len(found) != len(ids):
+        raise NotFound(_("Some of the selected card codes do not exist."))
+    _refusal_raise(change, Counter(row[1] for row in rows if row[1] not in change.allowed))
+    if given:
+        return _moved_in_place(given, {pk: row[1] for pk, row in found.items()}, change)
+    return [
+        _loaded(id=pk, sku_id=sku_id, batch_id=batch_id, hint=hint, serial=serial, before=before, change=change)
+        for pk, before, sku_id, batch_id, hint, serial in rows
+    ]
+
+
+def _status_change_orm(codes, change: "_StatusChange", given: list[CardCode]) -> list[CardCode]:
+    """code_status_change elsewhere (SQLite, `make run`): lock, check, update, then the events in one batch."""
     with transaction.atomic():
         locked_rows = list(
             _codes_queryset(codes).select_for_update().order_by("pk").only("id", "sku_id", "batch_id", "hint", "status", "serial")
@@ -338,15 +347,15 @@ def code_status_change(
         if not isinstance(codes, QuerySet):
             if len(locked_rows) != len({c.pk if isinstance(c, CardCode) else int(c) for c in codes}):
                 raise NotFound(_("Some of the selected card codes do not exist."))
-        _refusal_raise(change, Counter(code.status for code in locked_rows if code.status not in allowed))
+        _refusal_raise(change, Counter(code.status for code in locked_rows if code.status not in change.allowed))
         ids = [code.pk for code in locked_rows]
         for start in range(0, len(ids), LOCK_CHUNK):
             CardCode.objects.filter(pk__in=ids[start : start + LOCK_CHUNK]).update(
-                status=to_status, status_changed_at=change.now, **change.columns
+                status=change.steps[-1], status_changed_at=change.now, **change.columns
             )
         events = []
         for code in locked_rows:
-            for before, after in pairwise([code.status, *steps]):
+            for before, after in pairwise([code.status, *change.steps]):
                 events.append(
                     CodeEvent(
                         code_id=code.pk,
