@@ -71,7 +71,13 @@ def upstream_for(simulator):
         upstream.secrets_set(api_secret=f"secret-{n}", callback_secret=f"callback-{n}")
         upstream.save()
         UpstreamProduct.objects.create(
-            upstream=upstream, sku=sku, their_product_id=product_id, face_value=sku.face_value, cost=cost, position=position, retries=retries
+            upstream=upstream,
+            sku=sku,
+            their_product_id=product_id,
+            face_value=sku.face_value,
+            cost=cost,
+            position=position,
+            retries=retries,
         )
         return upstream
 
