@@ -126,7 +126,7 @@ class SupplierSimulator:
         self._server = _Server((self.host, self.port), _Handler)
         self._server.simulator = self
         self.port = self._server.server_address[1]
-        self._spawn(self._server.serve_forever, "sim-http")
+        self._spawn(lambda: self._server.serve_forever(poll_interval=0.05), "sim-http")
         self._spawn(self._timer_loop, "sim-timer")
         for index in range(self.callback_workers):
             self._spawn(self._callback_loop, f"sim-callback-{index}")
