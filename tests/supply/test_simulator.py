@@ -208,3 +208,57 @@ def test_another_process_configures_and_reads_it_over_http(simulator):
     assert requests.get(f"{base}/summary", timeout=3).json()["by_state"] == {"failed": 1}
     requests.post(f"{base}/reset", timeout=3)
     assert requests.get(f"{base}/summary", timeout=3).json()["orders"] == 0
+
+
+# --- the demo and the command ---------------------------------------------------------------------------------------
+@pytest.mark.django_db
+def test_the_demo_upstreams_open_accounts_the_adapters_can_use(simulator):
+    from supply import demo
+    from supply.models import Upstream
+
+    demo.seed(out=type("Out", (), {"write": lambda self, text: None})())
+    demo.seed(out=type("Out", (), {"write": lambda self, text: None})())  # twice: nothing doubles
+    assert Upstream.objects.count() == 3
+    for upstream in Upstream.objects.all():  # point them at this test's simulator instead of :8900
+        upstream.base_url = upstream.base_url.replace(demo.SIMULATOR_URL, simulator.url)
+        upstream.save(update_fields=["base_url"])
+
+    setups = demo.simulator_accounts(base_url=simulator.url)
+    for setup in setups:
+        simulator.account(setup["app_key"], secret=setup["secret"], callback_secret=setup["callback_secret"], balance=setup["balance"])
+
+    assert sorted(len(setup["products"]) for setup in setups) == [2, 3, 3]
+    for upstream in Upstream.objects.all():
+        assert adapter_for(upstream.protocol).balance(upstream.connection()) == upstream.balance
+
+
+def test_the_command_serves_until_sigterm():
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_supplier_simulator", "--port", str(port), "--no-upstreams"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                assert requests.get(f"http://127.0.0.1:{port}/_sim/health", timeout=1).json() == {"ok": True}
+                break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the simulator did not answer")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    assert "Supplier simulator stopped." in output
