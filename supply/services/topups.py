@@ -9,6 +9,8 @@ Rules that keep a buyer from being topped up twice:
   calls happen outside any transaction (lock, decide, commit, call, lock again, record).
 """
 
+import logging
+import time
 from collections import Counter
 from datetime import datetime
 
@@ -32,6 +34,7 @@ from voucherhub.core.audit import audit_record
 Status = Topup.Status
 Source = TopupEvent.Source
 PENDING_SAFETY_NET_SECONDS = 60
+logger = logging.getLogger("supply")
 
 
 # --- small helpers ----------------------------------------------------------------------------------------
@@ -348,15 +351,23 @@ def _topups_due(now: datetime, limit: int) -> list[int]:
 
 def topups_poll(*, now: datetime | None = None, limit: int = 200) -> int:
     """The poller (every minute): query the open attempts that are due (lost callbacks, timeouts) and start
-    the next attempt of top-ups whose failover delay passed. Returns how many it handled."""
+    the next attempt of top-ups whose failover delay passed, `limit` at a time until none is due or the run's
+    budget (SUPPLY_POLL_BUDGET_SECONDS) is spent. One row that fails is logged and retried on a later run.
+    Returns how many it handled."""
     now = now or timezone.now()
+    deadline = time.monotonic() + conf.poll_budget_seconds()
     handled = 0
-    for attempt_id in _attempts_due(now, limit):
-        attempt_query(attempt_id=attempt_id, now=now)
-        handled += 1
-    for topup_id in _topups_due(now, limit):
-        topup_submit(topup_id=topup_id)
-        handled += 1
+    while time.monotonic() < deadline:
+        batch = [(attempt_query, {"attempt_id": pk, "now": now}) for pk in _attempts_due(now, limit)]
+        batch += [(topup_submit, {"topup_id": pk}) for pk in _topups_due(now, limit)]
+        if not batch:
+            break
+        for service, kwargs in batch:
+            try:
+                service(**kwargs)
+            except Exception:  # one supplier's or row's trouble must not stall every other top-up
+                logger.exception("supply poller: %s(%s) failed", service.__name__, kwargs)
+            handled += 1
     return handled
 
 
