@@ -1,12 +1,28 @@
 """The top-up state machine: request, submit, query, failover, exhaustion, the hold queue.
 
+    PENDING --submit A1--> SUBMITTED --"processing"--> PROCESSING --success--> SUCCESS  (final)
+                              |                          ^      --partial--> PARTIAL  (final)
+          timeout, 5xx, "exists"                         |
+                              v                          |
+                           UNKNOWN --query with backoff--+  (or straight to a final answer)
+
+        confirmed failure of An (failed, no balance, not found after the submit window):
+            next product of the chain with tries left -> SUBMITTED (A<n+1>)   [after SUPPLY_FAILOVER_DELAY_SECONDS;
+                                                                              at once after "no balance"]
+            chain exhausted -> FAILED (policy REFUND, final)  or  ON_HOLD (policy HOLD)
+        ON_HOLD --ops resubmit to an upstream--> SUBMITTED;  ON_HOLD --ops refund--> FAILED
+
 Rules that keep a buyer from being topped up twice:
 - one attempt at a time per top-up, each under its own number `<reference>-A<n>`;
 - an attempt whose fate we do not know (timeout, unreadable answer, "number exists", "not found" inside the
   submit window) is queried, with backoff, until the supplier says something final; only a confirmed
   failure lets the next attempt start;
+- a final attempt never moves again: duplicate and out-of-order callbacks change nothing, and a supplier
+  that reports success for an attempt we counted as failed raises a RECONCILIATION alert instead;
 - every transition locks the Topup row (then the attempt), re-reads it and writes a TopupEvent; supplier
   calls happen outside any transaction (lock, decide, commit, call, lock again, record).
+
+Settlement hears of every final state through supply.signals.topup_finished (sent on commit).
 """
 
 import logging
