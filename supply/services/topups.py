@@ -28,7 +28,7 @@ Settlement hears of every final state through supply.signals.topup_finished (sen
 import logging
 import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -122,7 +122,7 @@ def topup_request(*, reference: str, sku: Sku, account: str, region: str = "") -
         region=region,
         face_value=sku.face_value,
         # the poller's safety net, should the queued submission be lost
-        next_check_at=timezone.now() + timezone.timedelta(seconds=PENDING_SAFETY_NET_SECONDS),
+        next_check_at=timezone.now() + timedelta(seconds=PENDING_SAFETY_NET_SECONDS),
     )
     transaction.on_commit(lambda: _submission_schedule(topup.pk))
     return topup
@@ -193,7 +193,7 @@ def _attempt_create(topup: Topup, product: UpstreamProduct, *, source: str, acto
         product=product,
         status=TopupAttempt.Status.SUBMITTED,
         submitted_at=now,
-        next_query_at=now + timezone.timedelta(seconds=upstream.timeout_seconds) + conf.query_backoff(0),
+        next_query_at=now + timedelta(seconds=upstream.timeout_seconds) + conf.query_backoff(0),
     )
     topup.attempts_count, topup.upstream, topup.next_check_at = n, upstream, None
     _topup_move(topup, Status.SUBMITTED, source=source, attempt=attempt, actor=actor, note=note or str(upstream))
