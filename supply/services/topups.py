@@ -124,7 +124,8 @@ def topup_request(*, reference: str, sku: Sku, account: str, region: str = "") -
         # the poller's safety net, should the queued submission be lost
         next_check_at=timezone.now() + timedelta(seconds=PENDING_SAFETY_NET_SECONDS),
     )
-    transaction.on_commit(lambda: _submission_schedule(topup.pk))
+    # robust: trouble here must not fail the caller's committed order; the poller's safety net submits later
+    transaction.on_commit(lambda: _submission_schedule(topup.pk), robust=True)
     return topup
 
 
