@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "catalog",
     "channels",
     "riskcontrol",
+    "supply",
     "redemption",
     "settlement",
     "analytics",

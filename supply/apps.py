@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+def _after_migrate(sender, **kwargs):
+    from supply.tasks import schedules_ensure
+
+    schedules_ensure()
+
+
+class SupplyConfig(AppConfig):
+    name = "supply"
+    label = "supply"
+    verbose_name = _("Supply")
+
+    def ready(self) -> None:
+        post_migrate.connect(_after_migrate, sender=self, dispatch_uid="supply.after_migrate")
