@@ -87,8 +87,8 @@ class OrderForm(SubmitOnceForm):
 
     sku = forms.ChoiceField(label=_("Product"))
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
-    account = forms.CharField(label=_("Account to top up"), max_length=64, required=False, help_text=ACCOUNT_HELP)
-    region = forms.CharField(label=_("Region"), max_length=64, required=False, help_text=REGION_HELP)
+    account = forms.CharField(label=_("Account to top up"), max_length=80, required=False, help_text=ACCOUNT_HELP)
+    region = forms.CharField(label=_("Region"), max_length=80, required=False, help_text=REGION_HELP)
 
     def __init__(self, *args, options=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -137,8 +137,8 @@ class CheckoutForm(SubmitOnceForm):
     instead of a quantity."""
 
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=20, initial=1)
-    account = forms.CharField(label=_("Account to top up"), max_length=64, help_text=ACCOUNT_HELP)
-    region = forms.CharField(label=_("Region"), max_length=64, required=False, help_text=REGION_HELP)
+    account = forms.CharField(label=_("Account to top up"), max_length=80, help_text=ACCOUNT_HELP)
+    region = forms.CharField(label=_("Region"), max_length=80, required=False, help_text=REGION_HELP)
     contact = forms.CharField(label=_("Mobile number or e-mail address"), max_length=200, help_text=CONTACT_HELP)
     lookup_password = forms.CharField(
         label=_("Lookup password"),

@@ -16,6 +16,7 @@ from redemption.holdings import holding_create
 from redemption.notify import message_send
 from riskcontrol.decision import Decision, RiskContext
 from riskcontrol.services import challenge_verify, risk_evaluate, risk_release, second_factor_verify, withdrawal_screen
+from supply.models import Topup
 
 
 def risk_check(**ctx) -> Decision:
@@ -68,13 +69,9 @@ def topup_start(*, reference: str, sku, account: str, region: str = ""):
 
 def topup_of(reference: str):
     """Supply's top-up of the order `reference`, or None."""
-    from supply.models import Topup
-
     return Topup.objects.filter(reference=reference).first()
 
 
 def topups_of(references) -> dict:
     """Supply's top-ups of these orders, by order number (one query)."""
-    from supply.models import Topup
-
     return {t.reference: t for t in Topup.objects.filter(reference__in=list(references))}

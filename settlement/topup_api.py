@@ -58,8 +58,8 @@ def topup_answer(view: TopupView) -> dict:
 class TopupCreateApi(DistributorApiView):
     class InputSerializer(serializers.Serializer):
         sku = serializers.SlugField()
-        account = serializers.CharField(max_length=64, help_text="The phone number, QQ number or game account to top up.")
-        region = serializers.CharField(max_length=64, required=False, allow_blank=True, default="", help_text="Game SKUs: the region.")
+        account = serializers.CharField(max_length=80, help_text="The phone number, QQ number or game account to top up.")
+        region = serializers.CharField(max_length=80, required=False, allow_blank=True, default="", help_text="Game SKUs: the region.")
         customer_ref = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
     @extend_schema(

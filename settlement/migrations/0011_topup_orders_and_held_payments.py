@@ -13,12 +13,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='order',
             name='topup_account',
-            field=models.CharField(blank=True, max_length=64, verbose_name='account to top up'),
+            field=models.CharField(blank=True, max_length=80, verbose_name='account to top up'),
         ),
         migrations.AddField(
             model_name='order',
             name='topup_region',
-            field=models.CharField(blank=True, max_length=64, verbose_name='region'),
+            field=models.CharField(blank=True, max_length=80, verbose_name='region'),
         ),
         migrations.AlterField(
             model_name='account',
