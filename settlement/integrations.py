@@ -16,6 +16,7 @@ from redemption.holdings import holding_create
 from redemption.notify import message_send
 from riskcontrol.decision import Decision, RiskContext
 from riskcontrol.services import challenge_verify, risk_evaluate, risk_release, second_factor_verify, withdrawal_screen
+from supply import services as supply_services
 from supply.models import Topup
 
 
@@ -55,16 +56,12 @@ def sms_send(*, to: str, subject: str, text: str) -> None:
 
 def topup_account_check(*, sku, account: str, region: str = "") -> tuple[str, str]:
     """The account (and region) normalised for the SKU's top-up profile, or supply's InvalidAccount naming the field."""
-    from supply.services import topup_account_check as check
-
-    return check(sku=sku, account=account, region=region)
+    return supply_services.topup_account_check(sku=sku, account=account, region=region)
 
 
 def topup_start(*, reference: str, sku, account: str, region: str = ""):
     """Ask supply to top the account up for the order `reference` (inside the caller's transaction)."""
-    from supply.services import topup_request
-
-    return topup_request(reference=reference, sku=sku, account=account, region=region)
+    return supply_services.topup_request(reference=reference, sku=sku, account=account, region=region)
 
 
 def topup_of(reference: str):

@@ -19,7 +19,7 @@ from tests.settlement.topup_fixtures import (
     held_balance,
     ledger_ok,
     ledger_size,
-    topup_world,  # noqa: F401 (fixture)
+    topup_world_fixture,  # noqa: F401 (the topup_world fixture)
     wallet_balance,
 )
 
@@ -51,7 +51,9 @@ def test_a_wallet_top_up_is_paid_and_held_without_codes_then_delivered_on_succes
     assert order.status == Order.Status.DELIVERED and order.delivered_at is not None
     assert held_balance() == 0 and balance(K.REVENUE) == SELLER_PRICE
     assert balance(K.SUPPLIER_PAYABLE) == Decimal("47.50") and balance(K.COST_OF_GOODS) == Decimal("-47.50")
-    shares = {a.wallet.distributor.name: a.amount for a in CommissionAccrual.objects.filter(order=order).select_related("wallet__distributor")}
+    shares = {
+        a.wallet.distributor.name: a.amount for a in CommissionAccrual.objects.filter(order=order).select_related("wallet__distributor")
+    }
     assert shares == {"mid": Decimal("1.00"), "top": Decimal("0.98")}
     assert wallet_balance(tree.seller) == Decimal("451.00")
     ledger_ok()

@@ -30,8 +30,8 @@ class TopupWorld:
     profile: TopupProfile
 
 
-@pytest.fixture
-def topup_world(tree, finance_user) -> TopupWorld:
+@pytest.fixture(name="topup_world")
+def topup_world_fixture(tree, finance_user) -> TopupWorld:
     sku = factories.SkuFactory(code="CM-50", name="China Mobile ¥50", face_value=FACE, cost_price=Decimal("48.00"))
     sku.fulfilment = Sku.Fulfilment.TOPUP
     sku.save(update_fields=["fulfilment"])
