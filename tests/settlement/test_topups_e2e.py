@@ -43,8 +43,8 @@ def topup_via_api(client, tree, world, key: str) -> Order:
 
 
 def test_a_top_up_confirmed_by_the_suppliers_callback_is_delivered_at_the_real_cost(client, tree, topup_world, request):
-    upstream_for = request.getfixturevalue("upstream_for")
-    upstream_for(topup_world.sku, protocol="v2", cost=Decimal("48.30"))
+    add_upstream = request.getfixturevalue("upstream_for")
+    add_upstream(topup_world.sku, protocol="v2", cost=Decimal("48.30"))
     webhook_endpoint_set(distributor=tree.seller, url="http://127.0.0.1:9/hook")
     order = topup_via_api(client, tree, topup_world, "e2e-1")
     topup = topup_wait(Topup.objects.get(reference=order.number))
@@ -57,9 +57,9 @@ def test_a_top_up_confirmed_by_the_suppliers_callback_is_delivered_at_the_real_c
 
 
 def test_a_top_up_every_supplier_fails_is_refunded_to_the_wallet(client, tree, topup_world, request):
-    upstream_for = request.getfixturevalue("upstream_for")
-    upstream_for(topup_world.sku, protocol="v2", position=1, faults=Faults(failure_rate=1.0))
-    upstream_for(topup_world.sku, protocol="gateway", position=2, faults=Faults(failure_rate=1.0))
+    add_upstream = request.getfixturevalue("upstream_for")
+    add_upstream(topup_world.sku, protocol="v2", position=1, faults=Faults(failure_rate=1.0))
+    add_upstream(topup_world.sku, protocol="gateway", position=2, faults=Faults(failure_rate=1.0))
     order = topup_via_api(client, tree, topup_world, "e2e-2")
     order = order_wait(order.number, seconds=20)
     assert Topup.objects.get(reference=order.number).status == Topup.Status.FAILED
@@ -69,8 +69,8 @@ def test_a_top_up_every_supplier_fails_is_refunded_to_the_wallet(client, tree, t
 
 
 def test_a_partial_top_up_with_a_duplicated_callback_refunds_the_rest_once(client, tree, topup_world, request):
-    upstream_for = request.getfixturevalue("upstream_for")
-    upstream_for(topup_world.sku, protocol="v2", faults=Faults(partial_rate=1.0, callback_duplicate_rate=1.0))
+    add_upstream = request.getfixturevalue("upstream_for")
+    add_upstream(topup_world.sku, protocol="v2", faults=Faults(partial_rate=1.0, callback_duplicate_rate=1.0))
     order = topup_via_api(client, tree, topup_world, "e2e-3")
     order = order_wait(order.number)
     assert order.status == Order.Status.PARTIALLY_REFUNDED
