@@ -671,11 +671,12 @@ def order_lookup_page(request):
             form.add_error(None, str(error.message))
             status = error.status
             return render(request, "settlement/shop/lookup.html", {"form": form}, status=status)
-        if order.status in (Order.Status.DELIVERED, Order.Status.PARTIALLY_REFUNDED):
+        if order.status in (Order.Status.DELIVERED, Order.Status.PARTIALLY_REFUNDED) and not order.is_topup:
             codes = order_selectors.order_codes_reveal(order=order, actor=None, actor_label="consumer lookup", ip=ip, reason="order lookup")
             link = order_selectors.order_private_link(order)
             reports = lookup_report_links(order)
     context = {"form": form, "order": order, "codes": codes, "link": link, "reports": reports}
+    context["topup"] = topup_selectors.topup_view(order) if order is not None and order.is_topup else None
     response = render(request, "settlement/shop/lookup.html", context)
     response["Cache-Control"] = "no-store"
     return response

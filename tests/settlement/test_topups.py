@@ -119,3 +119,36 @@ def test_a_top_up_order_in_flight_is_not_refunded_by_hand(tree, topup_world, ops
         order_refund(order=order, actor=ops_user, reason="customer asked")
     order.refresh_from_db()
     assert order.status == Order.Status.PAID and held_balance() == SELLER_PRICE
+
+
+@pytest.fixture
+def review_everything(settings):
+    """Risk control holds every order of ¥40 or more for review."""
+    from riskcontrol import engine
+    from riskcontrol.models import RiskRule
+    from tests.riskcontrol.conftest import make_rule
+
+    settings.RISK_RULES_RECHECK_SECONDS = 0
+    make_rule(kind=RiskRule.Kind.AMOUNT, amount_threshold=Decimal("40"), action=RiskRule.RuleAction.REVIEW, score=20)
+    engine.rules_changed()
+    yield
+    engine.rules_changed()
+
+
+@pytest.mark.parametrize("approve", [True, False])
+def test_a_top_up_held_by_risk_review_is_requested_only_once_approved(tree, topup_world, ops_user, review_everything, approve):
+    from riskcontrol.services import review_decide
+
+    order = place(tree, topup_world, actor=tree.seller_user)
+    # held: paid and the money held, but nothing asked of a supplier
+    assert order.status == Order.Status.PAID and order.hold == Order.Hold.REVIEW
+    assert held_balance() == SELLER_PRICE and not Topup.objects.exists()
+    review_decide(event_id=order.risk_event_id, approve=approve, actor=ops_user, note="checked")
+    order.refresh_from_db()
+    if approve:
+        assert order.status == Order.Status.PAID and Topup.objects.filter(reference=order.number).exists()
+        assert held_balance() == SELLER_PRICE
+    else:
+        assert order.status == Order.Status.REFUNDED and not Topup.objects.exists()
+        assert held_balance() == 0 and wallet_balance(tree.seller) == Decimal("500.00")
+    ledger_ok()

@@ -4,6 +4,7 @@ sandbox, refunded through the payment when the top-up fails) and its receipt."""
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from settlement.models import Account, Order, Payment
@@ -117,3 +118,18 @@ def test_a_bad_account_at_checkout_is_an_error_on_the_account_field(client, tree
     response = checkout(client, tree, topup_world, account="abc")
     assert response.status_code == 200 and "account" in response.context["form"].errors
     assert not Order.objects.exists()
+
+
+def test_the_order_lookup_shows_a_top_ups_state_not_codes(client, tree, topup_world):
+    checkout(client, tree, topup_world, contact="13900139000")
+    order = Order.objects.get()
+    client.post(reverse("settlement:sandbox-pay", args=[order.payments.get().number]), {"result": "pay"})
+    finish(order, "partial", delivered="10.00", cost="9.50")
+    response = Client().post(
+        reverse("settlement:order-lookup"),
+        {"number": order.number, "contact": "13900139000", "lookup_password": "secret-123"},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    page = response.content.decode()
+    assert response.status_code == 200 and "13800138000" in page and "topped up in part" in page
+    assert 'data-testid="lookup-codes"' not in page and "released after a short check" not in page
