@@ -122,7 +122,7 @@ def topup_submit(*, topup_id: int) -> None:
 
 @transaction.atomic
 def _attempt_open_next(*, topup_id: int) -> int | None:
-    topup = Topup.objects.select_for_update().select_related("sku").get(pk=topup_id)
+    topup = Topup.objects.select_for_update(of=("self",)).select_related("sku").get(pk=topup_id)
     if topup.status not in Topup.WORKING | {Status.PENDING}:
         return None
     attempts = list(topup.attempts.all())
@@ -220,10 +220,12 @@ def attempt_answer_apply(*, attempt_id: int, answer: Answer, source: str, now: d
 def _answer_record(attempt_id: int, answer: Answer, source: str, now: datetime) -> tuple[Verdict, int, bool]:
     topup_id = TopupAttempt.objects.values_list("topup_id", flat=True).get(pk=attempt_id)
     topup = Topup.objects.select_for_update().get(pk=topup_id)  # the top-up first, then its attempt
-    attempt = TopupAttempt.objects.select_for_update().select_related("product", "upstream").get(pk=attempt_id)
+    attempt = TopupAttempt.objects.select_for_update(of=("self",)).select_related("product", "upstream").get(pk=attempt_id)
     verdict = verdict_of(attempt, answer, source=source, now=now, submit_window=conf.submit_window())
     if not verdict.changed:
         _attempt_wait(attempt, answer, verdict, now)
+        if verdict.contradicts:
+            _contradiction_alert(attempt, answer)
         return verdict, topup.pk, False
     _attempt_fields_set(attempt, answer, verdict, now)
     if verdict.status in TopupAttempt.FINAL:
@@ -258,6 +260,18 @@ def _attempt_wait(attempt: TopupAttempt, answer: Answer, verdict: Verdict, now: 
     attempt.their_number = answer.their_number or attempt.their_number
     attempt.next_query_at = verdict.next_query_at
     attempt.save(update_fields=["outcome", "their_number", "next_query_at"])
+
+
+def _contradiction_alert(attempt: TopupAttempt, answer: Answer) -> None:
+    """The supplier says it topped up an attempt we counted as failed (and failed over or refunded): the costly
+    difference reconciliation looks for. The attempt stays as it is (a final attempt never moves); ops decide."""
+    message = _("%(upstream)s reports attempt %(number)s of top-up %(reference)s as %(outcome)s; we counted it as failed.") % {
+        "upstream": attempt.upstream,
+        "number": attempt.number,
+        "reference": attempt.topup.reference,
+        "outcome": answer.outcome,
+    }
+    SupplyAlert.objects.create(upstream=attempt.upstream, kind=SupplyAlert.Kind.RECONCILIATION, message=message[:300])
 
 
 def _attempt_finished(topup: Topup, attempt: TopupAttempt, *, source: str, now: datetime) -> bool:

@@ -6,8 +6,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from supply.adapters.base import Answer, Outcome
 from supply.models import SupplyAlert, Topup, TopupAttempt, TopupEvent, TopupProfile, Upstream
-from supply.services import topup_hold_refund, topup_hold_resubmit, topup_request, topups_poll
+from supply.services import attempt_answer_apply, topup_hold_refund, topup_hold_resubmit, topup_request, topups_poll
 from supply.simulator import Faults
 from tests.factories import UserFactory
 from tests.supply.conftest import topup_wait, topups_of
@@ -145,3 +146,24 @@ def test_an_exhausted_balance_fails_over_at_once(supply_site, settings, simulato
         (rich.pk, TopupAttempt.Status.SUCCESS, "success"),
     ]
     assert SupplyAlert.objects.filter(upstream=poor, kind=SupplyAlert.Kind.NO_BALANCE).count() == 1
+
+
+def test_a_supplier_reporting_success_for_an_attempt_we_counted_failed_raises_a_reconciliation_alert(
+    supply_site, simulator, topup_sku, upstream_for, finished_signals
+):
+    # given: a refunded top-up whose only attempt failed
+    sku = topup_sku()
+    upstream = upstream_for(sku, faults=FAILS)
+    topup = topup_wait(topup_request(reference="VH-LATE-WIN", sku=sku, account=PHONE))
+    assert topup.status == Topup.Status.FAILED
+    attempt = topup.attempts.get()
+    # when: the supplier later says it did top up after all
+    verdict = attempt_answer_apply(attempt_id=attempt.pk, answer=Answer(Outcome.SUCCESS), source=TopupEvent.Source.CALLBACK)
+    # then: nothing moves (a final attempt never does), but operations get the costly difference to reconcile
+    assert (verdict.changed, verdict.contradicts) == (False, True)
+    topup.refresh_from_db()
+    attempt.refresh_from_db()
+    assert (topup.status, attempt.status) == (Topup.Status.FAILED, TopupAttempt.Status.FAILED)
+    alert = SupplyAlert.objects.get(upstream=upstream, kind=SupplyAlert.Kind.RECONCILIATION)
+    assert "VH-LATE-WIN-A1" in alert.message
+    assert [s["status"] for s in finished_signals] == ["failed"]
