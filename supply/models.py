@@ -308,3 +308,7 @@ class SupplyAlert(models.Model):
         verbose_name = _("supply alert")
         verbose_name_plural = _("supply alerts")
         ordering = ["-created_at", "-pk"]
+
+
+# Ops' and finance's tables (reconciliation, card replenishment): their own module and migration 0002.
+from supply.models_ops import Replenishment, StatementDifference, StatementImport  # noqa: E402, F401
