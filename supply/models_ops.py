@@ -71,7 +71,9 @@ class StatementDifference(models.Model):
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     rank = models.PositiveSmallIntegerField(_("rank"), default=0)
     row = models.PositiveIntegerField(_("row"), null=True, blank=True)
-    attempt = models.ForeignKey("supply.TopupAttempt", verbose_name=_("attempt"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    attempt = models.ForeignKey(
+        "supply.TopupAttempt", verbose_name=_("attempt"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     topup = models.ForeignKey("supply.Topup", verbose_name=_("top-up"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     our_number = models.CharField(_("our number"), max_length=64, blank=True)
     their_number = models.CharField(_("their number"), max_length=64, blank=True)
@@ -121,7 +123,9 @@ class Replenishment(models.Model):
     import_job = models.ForeignKey(
         "catalog.ImportJob", verbose_name=_("import"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    batch = models.ForeignKey("catalog.CodeBatch", verbose_name=_("batch"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    batch = models.ForeignKey(
+        "catalog.CodeBatch", verbose_name=_("batch"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     message = models.CharField(_("message"), max_length=300, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, verbose_name=_("requested by"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
