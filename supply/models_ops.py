@@ -50,8 +50,14 @@ class StatementImport(models.Model):
         return f"{self.filename} #{self.pk}"
 
     @property
-    def open_differences(self) -> int:
-        return self.differences.filter(resolved_at__isnull=True).count()
+    def bad_rows_report(self) -> list[dict]:
+        """The bad rows with their column's name in the reader's language."""
+        from supply.statement_files import COLUMN_LABELS, reason_text
+
+        return [
+            {**error, "column_label": str(COLUMN_LABELS.get(error.get("column"), "—")), "reason_text": reason_text(error)}
+            for error in self.errors
+        ]
 
 
 class StatementDifference(models.Model):
@@ -95,6 +101,18 @@ class StatementDifference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.our_number or self.their_number}"
+
+    @property
+    def our_status_label(self) -> str:
+        from supply.models import TopupAttempt
+
+        return str(TopupAttempt.Status(self.our_status).label) if self.our_status in TopupAttempt.Status.values else self.our_status
+
+    @property
+    def their_status_label(self) -> str:
+        from supply.statement_files import STATUS_LABELS
+
+        return str(STATUS_LABELS.get(self.their_status, self.their_status))
 
 
 class Replenishment(models.Model):

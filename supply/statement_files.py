@@ -102,7 +102,14 @@ STATUS_WORDS = {
     PROCESSING: {"processing", "pending", "submitted", "0", "处理中", "充值中", "待处理", "进行中"},
     PARTIAL: {"partial", "partially", "3", "部分成功", "部分充值"},
 }
-STATUS_LABELS = {SUCCESS: _("success"), FAILED: _("failed"), PROCESSING: _("processing"), PARTIAL: _("partial success")}
+COLUMN_LABELS = {
+    "their_number": _("Their number"),
+    "our_number": _("Our number"),
+    "amount": _("Amount"),
+    "status": _("Status"),
+    "time": _("Time"),
+}
+STATUS_LABELS = {SUCCESS: _("Succeeded"), FAILED: _("Failed"), PROCESSING: _("Processing"), PARTIAL: _("Partly delivered")}
 
 
 class StatementFileRejected(DomainError):
@@ -123,15 +130,32 @@ class StatementRow:
     at: datetime | None
 
 
+# Why a row is bad: stored as the key, shown in the reader's language.
+REASONS = {
+    "no_number": _("No order number (ours or theirs)."),
+    "amount": _("Not an amount."),
+    "status": _("Unknown status."),
+    "time": _("Not a date and time."),
+    "duplicate": _("The same order number as row %(row)s."),
+}
+
+
 @dataclass(frozen=True)
 class BadRow:
     row: int
-    column: str  # their_number / our_number / amount / status / time, or "" for the whole row
-    reason: str  # translated text
+    column: str  # their_number / our_number / amount / status / time
+    reason: str  # a key of REASONS
     value: str = ""
+    first_row: int | None = None  # for "duplicate": the row that had the number first
 
     def as_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "reason": str(self.reason), "value": self.value[:60]}
+        return {"row": self.row, "column": self.column, "reason": self.reason, "value": self.value[:60], "first_row": self.first_row}
+
+
+def reason_text(error: dict) -> str:
+    """A stored bad row's reason in the active language."""
+    text = REASONS.get(error.get("reason"), error.get("reason", ""))
+    return str(text) % {"row": error.get("first_row")} if error.get("reason") == "duplicate" else str(text)
 
 
 @dataclass
@@ -165,7 +189,9 @@ def _columns(header) -> dict[str, int]:
         raise StatementFileRejected(_("No order number column (our number or their number) in the header."))
     missing = [name for name in ("amount", "status") if name not in found]
     if missing:
-        raise StatementFileRejected(_("The header has no column for: %(names)s.") % {"names": ", ".join(missing)})
+        raise StatementFileRejected(
+            _("The header has no column for: %(names)s.") % {"names": ", ".join(str(COLUMN_LABELS[name]) for name in missing)}
+        )
     return found
 
 
@@ -287,23 +313,23 @@ def _row_read(n: int, row: list, columns: dict[str, int]) -> StatementRow | list
     their, ours = _text(_cell(row, columns.get("their_number"))), _text(_cell(row, columns.get("our_number")))
     bad: list[BadRow] = []
     if not their and not ours:
-        bad.append(BadRow(n, "our_number", _("No order number (ours or theirs).")))
+        bad.append(BadRow(n, "our_number", "no_number"))
     amount = status = moment = None
     raw_amount = _cell(row, columns["amount"])
     try:
         amount = amount_parse(raw_amount)
     except ValueError:
-        bad.append(BadRow(n, "amount", _("Not an amount."), _text(raw_amount)))
+        bad.append(BadRow(n, "amount", "amount", _text(raw_amount)))
     raw_status = _cell(row, columns["status"])
     try:
         status = status_parse(raw_status)
     except ValueError:
-        bad.append(BadRow(n, "status", _("Unknown status."), _text(raw_status)))
+        bad.append(BadRow(n, "status", "status", _text(raw_status)))
     raw_time = _cell(row, columns.get("time"))
     try:
         moment = time_parse(raw_time)
     except ValueError:
-        bad.append(BadRow(n, "time", _("Not a date and time."), _text(raw_time)))
+        bad.append(BadRow(n, "time", "time", _text(raw_time)))
     if bad:
         return bad
     return StatementRow(n, their[:64], ours[:64], amount, status, _text(raw_status)[:40], moment)
@@ -326,7 +352,7 @@ def statement_read(data: bytes, *, filename: str = "") -> Statement:
             continue
         key = read.our_number or f"their:{read.their_number}"
         if key in seen:
-            bad.append(BadRow(n, "our_number", _("The same order number as row %(row)s.") % {"row": seen[key]}, key))
+            bad.append(BadRow(n, "our_number", "duplicate", key, first_row=seen[key]))
             continue
         seen[key] = n
         rows.append(read)
