@@ -15,4 +15,8 @@ class SupplyConfig(AppConfig):
     verbose_name = _("Supply")
 
     def ready(self) -> None:
+        from supply.audit_actions import AUDIT_ACTIONS
+        from voucherhub.core.audit import audit_actions_register
+
+        audit_actions_register(AUDIT_ACTIONS)
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="supply.after_migrate")

@@ -80,7 +80,11 @@ class Upstream(models.Model):
 
         api_secret, callback_secret = self.secrets()
         return Connection(
-            base_url=self.base_url, app_key=self.app_key, secret=api_secret, callback_secret=callback_secret, timeout=float(self.timeout_seconds)
+            base_url=self.base_url,
+            app_key=self.app_key,
+            secret=api_secret,
+            callback_secret=callback_secret,
+            timeout=float(self.timeout_seconds),
         )
 
 
@@ -176,7 +180,9 @@ class Topup(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PENDING)
     delivered_value = MoneyField(_("delivered value"), null=True, blank=True)
     cost = MoneyField(_("cost"), null=True, blank=True)
-    upstream = models.ForeignKey(Upstream, verbose_name=_("upstream"), on_delete=models.PROTECT, null=True, blank=True, related_name="topups")
+    upstream = models.ForeignKey(
+        Upstream, verbose_name=_("upstream"), on_delete=models.PROTECT, null=True, blank=True, related_name="topups"
+    )
     attempts_count = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_check_at = models.DateTimeField(_("next check"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -221,6 +227,8 @@ class TopupAttempt(models.Model):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.SUBMITTED)
     their_number = models.CharField(_("their number"), max_length=80, blank=True)
     their_status = models.CharField(_("their status code"), max_length=80, blank=True)
+    # The last answer's outcome in our terms (supply.adapters.base.Outcome: "no_balance", "exists" ...).
+    outcome = models.CharField(_("last outcome"), max_length=20, blank=True)
     message = models.CharField(_("message"), max_length=300, blank=True)
     delivered_value = MoneyField(_("delivered value"), null=True, blank=True)
     cost = MoneyField(_("cost"), null=True, blank=True)
@@ -256,11 +264,15 @@ class TopupEvent(models.Model):
         SYSTEM = "system", _("System")
 
     topup = models.ForeignKey(Topup, verbose_name=_("top-up"), on_delete=models.CASCADE, related_name="events")
-    attempt = models.ForeignKey(TopupAttempt, verbose_name=_("attempt"), on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    attempt = models.ForeignKey(
+        TopupAttempt, verbose_name=_("attempt"), on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
     from_status = models.CharField(_("from"), max_length=20, choices=Topup.Status.choices)
     to_status = models.CharField(_("to"), max_length=20, choices=Topup.Status.choices)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("by"), on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     note = models.CharField(_("note"), max_length=300, blank=True)
     at = models.DateTimeField(_("at"), auto_now_add=True)
 
@@ -269,12 +281,17 @@ class TopupEvent(models.Model):
         verbose_name_plural = _("top-up events")
         ordering = ["at", "pk"]
 
+    def __str__(self) -> str:
+        return f"{self.topup_id}: {self.from_status} → {self.to_status}"
+
 
 class SupplyCallback(models.Model):
     """Every callback an upstream sent us, accepted or not (a digest of the body, never secrets)."""
 
     upstream = models.ForeignKey(Upstream, verbose_name=_("upstream"), on_delete=models.CASCADE, related_name="callbacks")
-    attempt = models.ForeignKey(TopupAttempt, verbose_name=_("attempt"), on_delete=models.SET_NULL, null=True, blank=True, related_name="callbacks")
+    attempt = models.ForeignKey(
+        TopupAttempt, verbose_name=_("attempt"), on_delete=models.SET_NULL, null=True, blank=True, related_name="callbacks"
+    )
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
     verified = models.BooleanField(_("verified"), default=False)
     duplicate = models.BooleanField(_("duplicate"), default=False)
@@ -286,6 +303,9 @@ class SupplyCallback(models.Model):
         verbose_name = _("supplier callback")
         verbose_name_plural = _("supplier callbacks")
         ordering = ["-received_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.upstream_id}: {self.outcome}"
 
 
 class SupplyAlert(models.Model):
@@ -309,6 +329,9 @@ class SupplyAlert(models.Model):
         verbose_name_plural = _("supply alerts")
         ordering = ["-created_at", "-pk"]
 
+    def __str__(self) -> str:
+        return self.message
 
-# Ops' and finance's tables (reconciliation, card replenishment): their own module and migration 0002.
+
+# Ops' and finance's tables (reconciliation, card replenishment): their own module and migration 0003.
 from supply.models_ops import Replenishment, StatementDifference, StatementImport  # noqa: E402, F401

@@ -49,6 +49,7 @@ pages = [
     path("catalog/", include("catalog.urls")),
     path("", include("channels.urls")),
     path("risk/", include("riskcontrol.urls")),
+    path("supply/", include("supply.urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("redemption.urls")),
     path("", include("settlement.urls")),

@@ -50,3 +50,13 @@ OPS_ALERT_EMAILS = env.list("OPS_ALERT_EMAILS", default=[])
 
 # --- Spreadsheets: django-import-export's formats, with XLSX text made writable (voucherhub/core/text.py) -----
 IMPORT_EXPORT_FORMATS = [SafeXLSX if fmt is base_formats.XLSX else fmt for fmt in base_formats.DEFAULT_FORMATS]
+
+# --- Supply (direct top-ups; supply/conf.py has the rest and every default) ---------------------------------
+# Where suppliers post their callbacks: the site's public address unless the callbacks come in elsewhere.
+SUPPLY_CALLBACK_BASE_URL = env.str("SUPPLY_CALLBACK_BASE_URL", default=SITE_URL)
+# Queries of an attempt whose fate is unknown: wait these seconds before each (the last one repeats).
+SUPPLY_QUERY_BACKOFF_SECONDS = env.list("SUPPLY_QUERY_BACKOFF_SECONDS", cast=float, default=[2, 5, 15, 30, 60, 120, 300])
+SUPPLY_PROCESSING_CHECK_SECONDS = env.float("SUPPLY_PROCESSING_CHECK_SECONDS", default=60)
+SUPPLY_SUBMIT_WINDOW_SECONDS = env.float("SUPPLY_SUBMIT_WINDOW_SECONDS", default=120)
+SUPPLY_FAILOVER_DELAY_SECONDS = env.float("SUPPLY_FAILOVER_DELAY_SECONDS", default=5)
+SUPPLY_SYNC = env.bool("SUPPLY_SYNC", default=False)
