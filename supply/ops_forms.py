@@ -93,6 +93,8 @@ class UpstreamAdminForm(forms.ModelForm):
         help_text=_("Leave empty to keep the current one (the API secret is used when the supplier has no other)."),
     )
 
+    base_url = forms.URLField(label=_("base URL"), max_length=300, assume_scheme="https")
+
     class Meta:
         model = Upstream
         fields = [
