@@ -13,7 +13,7 @@ from supply.models import Topup, TopupAttempt, TopupProfile, Upstream, UpstreamP
 from tests.factories import SkuFactory, SupplierFactory
 
 
-def upstream_make(*, name: str = "", protocol: str = "v2", base_url: str = "http://127.0.0.1:9/v2", app_key: str = "app", **fields) -> Upstream:
+def upstream_make(*, name: str = "", protocol: str = "v2", base_url: str = "http://127.0.0.1:9/v2", app_key: str = "app", **fields):
     upstream = Upstream(
         supplier=SupplierFactory(**({"name": name} if name else {})), protocol=protocol, base_url=base_url, app_key=app_key, **fields
     )

@@ -36,7 +36,8 @@ def finance():
 
 
 def test_a_gbk_csv_with_chinese_headers_is_read_with_amounts_statuses_and_times():
-    data = statement_csv([["S1", "T1-A1", "¥1,048.50", "成功", "2026-12-01 10:00:00"], ["S2", "T2-A1", "48.5元", "失败", ""]], encoding="gb18030")
+    rows = [["S1", "T1-A1", "¥1,048.50", "成功", "2026-12-01 10:00:00"], ["S2", "T2-A1", "48.5元", "失败", ""]]
+    data = statement_csv(rows, encoding="gb18030")
 
     statement = statement_read(data, filename="对账单.csv")
 
@@ -91,7 +92,8 @@ def test_a_number_repeated_in_the_file_is_a_bad_row_naming_the_first():
     statement = statement_read(data)
 
     assert [r.row for r in statement.rows] == [2]
-    assert [b.as_dict() for b in statement.bad] == [{"row": 3, "column": "our_number", "reason": "duplicate", "value": "T1-A1", "first_row": 2}]
+    expected = {"row": 3, "column": "our_number", "reason": "duplicate", "value": "T1-A1", "first_row": 2}
+    assert [b.as_dict() for b in statement.bad] == [expected]
 
 
 @pytest.mark.parametrize(
@@ -176,7 +178,9 @@ def test_the_period_typed_by_the_operator_bounds_what_is_missing_on_their_side(p
 def test_without_times_or_a_period_nothing_is_called_missing_on_their_side_and_the_page_says_so(product, finance):
     attempt_make(product, cost=Decimal("48.50"))
 
-    imported = statement_import(upstream=product.upstream, data=statement_csv([["S-X", "T-X-A1", "0", "失败", ""]]), filename="a.csv", actor=finance)
+    data = statement_csv([["S-X", "T-X-A1", "0", "失败", ""]])
+
+    imported = statement_import(upstream=product.upstream, data=data, filename="a.csv", actor=finance)
 
     assert imported.differences.count() == 0
     assert imported.message
@@ -207,9 +211,8 @@ def test_an_unreadable_file_is_recorded_as_rejected_with_the_reason(product, fin
 
 def test_a_difference_is_resolved_once_with_a_note_and_audited(product, finance):
     refunded = attempt_make(product, status=S.FAILED)
-    imported = statement_import(
-        upstream=product.upstream, data=statement_csv([[refunded.their_number, refunded.number, "48.50", "成功", ""]]), filename="a.csv", actor=finance
-    )
+    data = statement_csv([[refunded.their_number, refunded.number, "48.50", "成功", ""]])
+    imported = statement_import(upstream=product.upstream, data=data, filename="a.csv", actor=finance)
     difference = imported.differences.get()
 
     with pytest.raises(NoteRequired):
