@@ -265,17 +265,37 @@ class SupplyAlertAdmin(ActionPageMixin, ReadOnlyAdmin):
 # --- Reconciliation and replenishment --------------------------------------------------------------
 
 
-class StatementDifferenceInline(ReadOnlyInline):
+class StatusLabels:
+    """Stored statuses shown by their label (ours: an attempt's; theirs: a statement's, in our words), amounts as money."""
+
+    @display(description=_("our status"))
+    def our_status_text(self, difference: StatementDifference):
+        return difference.our_status_label or "—"
+
+    @display(description=_("their status"))
+    def their_status_text(self, difference: StatementDifference):
+        return difference.their_status_label or "—"
+
+    @display(description=_("our amount"))
+    def our_amount_text(self, difference: StatementDifference):
+        return money_text(difference.our_amount) or "—"
+
+    @display(description=_("their amount"))
+    def their_amount_text(self, difference: StatementDifference):
+        return money_text(difference.their_amount) or "—"
+
+
+class StatementDifferenceInline(StatusLabels, ReadOnlyInline):
     model = StatementDifference
     fields = [
         "kind",
         "row",
         "our_number",
         "their_number",
-        "our_amount",
-        "their_amount",
-        "our_status",
-        "their_status",
+        "our_amount_text",
+        "their_amount_text",
+        "our_status_text",
+        "their_status_text",
         "resolved_at",
         "note",
     ]
@@ -297,8 +317,36 @@ class StatementImportAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StatementDifference)
-class StatementDifferenceAdmin(ReadOnlyAdmin):
-    list_display = ["statement", "kind", "our_number", "their_number", "our_amount", "their_amount", "resolved_at", "resolved_by"]
+class StatementDifferenceAdmin(StatusLabels, ReadOnlyAdmin):
+    list_display = [
+        "statement",
+        "kind",
+        "our_number",
+        "their_number",
+        "our_amount_text",
+        "their_amount_text",
+        "our_status_text",
+        "their_status_text",
+        "resolved_at",
+        "resolved_by",
+    ]
+    fields = [
+        "statement",
+        "kind",
+        "row",
+        "topup",
+        "attempt",
+        "our_number",
+        "their_number",
+        "our_amount_text",
+        "their_amount_text",
+        "our_status_text",
+        "their_status_text",
+        "resolved_at",
+        "resolved_by",
+        "note",
+    ]
+    readonly_fields = ["our_amount_text", "their_amount_text", "our_status_text", "their_status_text"]
     list_filter = ["kind", ("resolved_at", admin.EmptyFieldListFilter)]
     search_fields = ["our_number", "their_number", "note"]
 
