@@ -313,7 +313,7 @@ class StatementImportAdmin(ReadOnlyAdmin):
 
     @display(description=_("differences"))
     def open_link(self, imported: StatementImport):
-        return format_html('<a href="{}">{}</a>', reverse("supply-ops:statement", args=[imported.pk]), _("Open"))
+        return format_html('<a href="{}">{}</a>', reverse("supply-ops:statement", args=[imported.pk]), _("View differences"))
 
 
 @admin.register(StatementDifference)
