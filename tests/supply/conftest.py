@@ -10,8 +10,6 @@ from catalog.models import Sku
 from supply.models import Topup, TopupProfile, Upstream, UpstreamProduct
 from tests.factories import SkuFactory, SupplierFactory
 
-PROTOCOL_PREFIX = {"gateway": "/gateway", "v2": "/v2", "voucherhub": "/vh"}
-
 
 @pytest.fixture
 def simulator():
@@ -58,12 +56,12 @@ def upstream_for(simulator):
 
         n = next(serial)
         app_key, product_id = f"app{n}", f"P{n}-{sku.code}"
-        simulator.account(app_key=app_key, secret=f"secret-{n}", callback_secret=f"callback-{n}", balance=balance)
-        simulator.product(product_id=product_id, face_value=sku.face_value, cost=cost, faults=faults or Faults())
+        simulator.account(app_key, secret=f"secret-{n}", callback_secret=f"callback-{n}", balance=balance)
+        simulator.product(product_id, face_value=sku.face_value, cost=cost, faults=faults or Faults())
         upstream = Upstream(
             supplier=SupplierFactory(),
             protocol=protocol,
-            base_url=simulator.url + PROTOCOL_PREFIX[protocol],
+            base_url=simulator.base_url(protocol),
             app_key=app_key,
             timeout_seconds=1,
             **fields,
@@ -107,3 +105,8 @@ def finished_signals():
     topup_finished.connect(receiver, dispatch_uid="tests.supply.finished")
     yield received
     topup_finished.disconnect(dispatch_uid="tests.supply.finished")
+
+
+def topups_of(simulator, account: str) -> int:
+    """How often the simulator (every supplier account in it) topped up `account`: the "never twice" check."""
+    return sum(order.topups for order in simulator.orders_for() if order.target == account)
