@@ -333,5 +333,5 @@ class SupplyAlert(models.Model):
         return self.message
 
 
-# Ops' and finance's tables (reconciliation, card replenishment): their own module and migration 0003.
+# Ops' and finance's tables (reconciliation, card replenishment): their own module and migration 0004.
 from supply.models_ops import Replenishment, StatementDifference, StatementImport  # noqa: E402, F401

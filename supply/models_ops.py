@@ -1,5 +1,5 @@
 """Ops' and finance's rows of the supply app: statement imports and their differences (reconciliation), and
-card replenishments. Imported at the end of supply/models.py; migration 0003_reconciliation.
+card replenishments. Imported at the end of supply/models.py; migration 0004_reconciliation.
 
 Writers: `supply/reconciliation.py` (StatementImport, StatementDifference), `supply/replenish.py`
 (Replenishment)."""

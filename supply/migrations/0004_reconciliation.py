@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0007_allocation_cursor_start'),
-        ('supply', '0002_attempt_outcome'),
+        ('supply', '0003_protocol_labels'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
