@@ -42,7 +42,7 @@ def statements_recent() -> QuerySet[StatementImport]:
         costly_count=Count(
             "differences", filter=Q(differences__resolved_at__isnull=True, differences__kind=StatementDifference.Kind.SUCCESS_REFUNDED)
         ),
-    )
+    ).order_by("-pk")
 
 
 def statement_differences(*, statement: StatementImport, open_only: bool) -> QuerySet[StatementDifference]:
