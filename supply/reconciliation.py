@@ -150,7 +150,7 @@ def statement_import(
     Returns the import, also when the file was refused (its status and `errors` say why)."""
     sha256 = hashlib.sha256(data).hexdigest()
     try:
-        statement = files.statement_read(data, filename=filename)
+        statement = files.statement_read(data, filename=filename, protocol=upstream.protocol)
     except files.StatementFileRejected as exc:
         imported = _rejected(upstream, filename, sha256, mode=mode, actor=actor, message=exc.message)
         _audit(imported, actor)

@@ -97,11 +97,13 @@ DELIMITERS = (",", "\t", ";", "|")
 # What suppliers write in the status column, in our words (supply.adapters.base.Outcome's values).
 SUCCESS, FAILED, PROCESSING, PARTIAL = "success", "failed", "processing", "partial"
 STATUS_WORDS = {
-    SUCCESS: {"success", "succeeded", "successful", "ok", "done", "1", "成功", "充值成功", "交易成功", "已完成", "完成"},
-    FAILED: {"failed", "fail", "failure", "refunded", "refund", "2", "-1", "失败", "充值失败", "已退款", "退款", "撤单"},
-    PROCESSING: {"processing", "pending", "submitted", "0", "处理中", "充值中", "待处理", "进行中"},
-    PARTIAL: {"partial", "partially", "3", "部分成功", "部分充值"},
+    SUCCESS: {"success", "succeeded", "successful", "ok", "done", "成功", "充值成功", "交易成功", "已完成", "完成"},
+    FAILED: {"failed", "fail", "failure", "refunded", "refund", "失败", "充值失败", "已退款", "退款", "撤单"},
+    PROCESSING: {"processing", "pending", "submitted", "untreated", "处理中", "充值中", "待处理", "进行中", "未处理"},
+    PARTIAL: {"partial", "partially", "部分成功", "部分充值"},
 }
+# Numeric states mean different things per protocol: read only the supplier's own (V2: -1/0/1/2/3).
+STATUS_CODES = {"v2": {"-1": FAILED, "0": PROCESSING, "1": PROCESSING, "2": SUCCESS, "3": FAILED}}
 COLUMN_LABELS = {
     "their_number": _("Their number"),
     "our_number": _("Our number"),
@@ -273,8 +275,10 @@ def amount_parse(cell) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def status_parse(cell) -> str:
+def status_parse(cell, *, protocol: str = "") -> str:
     key = _text(cell).lower()
+    if key in STATUS_CODES.get(protocol, {}):
+        return STATUS_CODES[protocol][key]
     for status, words in STATUS_WORDS.items():
         if key in words:
             return status
@@ -309,7 +313,7 @@ def _cell(row: list, at: int | None):
     return row[at] if at is not None and at < len(row) else None
 
 
-def _row_read(n: int, row: list, columns: dict[str, int]) -> StatementRow | list[BadRow]:
+def _row_read(n: int, row: list, columns: dict[str, int], protocol: str) -> StatementRow | list[BadRow]:
     their, ours = _text(_cell(row, columns.get("their_number"))), _text(_cell(row, columns.get("our_number")))
     bad: list[BadRow] = []
     if not their and not ours:
@@ -322,7 +326,7 @@ def _row_read(n: int, row: list, columns: dict[str, int]) -> StatementRow | list
         bad.append(BadRow(n, "amount", "amount", _text(raw_amount)))
     raw_status = _cell(row, columns["status"])
     try:
-        status = status_parse(raw_status)
+        status = status_parse(raw_status, protocol=protocol)
     except ValueError:
         bad.append(BadRow(n, "status", "status", _text(raw_status)))
     raw_time = _cell(row, columns.get("time"))
@@ -335,7 +339,7 @@ def _row_read(n: int, row: list, columns: dict[str, int]) -> StatementRow | list
     return StatementRow(n, their[:64], ours[:64], amount, status, _text(raw_status)[:40], moment)
 
 
-def statement_read(data: bytes, *, filename: str = "") -> Statement:
+def statement_read(data: bytes, *, filename: str = "", protocol: str = "") -> Statement:
     """Every row of a statement file, read or reported (see the module's docstring)."""
     fmt, raw = _raw_rows(data, filename)
     if not raw:
@@ -346,7 +350,7 @@ def statement_read(data: bytes, *, filename: str = "") -> Statement:
     columns = _columns(header)
     rows, bad, seen = [], [], {}
     for n, cells in body:
-        read = _row_read(n, cells, columns)
+        read = _row_read(n, cells, columns, protocol)
         if isinstance(read, list):
             bad.extend(read)
             continue

@@ -86,6 +86,16 @@ def test_every_bad_row_is_reported_with_its_row_and_column():
     assert statement.total == 5  # data rows 2..6, each counted once
 
 
+def test_numeric_states_are_read_only_in_the_suppliers_own_protocol():
+    data = statement_csv([["S1", "T1-A1", "1.00", "2", ""], ["S2", "T2-A1", "1.00", "3", ""], ["S3", "T3-A1", "1.00", "1", ""]])
+
+    v2 = statement_read(data, protocol="v2")
+    unknown = statement_read(data, protocol="gateway")
+
+    assert [r.status for r in v2.rows] == ["success", "failed", "processing"]
+    assert [(b.row, b.reason) for b in unknown.bad] == [(2, "status"), (3, "status"), (4, "status")]
+
+
 def test_a_number_repeated_in_the_file_is_a_bad_row_naming_the_first():
     data = statement_csv([["S1", "T1-A1", "1.00", "成功", ""], ["S2", "T1-A1", "1.00", "成功", ""]])
 
