@@ -1,13 +1,15 @@
 """Confirmed failures move along the SKU's chain; an exhausted chain is refunded or held by the SKU's policy;
 partial success and an upstream's exhausted balance."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
+from supply.adapters.base import Answer, Outcome
 from supply.models import SupplyAlert, Topup, TopupAttempt, TopupEvent, TopupProfile, Upstream
-from supply.services import topup_hold_refund, topup_hold_resubmit, topup_request, topups_poll
+from supply.services import attempt_answer_apply, topup_hold_refund, topup_hold_resubmit, topup_request, topups_poll
 from supply.simulator import Faults
 from tests.factories import UserFactory
 from tests.supply.conftest import topup_wait, topups_of
@@ -54,7 +56,7 @@ def test_the_next_supplier_waits_for_the_failover_delay(supply_site, settings, s
     # when: the poller runs inside the pause, then after it
     topups_poll(now=timezone.now())
     assert topup.attempts.count() == 1
-    topups_poll(now=timezone.now() + timezone.timedelta(minutes=2))
+    topups_poll(now=timezone.now() + timedelta(minutes=2))
     # then
     topup = topup_wait(topup)
     assert (topup.status, topup.upstream_id, topup.attempts.count()) == (Topup.Status.SUCCESS, second.pk, 2)
@@ -84,7 +86,7 @@ def test_an_exhausted_chain_is_held_then_refunded_by_operations(supply_site, sim
     # then: on hold, settlement not told anything yet
     assert topup.status == Topup.Status.ON_HOLD
     assert finished_signals == []
-    topups_poll(now=timezone.now() + timezone.timedelta(hours=1))
+    topups_poll(now=timezone.now() + timedelta(hours=1))
     assert topup.attempts.count() == 1  # the poller leaves a held top-up to operations
     # when: operations refund it with a reason
     ops = UserFactory()
@@ -145,3 +147,24 @@ def test_an_exhausted_balance_fails_over_at_once(supply_site, settings, simulato
         (rich.pk, TopupAttempt.Status.SUCCESS, "success"),
     ]
     assert SupplyAlert.objects.filter(upstream=poor, kind=SupplyAlert.Kind.NO_BALANCE).count() == 1
+
+
+def test_a_supplier_reporting_success_for_an_attempt_we_counted_failed_raises_a_reconciliation_alert(
+    supply_site, simulator, topup_sku, upstream_for, finished_signals
+):
+    # given: a refunded top-up whose only attempt failed
+    sku = topup_sku()
+    upstream = upstream_for(sku, faults=FAILS)
+    topup = topup_wait(topup_request(reference="VH-LATE-WIN", sku=sku, account=PHONE))
+    assert topup.status == Topup.Status.FAILED
+    attempt = topup.attempts.get()
+    # when: the supplier later says it did top up after all
+    verdict = attempt_answer_apply(attempt_id=attempt.pk, answer=Answer(Outcome.SUCCESS), source=TopupEvent.Source.CALLBACK)
+    # then: nothing moves (a final attempt never does), but operations get the costly difference to reconcile
+    assert (verdict.changed, verdict.contradicts) == (False, True)
+    topup.refresh_from_db()
+    attempt.refresh_from_db()
+    assert (topup.status, attempt.status) == (Topup.Status.FAILED, TopupAttempt.Status.FAILED)
+    alert = SupplyAlert.objects.get(upstream=upstream, kind=SupplyAlert.Kind.RECONCILIATION)
+    assert "VH-LATE-WIN-A1" in alert.message
+    assert [s["status"] for s in finished_signals] == ["failed"]

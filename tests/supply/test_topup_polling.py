@@ -111,3 +111,22 @@ def test_a_submission_that_never_arrived_fails_over_only_after_the_submit_window
         (second.pk, TopupAttempt.Status.SUCCESS),
     ]
     assert topups_of(simulator, PHONE) == 1
+
+
+def test_one_attempt_the_poller_cannot_query_does_not_stall_the_others(supply_site, simulator, topup_sku, upstream_for, caplog):
+    # given: two top-ups waiting for their lost callbacks; the first one's supplier cannot be asked any more
+    sku, other_sku = topup_sku(), topup_sku()
+    broken = upstream_for(sku, faults=Faults(callback_lost_rate=1))
+    upstream_for(other_sku, faults=Faults(callback_lost_rate=1))
+    stuck = topup_request(reference="VH-STUCK", sku=sku, account=PHONE)
+    fine = topup_request(reference="VH-FINE", sku=other_sku, account="13900139000")
+    Upstream.objects.filter(pk=broken.pk).update(protocol="retired-protocol")
+    # when
+    handled = topups_poll(now=timezone.now() + LATER)
+    # then: the other one was still queried and finished; the failure is logged and the row retried later
+    assert handled == 2
+    fine.refresh_from_db()
+    stuck.refresh_from_db()
+    assert (fine.status, stuck.status) == (Topup.Status.SUCCESS, Topup.Status.PROCESSING)
+    assert "attempt_query" in caplog.text
+    assert stuck.attempts.get().next_query_at > timezone.now()
