@@ -17,6 +17,14 @@ def _review_decided(sender, event=None, decision=None, reference="", note="", ac
         order_hold_decide(reference=reference, approved=decision == "approved", actor=actor, note=note or "")
 
 
+def _topup_finished(sender, reference="", status="", delivered_value=None, face_value=None, cost=None, **kwargs):
+    """Supply's final word on a top-up (sent after its commit): the order's money moves (services/topups.py)."""
+    from settlement.services.topups import topup_order_settle
+
+    if reference:
+        topup_order_settle(reference=reference, status=status, delivered_value=delivered_value, face_value=face_value, cost=cost)
+
+
 class SettlementConfig(AppConfig):
     name = "settlement"
     verbose_name = _("Settlement")
@@ -101,3 +109,7 @@ class SettlementConfig(AppConfig):
 
         # Risk review (below settlement) announces its decisions on held orders with a signal.
         review_decided.connect(_review_decided, dispatch_uid="settlement.review_decided")
+        from supply.signals import topup_finished
+
+        # Supply (below settlement) tells the outcome of a top-up with a signal: deliver, refund or both in part.
+        topup_finished.connect(_topup_finished, dispatch_uid="settlement.topup_finished")

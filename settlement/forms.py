@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from catalog.models import Sku
 from settlement.adapters import adapters_enabled
 from settlement.errors import SettlementError
 from settlement.models import CodeIssue, ExportJob, Order
@@ -61,12 +62,33 @@ class _SoldOutSelect(forms.Select):
         return option
 
 
+ACCOUNT_HELP = _("Direct top-ups only: the mobile number, QQ number or game account to top up.")
+REGION_HELP = _("Game top-ups only: the game's region or server.")
+
+
+def topup_fields_clean(form: forms.Form, *, sku, quantity=1) -> None:
+    """A top-up SKU's account (and region) checked by supply against the SKU's top-up profile: the error goes on
+    the field it names; cleaned_data gets them normalised. One top-up per order."""
+    from settlement.services.topups import topup_order_check
+    from voucherhub.core.errors import DomainError
+
+    data = form.cleaned_data
+    try:
+        data["account"], data["region"] = topup_order_check(
+            sku=sku, quantity=quantity or 1, account=data.get("account") or "", region=data.get("region") or ""
+        )
+    except DomainError as error:
+        form.add_error(error.field if error.field in form.fields else "account", str(error.message))
+
+
 class OrderForm(SubmitOnceForm):
     """The portal's order form. `options`: settlement.selectors.buying.buy_options; a sold-out SKU is listed,
-    marked and cannot be chosen."""
+    marked and cannot be chosen. A direct top-up asks for the account (and region) to top up."""
 
     sku = forms.ChoiceField(label=_("Product"))
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
+    account = forms.CharField(label=_("Account to top up"), max_length=80, required=False, help_text=ACCOUNT_HELP)
+    region = forms.CharField(label=_("Region"), max_length=80, required=False, help_text=REGION_HELP)
 
     def __init__(self, *args, options=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -88,6 +110,8 @@ class OrderForm(SubmitOnceForm):
         quantity = data.get("quantity")
         if option is not None and option.sold_out:
             self.add_error("sku", _("This product is sold out."))
+        elif option is not None and option.is_topup and quantity:
+            topup_fields_clean(self, sku=option.sku, quantity=quantity)
         elif option is not None and quantity and quantity > option.available:
             self.add_error("quantity", _("Only %(n)s left.") % {"n": option.available})
         return data
@@ -109,7 +133,12 @@ def _payment_choices(field: forms.ChoiceField) -> None:
 
 
 class CheckoutForm(SubmitOnceForm):
+    """The storefront checkout. `sku`: what is bought; a direct top-up asks for the account (and region) to top up
+    instead of a quantity."""
+
     quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=20, initial=1)
+    account = forms.CharField(label=_("Account to top up"), max_length=80, help_text=ACCOUNT_HELP)
+    region = forms.CharField(label=_("Region"), max_length=80, required=False, help_text=REGION_HELP)
     contact = forms.CharField(label=_("Mobile number or e-mail address"), max_length=200, help_text=CONTACT_HELP)
     lookup_password = forms.CharField(
         label=_("Lookup password"),
@@ -120,15 +149,37 @@ class CheckoutForm(SubmitOnceForm):
     )
     pay_method = forms.ChoiceField(label=_("Payment"), widget=forms.RadioSelect)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, sku=None, **kwargs):
         super().__init__(*args, **kwargs)
         _payment_choices(self.fields["pay_method"])
+        self.sku = sku
+        self.is_topup = sku is not None and sku.fulfilment == Sku.Fulfilment.TOPUP
+        if self.is_topup:
+            self.fields["quantity"].widget = forms.HiddenInput()
+            self.fields["quantity"].max_value = 1
+            self.fields["account"].help_text = _("The mobile number, QQ number or game account to top up.")
+            if not _profile_regions(sku):
+                del self.fields["region"]
+        else:
+            del self.fields["account"], self.fields["region"]
+
+    def clean(self):
+        data = super().clean()
+        if self.is_topup and not self.errors:
+            topup_fields_clean(self, sku=self.sku, quantity=data.get("quantity"))
+        return data
 
     def clean_contact(self) -> str:
         try:
             return contact_parse(self.cleaned_data["contact"]).value
         except SettlementError as error:
             raise forms.ValidationError(error.message, code="contact") from None
+
+
+def _profile_regions(sku) -> list:
+    """The regions a game top-up SKU offers (supply's TopupProfile), or [] for none."""
+    profile = getattr(sku, "topup_profile", None)
+    return list(getattr(profile, "regions", None) or [])
 
 
 class LookupForm(forms.Form):

@@ -7,12 +7,17 @@ Redemption: `holding_create` (the consumer's private code page /my/<token>/ and 
 redemption sends no signal: each redeemed sale line's commission share is released by the
 `commissions_release_due` job (every 5 minutes), which checks the codes' status (see docs/settlement.md).
 Merchant statements read redemption's selectors directly (services/merchant_statements.py).
+Supply: `topup_account_check` before a top-up order is placed, `topup_request` once it is paid (inside the
+order's transaction; supply submits after commit); supply reports the outcome with its `topup_finished`
+signal (settlement/apps.py -> services/topups.py).
 """
 
 from redemption.holdings import holding_create
 from redemption.notify import message_send
 from riskcontrol.decision import Decision, RiskContext
 from riskcontrol.services import challenge_verify, risk_evaluate, risk_release, second_factor_verify, withdrawal_screen
+from supply import services as supply_services
+from supply.models import Topup
 
 
 def risk_check(**ctx) -> Decision:
@@ -47,3 +52,23 @@ def holding_link(*, code_ids, contact: str, order_ref: str) -> str:
 def sms_send(*, to: str, subject: str, text: str) -> None:
     """A text message to a consumer's mobile number, through redemption's SMS adapter (REDEMPTION_SMS_BACKEND)."""
     message_send(kind="phone", to=to, subject=subject, text=text)
+
+
+def topup_account_check(*, sku, account: str, region: str = "") -> tuple[str, str]:
+    """The account (and region) normalised for the SKU's top-up profile, or supply's InvalidAccount naming the field."""
+    return supply_services.topup_account_check(sku=sku, account=account, region=region)
+
+
+def topup_start(*, reference: str, sku, account: str, region: str = ""):
+    """Ask supply to top the account up for the order `reference` (inside the caller's transaction)."""
+    return supply_services.topup_request(reference=reference, sku=sku, account=account, region=region)
+
+
+def topup_of(reference: str):
+    """Supply's top-up of the order `reference`, or None."""
+    return Topup.objects.filter(reference=reference).first()
+
+
+def topups_of(references) -> dict:
+    """Supply's top-ups of these orders, by order number (one query)."""
+    return {t.reference: t for t in Topup.objects.filter(reference__in=list(references))}

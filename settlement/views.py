@@ -40,6 +40,7 @@ from settlement.errors import OrderNotFound, PaymentAdapterUnavailable
 from settlement.models import CommissionAccrual, ExportJob, Order, Payment, Statement, Wallet, Withdrawal
 from settlement.selectors import buying
 from settlement.selectors import orders as order_selectors
+from settlement.selectors import topups as topup_selectors
 from settlement.selectors import wallets as wallet_selectors
 from settlement.services import exports as export_services
 from settlement.services import payments as payment_services
@@ -101,7 +102,7 @@ def portal_buy(request):
     carry the form's submit-once key, so a double click or a reload of the confirmation places one order."""
     distributor = request.distributor
     options = buying.buy_options(distributor)
-    initial = {name: request.GET[name] for name in ("sku", "quantity") if request.GET.get(name)}  # "Change" on the confirmation
+    initial = {name: request.GET[name] for name in ("sku", "quantity", "account", "region") if request.GET.get(name)}  # "Change"
     form = forms.OrderForm(request.POST or None, options=options, initial=initial)
     if request.method != "POST":
         return render(request, "settlement/portal/buy.html", {"form": form, "options": options})
@@ -111,7 +112,8 @@ def portal_buy(request):
         return render(request, "settlement/portal/buy.html", context)
     sku = form.options[form.cleaned_data["sku"]].sku
     quantity = form.cleaned_data["quantity"]
-    key = form.order_key("portal", sku.code, quantity)
+    account, region = form.cleaned_data.get("account", ""), form.cleaned_data.get("region", "")
+    key = form.order_key("portal", sku.code, quantity, *((account, region) if account else ()))
     placed = order_selectors.order_by_key(distributor, key)
     if placed is not None:  # this form was sent before (a double click, a reload): its order, not a second one
         messages.info(request, _("Order %(number)s was placed with this form already.") % {"number": placed.number})
@@ -130,6 +132,8 @@ def portal_buy(request):
             distributor=distributor,
             sku=sku,
             quantity=quantity,
+            account=account,
+            region=region,
             actor=request.user,
             ip=client_ip(request),
             idempotency_key=key,
@@ -142,6 +146,8 @@ def portal_buy(request):
         return render(request, "settlement/portal/buy_confirm.html", context, status=status_code)
     if order.status == Order.Status.DELIVERED:
         messages.success(request, _("Order %(number)s is paid and delivered.") % {"number": order.number})
+    elif order.is_topup and order.hold != Order.Hold.REVIEW:
+        messages.success(request, _("Order %(number)s is paid; the top-up is under way.") % {"number": order.number})
     else:
         messages.info(request, _("Order %(number)s is paid and waits for a risk review.") % {"number": order.number})
     return redirect("settlement:portal-order", number=order.number)
@@ -181,6 +187,11 @@ def portal_orders(request):
         )
         return table_response(rows=rows, columns=ORDER_COLUMNS, name="orders", fmt=form.export_format)
     context = _list_context(request, form, qs)
+    if qs is not None:  # each top-up order shows its top-up's state beside its own
+        context["page"].object_list = list(context["page"].object_list)
+        views = topup_selectors.topup_views(context["page"].object_list)
+        for o in context["page"].object_list:
+            o.topup_view = views.get(o.pk)
     return render(request, "settlement/portal/orders.html", context, status=400 if qs is None else 200)
 
 
@@ -233,6 +244,7 @@ def portal_order(request, number: str):
         "report_form": forms.CodeIssueForm(),
         "events": order.events.select_related("actor").order_by("pk"),
         "form": forms.SecondFactorForm(),
+        "topup": topup_selectors.topup_view(order) if order.is_topup else None,
     }
     return render(request, "settlement/portal/order_detail.html", context)
 
@@ -476,12 +488,14 @@ def checkout(request, slug: str, sku_code: str):
     row = channel_selectors.storefront_item_public(storefront, sku_code) if storefront else None
     if row is None:
         raise Http404
-    form = forms.CheckoutForm(request.POST or None)
+    form = forms.CheckoutForm(request.POST or None, sku=row.item.sku)
     challenge, status = False, 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         source = attribution.source_for(request, storefront)
-        key = form.order_key(f"shop-{storefront.pk}", row.item.sku.code, data["quantity"], data["contact"], data["pay_method"])
+        account, region = data.get("account", ""), data.get("region", "")  # a direct top-up's, checked by the form
+        what = (row.item.sku.code, data["quantity"], data["contact"], data["pay_method"]) + ((account, region) if account else ())
+        key = form.order_key(f"shop-{storefront.pk}", *what)
         placed = order_selectors.order_by_key(storefront.distributor, key)
         if placed is not None:  # this form was sent before (a double tap, a reload): on to that order
             _receipt_allow(request, placed)
@@ -497,6 +511,8 @@ def checkout(request, slug: str, sku_code: str):
                 pay_method=data["pay_method"],
                 contact=data["contact"],
                 lookup_password=data["lookup_password"],
+                account=account,
+                region=region,
                 campaign=source.campaign,
                 referrer=source.referrer,
                 ip=client_ip(request),
@@ -561,8 +577,9 @@ def order_receipt(request, number: str):
         "order": order,
         "shop": order.storefront,
         "contact": contact_of(order.contact),
-        "link": order_selectors.order_private_link(order) if delivered else None,
+        "link": order_selectors.order_private_link(order) if delivered and not order.is_topup else None,
         "pay_url": _pay_url(payment) if waiting else None,
+        "topup": topup_selectors.topup_view(order) if order.is_topup else None,
     }
     response = render(request, "settlement/shop/receipt.html", context)
     response["Cache-Control"] = "no-store"
@@ -654,11 +671,12 @@ def order_lookup_page(request):
             form.add_error(None, str(error.message))
             status = error.status
             return render(request, "settlement/shop/lookup.html", {"form": form}, status=status)
-        if order.status in (Order.Status.DELIVERED, Order.Status.PARTIALLY_REFUNDED):
+        if order.status in (Order.Status.DELIVERED, Order.Status.PARTIALLY_REFUNDED) and not order.is_topup:
             codes = order_selectors.order_codes_reveal(order=order, actor=None, actor_label="consumer lookup", ip=ip, reason="order lookup")
             link = order_selectors.order_private_link(order)
             reports = lookup_report_links(order)
     context = {"form": form, "order": order, "codes": codes, "link": link, "reports": reports}
+    context["topup"] = topup_selectors.topup_view(order) if order is not None and order.is_topup else None
     response = render(request, "settlement/shop/lookup.html", context)
     response["Cache-Control"] = "no-store"
     return response

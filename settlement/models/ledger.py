@@ -51,6 +51,7 @@ class Account(models.Model):
         BANK = "bank", _("Bank")
         REFUNDS_CLEARING = "refunds_clearing", _("Refunds clearing")
         FEE_INCOME = "fee_income", _("Withdrawal fee income")
+        TOPUPS_HELD = "topups_held", _("Top-up payments held")
         # Each distributor's accounts.
         WALLET = "wallet", _("Wallet")
         COMMISSION_FROZEN = "commission_frozen", _("Commission (frozen)")
@@ -67,6 +68,7 @@ class Account(models.Model):
         Kind.BANK,
         Kind.REFUNDS_CLEARING,
         Kind.FEE_INCOME,
+        Kind.TOPUPS_HELD,
     )
     WALLET_KINDS = (
         Kind.WALLET,
@@ -118,6 +120,7 @@ class Transfer(models.Model):
         WITHDRAWAL_PAYOUT = "withdrawal_payout", _("Withdrawal paid")
         WITHDRAWAL_REJECT = "withdrawal_reject", _("Withdrawal rejected")
         SUPPLIER_PAYMENT = "supplier_payment", _("Supplier paid")
+        HOLD = "hold", _("Payment held for a top-up")
         REVERSAL = "reversal", _("Reversal")
 
     kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)

@@ -62,6 +62,9 @@ class Order(models.Model):
     )
     customer_ref = models.CharField(_("customer reference"), max_length=64, blank=True, help_text=_("The API caller's own reference."))
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    # Direct top-up orders (a SKU fulfilled by supply): the account the supplier tops up, as validated.
+    topup_account = models.CharField(_("account to top up"), max_length=80, blank=True)
+    topup_region = models.CharField(_("region"), max_length=80, blank=True)
 
     sku = models.ForeignKey("catalog.Sku", verbose_name=_("SKU"), on_delete=models.PROTECT, related_name="orders")
     quantity = models.PositiveIntegerField(_("quantity"))
@@ -117,6 +120,13 @@ class Order(models.Model):
     @property
     def is_consumer(self) -> bool:
         return self.channel == self.Channel.STOREFRONT
+
+    @property
+    def is_topup(self) -> bool:
+        """Fulfilled by a supplier topping up an account (supply), not by codes."""
+        from catalog.models import Sku
+
+        return self.sku.fulfilment == Sku.Fulfilment.TOPUP
 
     @property
     def delivered_quantity(self) -> int:

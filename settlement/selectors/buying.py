@@ -12,6 +12,8 @@ from channels.models import Quota
 from settlement.selectors import wallets as wallet_selectors
 from voucherhub.core.money import money
 
+TOPUP_AVAILABLE = 1  # a top-up SKU holds no stock: one top-up per order
+
 
 @dataclass(frozen=True)
 class BuyOption:
@@ -22,6 +24,11 @@ class BuyOption:
     @property
     def sold_out(self) -> bool:
         return self.available <= 0
+
+    @property
+    def is_topup(self) -> bool:
+        """A direct top-up: no stock, one top-up per order (supply's suppliers fulfil it)."""
+        return self.sku.fulfilment == Sku.Fulfilment.TOPUP
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,9 @@ def _available(distributor, skus: list[Sku]) -> dict[int, int]:
         .values_list("sku", "n")
     )
     quotas = dict(Quota.objects.filter(distributor=distributor, sku__in=skus).values_list("sku", "balance"))
-    return {sku.pk: min(pool.get(sku.pk, 0), quotas[sku.pk]) if sku.pk in quotas else pool.get(sku.pk, 0) for sku in skus}
+    out = {sku.pk: min(pool.get(sku.pk, 0), quotas[sku.pk]) if sku.pk in quotas else pool.get(sku.pk, 0) for sku in skus}
+    out.update({sku.pk: TOPUP_AVAILABLE for sku in skus if sku.fulfilment == Sku.Fulfilment.TOPUP})  # never stocked
+    return out
 
 
 def buy_options(distributor) -> list[BuyOption]:

@@ -75,8 +75,11 @@ def order_payload(order: Order, event: str, extra: dict | None = None) -> dict:
         "total": str(order.total),
         "currency": order.currency,
         "customer_ref": order.customer_ref,
-        "codes_url": f"/api/v1/orders/{order.number}/codes/",
     }
+    if order.is_topup:  # no codes: the top-up reads back by API
+        body["topup_url"] = f"/api/v1/topups/{order.number}/"
+    else:
+        body["codes_url"] = f"/api/v1/orders/{order.number}/codes/"
     body.update(extra or {})
     return body
 

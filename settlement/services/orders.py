@@ -24,7 +24,6 @@ from settlement import conf, integrations, lock_objects
 from settlement.adapters import adapter_get
 from settlement.errors import (
     InvalidAmount,
-    InvalidOrderTransition,
     NothingToRefund,
     OutOfStock,
     SettlementError,
@@ -32,9 +31,12 @@ from settlement.errors import (
 from settlement.models import Account, CommissionAccrual, Order, OrderEvent, OrderItem, Transfer
 from settlement.selectors import orders as order_selectors
 from settlement.services import commission as commission_services
-from settlement.services import notify, stock
+from settlement.services import notify, stock, topups
 from settlement.services.contacts import contact_of, contact_parse
 from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
+from settlement.services.order_status import OrderChanges as _Changes
+from settlement.services.order_status import status_set as _status_set
+from settlement.services.order_status import user_of as _user
 from settlement.services.wallets import wallet_for
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
@@ -61,57 +63,6 @@ def contact_normalized(contact: str) -> str:
 
 def contact_key(contact: str) -> str:
     return hmac.new(settings.SECRET_KEY.encode(), ("order-contact:" + contact_normalized(contact)).encode(), hashlib.sha256).hexdigest()
-
-
-class _Changes:
-    """An order's status moves within one service, written together at the end (`flush`): the event
-    rows in one INSERT, the order row in one UPDATE. Each move is checked against TRANSITIONS."""
-
-    def __init__(self, order: Order):
-        self.order = order
-        self.events: list[OrderEvent] = []
-        self.fields: set[str] = set()
-
-    def opened(self, *, actor=None, note: str = "") -> None:
-        """The order row was just inserted (pending): its first event."""
-        self.events.append(OrderEvent(order=self.order, from_status="", to_status=self.order.status, actor=_user(actor), note=note[:300]))
-
-    def move(self, to: str, *, actor=None, note: str = "") -> None:
-        order = self.order
-        if to not in Order.TRANSITIONS[order.status]:
-            raise InvalidOrderTransition(
-                _("Order %(number)s cannot go from %(from)s to %(to)s.") % {"number": order.number, "from": order.status, "to": to}
-            )
-        now = timezone.now()
-        self.events.append(OrderEvent(order=order, from_status=order.status, to_status=to, actor=_user(actor), note=note[:300]))
-        order.status = to
-        order.status_changed_at = now
-        self.fields |= {"status", "status_changed_at"}
-        if to == S.PAID:
-            order.paid_at = now
-            self.fields.add("paid_at")
-        elif to == S.DELIVERED:
-            order.delivered_at = now
-            self.fields.add("delivered_at")
-
-    def flush(self) -> None:
-        if self.events:
-            OrderEvent.objects.bulk_create(self.events)
-            self.events = []
-        if self.fields:
-            self.order.save(update_fields=sorted(self.fields))
-            self.fields = set()
-
-
-def _status_set(order: Order, to: str, *, actor=None, note: str = "") -> None:
-    """Move a locked order along TRANSITIONS and write its event row."""
-    changes = _Changes(order)
-    changes.move(to, actor=actor, note=note)
-    changes.flush()
-
-
-def _user(actor):
-    return actor if getattr(actor, "is_authenticated", False) and getattr(actor, "pk", None) and not hasattr(actor, "key") else None
 
 
 def _locked(order: Order) -> Order:
@@ -167,6 +118,8 @@ class OrderRequest:
     contact: str
     customer_ref: str
     uplines: list[Distributor]  # the distributor's upline chain, nearest first
+    topup_account: str = ""  # a top-up order's account and region, as supply normalised them
+    topup_region: str = ""
 
 
 def order_check_request(
@@ -180,11 +133,13 @@ def order_check_request(
     contact: str = "",
     lookup_password: str = "",
     customer_ref: str = "",
+    account: str = "",
+    region: str = "",
 ) -> OrderRequest:
     """Lock what an order relies on and validate it, in the caller's transaction: the distributor's row is
     held (its status, level and place in the tree stay as read until the transaction ends; see
-    settlement/lock_objects.py), then quantity, pay method, contact, lookup password and price are checked.
-    Raises a DomainError naming the field."""
+    settlement/lock_objects.py), then quantity, pay method, contact, lookup password and price are checked, and
+    for a top-up SKU the account (and region) to top up. Raises a DomainError naming the field."""
     if not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("order_check_request holds its locks for the caller's transaction")
     try:
@@ -209,6 +164,8 @@ def order_check_request(
         contact = contact_parse(contact).value  # a mainland mobile number or an e-mail address, or 400 naming the field
     if consumer and len(lookup_password) < 6:
         raise SettlementError(_("Choose a lookup password of at least 6 characters."), field="lookup_password")
+    topup = sku.fulfilment == Sku.Fulfilment.TOPUP
+    account, region = topups.topup_order_check(sku=sku, quantity=quantity, account=account, region=region) if topup else ("", "")
     price = _price(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront)
     return OrderRequest(
         channel=channel,
@@ -222,6 +179,8 @@ def order_check_request(
         contact=contact.strip(),
         customer_ref=customer_ref,
         uplines=channel_pricing.upline_chain(distributor),
+        topup_account=account,
+        topup_region=region,
     )
 
 
@@ -237,6 +196,8 @@ def order_place(
     contact: str = "",
     lookup_password: str = "",
     customer_ref: str = "",
+    account: str = "",
+    region: str = "",
     campaign: str = "",
     referrer: str = "",
     idempotency_key: str | None = None,
@@ -245,7 +206,8 @@ def order_place(
     challenge_passed: bool = False,
 ) -> Order:
     """Place an order (any way in): risk-checked, codes claimed, a wallet order paid and delivered at once unless
-    risk review holds it. One transaction, each owner writing its own rows (channels: quota, code sales; catalog:
+    risk review holds it (a top-up SKU's: `account`/`region` topped up by supply, services/topups.py). One
+    transaction, each owner writing its own rows (channels: quota, code sales; catalog:
     codes and their events; settlement: order, items, ledger), after order_check_request's locks (lock order:
     settlement/lock_objects.py). An order already under `idempotency_key` is returned. Raises a DomainError."""
     verdict = order = None
@@ -257,7 +219,7 @@ def order_place(
                 return existing
             request = order_check_request(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront,
                                           pay_method=pay_method, contact=contact, lookup_password=lookup_password,
-                                          customer_ref=customer_ref)  # fmt: skip
+                                          customer_ref=customer_ref, account=account, region=region)  # fmt: skip
             number = order_number()
             verdict = _risk_check(request, number=number, actor=actor, ip=ip, device=device, challenge_passed=challenge_passed)
             if not (verdict.blocked or verdict.needs_challenge):  # a refusal writes nothing; its event stays, raised below
@@ -265,15 +227,10 @@ def order_place(
                                    referrer=referrer, lookup_password=lookup_password, idempotency_key=idempotency_key)  # fmt: skip
                 changes = _Changes(order)
                 changes.opened(actor=actor, note=channel)
-                codes, from_quota = _claim(order)
-                if order.pay_method == Order.PayMethod.WALLET:
-                    _settle(
-                        order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=request.uplines
-                    )
-                else:  # paid later (payment callback): the codes wait reserved
-                    stock.codes_hold(codes=codes, order_ref=number)
-                    _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
-                    changes.flush()
+                if order.is_topup:  # no codes: paid and held, supply tops the account up
+                    topups.topup_order_placed(order, changes=changes, actor=actor)
+                else:
+                    _codes_placed(order, changes=changes, actor=actor, uplines=request.uplines)
     except Exception as failure:
         if verdict is not None:
             integrations.risk_undo(verdict)
@@ -284,6 +241,18 @@ def order_place(
         return existing
     verdict.raise_if_refused()  # block: RiskBlocked (403), challenge: ChallengeRequired (428); risk control gave their counters back
     return order
+
+
+def _codes_placed(order: Order, *, changes: _Changes, actor, uplines) -> None:
+    """A new code order claims its codes: a wallet order is paid and delivered at once; any other waits for
+    its payment (payment callback) with the codes reserved."""
+    codes, from_quota = _claim(order)
+    if order.pay_method == Order.PayMethod.WALLET:
+        _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=uplines)
+    else:
+        stock.codes_hold(codes=codes, order_ref=order.number)
+        _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
+        changes.flush()
 
 
 def _risk_check(request: OrderRequest, *, number: str, actor, ip, device, challenge_passed):
@@ -321,6 +290,8 @@ def _order_new(request: OrderRequest, *, number, verdict, actor, ip, campaign, r
         referrer=referrer[:200],
         placed_by=_user(actor),
         customer_ref=request.customer_ref[:64],
+        topup_account=request.topup_account,
+        topup_region=request.topup_region,
         ip=ip or None,
         sku=sku,
         quantity=request.quantity,
@@ -359,6 +330,9 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
     order = _locked(order)
     if order.status not in (S.PENDING, S.EXPIRED, S.CANCELLED):
         return order  # already paid: a repeated call changes nothing
+    if order.is_topup:  # no codes to claim: held until supply's outcome
+        topups.topup_order_paid(order, changes=_Changes(order), actor=actor, note=payment.number if payment else "wallet")
+        return order
     # Risk review rejected the order (it was cancelled unpaid): the money must not buy codes.
     rejected = order.hold == Order.Hold.REJECTED
     undeliverable = rejected
@@ -537,13 +511,17 @@ def order_hold_decide(*, reference: str, approved: bool, actor=None, note: str =
         note=(_("Risk review approved") if approved else _("Risk review rejected")) + (f": {note}" if note else ""),
     )
     if approved:
-        if order.status == S.PAID:
+        if order.status == S.PAID and order.is_topup:
+            topups.topup_order_submit(order)
+        elif order.status == S.PAID:
             return order_deliver(order=order, actor=actor)
         return order
     if order.status == S.PENDING:
         _release_reserved(order, reason="risk review rejected")
         _status_set(order, S.CANCELLED, actor=actor, note=note)
         return order
+    if order.status == S.PAID and order.is_topup:
+        return topups.topup_order_review_rejected(order, actor=actor, note=note)
     if order.status == S.PAID:
         return order_refund(order=order, actor=actor, reason=_("Rejected by risk review. %(note)s") % {"note": note})
     return order
@@ -591,6 +569,8 @@ def order_refund(
     order = _locked(order)
     if order.status not in (S.PAID, S.DELIVERED, S.PARTIALLY_REFUNDED):
         raise NothingToRefund()
+    if order.is_topup:  # its supplier may still be topping up: the outcome refunds it (services/topups.py)
+        raise NothingToRefund(_("A top-up order is refunded by the top-up's outcome, not by hand."), field="order")
     if not reason.strip():
         raise SettlementError(_("Say why the order is refunded."), field="reason")
     reserved = list(_live_items(order, OrderItem.State.RESERVED))
