@@ -141,7 +141,18 @@ class UpstreamAdmin(ModelAdmin):
 class UpstreamProductAdmin(ActionPageMixin, ModelAdmin):
     """The chains: a top-up SKU's suppliers in the order they are tried (position), each with its retries."""
 
-    list_display = ["sku", "kind", "position", "upstream", "their_product_id", "face_value", "cost", "max_price", "retries", "active"]
+    list_display = [
+        "sku",
+        "kind",
+        "position",
+        "upstream",
+        "their_product_id",
+        "face_value_text",
+        "cost_text",
+        "max_price_text",
+        "retries",
+        "active",
+    ]
     list_display_links = ["their_product_id"]
     list_editable = ["position", "retries", "active"]
     list_filter = ["kind", "active", "upstream"]
@@ -149,6 +160,18 @@ class UpstreamProductAdmin(ActionPageMixin, ModelAdmin):
     autocomplete_fields = ["sku", "upstream"]
     ordering = ["sku__code", "kind", "position", "pk"]
     actions = ["replenish_now"]
+
+    @display(description=_("face value"), ordering="face_value")
+    def face_value_text(self, product: UpstreamProduct):
+        return money_text(product.face_value)
+
+    @display(description=_("cost"), ordering="cost")
+    def cost_text(self, product: UpstreamProduct):
+        return money_text(product.cost)
+
+    @display(description=_("maximum price"), ordering="max_price")
+    def max_price_text(self, product: UpstreamProduct):
+        return money_text(product.max_price) or "—"
 
     @admin.action(description=_("Buy cards now for the selected card products"), permissions=["change"])
     def replenish_now(self, request, queryset):
@@ -193,7 +216,17 @@ class TopupAdmin(ActionPageMixin, ReadOnlyAdmin):
     """Top-ups as they happened. A held one (压单) is resubmitted or refunded through the actions below or the
     hold queue (/supply/ops/holds/), always with a reason; the services write the event and the audit row."""
 
-    list_display = ["reference", "sku", "account", "face_value", "status_badge", "upstream", "attempts_count", "created_at", "finished_at"]
+    list_display = [
+        "reference",
+        "sku",
+        "account",
+        "face_value_text",
+        "status_badge",
+        "upstream",
+        "attempts_count",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "upstream"]
     search_fields = ["=reference", "account", "attempts__number", "attempts__their_number"]
     date_hierarchy = "created_at"
@@ -203,6 +236,10 @@ class TopupAdmin(ActionPageMixin, ReadOnlyAdmin):
 
     def has_hold_permission(self, request) -> bool:
         return request.user.has_perm("supply.change_topup")
+
+    @display(description=_("face value"), ordering="face_value")
+    def face_value_text(self, topup: Topup):
+        return money_text(topup.face_value)
 
     @display(description=_("status"), ordering="status", label=TOPUP_COLORS)
     def status_badge(self, topup: Topup):

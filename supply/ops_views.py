@@ -21,6 +21,10 @@ from voucherhub.core.redirects import safe_next
 VIEW = "supply.view_upstream"
 
 
+def _open_query(open_only: bool) -> str:
+    return f"open={'1' if open_only else '0'}&"
+
+
 def _back(request, default: str):
     return redirect(safe_next(request, request.POST.get("next"), default=default))
 
@@ -115,7 +119,7 @@ def hold_decide(request, topup_id: int):
 def alert_list(request):
     open_only = request.GET.get("open", "1") == "1"
     page = Paginator(selectors_ops.alerts_list(open_only=open_only), 50).get_page(request.GET.get("page"))
-    return render(request, "supply/ops/alerts.html", {"page": page, "open_only": open_only})
+    return render(request, "supply/ops/alerts.html", {"page": page, "open_only": open_only, "pager_query": _open_query(open_only)})
 
 
 @login_required
@@ -150,6 +154,9 @@ def statement_list(request):
                 period_start=form.cleaned_data["period_start"],
                 period_end=form.cleaned_data["period_end"],
             )
+            earlier = StatementImport.objects.filter(upstream=imported.upstream, file_sha256=imported.file_sha256).exclude(pk=imported.pk)
+            if earlier.exists():
+                messages.warning(request, _("This file was imported before (statement #%(id)s).") % {"id": earlier.latest("pk").pk})
             return redirect("supply-ops:statement", statement_id=imported.pk)
     page = Paginator(selectors_ops.statements_recent(), 25).get_page(request.GET.get("page"))
     return render(request, "supply/ops/statements.html", {"page": page, "form": form})
@@ -167,6 +174,7 @@ def statement_detail(request, statement_id: int):
         "statement": statement,
         "page": page,
         "open_only": open_only,
+        "pager_query": _open_query(open_only),
         "summary": [(kinds(kind).label, count) for kind, count in reconciliation.statement_summary(statement).items()],
         "costly": kinds.SUCCESS_REFUNDED,
         "costly_total": statement.differences.filter(kind=kinds.SUCCESS_REFUNDED, resolved_at__isnull=True).aggregate(

@@ -213,3 +213,27 @@ def _upload(name: str, data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data, content_type="text/csv")
+
+
+def test_importing_the_same_file_again_says_so(ops_client, product):
+    data = statement_csv([["S1", "T1-A1", "1.00", "失败", ""]])
+    url = reverse("supply-ops:statements")
+
+    ops_client.post(url, {"upstream": product.upstream.pk, "file": _upload("a.csv", data), "mode": "all"})
+    again = ops_client.post(url, {"upstream": product.upstream.pk, "file": _upload("a.csv", data), "mode": "all"}, follow=True)
+
+    first = StatementImport.objects.order_by("pk").first()
+    assert f"#{first.pk}" in again.content.decode() and StatementImport.objects.count() == 2
+
+
+def test_the_differences_page_pages_with_its_filter(ops_client, product):
+    refunded = [attempt_make(product, status=S.FAILED) for _n in range(51)]
+    rows = [[a.their_number, a.number, "48.50", "成功", ""] for a in refunded]
+    ops_client.post(
+        reverse("supply-ops:statements"), {"upstream": product.upstream.pk, "file": _upload("big.csv", statement_csv(rows)), "mode": "all"}
+    )
+    statement = StatementImport.objects.get()
+
+    body = ops_client.get(reverse("supply-ops:statement", args=[statement.pk])).content.decode()
+
+    assert body.count('data-testid="difference"') == 50 and "?open=1&amp;page=2" in body
