@@ -16,6 +16,7 @@ vault are reported, not stored) -> DONE, or FAILED with the reason. An audit row
 import csv
 import io
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -113,8 +114,32 @@ def _run_schedule(replenishment_id: int) -> None:
     async_task(RUN_TASK, replenishment_id, task_name=f"replenish {replenishment_id}")
 
 
+STALE_PENDING = timedelta(minutes=10)
+STALE_WORKING = timedelta(minutes=30)
+
+
+def replenishments_unstick(*, now=None) -> int:
+    """A replenishment whose task never ran is queued again; one whose worker stopped while buying or storing is
+    failed (the purchase may have happened: the message names its number to check at the supplier), so that
+    the product can be replenished again. Returns how many were touched."""
+    now = now or timezone.now()
+    touched = 0
+    for replenishment in Replenishment.objects.filter(status=Status.PENDING, created_at__lt=now - STALE_PENDING):
+        _run_schedule(replenishment.pk)
+        touched += 1
+    stuck = Replenishment.objects.filter(status__in=[Status.BUYING, Status.STORING], created_at__lt=now - STALE_WORKING)
+    for replenishment in stuck.select_related("product", "sku", "requested_by"):
+        message = _("The worker stopped; check purchase %(number)s at the supplier.") % {"number": replenishment.number}
+        if Replenishment.objects.filter(pk=replenishment.pk, status=replenishment.status).update(status=Status.FAILED) == 1:
+            _finish(replenishment, Status.FAILED, message)
+            touched += 1
+    return touched
+
+
 def replenishments_check(*, now=None) -> int:
-    """The job: start a replenishment for every product that is due. Safe to run twice (one running each)."""
+    """The job: unstick what stalled, then start a replenishment for every product that is due. Safe to run twice
+    (one running per product)."""
+    replenishments_unstick(now=now)
     started = 0
     for product, available in replenish_due():
         try:

@@ -108,3 +108,36 @@ def test_the_replenishment_page_shows_the_progress(ops_client, card_product, q_s
 
     number = Replenishment.objects.get().number
     assert number in body and "Done" in body and 'value="100"' in body
+
+
+def test_a_replenishment_whose_worker_stopped_is_failed_and_the_product_replenished_again(
+    card_product, q_sync, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    stuck = replenishment_start(product=card_product)  # its task never ran
+    Replenishment.objects.filter(pk=stuck.pk).update(status=Replenishment.Status.BUYING, created_at=timezone.now() - timedelta(hours=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = replenishments_check()
+
+    stuck.refresh_from_db()
+    assert stuck.status == Replenishment.Status.FAILED and stuck.number in stuck.message
+    assert started == 1 and Replenishment.objects.filter(status=Replenishment.Status.DONE).count() == 1
+    assert _available(card_product.sku) == 12
+
+
+def test_a_replenishment_whose_task_never_ran_is_queued_again(card_product, q_sync, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    waiting = replenishment_start(product=card_product)
+    Replenishment.objects.filter(pk=waiting.pk).update(created_at=timezone.now() - timedelta(hours=1))
+
+    replenishments_check()
+
+    waiting.refresh_from_db()
+    assert waiting.status == Replenishment.Status.DONE and waiting.stored == 10
