@@ -237,3 +237,31 @@ def test_the_differences_page_pages_with_its_filter(ops_client, product):
     body = ops_client.get(reverse("supply-ops:statement", args=[statement.pk])).content.decode()
 
     assert body.count('data-testid="difference"') == 50 and "?open=1&amp;page=2" in body
+
+
+def test_the_top_menu_leads_ops_to_every_supply_page(ops_client):
+    menu = ops_client.get(reverse("dashboards:ops-home")).content.decode()
+
+    for name in ("supply-ops:home", "supply-ops:holds", "supply-ops:alerts", "supply-ops:statements", "supply-ops:replenishments"):
+        assert f'href="{reverse(name)}"' in menu
+
+
+def test_the_top_menu_leads_finance_to_reconciliation_only(finance_client):
+    menu = finance_client.get(reverse("dashboards:finance-home")).content.decode()
+
+    assert f'href="{reverse("supply-ops:statements")}"' in menu
+    assert f'href="{reverse("supply-ops:holds")}"' not in menu
+
+
+def test_ops_audit_codes_have_labels_in_both_languages():
+    from django.utils import translation
+
+    from voucherhub.core.audit import audit_action_label
+
+    codes = ["supply.statement.import", "supply.statement.resolve", "supply.alert.acknowledge", "supply.replenish.done"]
+    with translation.override("zh-hans"):
+        chinese = [audit_action_label(code) for code in codes]
+    with translation.override("en"):
+        english = [audit_action_label(code) for code in codes]
+    assert english[0] == "Supplier statement imported" and chinese[0] == "已导入供应商对账单"
+    assert not set(codes) & set(chinese + english)
