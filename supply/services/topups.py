@@ -307,7 +307,7 @@ def _attempt_finished(topup: Topup, attempt: TopupAttempt, *, source: str, now: 
     note = _("Attempt %(number)s failed at %(upstream)s: %(message)s") % {
         "number": attempt.number,
         "upstream": attempt.upstream,
-        "message": attempt.message or attempt.their_status or attempt.outcome,
+        "message": attempt.message or attempt.their_status or _("no reason given"),
     }
     _topup_move(topup, topup.status, source=source, attempt=attempt, note=note)
     no_balance = attempt.outcome == Outcome.NO_BALANCE
