@@ -20,3 +20,7 @@ class SupplyConfig(AppConfig):
 
         audit_actions_register(AUDIT_ACTIONS)
         post_migrate.connect(_after_migrate, sender=self, dispatch_uid="supply.after_migrate")
+        # Ops' side (helper ops): role permissions, its audit labels, the replenishment schedule.
+        from supply.ops_setup import ops_ready
+
+        ops_ready(self)

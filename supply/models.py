@@ -331,3 +331,7 @@ class SupplyAlert(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+# Ops' and finance's tables (reconciliation, card replenishment): their own module and migration 0004.
+from supply.models_ops import Replenishment, StatementDifference, StatementImport  # noqa: E402, F401

@@ -50,6 +50,7 @@ pages = [
     path("", include("channels.urls")),
     path("risk/", include("riskcontrol.urls")),
     path("supply/", include("supply.urls")),
+    path("supply/ops/", include("supply.ops_urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("redemption.urls")),
     path("", include("settlement.urls")),

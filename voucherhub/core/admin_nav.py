@@ -1,5 +1,5 @@
-"""The admin's sidebar, organised by ops' tasks instead of by Django app: seven sections (products and
-stock, channels, orders and settlement, redemption, risk control, audit, system), each with its models in
+"""The admin's sidebar, organised by ops' tasks instead of by Django app: eight sections (products and
+stock, supply, channels, orders and settlement, redemption, risk control, audit, system), each with its models in
 the order ops use them. UNFOLD["SIDEBAR"]["navigation"] points here; unfold calls it per request.
 
 A link shows only to a user who may view (or change) its model, and a section with no such link is left
@@ -17,6 +17,21 @@ SECTIONS = [
         pgettext_lazy("admin section", "Products & stock"),
         "inventory_2",
         ["catalog.product", "catalog.sku", "catalog.importjob", "catalog.codebatch", "catalog.cardcode", "catalog.supplier"],
+    ),
+    (
+        pgettext_lazy("admin section", "Supply"),
+        "local_shipping",
+        [
+            "supply.upstream",
+            "supply.upstreamproduct",
+            "supply.topupprofile",
+            "supply.topup",
+            "supply.supplyalert",
+            "supply.supplycallback",
+            "supply.statementimport",
+            "supply.statementdifference",
+            "supply.replenishment",
+        ],
     ),
     (
         pgettext_lazy("admin section", "Channels"),

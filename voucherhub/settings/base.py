@@ -165,7 +165,7 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": True,
     # A "sandbox payments on" label in the admin's header while the sandbox adapter is on in production.
     "ENVIRONMENT": "settlement.context_processors.admin_environment",
-    # The sidebar by ops' tasks (seven sections), not by Django app; each link only for who may view it.
+    # The sidebar by ops' tasks (eight sections), not by Django app; each link only for who may view it.
     "SIDEBAR": {"show_search": True, "show_all_applications": False, "navigation": "voucherhub.core.admin_nav.navigation"},
 }
 
