@@ -7,9 +7,14 @@ HOST   ?= 127.0.0.1:8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/voucherhub
 REDIS_URL ?= redis://127.0.0.1:6379/1
 PYTEST_ARGS ?= -n 2
+SIMULATOR_ADDR ?= 127.0.0.1:8900
+SIMULATOR ?=
 
 .PHONY: run test install serve migrate seed system-deps messages lint bench-import clean
 
+# The demo: the site, its job cluster and the supplier simulator the demo suppliers point at (supply/demo.py);
+# `serve` inherits SIMULATOR from this target (`make serve` alone runs without the simulator).
+run: SIMULATOR = $(SIMULATOR_ADDR)
 run: install .env migrate seed serve
 
 install: $(VENV)/.installed
@@ -31,11 +36,12 @@ seed: migrate
 	$(BIN)/python manage.py seed_demo
 
 # The demo as its users see it: DEBUG off (the branded 404/403/500 pages), static files from WhiteNoise,
-# the sandbox payment on. voucherhub/core/serve.py runs the web server and the job cluster and stops both
-# on Ctrl-C or SIGTERM.
+# the sandbox payment on. voucherhub/core/serve.py runs the web server and the job cluster (and with
+# SIMULATOR=host:port the supplier simulator) and stops them all on Ctrl-C or SIGTERM.
 serve:
 	@echo "VoucherHub: http://$(HOST)/  (logins above; Ctrl-C stops the web server and the job cluster)"
-	@DEBUG=false PAYMENT_SANDBOX=true exec $(BIN)/python -m voucherhub.core.serve $(HOST)
+	@$(if $(SIMULATOR),echo "Supplier simulator: http://$(SIMULATOR)/  (the demo suppliers; stops with the server)",true)
+	@DEBUG=false PAYMENT_SANDBOX=true exec $(BIN)/python -m voucherhub.core.serve $(HOST)$(if $(SIMULATOR), --simulator $(SIMULATOR))
 
 # Debian's chromium and CJK fonts for the browser tests (never a downloaded browser), gettext for
 # the translation-completeness test.

@@ -15,8 +15,8 @@ class Upstream(models.Model):
 
     class Protocol(models.TextChoices):
         GATEWAY = "gateway", _("Gateway (form + MD5)")
-        V2 = "v2", _("V2 (JSON + HMAC)")
-        VOUCHERHUB = "voucherhub", _("VoucherHub (signed JSON)")
+        V2 = "v2", _("V2 reseller (form + MD5)")
+        VOUCHERHUB = "voucherhub", _("VoucherHub (signed JSON, HMAC)")
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")

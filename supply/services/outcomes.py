@@ -19,10 +19,15 @@ class Verdict:
     note: str = ""
     delivered_value: Decimal | None = None
     next_query_at: datetime | None = None
+    contradicts: bool = False  # a final attempt we counted as failed, which the supplier says topped up
 
     @property
     def final(self) -> bool:
         return self.changed and self.status in TopupAttempt.FINAL
+
+
+def _contradicts(attempt: TopupAttempt, answer: Answer) -> bool:
+    return attempt.status == AttemptStatus.FAILED and answer.outcome in (Outcome.SUCCESS, Outcome.PARTIAL)
 
 
 def _final(attempt: TopupAttempt, status: str, note: str, delivered: Decimal | None = None) -> Verdict:
@@ -53,7 +58,15 @@ def _open_status(attempt: TopupAttempt) -> str:
 def verdict_of(attempt: TopupAttempt, answer: Answer, *, source: str, now: datetime, submit_window: timedelta) -> Verdict:
     """Decide what `answer` does to `attempt` (read under its lock)."""
     if attempt.is_final:
-        return Verdict(status=attempt.status, changed=False, upstream_id=attempt.upstream_id, note="ignored: the attempt is already final")
+        return Verdict(
+            status=attempt.status,
+            changed=False,
+            upstream_id=attempt.upstream_id,
+            note="conflict: they report a top-up we counted as failed"
+            if _contradicts(attempt, answer)
+            else "ignored: the attempt is already final",
+            contradicts=_contradicts(attempt, answer),
+        )
     outcome = answer.outcome
     if outcome == Outcome.SUCCESS:
         delivered = answer.delivered_value if answer.delivered_value is not None else attempt.product.face_value

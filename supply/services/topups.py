@@ -1,16 +1,34 @@
 """The top-up state machine: request, submit, query, failover, exhaustion, the hold queue.
 
+    PENDING --submit A1--> SUBMITTED --"processing"--> PROCESSING --success--> SUCCESS  (final)
+                              |                          ^      --partial--> PARTIAL  (final)
+          timeout, 5xx, "exists"                         |
+                              v                          |
+                           UNKNOWN --query with backoff--+  (or straight to a final answer)
+
+        confirmed failure of An (failed, no balance, not found after the submit window):
+            next product of the chain with tries left -> SUBMITTED (A<n+1>)   [after SUPPLY_FAILOVER_DELAY_SECONDS;
+                                                                              at once after "no balance"]
+            chain exhausted -> FAILED (policy REFUND, final)  or  ON_HOLD (policy HOLD)
+        ON_HOLD --ops resubmit to an upstream--> SUBMITTED;  ON_HOLD --ops refund--> FAILED
+
 Rules that keep a buyer from being topped up twice:
 - one attempt at a time per top-up, each under its own number `<reference>-A<n>`;
 - an attempt whose fate we do not know (timeout, unreadable answer, "number exists", "not found" inside the
   submit window) is queried, with backoff, until the supplier says something final; only a confirmed
   failure lets the next attempt start;
+- a final attempt never moves again: duplicate and out-of-order callbacks change nothing, and a supplier
+  that reports success for an attempt we counted as failed raises a RECONCILIATION alert instead;
 - every transition locks the Topup row (then the attempt), re-reads it and writes a TopupEvent; supplier
   calls happen outside any transaction (lock, decide, commit, call, lock again, record).
+
+Settlement hears of every final state through supply.signals.topup_finished (sent on commit).
 """
 
+import logging
+import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -32,6 +50,7 @@ from voucherhub.core.audit import audit_record
 Status = Topup.Status
 Source = TopupEvent.Source
 PENDING_SAFETY_NET_SECONDS = 60
+logger = logging.getLogger("supply")
 
 
 # --- small helpers ----------------------------------------------------------------------------------------
@@ -103,7 +122,7 @@ def topup_request(*, reference: str, sku: Sku, account: str, region: str = "") -
         region=region,
         face_value=sku.face_value,
         # the poller's safety net, should the queued submission be lost
-        next_check_at=timezone.now() + timezone.timedelta(seconds=PENDING_SAFETY_NET_SECONDS),
+        next_check_at=timezone.now() + timedelta(seconds=PENDING_SAFETY_NET_SECONDS),
     )
     transaction.on_commit(lambda: _submission_schedule(topup.pk))
     return topup
@@ -122,7 +141,7 @@ def topup_submit(*, topup_id: int) -> None:
 
 @transaction.atomic
 def _attempt_open_next(*, topup_id: int) -> int | None:
-    topup = Topup.objects.select_for_update().select_related("sku").get(pk=topup_id)
+    topup = Topup.objects.select_for_update(of=("self",)).select_related("sku").get(pk=topup_id)
     if topup.status not in Topup.WORKING | {Status.PENDING}:
         return None
     attempts = list(topup.attempts.all())
@@ -174,7 +193,7 @@ def _attempt_create(topup: Topup, product: UpstreamProduct, *, source: str, acto
         product=product,
         status=TopupAttempt.Status.SUBMITTED,
         submitted_at=now,
-        next_query_at=now + timezone.timedelta(seconds=upstream.timeout_seconds) + conf.query_backoff(0),
+        next_query_at=now + timedelta(seconds=upstream.timeout_seconds) + conf.query_backoff(0),
     )
     topup.attempts_count, topup.upstream, topup.next_check_at = n, upstream, None
     _topup_move(topup, Status.SUBMITTED, source=source, attempt=attempt, actor=actor, note=note or str(upstream))
@@ -220,10 +239,12 @@ def attempt_answer_apply(*, attempt_id: int, answer: Answer, source: str, now: d
 def _answer_record(attempt_id: int, answer: Answer, source: str, now: datetime) -> tuple[Verdict, int, bool]:
     topup_id = TopupAttempt.objects.values_list("topup_id", flat=True).get(pk=attempt_id)
     topup = Topup.objects.select_for_update().get(pk=topup_id)  # the top-up first, then its attempt
-    attempt = TopupAttempt.objects.select_for_update().select_related("product", "upstream").get(pk=attempt_id)
+    attempt = TopupAttempt.objects.select_for_update(of=("self",)).select_related("product", "upstream").get(pk=attempt_id)
     verdict = verdict_of(attempt, answer, source=source, now=now, submit_window=conf.submit_window())
     if not verdict.changed:
         _attempt_wait(attempt, answer, verdict, now)
+        if verdict.contradicts:
+            _contradiction_alert(attempt, answer)
         return verdict, topup.pk, False
     _attempt_fields_set(attempt, answer, verdict, now)
     if verdict.status in TopupAttempt.FINAL:
@@ -258,6 +279,18 @@ def _attempt_wait(attempt: TopupAttempt, answer: Answer, verdict: Verdict, now: 
     attempt.their_number = answer.their_number or attempt.their_number
     attempt.next_query_at = verdict.next_query_at
     attempt.save(update_fields=["outcome", "their_number", "next_query_at"])
+
+
+def _contradiction_alert(attempt: TopupAttempt, answer: Answer) -> None:
+    """The supplier says it topped up an attempt we counted as failed (and failed over or refunded): the costly
+    difference reconciliation looks for. The attempt stays as it is (a final attempt never moves); ops decide."""
+    message = _("%(upstream)s reports attempt %(number)s of top-up %(reference)s as %(outcome)s; we counted it as failed.") % {
+        "upstream": attempt.upstream,
+        "number": attempt.number,
+        "reference": attempt.topup.reference,
+        "outcome": answer.outcome,
+    }
+    SupplyAlert.objects.create(upstream=attempt.upstream, kind=SupplyAlert.Kind.RECONCILIATION, message=message[:300])
 
 
 def _attempt_finished(topup: Topup, attempt: TopupAttempt, *, source: str, now: datetime) -> bool:
@@ -334,15 +367,23 @@ def _topups_due(now: datetime, limit: int) -> list[int]:
 
 def topups_poll(*, now: datetime | None = None, limit: int = 200) -> int:
     """The poller (every minute): query the open attempts that are due (lost callbacks, timeouts) and start
-    the next attempt of top-ups whose failover delay passed. Returns how many it handled."""
+    the next attempt of top-ups whose failover delay passed, `limit` at a time until none is due or the run's
+    budget (SUPPLY_POLL_BUDGET_SECONDS) is spent. One row that fails is logged and retried on a later run.
+    Returns how many it handled."""
     now = now or timezone.now()
+    deadline = time.monotonic() + conf.poll_budget_seconds()
     handled = 0
-    for attempt_id in _attempts_due(now, limit):
-        attempt_query(attempt_id=attempt_id, now=now)
-        handled += 1
-    for topup_id in _topups_due(now, limit):
-        topup_submit(topup_id=topup_id)
-        handled += 1
+    while time.monotonic() < deadline:
+        batch = [(attempt_query, {"attempt_id": pk, "now": now}) for pk in _attempts_due(now, limit)]
+        batch += [(topup_submit, {"topup_id": pk}) for pk in _topups_due(now, limit)]
+        if not batch:
+            break
+        for service, kwargs in batch:
+            try:
+                service(**kwargs)
+            except Exception:  # one supplier's or row's trouble must not stall every other top-up
+                logger.exception("supply poller: %s(%s) failed", service.__name__, kwargs)
+            handled += 1
     return handled
 
 

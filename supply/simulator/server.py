@@ -89,6 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:  # a bug in the simulator answers 500, as a real supplier's would
             logger.exception("simulator failed on %s", self.path)
             response = json_response(500, {"error": "internal"})
+        created = simulator.created_reserve()  # wait_idle counts them from now on, before the client has its answer
         if response.delay:
             time.sleep(response.delay)
         try:
@@ -102,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client gave up (it timed out): the order stands all the same
             pass
         finally:
-            simulator.schedule_created()
+            simulator.created_schedule(created)
 
 
 class SupplierSimulator:
@@ -126,7 +127,7 @@ class SupplierSimulator:
         self._server = _Server((self.host, self.port), _Handler)
         self._server.simulator = self
         self.port = self._server.server_address[1]
-        self._spawn(self._server.serve_forever, "sim-http")
+        self._spawn(lambda: self._server.serve_forever(poll_interval=0.05), "sim-http")
         self._spawn(self._timer_loop, "sim-timer")
         for index in range(self.callback_workers):
             self._spawn(self._callback_loop, f"sim-callback-{index}")
@@ -204,16 +205,23 @@ class SupplierSimulator:
             if self._pending <= 0:
                 self._pending_lock.notify_all()
 
-    def _at(self, when: float, job) -> None:
-        self._pending_add(1)
+    def _at(self, when: float, job, *, reserved: bool = False) -> None:
+        if not reserved:
+            self._pending_add(1)
         with self._timer_wake:
             heapq.heappush(self._timer, (when, next(self._seq), job))
             self._timer_wake.notify()
 
-    def schedule_created(self) -> None:
-        """After a request was answered: the top-ups it created reach their final state at their due time."""
-        for app_key, number, due_at in self.state.created_take():
-            self._at(max(due_at, time.time()), (app_key, number))
+    def created_reserve(self) -> list:
+        """The top-ups the current request created, counted as pending work at once."""
+        created = self.state.created_take()
+        self._pending_add(len(created))
+        return created
+
+    def created_schedule(self, created: list) -> None:
+        """After their request was answered: the top-ups reach their final state at their due time."""
+        for app_key, number, due_at in created:
+            self._at(max(due_at, time.time()), (app_key, number), reserved=True)
 
     def _timer_loop(self) -> None:
         while not self._stopping.is_set():

@@ -10,8 +10,6 @@ from catalog.models import Sku
 from supply.models import Topup, TopupProfile, Upstream, UpstreamProduct
 from tests.factories import SkuFactory, SupplierFactory
 
-PROTOCOL_PREFIX = {"gateway": "/gateway", "v2": "/v2", "voucherhub": "/vh"}
-
 
 @pytest.fixture
 def simulator():
@@ -19,7 +17,9 @@ def simulator():
 
     sim = SupplierSimulator(port=0, seed=7)
     sim.start()
+    _running.append(sim)
     yield sim
+    _running.remove(sim)
     sim.stop()
 
 
@@ -58,12 +58,12 @@ def upstream_for(simulator):
 
         n = next(serial)
         app_key, product_id = f"app{n}", f"P{n}-{sku.code}"
-        simulator.account(app_key=app_key, secret=f"secret-{n}", callback_secret=f"callback-{n}", balance=balance)
-        simulator.product(product_id=product_id, face_value=sku.face_value, cost=cost, faults=faults or Faults())
+        simulator.account(app_key, secret=f"secret-{n}", callback_secret=f"callback-{n}", balance=balance)
+        simulator.product(product_id, face_value=sku.face_value, cost=cost, faults=faults or Faults())
         upstream = Upstream(
             supplier=SupplierFactory(),
             protocol=protocol,
-            base_url=simulator.url + PROTOCOL_PREFIX[protocol],
+            base_url=simulator.base_url(protocol),
             app_key=app_key,
             timeout_seconds=1,
             **fields,
@@ -84,14 +84,21 @@ def upstream_for(simulator):
     return make
 
 
+_running = []  # the simulator of the test running now, for topup_wait
+
+
 def topup_wait(topup: Topup, *, statuses=Topup.FINAL | {Topup.Status.ON_HOLD}, seconds: float = 10) -> Topup:
     """The top-up once it reached one of `statuses` (callbacks arrive from the simulator's thread)."""
     deadline = time.monotonic() + seconds
     while True:
         topup.refresh_from_db()
         if topup.status in statuses or time.monotonic() > deadline:
-            return topup
+            break
         time.sleep(0.05)
+    # the callback that finished it has been answered: its record and the on-commit signal are written too
+    for sim in _running:
+        sim.wait_idle(max(deadline - time.monotonic(), 0.5))
+    return topup
 
 
 @pytest.fixture
@@ -107,3 +114,8 @@ def finished_signals():
     topup_finished.connect(receiver, dispatch_uid="tests.supply.finished")
     yield received
     topup_finished.disconnect(dispatch_uid="tests.supply.finished")
+
+
+def topups_of(simulator, account: str) -> int:
+    """How often the simulator (every supplier account in it) topped up `account`: the "never twice" check."""
+    return sum(order.topups for order in simulator.orders_for() if order.target == account)

@@ -4,10 +4,11 @@ is stored; a valid request is stored PENDING and submitted only once the caller 
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 
 from catalog.models import Sku
 from supply.errors import InvalidAccount, SupplyError, TopupStateConflict
-from supply.models import Topup, TopupProfile
+from supply.models import Topup, TopupAttempt, TopupProfile
 from supply.services import topup_account_check, topup_request
 from tests.factories import SkuFactory
 
@@ -67,3 +68,29 @@ def test_the_same_reference_twice_returns_the_first_and_refuses_another_account(
     assert topup_request(reference="VH-2", sku=sku, account="13800138000") == first
     with pytest.raises(TopupStateConflict):
         topup_request(reference="VH-2", sku=sku, account="13900139000")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_without_sync_the_submission_is_a_django_q_task_run_after_commit(settings, q_sync, simulator, topup_sku, upstream_for):
+    # given: submissions queued (django-q2 in its sync mode runs the queued task at once, in this process)
+    settings.SUPPLY_SYNC = False
+    sku = topup_sku()
+    upstream = upstream_for(sku)
+    # when: the caller's transaction is still open, nothing has gone out
+    with transaction.atomic():
+        topup = topup_request(reference="VH-Q", sku=sku, account="13800138000")
+        assert simulator.orders_for(upstream.app_key) == []
+    # then: once it committed, the task submitted attempt 1
+    (order,) = simulator.orders_for(upstream.app_key)
+    assert order.number == "VH-Q-A1"
+    assert topup.attempts.get().status in (TopupAttempt.Status.PROCESSING, TopupAttempt.Status.SUCCESS)
+
+
+def test_the_poller_and_balance_schedules_exist():
+    from django_q.models import Schedule
+
+    assert set(Schedule.objects.filter(func__startswith="supply.tasks.").values_list("func", flat=True)) == {
+        "supply.tasks.topups_poll_task",
+        "supply.tasks.upstream_balances_refresh_task",
+    }

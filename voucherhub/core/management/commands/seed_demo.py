@@ -6,8 +6,17 @@ from django.db import transaction
 
 from voucherhub.core.demo import DEMO_PASSWORD
 
-# Each app that has demo data offers `<module>.seed(out)`; they run in the apps' import order.
-DEMO_MODULES = ["voucherhub.core.demo", "catalog.demo", "channels.demo", "riskcontrol.demo", "redemption.demo", "settlement.demo"]
+# Each app that has demo data offers `<module>.seed(out)`; they run in the apps' import order, except supply's
+# top-up SKUs, which come right after the catalog so that channels prices them like every other SKU.
+DEMO_MODULES = [
+    "voucherhub.core.demo",
+    "catalog.demo",
+    "supply.demo",
+    "channels.demo",
+    "riskcontrol.demo",
+    "redemption.demo",
+    "settlement.demo",
+]
 
 
 class Command(BaseCommand):
