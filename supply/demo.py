@@ -22,12 +22,12 @@ UPSTREAMS = [
     ("v2", "速通话费直充（模拟）", "商务 · 周经理", Upstream.Protocol.V2, "20260801", "3000.00", "300.00"),
     ("vh", "兄弟平台 VoucherHub（模拟）", "运营 · 林小姐", Upstream.Protocol.VOUCHERHUB, "vh-partner-demo", "2000.00", "200.00"),
 ]
-# (product, category, SKU code, SKU name, face, cost, account kind, regions, on exhausted)
+# (product, category (catalog.Product.Category), SKU code, SKU name, face, cost, account kind, regions, on exhausted)
 SKUS = [
-    ("中国移动话费直充", "mobile", "CMCC-TOPUP-50", "中国移动话费 50 元（直充）", "50.00", "49.20", "phone", [], "refund"),
-    ("中国移动话费直充", "mobile", "CMCC-TOPUP-100", "中国移动话费 100 元（直充）", "100.00", "98.50", "phone", [], "refund"),
-    ("QQ会员直充", "membership", "QQ-VIP-M1", "QQ 会员月卡（直充）", "15.00", "12.80", "qq", [], "refund"),
-    ("王者荣耀点券直充", "game", "WZRY-60", "王者荣耀 60 点券（直充）", "6.00", "5.40", "game", ["微信区", "QQ区"], "hold"),
+    ("中国移动话费直充", "topup", "CMCC-TOPUP-50", "中国移动话费 50 元（直充）", "50.00", "49.20", "phone", [], "refund"),
+    ("中国移动话费直充", "topup", "CMCC-TOPUP-100", "中国移动话费 100 元（直充）", "100.00", "98.50", "phone", [], "refund"),
+    ("QQ会员直充", "topup", "QQ-VIP-M1", "QQ 会员月卡（直充）", "15.00", "12.80", "qq", [], "refund"),
+    ("王者荣耀点券直充", "topup", "WZRY-60", "王者荣耀 60 点券（直充）", "6.00", "5.40", "game", ["微信区", "QQ区"], "hold"),
 ]
 # SKU code -> [(upstream key, their product id, cost, position)]: the failover chain
 CHAINS = {

@@ -16,11 +16,15 @@ timestamp, nonce and the body's SHA-256). `Connection.base_url` is the other Vou
 Errors are `{"error": {"code", "message", "fields"}}` with an HTTP status (ERRORS below); a 5xx, a timeout or
 an answer that is not JSON is UNKNOWN.
 
+A real VoucherHub answers `status` with its order's status (paid while topping up, delivered, refunded,
+partially_refunded) and `total` as the price; both spellings are read (STATES).
+
 Callback (the top-up reached a final state): `POST` JSON {event, number, customer_ref, status, face_value,
 delivered_value, price, notify_url} signed with the same header scheme and the callback secret; the path in the
 string to sign is the path (with query) of `notify_url`, which the body repeats. A VoucherHub's own distributor
-webhook (X-VH-Webhook-Timestamp, X-VH-Webhook-Signature = HMAC-SHA256(secret, timestamp "." body)) is accepted
-too, with the webhook secret as the callback secret. Either way the timestamp must be within ±300 s. The reply
+webhook ({id, type: topup.succeeded | topup.failed | topup.partial, data: {order, status, customer_ref, ...}},
+X-VH-Webhook-Timestamp, X-VH-Webhook-Signature = HMAC-SHA256(secret, timestamp "." body)) is accepted too, with
+the webhook secret as the callback secret. Either way the timestamp must be within ±300 s. The reply
 is `{"ok": true}`.
 """
 
@@ -89,6 +93,7 @@ def _header(headers, name: str) -> str:
 
 
 def topup_answer(body: dict) -> Answer:
+    """A top-up as their API answers it or a callback tells it (`status` is their order's; `event` a webhook's)."""
     status = str(body.get("status", ""))
     outcome = STATES.get(status) or EVENTS.get(str(body.get("event", "")), Outcome.UNKNOWN)
     delivered = _money(body.get("delivered_value"))
@@ -96,11 +101,11 @@ def topup_answer(body: dict) -> Answer:
         delivered = _money(body.get("face_value"))
     return Answer(
         outcome=outcome,
-        their_number=str(body.get("number", "")),
+        their_number=str(body.get("number") or body.get("order") or ""),
         their_status=status,
         message=str(body.get("message", "")),
         delivered_value=delivered if outcome in (Outcome.SUCCESS, Outcome.PARTIAL) else None,
-        cost=_money(body.get("price")),
+        cost=_money(body.get("price", body.get("total"))),
     )
 
 
@@ -195,6 +200,8 @@ class VoucherHubAdapter(Adapter):
         if not isinstance(data, dict):
             raise CallbackRejected("unreadable")
         timestamp = _callback_verified(conn, body=body, data=data, headers=headers)
+        if isinstance(data.get("data"), dict):  # a distributor webhook: {"id", "type": "topup.succeeded", "data": {...}}
+            data = {**data["data"], "event": data.get("type", "")}
         try:
             stale = abs(time.time() - int(timestamp)) > CALLBACK_WINDOW_SECONDS
         except ValueError:

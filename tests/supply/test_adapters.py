@@ -361,16 +361,21 @@ def test_a_voucherhub_distributor_webhook_is_accepted_too(supplier):
     import hmac
 
     conn = supplier("voucherhub")
-    body = json.dumps({"event": "topup.succeeded", "customer_ref": "R7-A1", "status": "success", "face_value": "50.00"}).encode()
+    data = {"order": "VH1", "status": "delivered", "customer_ref": "R7-A1", "total": "48.00", "face_value": "50.00"}
+    body = json.dumps({"id": "evt_1", "type": "topup.succeeded", "data": data}).encode()
     timestamp = str(int(time.time()))
     signature = hmac.new(b"cb-secret", timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     headers = {"X-VH-Webhook-Timestamp": timestamp, "X-VH-Webhook-Signature": signature}
 
     result = adapter_for("voucherhub").callback_parse(conn, body=body, content_type="application/json", query={}, headers=headers)
 
-    assert (result.number, result.answer.outcome, result.answer.delivered_value) == ("R7-A1", Outcome.SUCCESS, Decimal("50.00"))
+    answer = result.answer
+    assert (result.number, answer.outcome, answer.delivered_value, answer.cost, answer.their_number) == (
+        "R7-A1", Outcome.SUCCESS, Decimal("50.00"), Decimal("48.00"), "VH1",
+    )  # fmt: skip
     with pytest.raises(CallbackRejected):
-        adapter_for("voucherhub").callback_parse(conn, body=body.replace(b"success", b"failed"), content_type="", query={}, headers=headers)
+        tampered = body.replace(b"delivered", b"refunded")
+        adapter_for("voucherhub").callback_parse(conn, body=tampered, content_type="", query={}, headers=headers)
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

@@ -262,3 +262,46 @@ def test_the_command_serves_until_sigterm():
         output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output
     assert "Supplier simulator stopped." in output
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_serve_with_the_simulator_starts_it_beside_the_site_and_stops_it_with_it(transactional_db):
+    """`make run` = serve.py --simulator: the simulator answers while the site does, and is gone after SIGTERM."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    from tests.core.test_serve import ROOT, environment, free_port, wait_until_up
+
+    site, sim = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "voucherhub.core.serve", site, "--simulator", sim]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
+    try:
+        wait_until_up(f"http://{site}/accounts/login/", process, time.monotonic() + 40)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                assert requests.get(f"http://{sim}/_sim/health", timeout=1).json() == {"ok": True}
+                break
+            except requests.ConnectionError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("the simulator did not answer")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate(timeout=10)
+            pytest.fail("serve did not stop within 40 s:\n" + output)
+    assert process.returncode == 0, output
+    assert "Supplier simulator stopped." in output and "Traceback" not in output, output
+    host, port = sim.split(":")
+    with pytest.raises(OSError):
+        socket.create_connection((host, int(port)), timeout=1).close()
