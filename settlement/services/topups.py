@@ -184,6 +184,8 @@ def _tell(order: Order, *, status: str, delivered_value, face_value) -> None:
         "refunded_amount": str(order.refunded_amount),
     }
     notify.order_events(order=order, events=[WEBHOOK_EVENTS[status]], extra=extra)
+    if order.is_consumer:
+        transaction.on_commit(lambda: notify.consumer_topup_result(order_id=order.pk))
 
 
 # --- Postings --------------------------------------------------------------------------------------
