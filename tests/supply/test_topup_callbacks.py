@@ -30,6 +30,7 @@ def test_success_by_callback(supply_site, simulator, topup_sku, upstream_for, fi
     callback = SupplyCallback.objects.get(attempt=attempt)
     assert (callback.verified, callback.duplicate) == (True, False)
     assert [(signal["reference"], signal["status"]) for signal in finished_signals] == [(topup.reference, "success")]
+    assert topup.announced_at is not None
     assert simulator.callbacks_for(attempt.number)[-1].status == 200  # answered in the protocol's form
     assert topups_of(simulator, PHONE) == 1
 
