@@ -46,3 +46,8 @@ def failover_delay() -> timedelta:
 def alert_quiet() -> timedelta:
     """An open alert of one kind for one upstream is not repeated within this time."""
     return timedelta(minutes=float(_get("SUPPLY_ALERT_QUIET_MINUTES", 60)))
+
+
+def poll_budget_seconds() -> float:
+    """How long one poller run keeps taking batches of due rows (it runs every minute)."""
+    return float(_get("SUPPLY_POLL_BUDGET_SECONDS", 45))

@@ -1,16 +1,34 @@
 """The top-up state machine: request, submit, query, failover, exhaustion, the hold queue.
 
+    PENDING --submit A1--> SUBMITTED --"processing"--> PROCESSING --success--> SUCCESS  (final)
+                              |                          ^      --partial--> PARTIAL  (final)
+          timeout, 5xx, "exists"                         |
+                              v                          |
+                           UNKNOWN --query with backoff--+  (or straight to a final answer)
+
+        confirmed failure of An (failed, no balance, not found after the submit window):
+            next product of the chain with tries left -> SUBMITTED (A<n+1>)   [after SUPPLY_FAILOVER_DELAY_SECONDS;
+                                                                              at once after "no balance"]
+            chain exhausted -> FAILED (policy REFUND, final)  or  ON_HOLD (policy HOLD)
+        ON_HOLD --ops resubmit to an upstream--> SUBMITTED;  ON_HOLD --ops refund--> FAILED
+
 Rules that keep a buyer from being topped up twice:
 - one attempt at a time per top-up, each under its own number `<reference>-A<n>`;
 - an attempt whose fate we do not know (timeout, unreadable answer, "number exists", "not found" inside the
   submit window) is queried, with backoff, until the supplier says something final; only a confirmed
   failure lets the next attempt start;
+- a final attempt never moves again: duplicate and out-of-order callbacks change nothing, and a supplier
+  that reports success for an attempt we counted as failed raises a RECONCILIATION alert instead;
 - every transition locks the Topup row (then the attempt), re-reads it and writes a TopupEvent; supplier
   calls happen outside any transaction (lock, decide, commit, call, lock again, record).
+
+Settlement hears of every final state through supply.signals.topup_finished (sent on commit).
 """
 
+import logging
+import time
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
@@ -32,6 +50,8 @@ from voucherhub.core.audit import audit_record
 Status = Topup.Status
 Source = TopupEvent.Source
 PENDING_SAFETY_NET_SECONDS = 60
+ANNOUNCE_GRACE = timedelta(seconds=60)  # the on-commit announcement normally lands well within this
+logger = logging.getLogger("supply")
 
 
 # --- small helpers ----------------------------------------------------------------------------------------
@@ -48,16 +68,28 @@ def _topup_move(topup: Topup, to: str, *, source: str, attempt=None, actor=None,
 
 
 def _finished_announce(topup: Topup) -> None:
-    """Tell settlement (on commit) that the top-up reached a final state."""
-    kwargs = {
-        "reference": topup.reference,
-        "status": str(topup.status),
-        "delivered_value": topup.delivered_value,
-        "face_value": topup.face_value,
-        "cost": topup.cost,
-        "upstream_id": topup.upstream_id,
-    }
-    transaction.on_commit(lambda: topup_finished.send(sender=Topup, **kwargs))
+    """Tell settlement, once the caller commits, that the top-up reached a final state. A receiver that raises
+    leaves the top-up unannounced (logged), and the poller tells it again."""
+    transaction.on_commit(lambda: topup_announce(topup_id=topup.pk), robust=True)
+
+
+def topup_announce(*, topup_id: int) -> bool:
+    """Send supply.signals.topup_finished for a final top-up and mark it announced. Receivers must take a
+    repeated announcement as a no-op (settlement's does). Raises what a receiver raised, leaving it unmarked."""
+    topup = Topup.objects.get(pk=topup_id)
+    if topup.status not in Topup.FINAL:
+        return False
+    topup_finished.send(
+        sender=Topup,
+        reference=topup.reference,
+        status=str(topup.status),
+        delivered_value=topup.delivered_value,
+        face_value=topup.face_value,
+        cost=topup.cost,
+        upstream_id=topup.upstream_id,
+    )
+    Topup.objects.filter(pk=topup_id, announced_at__isnull=True).update(announced_at=timezone.now())
+    return True
 
 
 def callback_url(upstream: Upstream) -> str:
@@ -103,9 +135,10 @@ def topup_request(*, reference: str, sku: Sku, account: str, region: str = "") -
         region=region,
         face_value=sku.face_value,
         # the poller's safety net, should the queued submission be lost
-        next_check_at=timezone.now() + timezone.timedelta(seconds=PENDING_SAFETY_NET_SECONDS),
+        next_check_at=timezone.now() + timedelta(seconds=PENDING_SAFETY_NET_SECONDS),
     )
-    transaction.on_commit(lambda: _submission_schedule(topup.pk))
+    # robust: trouble here must not fail the caller's committed order; the poller's safety net submits later
+    transaction.on_commit(lambda: _submission_schedule(topup.pk), robust=True)
     return topup
 
 
@@ -174,7 +207,7 @@ def _attempt_create(topup: Topup, product: UpstreamProduct, *, source: str, acto
         product=product,
         status=TopupAttempt.Status.SUBMITTED,
         submitted_at=now,
-        next_query_at=now + timezone.timedelta(seconds=upstream.timeout_seconds) + conf.query_backoff(0),
+        next_query_at=now + timedelta(seconds=upstream.timeout_seconds) + conf.query_backoff(0),
     )
     topup.attempts_count, topup.upstream, topup.next_check_at = n, upstream, None
     _topup_move(topup, Status.SUBMITTED, source=source, attempt=attempt, actor=actor, note=note or str(upstream))
@@ -288,7 +321,7 @@ def _attempt_finished(topup: Topup, attempt: TopupAttempt, *, source: str, now: 
     note = _("Attempt %(number)s failed at %(upstream)s: %(message)s") % {
         "number": attempt.number,
         "upstream": attempt.upstream,
-        "message": attempt.message or attempt.their_status or attempt.outcome,
+        "message": attempt.message or attempt.their_status or _("no reason given"),
     }
     _topup_move(topup, topup.status, source=source, attempt=attempt, note=note)
     no_balance = attempt.outcome == Outcome.NO_BALANCE
@@ -348,16 +381,39 @@ def _topups_due(now: datetime, limit: int) -> list[int]:
 
 def topups_poll(*, now: datetime | None = None, limit: int = 200) -> int:
     """The poller (every minute): query the open attempts that are due (lost callbacks, timeouts) and start
-    the next attempt of top-ups whose failover delay passed. Returns how many it handled."""
+    the next attempt of top-ups whose failover delay passed, `limit` at a time until none is due or the run's
+    budget (SUPPLY_POLL_BUDGET_SECONDS) is spent. One row that fails is logged and retried on a later run.
+    Returns how many it handled."""
     now = now or timezone.now()
+    deadline = time.monotonic() + conf.poll_budget_seconds()
     handled = 0
-    for attempt_id in _attempts_due(now, limit):
-        attempt_query(attempt_id=attempt_id, now=now)
-        handled += 1
-    for topup_id in _topups_due(now, limit):
-        topup_submit(topup_id=topup_id)
-        handled += 1
-    return handled
+    while time.monotonic() < deadline:
+        batch = [(attempt_query, {"attempt_id": pk, "now": now}) for pk in _attempts_due(now, limit)]
+        batch += [(topup_submit, {"topup_id": pk}) for pk in _topups_due(now, limit)]
+        if not batch:
+            break
+        for service, kwargs in batch:
+            try:
+                service(**kwargs)
+            except Exception:  # one supplier's or row's trouble must not stall every other top-up
+                logger.exception("supply poller: %s(%s) failed", service.__name__, kwargs)
+            handled += 1
+    return handled + _unannounced_retell(now, limit)
+
+
+def _unannounced_retell(now: datetime, limit: int) -> int:
+    """Tell settlement again of final top-ups whose announcement failed (once per run each)."""
+    ids = list(
+        Topup.objects.filter(status__in=Topup.FINAL, announced_at__isnull=True, finished_at__lte=now - ANNOUNCE_GRACE)
+        .order_by("finished_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for topup_id in ids:
+        try:
+            topup_announce(topup_id=topup_id)
+        except Exception:
+            logger.exception("supply poller: announcing top-up %s failed again", topup_id)
+    return len(ids)
 
 
 # --- the hold queue (压单) --------------------------------------------------------------------------------

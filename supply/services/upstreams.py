@@ -1,6 +1,6 @@
 """Upstreams: alerts, demotion by success rate, restore, balance reads."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
@@ -74,7 +74,7 @@ def upstream_rate_check(*, upstream_id: int, now: datetime | None = None) -> boo
     upstream = Upstream.objects.get(pk=upstream_id)
     if upstream.status != Upstream.Status.ACTIVE:
         return False
-    since = now - timezone.timedelta(minutes=upstream.rate_window_minutes)
+    since = now - timedelta(minutes=upstream.rate_window_minutes)
     if upstream.status_changed_at and upstream.status_changed_at > since:
         since = upstream.status_changed_at
     attempts, successes = upstream_success_rate(upstream=upstream, since=since)

@@ -17,7 +17,9 @@ def simulator():
 
     sim = SupplierSimulator(port=0, seed=7)
     sim.start()
+    _running.append(sim)
     yield sim
+    _running.remove(sim)
     sim.stop()
 
 
@@ -82,14 +84,22 @@ def upstream_for(simulator):
     return make
 
 
+_running = []  # the simulator of the test running now, for topup_wait
+
+
 def topup_wait(topup: Topup, *, statuses=Topup.FINAL | {Topup.Status.ON_HOLD}, seconds: float = 10) -> Topup:
     """The top-up once it reached one of `statuses` (callbacks arrive from the simulator's thread)."""
     deadline = time.monotonic() + seconds
     while True:
         topup.refresh_from_db()
         if topup.status in statuses or time.monotonic() > deadline:
-            return topup
+            break
         time.sleep(0.05)
+    # the callback that finished it has been answered: its record and the on-commit signal are written too
+    for sim in _running:
+        sim.wait_idle(max(deadline - time.monotonic(), 0.5))
+    topup.refresh_from_db()
+    return topup
 
 
 @pytest.fixture

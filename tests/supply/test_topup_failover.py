@@ -1,6 +1,7 @@
 """Confirmed failures move along the SKU's chain; an exhausted chain is refunded or held by the SKU's policy;
 partial success and an upstream's exhausted balance."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -55,7 +56,7 @@ def test_the_next_supplier_waits_for_the_failover_delay(supply_site, settings, s
     # when: the poller runs inside the pause, then after it
     topups_poll(now=timezone.now())
     assert topup.attempts.count() == 1
-    topups_poll(now=timezone.now() + timezone.timedelta(minutes=2))
+    topups_poll(now=timezone.now() + timedelta(minutes=2))
     # then
     topup = topup_wait(topup)
     assert (topup.status, topup.upstream_id, topup.attempts.count()) == (Topup.Status.SUCCESS, second.pk, 2)
@@ -85,7 +86,7 @@ def test_an_exhausted_chain_is_held_then_refunded_by_operations(supply_site, sim
     # then: on hold, settlement not told anything yet
     assert topup.status == Topup.Status.ON_HOLD
     assert finished_signals == []
-    topups_poll(now=timezone.now() + timezone.timedelta(hours=1))
+    topups_poll(now=timezone.now() + timedelta(hours=1))
     assert topup.attempts.count() == 1  # the poller leaves a held top-up to operations
     # when: operations refund it with a reason
     ops = UserFactory()

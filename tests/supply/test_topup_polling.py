@@ -111,3 +111,52 @@ def test_a_submission_that_never_arrived_fails_over_only_after_the_submit_window
         (second.pk, TopupAttempt.Status.SUCCESS),
     ]
     assert topups_of(simulator, PHONE) == 1
+
+
+def test_one_attempt_the_poller_cannot_query_does_not_stall_the_others(supply_site, simulator, topup_sku, upstream_for, caplog):
+    # given: two top-ups waiting for their lost callbacks; the first one's supplier cannot be asked any more
+    sku, other_sku = topup_sku(), topup_sku()
+    broken = upstream_for(sku, faults=Faults(callback_lost_rate=1))
+    upstream_for(other_sku, faults=Faults(callback_lost_rate=1))
+    stuck = topup_request(reference="VH-STUCK", sku=sku, account=PHONE)
+    fine = topup_request(reference="VH-FINE", sku=other_sku, account="13900139000")
+    Upstream.objects.filter(pk=broken.pk).update(protocol="retired-protocol")
+    # when
+    handled = topups_poll(now=timezone.now() + LATER)
+    # then: the other one was still queried and finished; the failure is logged and the row retried later
+    assert handled == 2
+    fine.refresh_from_db()
+    stuck.refresh_from_db()
+    assert (fine.status, stuck.status) == (Topup.Status.SUCCESS, Topup.Status.PROCESSING)
+    assert "attempt_query" in caplog.text
+    assert stuck.attempts.get().next_query_at > timezone.now()
+
+
+def test_an_announcement_a_receiver_refused_is_made_again_by_the_poller(supply_site, simulator, topup_sku, upstream_for, caplog):
+    # given: settlement's side fails the first time it hears of a top-up
+    from supply.signals import topup_finished
+
+    heard = []
+
+    def flaky_receiver(sender, reference, status, **kwargs):
+        heard.append((reference, status))
+        if len(heard) == 1:
+            raise RuntimeError("ledger busy")
+
+    topup_finished.connect(flaky_receiver, dispatch_uid="tests.supply.flaky")
+    try:
+        sku = topup_sku()
+        upstream_for(sku, faults=Faults(processing_seconds=0.1))
+        topup = topup_wait(topup_request(reference="VH-TELL", sku=sku, account=PHONE))
+        # then: final, the callback was answered all the same, but not marked announced
+        assert (topup.status, topup.announced_at) == (Topup.Status.SUCCESS, None)
+        assert simulator.callbacks_for("VH-TELL-A1")[-1].status == 200
+        # when: the poller runs a while later, twice
+        topups_poll(now=timezone.now() + LATER)
+        topups_poll(now=timezone.now() + 2 * LATER)
+    finally:
+        topup_finished.disconnect(dispatch_uid="tests.supply.flaky")
+    # then: told again once, and marked
+    topup.refresh_from_db()
+    assert heard == [("VH-TELL", "success"), ("VH-TELL", "success")]
+    assert topup.announced_at is not None
