@@ -187,6 +187,9 @@ class Topup(models.Model):
     next_check_at = models.DateTimeField(_("next check"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # When settlement was told of the final state (supply.signals.topup_finished); the poller tells it again
+    # while this is empty (a receiver that raised).
+    announced_at = models.DateTimeField(_("announced"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("top-up")
@@ -195,6 +198,9 @@ class Topup(models.Model):
         indexes = [
             models.Index(fields=["status", "next_check_at"], name="topup_status_check"),
             models.Index(fields=["created_at"], name="topup_created"),
+            models.Index(
+                fields=["finished_at"], condition=Q(announced_at__isnull=True, finished_at__isnull=False), name="topup_unannounced"
+            ),
         ]
         constraints = [models.CheckConstraint(condition=Q(face_value__gte=0), name="topup_face_value_nonneg")]
 

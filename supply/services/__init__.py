@@ -5,6 +5,7 @@ from supply.services.callbacks import callback_handle
 from supply.services.topups import (
     attempt_answer_apply,
     attempt_query,
+    topup_announce,
     topup_chain,
     topup_hold_refund,
     topup_hold_resubmit,
@@ -28,6 +29,7 @@ __all__ = [
     "attempt_query",
     "callback_handle",
     "topup_account_check",
+    "topup_announce",
     "topup_chain",
     "topup_hold_refund",
     "topup_hold_resubmit",

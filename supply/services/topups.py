@@ -50,6 +50,7 @@ from voucherhub.core.audit import audit_record
 Status = Topup.Status
 Source = TopupEvent.Source
 PENDING_SAFETY_NET_SECONDS = 60
+ANNOUNCE_GRACE = timedelta(seconds=60)  # the on-commit announcement normally lands well within this
 logger = logging.getLogger("supply")
 
 
@@ -67,16 +68,28 @@ def _topup_move(topup: Topup, to: str, *, source: str, attempt=None, actor=None,
 
 
 def _finished_announce(topup: Topup) -> None:
-    """Tell settlement (on commit) that the top-up reached a final state."""
-    kwargs = {
-        "reference": topup.reference,
-        "status": str(topup.status),
-        "delivered_value": topup.delivered_value,
-        "face_value": topup.face_value,
-        "cost": topup.cost,
-        "upstream_id": topup.upstream_id,
-    }
-    transaction.on_commit(lambda: topup_finished.send(sender=Topup, **kwargs))
+    """Tell settlement, once the caller commits, that the top-up reached a final state. A receiver that raises
+    leaves the top-up unannounced (logged), and the poller tells it again."""
+    transaction.on_commit(lambda: topup_announce(topup_id=topup.pk), robust=True)
+
+
+def topup_announce(*, topup_id: int) -> bool:
+    """Send supply.signals.topup_finished for a final top-up and mark it announced. Receivers must take a
+    repeated announcement as a no-op (settlement's does). Raises what a receiver raised, leaving it unmarked."""
+    topup = Topup.objects.get(pk=topup_id)
+    if topup.status not in Topup.FINAL:
+        return False
+    topup_finished.send(
+        sender=Topup,
+        reference=topup.reference,
+        status=str(topup.status),
+        delivered_value=topup.delivered_value,
+        face_value=topup.face_value,
+        cost=topup.cost,
+        upstream_id=topup.upstream_id,
+    )
+    Topup.objects.filter(pk=topup_id, announced_at__isnull=True).update(announced_at=timezone.now())
+    return True
 
 
 def callback_url(upstream: Upstream) -> str:
@@ -124,7 +137,8 @@ def topup_request(*, reference: str, sku: Sku, account: str, region: str = "") -
         # the poller's safety net, should the queued submission be lost
         next_check_at=timezone.now() + timedelta(seconds=PENDING_SAFETY_NET_SECONDS),
     )
-    transaction.on_commit(lambda: _submission_schedule(topup.pk))
+    # robust: trouble here must not fail the caller's committed order; the poller's safety net submits later
+    transaction.on_commit(lambda: _submission_schedule(topup.pk), robust=True)
     return topup
 
 
@@ -307,7 +321,7 @@ def _attempt_finished(topup: Topup, attempt: TopupAttempt, *, source: str, now: 
     note = _("Attempt %(number)s failed at %(upstream)s: %(message)s") % {
         "number": attempt.number,
         "upstream": attempt.upstream,
-        "message": attempt.message or attempt.their_status or attempt.outcome,
+        "message": attempt.message or attempt.their_status or _("no reason given"),
     }
     _topup_move(topup, topup.status, source=source, attempt=attempt, note=note)
     no_balance = attempt.outcome == Outcome.NO_BALANCE
@@ -384,7 +398,22 @@ def topups_poll(*, now: datetime | None = None, limit: int = 200) -> int:
             except Exception:  # one supplier's or row's trouble must not stall every other top-up
                 logger.exception("supply poller: %s(%s) failed", service.__name__, kwargs)
             handled += 1
-    return handled
+    return handled + _unannounced_retell(now, limit)
+
+
+def _unannounced_retell(now: datetime, limit: int) -> int:
+    """Tell settlement again of final top-ups whose announcement failed (once per run each)."""
+    ids = list(
+        Topup.objects.filter(status__in=Topup.FINAL, announced_at__isnull=True, finished_at__lte=now - ANNOUNCE_GRACE)
+        .order_by("finished_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for topup_id in ids:
+        try:
+            topup_announce(topup_id=topup_id)
+        except Exception:
+            logger.exception("supply poller: announcing top-up %s failed again", topup_id)
+    return len(ids)
 
 
 # --- the hold queue (压单) --------------------------------------------------------------------------------

@@ -98,6 +98,7 @@ def topup_wait(topup: Topup, *, statuses=Topup.FINAL | {Topup.Status.ON_HOLD}, s
     # the callback that finished it has been answered: its record and the on-commit signal are written too
     for sim in _running:
         sim.wait_idle(max(deadline - time.monotonic(), 0.5))
+    topup.refresh_from_db()
     return topup
 
 

@@ -30,6 +30,7 @@ def test_success_by_callback(supply_site, simulator, topup_sku, upstream_for, fi
     callback = SupplyCallback.objects.get(attempt=attempt)
     assert (callback.verified, callback.duplicate) == (True, False)
     assert [(signal["reference"], signal["status"]) for signal in finished_signals] == [(topup.reference, "success")]
+    assert topup.announced_at is not None
     assert simulator.callbacks_for(attempt.number)[-1].status == 200  # answered in the protocol's form
     assert topups_of(simulator, PHONE) == 1
 
@@ -66,7 +67,7 @@ def test_a_forged_callback_is_refused_and_the_real_one_counts(supply_site, simul
     assert topup.status == Topup.Status.SUCCESS
     forged, genuine = SupplyCallback.objects.filter(upstream__topups=topup).order_by("pk")
     assert (forged.verified, forged.attempt_id) == (False, None)
-    assert forged.outcome.startswith("rejected")
+    assert forged.outcome.startswith(("Refused", "已拒绝"))  # stored in the language of the request
     assert genuine.verified and not genuine.duplicate
     assert [record.status for record in simulator.callbacks_for("VH-FORGED-A1")][0] != 200
     assert [signal["status"] for signal in finished_signals] == ["success"]

@@ -130,3 +130,33 @@ def test_one_attempt_the_poller_cannot_query_does_not_stall_the_others(supply_si
     assert (fine.status, stuck.status) == (Topup.Status.SUCCESS, Topup.Status.PROCESSING)
     assert "attempt_query" in caplog.text
     assert stuck.attempts.get().next_query_at > timezone.now()
+
+
+def test_an_announcement_a_receiver_refused_is_made_again_by_the_poller(supply_site, simulator, topup_sku, upstream_for, caplog):
+    # given: settlement's side fails the first time it hears of a top-up
+    from supply.signals import topup_finished
+
+    heard = []
+
+    def flaky_receiver(sender, reference, status, **kwargs):
+        heard.append((reference, status))
+        if len(heard) == 1:
+            raise RuntimeError("ledger busy")
+
+    topup_finished.connect(flaky_receiver, dispatch_uid="tests.supply.flaky")
+    try:
+        sku = topup_sku()
+        upstream_for(sku, faults=Faults(processing_seconds=0.1))
+        topup = topup_wait(topup_request(reference="VH-TELL", sku=sku, account=PHONE))
+        # then: final, the callback was answered all the same, but not marked announced
+        assert (topup.status, topup.announced_at) == (Topup.Status.SUCCESS, None)
+        assert simulator.callbacks_for("VH-TELL-A1")[-1].status == 200
+        # when: the poller runs a while later, twice
+        topups_poll(now=timezone.now() + LATER)
+        topups_poll(now=timezone.now() + 2 * LATER)
+    finally:
+        topup_finished.disconnect(dispatch_uid="tests.supply.flaky")
+    # then: told again once, and marked
+    topup.refresh_from_db()
+    assert heard == [("VH-TELL", "success"), ("VH-TELL", "success")]
+    assert topup.announced_at is not None

@@ -8,7 +8,7 @@ from django.db import transaction
 
 from catalog.models import Sku
 from supply.errors import InvalidAccount, SupplyError, TopupStateConflict
-from supply.models import Topup, TopupAttempt, TopupProfile
+from supply.models import Topup, TopupAttempt, TopupProfile, Upstream
 from supply.services import topup_account_check, topup_request
 from tests.factories import SkuFactory
 
@@ -94,3 +94,19 @@ def test_the_poller_and_balance_schedules_exist():
         "supply.tasks.topups_poll_task",
         "supply.tasks.upstream_balances_refresh_task",
     }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_trouble_submitting_after_commit_does_not_fail_the_callers_order(settings, simulator, topup_sku, upstream_for, caplog):
+    # given: submissions at once, to a supplier whose protocol this site no longer knows
+    settings.SUPPLY_SYNC = True
+    sku = topup_sku()
+    upstream = upstream_for(sku)
+    Upstream.objects.filter(pk=upstream.pk).update(protocol="retired-protocol")
+    # when: the caller commits its order
+    with transaction.atomic():
+        topup = topup_request(reference="VH-ROBUST", sku=sku, account="13800138000")
+    # then: no exception reached the caller; the trouble is logged and the attempt waits for the poller
+    assert topup.attempts.get().status == TopupAttempt.Status.SUBMITTED
+    assert "Error calling" in caplog.text  # Django logs a robust on-commit hook that raised
