@@ -386,3 +386,68 @@ def test_the_reply_is_what_the_supplier_waits_for(protocol):
         {"ok": True} if protocol == "voucherhub" else b"success",
     )
     assert adapter_for(protocol).callback_reply(accepted=False)[0] >= 400
+
+
+# --- the status tables, for the states the simulator does not send ---------------------------------------------
+@pytest.mark.parametrize(
+    "order,outcome,delivered",
+    [
+        ({"state": "-1", "amount": "50"}, Outcome.FAILED, None),
+        ({"state": "0", "amount": "50"}, Outcome.PROCESSING, None),
+        ({"state": "1", "amount": "50"}, Outcome.PROCESSING, None),
+        ({"state": "2", "amount": "50", "charge_amount": "50"}, Outcome.SUCCESS, Decimal("50")),
+        ({"state": "2", "amount": "50", "charge_amount": "30"}, Outcome.PARTIAL, Decimal("30")),
+        ({"state": "3", "amount": "50", "charge_amount": "20"}, Outcome.PARTIAL, Decimal("20")),
+        ({"state": "3", "amount": "50", "charge_amount": "0"}, Outcome.FAILED, None),
+        ({"state": "9", "amount": "50"}, Outcome.UNKNOWN, None),
+    ],
+)
+def test_v2_states(order, outcome, delivered):
+    from supply.adapters.v2 import order_answer
+
+    answer = order_answer(order)
+    assert (answer.outcome, answer.delivered_value) == (outcome, delivered)
+
+
+@pytest.mark.parametrize(
+    "body,outcome",
+    [
+        ({"status": "paid", "topup_status": "success"}, Outcome.PROCESSING),  # the order is not delivered yet
+        ({"status": "delivered"}, Outcome.SUCCESS),
+        ({"status": "refunded"}, Outcome.FAILED),
+        ({"status": "partially_refunded", "delivered_value": "20.00"}, Outcome.PARTIAL),
+        ({"status": "on_hold"}, Outcome.PROCESSING),
+        ({"status": "something new"}, Outcome.UNKNOWN),
+    ],
+)
+def test_voucherhub_states(body, outcome):
+    from supply.adapters.voucherhub import topup_answer
+
+    assert topup_answer(body).outcome == outcome
+
+
+@pytest.mark.parametrize(
+    "status,body,outcome",
+    [
+        (402, {"error": {"code": "insufficient_funds", "message": "", "fields": {}}}, Outcome.NO_BALANCE),
+        (409, {"error": {"code": "idempotency_conflict", "message": "", "fields": {}}}, Outcome.EXISTS),
+        (400, {"error": {"code": "validation_error", "message": "", "fields": {"account": ["bad"]}}}, Outcome.FAILED),
+        (404, {"error": {"code": "not_found", "message": "", "fields": {}}}, Outcome.NOT_FOUND),
+        (429, {"error": {"code": "throttled", "message": "", "fields": {}}}, Outcome.UNKNOWN),
+        (400, "<html>proxy</html>", Outcome.UNKNOWN),
+        (503, {"error": {"code": "unavailable", "message": "", "fields": {}}}, Outcome.UNKNOWN),
+    ],
+)
+def test_voucherhub_refusals(status, body, outcome):
+    from supply.adapters.http import Reply
+    from supply.adapters.voucherhub import refusal_answer
+
+    raw = json.dumps(body).encode() if isinstance(body, dict) else body.encode()
+    assert refusal_answer(Reply(status=status, body=raw)).outcome == outcome
+
+
+@pytest.mark.parametrize("state,outcome", [("untreated", Outcome.PROCESSING), ("未处理", Outcome.PROCESSING), ("failed", Outcome.FAILED)])
+def test_gateway_states_in_either_language(state, outcome):
+    from supply.adapters.gateway import GatewayAdapter
+
+    assert GatewayAdapter()._order_answer({"order_state": state}).outcome == outcome
