@@ -84,7 +84,7 @@ class OrderAdmin(ExportOnlyAdmin):
     resource_classes = [resources.OrderResource]
     list_display = ["number", "created_at", "channel", "distributor", "sku", "quantity", "total", "status", "hold"]
     list_filter = ["status", "channel", "pay_method", "hold", "created_at"]
-    search_fields = ["number", "customer_ref", "distributor__name"]
+    search_fields = ["number", "customer_ref", "distributor__name", "topup_account"]
     date_hierarchy = "created_at"
     list_select_related = ["distributor", "sku"]
     exclude = ["contact_key", "lookup_password"]

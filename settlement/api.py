@@ -47,8 +47,8 @@ class OrderOut(serializers.Serializer):
     customer_ref = serializers.CharField()
     held_for_review = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
-    paid_at = serializers.DateTimeField()
-    delivered_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)  # none while held for review or topping up
 
     def get_held_for_review(self, order) -> bool:
         return order.hold == Order.Hold.REVIEW

@@ -57,6 +57,9 @@ def topup_answer(view: TopupView) -> dict:
 
 class TopupCreateApi(DistributorApiView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TopupInput"
+
         sku = serializers.SlugField()
         account = serializers.CharField(max_length=80, help_text="The phone number, QQ number or game account to top up.")
         region = serializers.CharField(max_length=80, required=False, allow_blank=True, default="", help_text="Game SKUs: the region.")

@@ -1,5 +1,6 @@
 """Reads of top-up orders (orders of a TOPUP SKU) with their top-up at supply, scoped to the distributor."""
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -8,6 +9,8 @@ from catalog.models import Sku
 from settlement import integrations
 from settlement.errors import OrderNotFound
 from settlement.models import Order
+
+ORDER_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("³".isdigit() is true), within a bigint
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,13 @@ def topup_views(orders) -> dict[int, TopupView]:
 
 
 def topup_order_get(distributor, ref: str) -> Order:
-    """The distributor's own top-up order by id or number, or OrderNotFound (a neighbour's too: no hint it exists)."""
+    """The distributor's own top-up order by id, number or, failing those, its own `customer_ref` (the latest: a
+    VoucherHub buying from this one asks by its own number), or OrderNotFound (a neighbour's too: no hint it
+    exists)."""
     qs = Order.objects.select_related("sku", "distributor").filter(distributor=distributor, sku__fulfilment=Sku.Fulfilment.TOPUP)
-    order = qs.filter(pk=int(ref)).first() if ref.isdigit() and len(ref) < 19 else qs.filter(number=ref).first()
+    order = qs.filter(pk=int(ref)).first() if ORDER_ID.fullmatch(ref) else qs.filter(number=ref).first()
+    if order is None and ref:
+        order = qs.filter(customer_ref=ref).order_by("-pk").first()
     if order is None:
         raise OrderNotFound()
     return order

@@ -16,6 +16,7 @@ from settlement import conf, integrations
 from settlement.models import Order, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from settlement.services.contacts import contact_of
 from voucherhub.core.sealing import open_text, seal_text
+from voucherhub.core.templatetags.vh_format import money_text
 
 logger = logging.getLogger(__name__)
 WEBHOOK_PURPOSE = "settlement.webhook"
@@ -47,6 +48,30 @@ def consumer_codes_ready(*, order_id: int, link: str) -> None:
         "You can also look the order up with its number, your contact and the lookup password you chose."
     ) % {"number": order.number, "qty": order.quantity, "sku": order.sku.name, "link": link}
     send_mail(subject, body, None, [order.contact], fail_silently=True)
+
+
+def consumer_topup_result(*, order_id: int) -> None:
+    """Tell a storefront buyer how the top-up went (an SMS to a mobile number, else an e-mail): topped up, in part
+    and the rest refunded, or refunded. Never anything but the order's own account and amounts."""
+    order = Order.objects.select_related("sku").get(pk=order_id)
+    contact = contact_of(order.contact)
+    if contact is None:
+        return
+    refunded = money_text(order.refunded_amount, order.currency)
+    values = {"number": order.number, "sku": order.sku.name, "account": order.topup_account, "refunded": refunded}
+    if order.status == Order.Status.DELIVERED:
+        text = _("Order %(number)s: %(sku)s is topped up to %(account)s.") % values
+    elif order.status == Order.Status.PARTIALLY_REFUNDED:
+        text = _("Order %(number)s: %(account)s was topped up in part; %(refunded)s is refunded the way you paid.") % values
+    else:
+        text = _("Order %(number)s: the top-up to %(account)s could not be made; %(refunded)s is refunded the way you paid.") % values
+    if contact.kind == "phone":
+        try:
+            integrations.sms_send(to=contact.value, subject="VoucherHub", text=text)
+        except Exception:  # an SMS gateway that is away: the receipt page and the lookup show the outcome
+            logger.exception("order %s: the SMS with the top-up's outcome could not be sent", order.number)
+        return
+    send_mail(_("Your VoucherHub order %(number)s") % values, text, None, [order.contact], fail_silently=True)
 
 
 # --- Webhooks --------------------------------------------------------------------------------------

@@ -169,8 +169,11 @@ def _deliver(order: Order, *, changes: OrderChanges, fraction: Decimal, cost) ->
 
 
 def _tell(order: Order, *, status: str, delivered_value, face_value) -> None:
-    """The distributor's webhook about the final result (sent after commit)."""
+    """The distributor's webhook about the final result (sent after commit). The values are also at the top of
+    `data`, where another VoucherHub buying from this one reads them (supply/adapters/voucherhub.py)."""
     extra = {
+        "face_value": str(face_value) if face_value is not None else None,
+        "delivered_value": str(delivered_value) if delivered_value is not None else None,
         "topup": {
             "status": status,
             "account": order.topup_account,
@@ -181,6 +184,8 @@ def _tell(order: Order, *, status: str, delivered_value, face_value) -> None:
         "refunded_amount": str(order.refunded_amount),
     }
     notify.order_events(order=order, events=[WEBHOOK_EVENTS[status]], extra=extra)
+    if order.is_consumer:
+        transaction.on_commit(lambda: notify.consumer_topup_result(order_id=order.pk))
 
 
 # --- Postings --------------------------------------------------------------------------------------

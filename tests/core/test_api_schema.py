@@ -72,6 +72,8 @@ class World:
     order_number: str
     code: str  # a sold code the terminal's merchant accepts (to verify and redeem)
     redemption_id: int
+    topup_sku: str = ""  # a direct top-up SKU `mid` may buy (phone numbers)
+    topup_number: str = ""  # a top-up order of `mid`, placed by the first test that needs one (_topup_number)
 
 
 @pytest.fixture(autouse=True)
@@ -106,8 +108,33 @@ def world(db, finance_user, ops_user) -> World:
     redeemed = _send(client, world, "POST", "/api/v1/redemptions/", body={"code": factories.card_code(sku=voucher)[1]}, idem="setup")
     assert redeemed.status_code == 201, redeemed.content
     world.redemption_id = redeemed.json()["id"]
+    world.topup_sku = _topup_sku_make()
     yield world
     terminal_credentials_forget()
+
+
+def _topup_sku_make() -> str:
+    """A phone top-up SKU (supply's profile) priced for every level of the tree."""
+    from catalog.models import Sku
+    from channels.models import DistributorLevel, PriceEntry
+    from supply.models import TopupProfile
+
+    sku = factories.SkuFactory(fulfilment=Sku.Fulfilment.TOPUP, face_value=Decimal("50.00"), cost_price=Decimal("48.00"))
+    TopupProfile.objects.create(sku=sku, account_kind=TopupProfile.AccountKind.PHONE)
+    prices = {"purchase_price": Decimal("49.00"), "suggested_retail": Decimal("49.90"), "price_floor": Decimal("49.00")}
+    for level in DistributorLevel.objects.all():
+        PriceEntry.objects.create(level=level, sku=sku, **prices)
+    return sku.code
+
+
+def _topup_number(world: World) -> str:
+    """The number of a top-up order of `mid`, placed the first time it is asked for (the lists stay as they were)."""
+    if not world.topup_number:
+        body = {"sku": world.topup_sku, "account": "13800138000"}
+        topup = _send(Client(), world, "POST", "/api/v1/topups/", body=body, idem="setup-topup")
+        assert topup.status_code == 201, topup.content
+        world.topup_number = topup.json()["number"]
+    return world.topup_number
 
 
 def _credentials(world: World, path: str) -> tuple | None:
@@ -201,6 +228,8 @@ def _operations(raw: dict) -> list[tuple[str, str]]:
 def _valid_requests(world: World, method: str, path: str) -> list[dict]:
     """Requests that must succeed (2xx), per operation; every operation has at least one. An operation that takes
     an Idempotency-Key gets a fresh one (test_answers_match_the_schema)."""
+    if (method, path) == ("GET", "/api/v1/topups/{ref}/"):
+        return [{"path": {"ref": _topup_number(world)}}]
     table = {
         ("GET", "/api/v1/me/"): [{}],
         ("GET", "/api/v1/catalog/"): [{}, {"query": {"limit": 1, "offset": 0}}],
@@ -216,6 +245,7 @@ def _valid_requests(world: World, method: str, path: str) -> list[dict]:
         ("GET", "/api/v1/orders/{number}/"): [{"path": {"number": world.order_number}}],
         ("GET", "/api/v1/orders/{number}/codes/"): [{"path": {"number": world.order_number}}],
         ("GET", "/api/v1/wallet/"): [{}],
+        ("POST", "/api/v1/topups/"): [{"body": {"sku": world.topup_sku, "account": "13900139000", "customer_ref": "T-1"}}],
         ("POST", "/api/v1/redemptions/verify/"): [{"body": {"code": world.code}}],
         ("POST", "/api/v1/redemptions/"): [{"body": {"code": world.code}}],
         ("GET", "/api/v1/redemptions/"): [{}, {"query": {"limit": 1}}],
@@ -244,6 +274,8 @@ def _operation_ids() -> list[str]:
         "GET /api/v1/orders/{number}/",
         "GET /api/v1/orders/{number}/codes/",
         "GET /api/v1/wallet/",
+        "POST /api/v1/topups/",
+        "GET /api/v1/topups/{ref}/",
         "POST /api/v1/redemptions/verify/",
         "POST /api/v1/redemptions/",
         "GET /api/v1/redemptions/",

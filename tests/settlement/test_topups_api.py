@@ -50,7 +50,7 @@ def test_a_top_up_is_placed_once_per_key_and_read_back_by_id_or_number(api, tree
     # it reads back by id and by number, and shows the outcome once supply has it
     order = Order.objects.get()
     finish(order, "success", delivered="50.00")
-    for ref in (str(sent["id"]), sent["number"]):
+    for ref in (str(sent["id"]), sent["number"], "C-7"):  # also by its customer_ref (a VoucherHub buying from us asks so)
         got = api.get(f"{URL}{ref}/")
         assert got.status_code == 200, got.content
         assert got.json()["number"] == sent["number"] and got.json()["status"] == "delivered"
@@ -63,7 +63,7 @@ def test_a_neighbours_top_up_is_not_found_by_id_or_number(api, client, tree, top
     fund(tree.other, "100.00", actor=finance_user)
     neighbour = Api(client, tree.other)
     theirs = neighbour.post(URL, body(topup_world), idempotency_key="n-1").json()
-    for ref in (str(theirs["id"]), theirs["number"]):
+    for ref in (str(theirs["id"]), theirs["number"], "C-7"):
         response = api.get(f"{URL}{ref}/")
         assert response.status_code == 404, response.content
     # nor is an order of codes a top-up
@@ -106,5 +106,13 @@ def test_the_distributor_gets_a_webhook_on_the_final_result(api, tree, topup_wor
     data = delivery.payload["data"]
     assert data["order"] == order.number and data["status"] == order_status
     assert data["topup"]["status"] == status and data["topup"]["account"] == "13800138000"
+    assert data["delivered_value"] == delivered and data["face_value"] == "50.00"
     assert "codes_url" not in data and data["topup_url"] == f"/api/v1/topups/{order.number}/"
     ledger_ok()
+
+
+def test_a_top_up_the_wallet_does_not_cover_is_402_and_nothing_is_written(client, tree, topup_world):
+    broke = Api(client, tree.other)  # its wallet is empty, without credit
+    response = broke.post(URL, body(topup_world), idempotency_key="broke-1")
+    assert response.status_code == 402 and response.json()["error"]["code"] == "insufficient_funds", response.content
+    assert not Order.objects.exists() and not Topup.objects.exists()

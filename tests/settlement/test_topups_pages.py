@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import translation
 
 from settlement.models import Account, Order, Payment
 from supply.models import Topup
@@ -133,3 +134,29 @@ def test_the_order_lookup_shows_a_top_ups_state_not_codes(client, tree, topup_wo
     page = response.content.decode()
     assert response.status_code == 200 and "13800138000" in page and "topped up in part" in page
     assert 'data-testid="lookup-codes"' not in page and "released after a short check" not in page
+
+
+@pytest.mark.parametrize("status, delivered, words", [("success", "50.00", "is topped up to"), ("failed", None, "could not be made")])
+def test_a_storefront_buyer_is_told_how_the_top_up_went(
+    client, tree, topup_world, mailoutbox, django_capture_on_commit_callbacks, status, delivered, words
+):
+    from redemption.notify import ConsoleSmsBackend
+
+    ConsoleSmsBackend.outbox.clear()
+    checkout(client, tree, topup_world, contact="13900139000")
+    order = Order.objects.get()
+    client.post(reverse("settlement:sandbox-pay", args=[order.payments.get().number]), {"result": "pay"})
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        finish(order, status, delivered=delivered)
+    sent = [m for m in ConsoleSmsBackend.outbox if m.to == "13900139000"]
+    assert len(sent) == 1 and order.number in sent[0].text and words in sent[0].text and "13800138000" in sent[0].text
+    # an e-mail buyer gets an e-mail
+    other = Client()
+    checkout(other, tree, topup_world, contact="buyer@example.test", account="13700137000")
+    second = Order.objects.exclude(pk=order.pk).get()
+    other.post(reverse("settlement:sandbox-pay", args=[second.payments.get().number]), {"result": "pay"})
+    with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+        finish(second, status, delivered=delivered)
+    assert [m.to for m in mailoutbox] == [["buyer@example.test"]] and words in mailoutbox[0].body
+    if status == "failed":
+        assert "¥49.90" in mailoutbox[0].body

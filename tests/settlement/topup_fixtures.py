@@ -32,7 +32,12 @@ class TopupWorld:
 
 @pytest.fixture(name="topup_world")
 def topup_world_fixture(tree, finance_user) -> TopupWorld:
-    sku = factories.SkuFactory(code="CM-50", name="China Mobile ¥50", face_value=FACE, cost_price=Decimal("48.00"))
+    return topup_world_make(tree, finance_user)
+
+
+def topup_world_make(tree, finance_user) -> TopupWorld:
+    """The top-up SKU for `tree` (tests/settlement/conftest.py), and ¥500.00 in the seller's wallet."""
+    sku = factories.SkuFactory(code="CM-50", name="中国移动话费 50 元", face_value=FACE, cost_price=Decimal("48.00"))
     sku.fulfilment = Sku.Fulfilment.TOPUP
     sku.save(update_fields=["fulfilment"])
     profile = TopupProfile.objects.create(sku=sku, account_kind=TopupProfile.AccountKind.PHONE)
