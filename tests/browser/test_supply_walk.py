@@ -90,8 +90,8 @@ def test_every_supply_page_reads_as_a_product_in_both_languages_on_a_laptop_and_
 
 
 TEXT = {
-    "zh-hans": {"supply": "上游供货", "glance": "供应商概览", "holds": "压单队列", "refund": "给买家退款", "apply": "执行", "resolve": "标记为已解决"},
-    "en": {"supply": "Supply", "glance": "Suppliers at a glance", "holds": "Hold queue", "refund": "Refund the buyer", "apply": "Apply", "resolve": "Mark resolved"},
+    "zh-hans": {"supply": "上游供货", "glance": "供应商概览", "apply": "执行", "resolve": "标记为已解决"},
+    "en": {"supply": "Supply", "glance": "Suppliers at a glance", "apply": "Apply", "resolve": "Mark resolved"},
 }
 
 
