@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('catalog', '0007_allocation_cursor_start'),
-        ('supply', '0003_protocol_labels'),
+        ('supply', '0004_reconciliation'),
     ]
 
     operations = [
