@@ -181,24 +181,41 @@ def commission_sheet(*, start=None, end=None, wallet_id=None) -> Sheet:
 
 
 def supplier_sheet(*, start=None, end=None, supplier_id=None) -> Sheet:
-    """Codes consumed (sold, net of returns to stock) per supplier and batch, at cost, from the ledger's cost postings."""
-    cond, params = _where("ev.created_at", start, end, [("p.supplier_id = %s", supplier_id)])
-    columns = [
-        Col("supplier", "sup.name", TEXT, _("Supplier")),
-        Col("batch", "b.id", INT, _("Batch")),
-        Col("batch_label", "b.label", TEXT, _("Batch label")),
-        Col("sku", "s.code", TEXT, _("SKU")),
-        Col("codes", "count(*)", INT, _("Codes")),
-        Col("unit_cost", "s.cost_price", NUM, _("Unit cost")),
-        Col("cost", "count(*) * s.cost_price", NUM, _("Cost")),
-    ]
-    body = (
-        "FROM catalog_codeevent ev JOIN catalog_cardcode cc ON cc.id = ev.code_id JOIN catalog_codebatch b ON b.id = cc.batch_id"
+    """What each supplier is owed for, at the real cost: card codes consumed (sold, net of returns to stock) per
+    batch, at the unit cost of the replenishment that bought the batch from the supplier, else the SKU's cost
+    price; and direct top-ups that succeeded (wholly or in part), at the cost the supplier charged, per SKU.
+    Reads supply's tables (read-only: supply writes them)."""
+    code_cond, code_params = _where("ev.created_at", start, end, [("p.supplier_id = %s", supplier_id)])
+    topup_cond, topup_params = _where("t.finished_at", start, end, [("u.supplier_id = %s", supplier_id)])
+    unit_cost = "coalesce((SELECT max(r.unit_cost) FROM supply_replenishment r WHERE r.batch_id = b.id), s.cost_price)"
+    codes = (
+        f"SELECT 'codes' AS source, sup.name AS supplier, b.id AS batch, b.label AS batch_label, s.code AS sku,"
+        f" count(*) AS units, {unit_cost} AS unit_cost, count(*) * {unit_cost} AS cost"
+        " FROM catalog_codeevent ev JOIN catalog_cardcode cc ON cc.id = ev.code_id JOIN catalog_codebatch b ON b.id = cc.batch_id"
         " JOIN catalog_sku s ON s.id = cc.sku_id JOIN catalog_product p ON p.id = s.product_id"
-        f" LEFT JOIN catalog_supplier sup ON sup.id = p.supplier_id WHERE ev.to_status = 'sold' AND ev.from_status = 'reserved' AND {cond}"
+        " LEFT JOIN catalog_supplier sup ON sup.id = p.supplier_id"
+        f" WHERE ev.to_status = 'sold' AND ev.from_status = 'reserved' AND {code_cond}"
         " GROUP BY sup.name, b.id, b.label, s.code, s.cost_price"
     )
-    return Sheet(columns=columns, body=body, params=params, order_by="sup.name, b.id", title="supplier")
+    topups = (
+        "SELECT 'topups', sup.name, NULL, NULL, s.code, count(*), round(sum(t.cost) / count(*), 2), sum(t.cost)"
+        " FROM supply_topup t JOIN supply_upstream u ON u.id = t.upstream_id JOIN catalog_supplier sup ON sup.id = u.supplier_id"
+        " JOIN catalog_sku s ON s.id = t.sku_id"
+        f" WHERE t.status IN ('success', 'partial') AND t.cost IS NOT NULL AND {topup_cond}"
+        " GROUP BY sup.name, s.code"
+    )
+    columns = [
+        Col("supplier", "x.supplier", TEXT, _("Supplier")),
+        Col("source", "x.source", ENUM, _("Goods"), (("codes", _("Card codes")), ("topups", _("Direct top-ups")))),
+        Col("batch", "x.batch", INT, _("Batch")),
+        Col("batch_label", "x.batch_label", TEXT, _("Batch label")),
+        Col("sku", "x.sku", TEXT, _("SKU")),
+        Col("codes", "x.units", INT, _("Quantity")),
+        Col("unit_cost", "x.unit_cost", NUM, _("Unit cost")),
+        Col("cost", "x.cost", NUM, _("Cost")),
+    ]
+    body = f"FROM ({codes} UNION ALL {topups}) x"
+    return Sheet(columns=columns, body=body, params=code_params + topup_params, order_by="x.supplier, x.source, x.batch, x.sku", title="supplier")
 
 
 SHEETS: dict[str, Callable[..., Sheet]] = {

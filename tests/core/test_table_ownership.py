@@ -25,6 +25,10 @@ ALLOWED = {
     ("settlement/exporting.py", "catalog_codeevent"),
     ("settlement/exporting.py", "channels_distributor"),
     ("settlement/exporting.py", "channels_storefront"),
+    # The supplier sheet values codes and top-ups at what the supplier really charged.
+    ("settlement/exporting.py", "supply_replenishment"),
+    ("settlement/exporting.py", "supply_topup"),
+    ("settlement/exporting.py", "supply_upstream"),
 }
 
 # Where a model's table is taken into hand-written SQL.

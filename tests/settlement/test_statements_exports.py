@@ -89,7 +89,42 @@ def test_supplier_statement_counts_codes_consumed_per_batch_at_cost(tree, financ
         rows = list(csv.reader(open(job.file_path, encoding="utf-8-sig")))
     assert list(rows[0]) == exporting.supplier_sheet().headers  # the reader's words (供应商, 批次 …), never column names
     assert len(rows) == 2
-    assert str(rows[1][3]) == tree.sku.code and int(rows[1][4]) == 3 and D(str(rows[1][6])) == D("60.00")
+    assert str(rows[1][4]) == tree.sku.code and int(rows[1][5]) == 3 and D(str(rows[1][7])) == D("60.00")
+
+
+def _sheet_rows(sheet) -> list[tuple]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sheet.sql, sheet.params)
+        return cursor.fetchall()
+
+
+def test_supplier_statement_takes_the_real_costs_of_replenished_batches_and_top_ups(tree, finance_user):
+    """Codes bought from a supplier by replenishment cost what the supplier charged (not the SKU's cost price);
+    top-ups that succeeded (wholly or in part) cost what the successful supplier charged; failed ones nothing."""
+    from catalog.models import CardCode
+    from supply.models import Replenishment, Topup, Upstream, UpstreamProduct
+    from tests.factories import SkuFactory, SupplierFactory
+
+    fund(tree.seller, "500.00", actor=finance_user)
+    order = order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=2)
+    batch = CardCode.objects.get(pk=order.items.first().code_id).batch
+    upstream = Upstream.objects.create(supplier=SupplierFactory(name="上游甲"), protocol="v2", base_url="http://127.0.0.1:9/", app_key="k")
+    card = UpstreamProduct.objects.create(upstream=upstream, sku=tree.sku, kind="card", their_product_id="C1", face_value=D("30"), cost=D("17.50"))
+    Replenishment.objects.create(number="R1", product=card, sku=tree.sku, status="done", quantity=2, unit_cost=D("17.50"), batch=batch)
+    phone = SkuFactory(code="PHONE-50", fulfilment="topup", face_value=D("50"), cost_price=D("49"))
+    done = timezone.now()
+    for ref, status, cost in (("T1", "success", "48.60"), ("T2", "partial", "24.30"), ("T3", "failed", None)):
+        Topup.objects.create(reference=ref, sku=phone, account="13800138000", face_value=D("50"), status=status, upstream=upstream,
+                             cost=D(cost) if cost else None, finished_at=done)  # fmt: skip
+    rows = _sheet_rows(exporting.supplier_sheet(supplier_id=None))
+    codes = [r for r in rows if r[1] == "codes"]
+    topups = [r for r in rows if r[1] == "topups"]
+    assert [(r[4], r[5], r[6], r[7]) for r in codes] == [(tree.sku.code, 2, D("17.50"), D("35.00"))]
+    assert [(r[0], r[4], r[5], r[7]) for r in topups] == [("上游甲", "PHONE-50", 2, D("72.90"))]
+    only = _sheet_rows(exporting.supplier_sheet(supplier_id=upstream.supplier_id))
+    assert [r[1] for r in only] == ["topups"]  # the codes' product is another supplier's
 
 
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
