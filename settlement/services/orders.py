@@ -65,7 +65,8 @@ def contact_key(contact: str) -> str:
 
 class _Changes:
     """An order's status moves within one service, written together at the end (`flush`): the event
-    rows in one INSERT, the order row in one UPDATE. Each move is checked against TRANSITIONS."""
+    rows in one INSERT, the order row in one UPDATE, or in its INSERT for a new order (_order_new), which
+    is written once, already in its final status. Each move is checked against TRANSITIONS."""
 
     def __init__(self, order: Order):
         self.order = order
@@ -73,7 +74,7 @@ class _Changes:
         self.fields: set[str] = set()
 
     def opened(self, *, actor=None, note: str = "") -> None:
-        """The order row was just inserted (pending): its first event."""
+        """A new order (pending, not written yet): its first event."""
         self.events.append(OrderEvent(order=self.order, from_status="", to_status=self.order.status, actor=_user(actor), note=note[:300]))
 
     def move(self, to: str, *, actor=None, note: str = "") -> None:
@@ -95,6 +96,9 @@ class _Changes:
             self.fields.add("delivered_at")
 
     def flush(self) -> None:
+        if self.order._state.adding:  # new: inserted with its status of now, its events after it
+            self.order.save(force_insert=True)
+            self.fields = set()
         if self.events:
             OrderEvent.objects.bulk_create(self.events)
             self.events = []
@@ -272,12 +276,13 @@ def order_place(
                     )
                 else:  # paid later (payment callback): the codes wait reserved
                     stock.codes_hold(codes=codes, order_ref=number)
-                    _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
                     changes.flush()
+                    _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
     except Exception as failure:
         if verdict is not None:
             integrations.risk_undo(verdict)
-        # A twin that missed the look-up placed the order under the key first: its order is the answer.
+        # A twin that missed the look-up placed the order under the key first (this order's insert, written
+        # last, met order_idem_once; everything this call wrote is rolled back): its order is the answer.
         existing = order_selectors.order_by_key(distributor, idempotency_key) if isinstance(failure, IntegrityError) else None
         if existing is None:
             raise
@@ -309,9 +314,10 @@ def _risk_check(request: OrderRequest, *, number: str, actor, ip, device, challe
 
 
 def _order_new(request: OrderRequest, *, number, verdict, actor, ip, campaign, referrer, lookup_password, idempotency_key) -> Order:
-    """The order's row, inserted pending."""
+    """The new order, pending, in memory: _Changes.flush inserts it once its status is final (one INSERT where
+    an INSERT pending and an UPDATE to delivered were two statements)."""
     distributor, sku, contact = request.distributor, request.sku, request.contact
-    return Order.objects.create(
+    return Order(
         number=number,
         channel=request.channel,
         distributor=distributor,
@@ -460,10 +466,12 @@ def _settle(
             _deliver(order, changes=changes, actor=actor, codes=claimed)
         else:
             stock.codes_hold(codes=claimed, order_ref=order.number)
+        changes.flush()  # a new order's row first: its items refer to it
         _items_add(order, claimed, from_quota=from_quota, state=OrderItem.State.DELIVERED if deliver else OrderItem.State.RESERVED)
-    elif deliver:
-        _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
-    changes.flush()
+    else:
+        if deliver:
+            _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
+        changes.flush()
     if deliver:
         notify.order_events(order=order, events=["order.paid", "order.delivered"])
     _book(order, actor=actor, uplines=uplines)
