@@ -601,6 +601,29 @@ def order_refund(
         raise NothingToRefund()
     if not reason.strip():
         raise SettlementError(_("Say why the order is refunded."), field="reason")
+    units, chosen = _refund_chosen(order, quantity=quantity, undeliverable=undeliverable, item=item)
+    back = _refund_items(order, chosen, actor=actor, reason=reason)
+    full = order.refunded_quantity + units >= order.quantity
+    amount = order.total - order.refunded_amount if full else money(order.unit_price * units)
+    n = order.transfers.filter(kind=Transfer.Kind.REFUND).count() + 1
+    _refund_post(order, amount=amount, returned=len(back), n=n, actor=actor, reason=reason)
+    commission_services.commission_clawback(order=order, units=units, full=full, actor=actor)
+    order.refunded_quantity += units
+    order.refunded_amount += amount
+    order.save(update_fields=["refunded_quantity", "refunded_amount"])
+    _status_set(order, S.REFUNDED if full else S.PARTIALLY_REFUNDED, actor=actor, note=reason)
+    audit_record(actor=_user(actor), action="order.refund", obj=order, reason=reason, data={"units": units, "amount": str(amount)})
+    if order.pay_method != Order.PayMethod.WALLET and amount > ZERO:
+        from settlement.services.payments import payment_refund_for_order
+
+        payment_refund_for_order(order=order, amount=amount, reference=f"{order.number}-R{n}")
+    notify.order_event(order=order, event="order.refunded", extra={"refunded_quantity": units, "refunded_amount": str(amount)})
+    return order
+
+
+def _refund_chosen(order: Order, *, quantity: int | None, undeliverable: bool, item: OrderItem | None) -> tuple[int, list[OrderItem]]:
+    """The units a refund counts and the items it takes back: reserved items, and delivered ones whose code was
+    not redeemed (the one `item`, or the first `quantity`, or all). Raises NothingToRefund naming the field."""
     reserved = list(_live_items(order, OrderItem.State.RESERVED))
     delivered = list(_live_items(order, OrderItem.State.DELIVERED).select_related("code"))
     refundable = reserved + [i for i in delivered if i.code.status == CardCode.Status.SOLD]
@@ -610,15 +633,18 @@ def order_refund(
             raise NothingToRefund(_("This code cannot be refunded: it was redeemed, replaced or refunded."), field="item")
         quantity = 1
     if undeliverable:
-        units = order.quantity - order.refunded_quantity
-    else:
-        units = len(refundable) if quantity is None else int(quantity)
-        if units < 1 or units > len(refundable):
-            raise NothingToRefund(
-                _("%(n)s of this order's codes can be refunded (redeemed codes cannot).") % {"n": len(refundable)}, field="quantity"
-            )
-    chosen = refundable[:units] if not undeliverable else refundable
-    # Codes never shown to the buyer go back to the pool; delivered ones are voided.
+        return order.quantity - order.refunded_quantity, refundable
+    units = len(refundable) if quantity is None else int(quantity)
+    if units < 1 or units > len(refundable):
+        raise NothingToRefund(
+            _("%(n)s of this order's codes can be refunded (redeemed codes cannot).") % {"n": len(refundable)}, field="quantity"
+        )
+    return units, refundable[:units]
+
+
+def _refund_items(order: Order, chosen: list[OrderItem], *, actor, reason: str) -> list[OrderItem]:
+    """The chosen items refunded: codes never shown to the buyer back to the pool, delivered ones voided, quota
+    drawn for them given back. Returns the items whose codes went back to the pool."""
     back = [i for i in chosen if i.state == OrderItem.State.RESERVED]
     void = [i for i in chosen if i.state == OrderItem.State.DELIVERED]
     if back:
@@ -629,10 +655,12 @@ def order_refund(
     from_quota = sum(1 for i in chosen if i.from_quota)
     if from_quota:
         channel_services.quota_return(distributor=order.distributor, sku=order.sku, quantity=from_quota, reference=order.number)
+    return back
 
-    full = order.refunded_quantity + units >= order.quantity
-    amount = order.total - order.refunded_amount if full else money(order.unit_price * units)
-    n = order.transfers.filter(kind=Transfer.Kind.REFUND).count() + 1
+
+def _refund_post(order: Order, *, amount, returned: int, n: int, actor, reason: str) -> None:
+    """The refund's ledger: `amount` back to the payer (its wallet, or the refunds clearing of a paid-by-provider
+    order), and the cost of `returned` codes that went back to stock taken off again. `n`: the refund's number."""
     revenue = platform_account(Account.Kind.REVENUE, order.currency)
     if order.pay_method == Order.PayMethod.WALLET:
         payer = wallet_account(wallet_for(order.distributor), Account.Kind.WALLET)
@@ -648,9 +676,9 @@ def order_refund(
             key=f"refund:{order.pk}:{n}",
             memo=reason,
         )
-    if back and order.paid_at and order.transfers.filter(key=f"cost:{order.pk}").exists():
+    if returned and order.paid_at and order.transfers.filter(key=f"cost:{order.pk}").exists():
         # Stock that goes back to the pool was never consumed: take its cost back off.
-        cost = money(order.unit_cost * len(back))
+        cost = money(order.unit_cost * returned)
         transfer_post(
             kind=Transfer.Kind.REFUND,
             lines=[
@@ -662,18 +690,6 @@ def order_refund(
             key=f"refund-cost:{order.pk}:{n}",
             memo=_("Codes returned to stock"),
         )
-    commission_services.commission_clawback(order=order, units=units, full=full, actor=actor)
-    order.refunded_quantity += units
-    order.refunded_amount += amount
-    order.save(update_fields=["refunded_quantity", "refunded_amount"])
-    _status_set(order, S.REFUNDED if full else S.PARTIALLY_REFUNDED, actor=actor, note=reason)
-    audit_record(actor=_user(actor), action="order.refund", obj=order, reason=reason, data={"units": units, "amount": str(amount)})
-    if order.pay_method != Order.PayMethod.WALLET and amount > ZERO:
-        from settlement.services.payments import payment_refund_for_order
-
-        payment_refund_for_order(order=order, amount=amount, reference=f"{order.number}-R{n}")
-    notify.order_event(order=order, event="order.refunded", extra={"refunded_quantity": units, "refunded_amount": str(amount)})
-    return order
 
 
 @transaction.atomic
