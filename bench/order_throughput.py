@@ -26,7 +26,6 @@ The scratch database is dropped at the end (keep it with --keep).
 import argparse
 import json
 import os
-import signal
 import sys
 import threading
 import time
@@ -210,7 +209,6 @@ def raw_phase(conns, raw_sku_id, seconds, claimed: list):
 
 def start_floor(db_url: str, port: int, workers: int, worker_threads: int):
     """bench/floor_app.py under the API's gunicorn settings (as bench/http_floor.py starts it)."""
-    import subprocess
 
     env = {**os.environ, "FLOOR_DATABASE_URL": common.psycopg_url(db_url)}
     command = [
@@ -218,20 +216,25 @@ def start_floor(db_url: str, port: int, workers: int, worker_threads: int):
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", "gthread",
         "--threads", str(worker_threads), "--keep-alive", "30", "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    server = common.spawn(command, cwd=ROOT, env=env)
     deadline = time.time() + 30
     while True:
+        probe = common.KeepAliveHttp(port, timeout=2)
         try:
-            common.KeepAliveHttp(port, timeout=2).request("POST", "/", common.FLOOR_HEADERS, b'{"id": 0}')
+            probe.request("POST", "/", common.FLOOR_HEADERS, b'{"id": 0}')
             return server
         except OSError:
             if time.time() > deadline:
+                common.stop(server)
                 raise SystemExit("the floor's gunicorn did not start") from None
             time.sleep(0.2)
+        finally:
+            probe.close()
 
 
 def main() -> int:
     args = parse_args()
+    common.end_on_signals()
     import psycopg
 
     base = common.server_url()
@@ -304,9 +307,8 @@ def main() -> int:
             f"floor_per_s={floor_rate:.0f} raw_claims_per_s={raw_rate:.0f} oversold={oversold}"
         )
     finally:
-        for server in servers:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+        for server in servers:  # each one stopped whatever happens to the others
+            common.stop(server)
         from django.db import connections
 
         try:
