@@ -21,6 +21,16 @@ settings.CACHES["default"]["KEY_PREFIX"] = f"vhtest-{os.environ.get('PYTEST_XDIS
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(request, settings):
+    """Django's PBKDF2 (1,000,000 rounds) costs about a second per password on the shared 2-core machine, paid by
+    every user a fixture creates (the demo data has dozens) and every login. Tests check what is hashed and
+    compared, not what it costs (Django's "Speeding up the tests"); a test marked real_password_hashing keeps
+    the project's hashers (tests/core/test_password_hashing.py)."""
+    if request.node.get_closest_marker("real_password_hashing") is None:
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _postgres_only(request):
     if request.node.get_closest_marker("postgres") is None:
         return
