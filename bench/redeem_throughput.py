@@ -204,7 +204,7 @@ def start_gunicorn(
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    process = spawn(command, cwd=ROOT, env=env)
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -215,7 +215,7 @@ def start_gunicorn(
                 return process
         except OSError:
             time.sleep(0.2)
-    process.kill()
+    stop(process)
     raise SystemExit("gunicorn did not start")
 
 
@@ -238,17 +238,20 @@ def start_floor(db_url: str, port: int, workers: int, worker_threads: int, worke
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--worker-class", worker_class,
         "--threads", str(worker_threads), "--keep-alive", "30", "--log-level", "warning",
     ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    server = spawn(command, cwd=ROOT, env=env)
     deadline = time.time() + 30
     while True:
+        probe = KeepAliveHttp(port, timeout=2)
         try:
-            KeepAliveHttp(port, timeout=2).request("POST", "/", FLOOR_HEADERS, b'{"id": 0}')
+            probe.request("POST", "/", FLOOR_HEADERS, b'{"id": 0}')
             return server
         except OSError:
             if time.time() > deadline:
-                server.kill()
+                stop(server)
                 raise SystemExit("gunicorn (floor) did not start") from None
             time.sleep(0.2)
+        finally:
+            probe.close()
 
 
 def floor_phase(port, slices, seconds, warn=True):
@@ -270,12 +273,43 @@ def floor_phase(port, slices, seconds, warn=True):
     return sum(done), elapsed
 
 
+def spawn(command: list[str], **kwargs) -> subprocess.Popen:
+    """A server (gunicorn) in its own process group, which `stop` ends as a whole; on Linux it is also sent
+    SIGTERM when the bench that started it dies, even by SIGKILL (PR_SET_PDEATHSIG), so no server outlives it."""
+    return subprocess.Popen(command, start_new_session=True, preexec_fn=_end_with_parent, **kwargs)
+
+
+def _end_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: `stop` and the signal handlers still end the servers
+
+
 def stop(process) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
+    """End a server's whole process group (master and workers): SIGTERM, then SIGKILL after 15 s."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
     try:
         process.wait(15)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def end_on_signals() -> None:
+    """SIGTERM and SIGHUP (a `timeout`, a closed terminal) end the bench through its `finally` blocks, which
+    stop the servers and drop the scratch database; Python's default would exit without running them."""
+
+    def leave(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, leave)
 
 
 class NoDelayConnection(http.client.HTTPConnection):
@@ -519,6 +553,7 @@ def double_redeemed(db_url) -> int:
 
 def main():
     args = parse_args()
+    end_on_signals()
     import psycopg
 
     base = server_url()

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_variables
 
-from catalog import codegen, vault
+from catalog import codegen, lock_objects, vault
 from catalog.models import CardCode, CodeBatch, CodeEvent, Sku
 from voucherhub.core.audit import audit_record, audit_record_many
 from voucherhub.core.errors import Conflict, DomainError, NotFound, PermissionDenied
@@ -321,8 +321,7 @@ def code_status_change(
 def _status_change_postgresql(codes, change: "_StatusChange", given: list[CardCode]) -> list[CardCode]:
     """code_status_change on PostgreSQL: lock, check, update and the events in one statement."""
     if isinstance(codes, QuerySet):
-        # The caller's filter is re-checked on each row as it is locked (a row that changed meanwhile drops out).
-        ids = list(codes.select_for_update().order_by("pk").values_list("pk", flat=True))
+        ids = lock_objects.codes_lock(codes)
     else:
         ids = sorted({c.pk if isinstance(c, CardCode) else int(c) for c in codes})
     rows = _status_change_sql(ids, change) if ids else []
@@ -532,7 +531,7 @@ def batch_void(*, batch: CodeBatch, actor, reason: str, ip: str | None = None) -
     """
     reason = _require_reason(reason)
     _require_void_permission(actor)
-    batch = CodeBatch.objects.select_for_update().get(pk=batch.pk)
+    batch = lock_objects.batch_lock(batch)
     if batch.voided_at is not None:
         raise BatchAlreadyVoided()
     changed = code_status_change(

@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy as _
 from catalog import codegen, vault
 from catalog.codetext import text_code_guard
 from catalog.models import CardCode, Sku
-from redemption import conf, integrations, lock_objects, rules, selectors, tokens
+from redemption import conf, integrations, lock_objects, rules, selectors, tokens, writes
 from redemption.models import (
     CodeBalance,
     CodeHolding,
@@ -347,7 +347,14 @@ def _judge(*, found: Found, caller: Caller, now, amount=None, spend=None, check_
 
 
 def _attempt(*, kind: str, caller: Caller, refusal=None, code=None, redemption=None, via_qr=False, now=None) -> RedemptionAttempt:
-    return RedemptionAttempt.objects.create(
+    attempt = _attempt_row(kind=kind, caller=caller, refusal=refusal, code=code, redemption=redemption, via_qr=via_qr, now=now)
+    attempt.save(force_insert=True)
+    return attempt
+
+
+def _attempt_row(*, kind: str, caller: Caller, refusal=None, code=None, redemption=None, via_qr=False, now=None) -> RedemptionAttempt:
+    """An attempt's row, not written yet."""
+    return RedemptionAttempt(
         created_at=now or timezone.now(),
         kind=kind,
         outcome=RedemptionAttempt.Outcome.REFUSED if refusal else RedemptionAttempt.Outcome.OK,
@@ -609,7 +616,7 @@ def redemption_do(*, caller: Caller, checked: Checked, amount: Decimal | None, s
         integrations.code_status_set(
             code=code, to_status=CardCode.Status.REDEEMED, actor=caller.actor, reference="redemption", reason=where
         )
-    redemption = Redemption.objects.create(
+    redemption = Redemption(
         code=code,
         sku=sku,
         merchant=caller.merchant,
@@ -625,7 +632,10 @@ def redemption_do(*, caller: Caller, checked: Checked, amount: Decimal | None, s
         after_reminder=bool(code.reminded),
         created_at=now,
     )
-    _attempt(kind=RedemptionAttempt.Kind.REDEEM, caller=caller, code=code, redemption=redemption, via_qr=checked.found.via_qr, now=now)
+    attempt = _attempt_row(
+        kind=RedemptionAttempt.Kind.REDEEM, caller=caller, code=code, redemption=redemption, via_qr=checked.found.via_qr, now=now
+    )
+    writes.redemption_with_attempt_insert(redemption=redemption, attempt=attempt)
     return Outcome(status_code=201, body=redemption_payload(redemption), redemption=redemption)
 
 

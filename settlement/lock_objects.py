@@ -6,10 +6,11 @@ Placing an order (settlement.services.orders.order_place):
  1. the API's idempotency record (voucherhub.core.idempotency): a twin with the same key waits there;
  2. the buyer's distributor row, shared (channels.lock_objects.distributor_hold, taken by
     order_check_request): its status, level and place in the tree hold until the order commits;
- 3. the new order row (the unique index on its idempotency key: a twin that got past 1 waits there);
- 4. the distributor's quota row for the SKU, when it sells from a quota (channels.services.quota_draw);
- 5. the codes: claimed with SKIP LOCKED (catalog.allocation.codes_claim, never waits), moved by catalog's
+ 3. the distributor's quota row for the SKU, when it sells from a quota (channels.services.quota_draw);
+ 4. the codes: claimed with SKIP LOCKED (catalog.allocation.codes_claim, never waits), moved by catalog's
     code_status_change in primary-key order;
+ 5. the new order row, inserted once in its final status (the unique index on its idempotency key: a twin
+    that got past 1 waits there, then fails and rolls back what it wrote);
  6. last, the ledger accounts in primary-key order (settlement.services.ledger.transfers_post), so the hot
     ones (the platform's revenue, a busy wallet) are held only for the transaction's last statements.
 

@@ -19,6 +19,20 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 settings.CACHES["default"]["KEY_PREFIX"] = f"vhtest-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
 
+# Django's PBKDF2 (1,000,000 rounds) costs about a second per password on the shared 2-core machine, paid by every
+# user a fixture creates (the demo data has dozens) and every login. Tests check what is hashed and compared, not
+# what it costs (Django's "Speeding up the tests"); a test marked real_password_hashing gets the project's hashers
+# back (tests/core/test_password_hashing.py).
+PROJECT_PASSWORD_HASHERS = list(settings.PASSWORD_HASHERS)
+settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _real_password_hashing(request):
+    """A test marked real_password_hashing runs with the project's password hashers (see below)."""
+    if request.node.get_closest_marker("real_password_hashing") is not None:
+        request.getfixturevalue("settings").PASSWORD_HASHERS = PROJECT_PASSWORD_HASHERS
+
 
 @pytest.fixture(autouse=True)
 def _postgres_only(request):

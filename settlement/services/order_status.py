@@ -12,7 +12,8 @@ S = Order.Status
 
 class OrderChanges:
     """An order's status moves within one service, written together at the end (`flush`): the event
-    rows in one INSERT, the order row in one UPDATE. Each move is checked against TRANSITIONS."""
+    rows in one INSERT, the order row in one UPDATE, or in its INSERT for a new order (orders._order_new), which
+    is written once, already in its final status. Each move is checked against TRANSITIONS."""
 
     def __init__(self, order: Order):
         self.order = order
@@ -20,7 +21,7 @@ class OrderChanges:
         self.fields: set[str] = set()
 
     def opened(self, *, actor=None, note: str = "") -> None:
-        """The order row was just inserted (pending): its first event."""
+        """A new order (pending, not written yet): its first event."""
         self.events.append(OrderEvent(order=self.order, from_status="", to_status=self.order.status, actor=user_of(actor), note=note[:300]))
 
     def move(self, to: str, *, actor=None, note: str = "") -> None:
@@ -42,6 +43,9 @@ class OrderChanges:
             self.fields.add("delivered_at")
 
     def flush(self) -> None:
+        if self.order._state.adding:  # new: inserted with its status of now, its events after it
+            self.order.save(force_insert=True)
+            self.fields = set()
         if self.events:
             OrderEvent.objects.bulk_create(self.events)
             self.events = []

@@ -234,7 +234,8 @@ def order_place(
     except Exception as failure:
         if verdict is not None:
             integrations.risk_undo(verdict)
-        # A twin that missed the look-up placed the order under the key first: its order is the answer.
+        # A twin that missed the look-up placed the order under the key first (this order's insert, written
+        # last, met order_idem_once; everything this call wrote is rolled back): its order is the answer.
         existing = order_selectors.order_by_key(distributor, idempotency_key) if isinstance(failure, IntegrityError) else None
         if existing is None:
             raise
@@ -251,8 +252,8 @@ def _codes_placed(order: Order, *, changes: _Changes, actor, uplines) -> None:
         _settle(order, changes=changes, actor=actor, note="wallet", claimed=codes, from_quota=from_quota, uplines=uplines)
     else:
         stock.codes_hold(codes=codes, order_ref=order.number)
+        changes.flush()  # the order row first: its items refer to it
         _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
-        changes.flush()
 
 
 def _risk_check(request: OrderRequest, *, number: str, actor, ip, device, challenge_passed):
@@ -278,9 +279,10 @@ def _risk_check(request: OrderRequest, *, number: str, actor, ip, device, challe
 
 
 def _order_new(request: OrderRequest, *, number, verdict, actor, ip, campaign, referrer, lookup_password, idempotency_key) -> Order:
-    """The order's row, inserted pending."""
+    """The new order, pending, in memory: _Changes.flush inserts it once its status is final (one INSERT where
+    an INSERT pending and an UPDATE to delivered were two statements)."""
     distributor, sku, contact = request.distributor, request.sku, request.contact
-    return Order.objects.create(
+    return Order(
         number=number,
         channel=request.channel,
         distributor=distributor,
@@ -434,10 +436,12 @@ def _settle(
             _deliver(order, changes=changes, actor=actor, codes=claimed)
         else:
             stock.codes_hold(codes=claimed, order_ref=order.number)
+        changes.flush()  # a new order's row first: its items refer to it
         _items_add(order, claimed, from_quota=from_quota, state=OrderItem.State.DELIVERED if deliver else OrderItem.State.RESERVED)
-    elif deliver:
-        _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
-    changes.flush()
+    else:
+        if deliver:
+            _deliver(order, changes=changes, actor=actor, items=list(_live_items(order, OrderItem.State.RESERVED)))
+        changes.flush()
     if deliver:
         notify.order_events(order=order, events=["order.paid", "order.delivered"])
     _book(order, actor=actor, uplines=uplines)
@@ -573,6 +577,29 @@ def order_refund(
         raise NothingToRefund(_("A top-up order is refunded by the top-up's outcome, not by hand."), field="order")
     if not reason.strip():
         raise SettlementError(_("Say why the order is refunded."), field="reason")
+    units, chosen = _refund_chosen(order, quantity=quantity, undeliverable=undeliverable, item=item)
+    back = _refund_items(order, chosen, actor=actor, reason=reason)
+    full = order.refunded_quantity + units >= order.quantity
+    amount = order.total - order.refunded_amount if full else money(order.unit_price * units)
+    n = order.transfers.filter(kind=Transfer.Kind.REFUND).count() + 1
+    _refund_post(order, amount=amount, returned=len(back), n=n, actor=actor, reason=reason)
+    commission_services.commission_clawback(order=order, units=units, full=full, actor=actor)
+    order.refunded_quantity += units
+    order.refunded_amount += amount
+    order.save(update_fields=["refunded_quantity", "refunded_amount"])
+    _status_set(order, S.REFUNDED if full else S.PARTIALLY_REFUNDED, actor=actor, note=reason)
+    audit_record(actor=_user(actor), action="order.refund", obj=order, reason=reason, data={"units": units, "amount": str(amount)})
+    if order.pay_method != Order.PayMethod.WALLET and amount > ZERO:
+        from settlement.services.payments import payment_refund_for_order
+
+        payment_refund_for_order(order=order, amount=amount, reference=f"{order.number}-R{n}")
+    notify.order_event(order=order, event="order.refunded", extra={"refunded_quantity": units, "refunded_amount": str(amount)})
+    return order
+
+
+def _refund_chosen(order: Order, *, quantity: int | None, undeliverable: bool, item: OrderItem | None) -> tuple[int, list[OrderItem]]:
+    """The units a refund counts and the items it takes back: reserved items, and delivered ones whose code was
+    not redeemed (the one `item`, or the first `quantity`, or all). Raises NothingToRefund naming the field."""
     reserved = list(_live_items(order, OrderItem.State.RESERVED))
     delivered = list(_live_items(order, OrderItem.State.DELIVERED).select_related("code"))
     refundable = reserved + [i for i in delivered if i.code.status == CardCode.Status.SOLD]
@@ -582,15 +609,18 @@ def order_refund(
             raise NothingToRefund(_("This code cannot be refunded: it was redeemed, replaced or refunded."), field="item")
         quantity = 1
     if undeliverable:
-        units = order.quantity - order.refunded_quantity
-    else:
-        units = len(refundable) if quantity is None else int(quantity)
-        if units < 1 or units > len(refundable):
-            raise NothingToRefund(
-                _("%(n)s of this order's codes can be refunded (redeemed codes cannot).") % {"n": len(refundable)}, field="quantity"
-            )
-    chosen = refundable[:units] if not undeliverable else refundable
-    # Codes never shown to the buyer go back to the pool; delivered ones are voided.
+        return order.quantity - order.refunded_quantity, refundable
+    units = len(refundable) if quantity is None else int(quantity)
+    if units < 1 or units > len(refundable):
+        raise NothingToRefund(
+            _("%(n)s of this order's codes can be refunded (redeemed codes cannot).") % {"n": len(refundable)}, field="quantity"
+        )
+    return units, refundable[:units]
+
+
+def _refund_items(order: Order, chosen: list[OrderItem], *, actor, reason: str) -> list[OrderItem]:
+    """The chosen items refunded: codes never shown to the buyer back to the pool, delivered ones voided, quota
+    drawn for them given back. Returns the items whose codes went back to the pool."""
     back = [i for i in chosen if i.state == OrderItem.State.RESERVED]
     void = [i for i in chosen if i.state == OrderItem.State.DELIVERED]
     if back:
@@ -601,10 +631,12 @@ def order_refund(
     from_quota = sum(1 for i in chosen if i.from_quota)
     if from_quota:
         channel_services.quota_return(distributor=order.distributor, sku=order.sku, quantity=from_quota, reference=order.number)
+    return back
 
-    full = order.refunded_quantity + units >= order.quantity
-    amount = order.total - order.refunded_amount if full else money(order.unit_price * units)
-    n = order.transfers.filter(kind=Transfer.Kind.REFUND).count() + 1
+
+def _refund_post(order: Order, *, amount, returned: int, n: int, actor, reason: str) -> None:
+    """The refund's ledger: `amount` back to the payer (its wallet, or the refunds clearing of a paid-by-provider
+    order), and the cost of `returned` codes that went back to stock taken off again. `n`: the refund's number."""
     revenue = platform_account(Account.Kind.REVENUE, order.currency)
     if order.pay_method == Order.PayMethod.WALLET:
         payer = wallet_account(wallet_for(order.distributor), Account.Kind.WALLET)
@@ -620,9 +652,9 @@ def order_refund(
             key=f"refund:{order.pk}:{n}",
             memo=reason,
         )
-    if back and order.paid_at and order.transfers.filter(key=f"cost:{order.pk}").exists():
+    if returned and order.paid_at and order.transfers.filter(key=f"cost:{order.pk}").exists():
         # Stock that goes back to the pool was never consumed: take its cost back off.
-        cost = money(order.unit_cost * len(back))
+        cost = money(order.unit_cost * returned)
         transfer_post(
             kind=Transfer.Kind.REFUND,
             lines=[
@@ -634,18 +666,6 @@ def order_refund(
             key=f"refund-cost:{order.pk}:{n}",
             memo=_("Codes returned to stock"),
         )
-    commission_services.commission_clawback(order=order, units=units, full=full, actor=actor)
-    order.refunded_quantity += units
-    order.refunded_amount += amount
-    order.save(update_fields=["refunded_quantity", "refunded_amount"])
-    _status_set(order, S.REFUNDED if full else S.PARTIALLY_REFUNDED, actor=actor, note=reason)
-    audit_record(actor=_user(actor), action="order.refund", obj=order, reason=reason, data={"units": units, "amount": str(amount)})
-    if order.pay_method != Order.PayMethod.WALLET and amount > ZERO:
-        from settlement.services.payments import payment_refund_for_order
-
-        payment_refund_for_order(order=order, amount=amount, reference=f"{order.number}-R{n}")
-    notify.order_event(order=order, event="order.refunded", extra={"refunded_quantity": units, "refunded_amount": str(amount)})
-    return order
 
 
 @transaction.atomic

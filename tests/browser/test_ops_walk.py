@@ -20,7 +20,7 @@ from django.db import models
 from django.utils import translation
 
 from tests.browser.conftest import DESKTOP, PHONE, login
-from tests.browser.pagecheck import page_problems, watch_console
+from tests.browser.pagecheck import page_problems, page_settled, watch_console
 from voucherhub.core.demo import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -178,7 +178,7 @@ def test_every_ops_menu_page_reads_as_a_product_in_both_languages_on_a_laptop_an
             assert wanted <= set(pages), pages
             for href in dict.fromkeys([*pages, *extra]):
                 response = page.goto(href)
-                page.wait_for_load_state("networkidle")
+                page_settled(page)
                 if response is None or response.status >= 400:
                     problems.append(f"{href}: HTTP {response.status if response else '?'}")
                     continue

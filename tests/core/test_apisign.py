@@ -1,4 +1,3 @@
-import uuid
 
 import pytest
 from django.test import RequestFactory
@@ -99,44 +98,6 @@ def test_sealed_secret_round_trip_and_purpose_binding():
     assert sealing.open_text(blob, purpose="api-secret") == "hello"
     with pytest.raises(sealing.SealError):
         sealing.open_text(blob, purpose="webhook-secret")
-
-
-def test_verify_reading_reads_the_named_keys_in_the_nonce_round_trip(db):
-    # given two keys that are set and one that is not
-    from django.core.cache import cache
-
-    prefix = f"test-apisign-{uuid.uuid4().hex}"
-    cache.set_many({f"{prefix}:lock": 1234.5, f"{prefix}:mark": 1}, timeout=60)
-    names = [f"{prefix}:lock", f"{prefix}:mark", f"{prefix}:absent"]
-    asked = []
-
-    def read(credential):
-        asked.append(credential.key_id)
-        return names
-
-    # when
-    credential, snapshot = apisign.verify_reading(signed_request(), lookup=lookup_for(), read=read)
-
-    # then the credential was checked and the snapshot answers like cache.get_many
-    assert credential.key_id == "key-1" and asked == ["key-1"]
-    assert snapshot.get_many(names) == {f"{prefix}:lock": 1234.5, f"{prefix}:mark": 1}
-    assert snapshot.get_many([f"{prefix}:absent"]) == {}
-    # a key it did not read comes from the cache, not from the snapshot
-    cache.set(f"{prefix}:later", "fresh", timeout=60)
-    assert snapshot.get_many([f"{prefix}:lock", f"{prefix}:later"]) == {f"{prefix}:lock": 1234.5, f"{prefix}:later": "fresh"}
-    cache.delete_many([*names, f"{prefix}:later"])
-
-
-def test_a_replayed_nonce_reads_nothing():
-    headers = apisign.signed_headers(key_id="key-1", secret=SECRET, method="GET", path="/api/v1/catalog/")
-    apisign.verify(RequestFactory().get("/api/v1/catalog/", headers=headers), lookup=lookup_for())
-    asked = []
-    with pytest.raises(apisign.SignatureError) as info:
-        apisign.verify_reading(
-            RequestFactory().get("/api/v1/catalog/", headers=headers), lookup=lookup_for(), read=lambda c: asked.append(c) or []
-        )
-    assert info.value.get_codes() == "replayed_nonce"
-    assert len(asked) == 1  # the keys are named before the round trip; the reply stops at the nonce
 
 
 def test_a_bad_signature_spends_no_nonce():

@@ -123,7 +123,28 @@ def test_a_plain_redeem_is_a_short_list_of_statements(api_a, sku_a):
     with CaptureQueriesContext(connection) as statements:
         assert api_a.redeem({"code": plaintext}).status_code == 201
     # then: the nonce; the idempotency claim; the code read, locked; catalog's status change with its event;
-    # the redemption; its attempt; the kept answer; the test's savepoint pair around the transaction (BEGIN and
-    # COMMIT in production). A new statement here is a cost on the busiest request: say why when raising it.
+    # the redemption with its attempt (one statement, redemption/writes.py); the kept answer; the test's
+    # savepoint pair around the transaction (BEGIN and COMMIT in production). A new statement here is a cost
+    # on the busiest request: say why when raising it.
     sql = [s["sql"] for s in statements.captured_queries]
-    assert len(sql) <= 9, "\n".join(sql)
+    assert len(sql) <= 8, "\n".join(sql)
+    # and the one statement wrote both rows, the attempt pointing at its redemption
+    redemption = Redemption.objects.get(code=_code)
+    attempt = RedemptionAttempt.objects.get(redemption=redemption)
+    assert (attempt.kind, attempt.outcome, attempt.code_id, attempt.terminal_id) == ("redeem", "ok", _code.pk, redemption.terminal_id)
+    assert redemption.status == "completed" and redemption.amount == sku_a.face_value
+
+
+@pytest.mark.parametrize("prepared", [True, False])
+def test_a_redemption_and_its_attempt_are_written_alike_by_the_statement_and_the_orm(api_a, sku_a, settings, prepared):
+    # given prepared statements on (PostgreSQL: one statement) or off (the ORM's two INSERTs, as on SQLite)
+    settings.PREPARED_STATEMENTS = prepared
+    code, plaintext = factories.card_code(sku=sku_a)
+    # when a terminal redeems a code
+    response = api_a.redeem({"code": plaintext}, idem=f"w-{prepared}")
+    # then the redemption answered is the one stored, and its attempt points at it
+    assert response.status_code == 201, response.content
+    redemption = Redemption.objects.get(pk=response.json()["id"])
+    assert (redemption.code_id, redemption.status, redemption.reversed_at, redemption.reverse_reason) == (code.pk, "completed", None, "")
+    attempt = RedemptionAttempt.objects.get(redemption=redemption)
+    assert (attempt.outcome, attempt.code_id, attempt.channel, attempt.created_at) == ("ok", code.pk, "api", redemption.created_at)

@@ -11,8 +11,7 @@ A client holds a key id and a secret. Every request carries:
 Each failure has its own error code (401): missing_signature, unknown_key, revoked_key,
 stale_timestamp, bad_signature, replayed_nonce, ip_not_allowed. docs/api-signing.md has a worked example.
 
-Spending the nonce is the one cache write every signed request makes. `verify_reading` lets a caller read
-other cache keys it is going to need anyway (a terminal's lockouts, for example) in that same round trip.
+Spending the nonce is the one cache write every signed request makes (one round trip).
 
 The cache is the fast path, not the record: the nonce of a state-changing request (any method but GET, HEAD,
 OPTIONS) is also inserted into PostgreSQL (core.SpentNonce, unique per key id and nonce), so a replay inside
@@ -24,13 +23,12 @@ import hashlib
 import hmac
 import ipaddress
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import quote
 
-from django.core.cache import cache, caches
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -153,62 +151,10 @@ def ip_allowed(ip: str, allowlist: Iterable[str]) -> bool:
     return False
 
 
-class CacheSnapshot:
-    """Cache values read in the round trip that spent a request's nonce.
-
-    `get_many(keys)` answers like `cache.get_many` (only the keys that are set), from the snapshot when it read
-    every one of `keys`, else from the cache: a caller that asks for a key nobody read ahead still gets the truth.
-    """
-
-    def __init__(self, keys: Iterable[str] = (), values: dict | None = None):
-        self.keys = frozenset(keys)
-        self.values = values or {}
-
-    def get_many(self, keys) -> dict:
-        keys = list(keys)
-        if self.keys.issuperset(keys):
-            return {key: self.values[key] for key in keys if key in self.values}
-        return cache.get_many(keys)
-
-
-# SET the nonce if it is new (NX) with its expiry, and only then GET the other keys. KEYS = nonce, reads...;
-# ARGV = value, seconds. Returns nil for a replayed nonce, else {1, value or nil, ...}. All keys of a call must
-# live on one Redis node (no Redis Cluster), as for the risk counters' scripts.
-_SPEND_AND_READ = """
-if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end
-local out = {1}
-for i = 2, #KEYS do out[i] = redis.call('GET', KEYS[i]) end
-return out
-"""
-
-
-def _spend_script(backend: RedisCache):
-    """The registered script on the backend's write client (one per backend object, that is per thread)."""
-    script = getattr(backend, "_vh_nonce_script", None)
-    if script is None:
-        script = backend._cache.get_client(None, write=True).register_script(_SPEND_AND_READ)
-        backend._vh_nonce_script = script
-    return script
-
-
-def nonce_spend(*, key_id: str, nonce: str, read: Iterable[str] = ()) -> CacheSnapshot | None:
-    """Remember the nonce of `key_id`; None when it was already used. Also reads the cache keys `read`.
-
-    With Redis, the nonce and the reads are one round trip (a script); with other caches, add + get_many."""
-    key = f"vh:apinonce:{key_id}:{nonce}"
-    read = list(read)
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        if not cache.add(key, 1, timeout=NONCE_SECONDS):
-            return None
-        return CacheSnapshot(read, cache.get_many(read) if read else {})
-    keys = [backend.make_and_validate_key(k) for k in [key, *read]]
-    raw = _spend_script(backend)(keys=keys, args=[1, backend.get_backend_timeout(NONCE_SECONDS)])
-    if raw is None:
-        return None
-    loads = backend._cache._serializer.loads
-    # Lua drops trailing nils from a reply: a short reply means the last keys were not set.
-    return CacheSnapshot(read, {k: loads(v) for k, v in zip(read, raw[1:], strict=False) if v is not None})
+def nonce_spend(*, key_id: str, nonce: str) -> bool:
+    """Remember the nonce of `key_id` in the cache; False when it was already used. One round trip (Redis:
+    `SET NX EX`)."""
+    return cache.add(f"vh:apinonce:{key_id}:{nonce}", 1, timeout=NONCE_SECONDS)
 
 
 def nonce_record(*, key_id: str, nonce: str) -> bool:
@@ -242,15 +188,6 @@ def spent_nonces_prune() -> int:
 
 def verify(request, *, lookup, now: float | None = None) -> Credential:
     """Check a Django/DRF request's signature; `lookup(key_id) -> Credential | None`. Raises SignatureError."""
-    credential, _snapshot = verify_reading(request, lookup=lookup, now=now)
-    return credential
-
-
-def verify_reading(
-    request, *, lookup, read: Callable[[Credential], Iterable[str]] | None = None, now: float | None = None
-) -> tuple[Credential, CacheSnapshot]:
-    """verify(), and in the cache round trip that spends the nonce also read the keys `read(credential)` names
-    (a CacheSnapshot of them comes back with the credential)."""
     meta = request.META  # what request.headers reads, without building the whole mapping of every header
     key_id = meta.get(META_KEY, "")
     timestamp = meta.get(META_TIMESTAMP, "")
@@ -285,10 +222,9 @@ def verify_reading(
         raise SignatureError("ip_not_allowed", _("This API key may not be used from your IP address."))
 
     # Only a correctly signed request spends its nonce, so nobody can burn a client's nonces.
-    snapshot = nonce_spend(key_id=key_id, nonce=nonce, read=read(credential) if read is not None else ())
-    if snapshot is None or (request.method not in SAFE_METHODS and not nonce_record(key_id=key_id, nonce=nonce)):
+    if not nonce_spend(key_id=key_id, nonce=nonce) or (request.method not in SAFE_METHODS and not nonce_record(key_id=key_id, nonce=nonce)):
         raise SignatureError("replayed_nonce", _("This nonce was already used: the request is a replay."))
-    return credential, snapshot
+    return credential
 
 
 class SignedRequestAuthentication(authentication.BaseAuthentication):
