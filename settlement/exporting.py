@@ -215,7 +215,9 @@ def supplier_sheet(*, start=None, end=None, supplier_id=None) -> Sheet:
         Col("cost", "x.cost", NUM, _("Cost")),
     ]
     body = f"FROM ({codes} UNION ALL {topups}) x"
-    return Sheet(columns=columns, body=body, params=code_params + topup_params, order_by="x.supplier, x.source, x.batch, x.sku", title="supplier")
+    return Sheet(
+        columns=columns, body=body, params=code_params + topup_params, order_by="x.supplier, x.source, x.batch, x.sku", title="supplier"
+    )
 
 
 SHEETS: dict[str, Callable[..., Sheet]] = {

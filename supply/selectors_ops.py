@@ -37,12 +37,16 @@ def alerts_list(*, open_only: bool) -> QuerySet[SupplyAlert]:
 
 
 def statements_recent() -> QuerySet[StatementImport]:
-    return StatementImport.objects.select_related("upstream__supplier", "created_by").annotate(
-        open_count=Count("differences", filter=Q(differences__resolved_at__isnull=True)),
-        costly_count=Count(
-            "differences", filter=Q(differences__resolved_at__isnull=True, differences__kind=StatementDifference.Kind.SUCCESS_REFUNDED)
-        ),
-    ).order_by("-pk")
+    return (
+        StatementImport.objects.select_related("upstream__supplier", "created_by")
+        .annotate(
+            open_count=Count("differences", filter=Q(differences__resolved_at__isnull=True)),
+            costly_count=Count(
+                "differences", filter=Q(differences__resolved_at__isnull=True, differences__kind=StatementDifference.Kind.SUCCESS_REFUNDED)
+            ),
+        )
+        .order_by("-pk")
+    )
 
 
 def statement_differences(*, statement: StatementImport, open_only: bool) -> QuerySet[StatementDifference]:

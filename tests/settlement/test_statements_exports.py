@@ -111,7 +111,9 @@ def test_supplier_statement_takes_the_real_costs_of_replenished_batches_and_top_
     order = order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=2)
     batch = CardCode.objects.get(pk=order.items.first().code_id).batch
     upstream = Upstream.objects.create(supplier=SupplierFactory(name="上游甲"), protocol="v2", base_url="http://127.0.0.1:9/", app_key="k")
-    card = UpstreamProduct.objects.create(upstream=upstream, sku=tree.sku, kind="card", their_product_id="C1", face_value=D("30"), cost=D("17.50"))
+    card = UpstreamProduct.objects.create(
+        upstream=upstream, sku=tree.sku, kind="card", their_product_id="C1", face_value=D("30"), cost=D("17.50")
+    )
     Replenishment.objects.create(number="R1", product=card, sku=tree.sku, status="done", quantity=2, unit_cost=D("17.50"), batch=batch)
     phone = SkuFactory(code="PHONE-50", fulfilment="topup", face_value=D("50"), cost_price=D("49"))
     done = timezone.now()
