@@ -451,3 +451,43 @@ def test_gateway_states_in_either_language(state, outcome):
     from supply.adapters.gateway import GatewayAdapter
 
     assert GatewayAdapter()._order_answer({"order_state": state}).outcome == outcome
+
+
+# --- one VoucherHub buying from another: the voucherhub adapter against this site's real API ---------------------------
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_the_voucherhub_adapter_tops_up_through_a_real_voucherhub(supply_site, simulator, topup_sku, upstream_for):
+    from channels.models import DistributorLevel, PriceEntry
+    from channels.services import api_key_issue, distributor_create
+    from settlement.services.wallets import wallet_for, wallet_topup_record
+    from tests.supply.conftest import topups_of
+
+    # given: this site sells a phone top-up (its own supplier is the simulator) to a distributor with an API key,
+    # and that distributor is another VoucherHub whose upstream is this site
+    sku = topup_sku()
+    upstream_for(sku, protocol="v2", faults=Faults(processing_seconds=0.2))
+    level = DistributorLevel.objects.create(name="resellers", position=1)
+    PriceEntry.objects.create(
+        level=level, sku=sku, purchase_price=Decimal("49.00"), suggested_retail=Decimal("49.90"), price_floor=Decimal("49.00")
+    )
+    buyer = distributor_create(name="another VoucherHub", level=level)
+    wallet_topup_record(wallet=wallet_for(buyer), amount=Decimal("1000.00"), actor=None, reference="T-1")
+    key, secret = api_key_issue(distributor=buyer, label="supply link")
+    conn = Connection(base_url=supply_site.url, app_key=key.key_id, secret=secret, callback_secret="unused", timeout=15)
+    adapter = adapter_for("voucherhub")
+    sent = SubmitRequest("BUY-7-A1", sku.code, "13800138000", "", Decimal("50.00"), Decimal("49.00"), "http://127.0.0.1:9/cb")
+
+    # when: it submits, asks again under the same number, and queries by its own number
+    first = adapter.submit(conn, sent)
+    again = adapter.submit(conn, sent)
+    final = until(lambda: (a := adapter.query(conn, "BUY-7-A1")).outcome == Outcome.SUCCESS and a, seconds=15)
+
+    # then: one order at this site (the replay is the same one), topped up once, charged its price
+    assert first.outcome in (Outcome.PROCESSING, Outcome.SUCCESS) and first.their_number
+    assert again.their_number == first.their_number
+    assert (final.outcome, final.delivered_value, final.cost, final.their_number) == (
+        Outcome.SUCCESS, Decimal("50.00"), Decimal("49.00"), first.their_number,
+    )  # fmt: skip
+    assert topups_of(simulator, "13800138000") == 1
+    assert adapter.balance(conn) == Decimal("951.00")
+    assert adapter.query(conn, "BUY-8-A1").outcome == Outcome.NOT_FOUND
