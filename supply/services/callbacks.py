@@ -3,6 +3,7 @@
 import hashlib
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from supply.adapters.base import CallbackRejected, adapter_for
 from supply.models import SupplyCallback, TopupAttempt, TopupEvent, Upstream
@@ -10,12 +11,30 @@ from supply.services.outcomes import Verdict
 from supply.services.topups import attempt_answer_apply
 
 
+# Why an adapter refused a callback (CallbackRejected.reason), as ops read it in the callback log.
+REFUSALS = {
+    "bad_signature": gettext_lazy("the signature does not match"),
+    "stale_timestamp": gettext_lazy("its time is outside the accepted window"),
+    "unknown_number": gettext_lazy("it names no order number of ours"),
+    "unreadable": gettext_lazy("it could not be read"),
+}
+
+
+def _refusal_text(reason: str) -> str:
+    return _("Refused: %(reason)s") % {"reason": REFUSALS.get(reason, reason)}
+
+
+def _claimed_label(outcome: str) -> str:
+    """The supplier's claimed outcome in words (an attempt status's label where it is one)."""
+    return str(TopupAttempt.Status(outcome).label) if outcome in TopupAttempt.Status.values else outcome
+
+
 def _outcome_text(verdict: Verdict, claimed: str) -> str:
     """What the callback did, for the people reading the callback log."""
     status = TopupAttempt.Status(verdict.status).label
     if verdict.contradicts:
         return _("Accepted, but it contradicts our record: they report %(claimed)s for an attempt we counted as failed.") % {
-            "claimed": claimed
+            "claimed": _claimed_label(claimed)
         }
     if verdict.changed:
         return _("Accepted: the attempt is now %(status)s.") % {"status": status}
@@ -34,7 +53,7 @@ def callback_handle(
     try:
         result = adapter.callback_parse(upstream.connection(), body=body, content_type=content_type, query=query, headers=headers)
     except CallbackRejected as rejected:
-        record.outcome = (_("Refused: %(reason)s") % {"reason": rejected.reason})[:300]
+        record.outcome = _refusal_text(rejected.reason)[:300]
         record.save()
         return adapter.callback_reply(accepted=False)
     record.verified = True

@@ -68,6 +68,7 @@ def test_a_forged_callback_is_refused_and_the_real_one_counts(supply_site, simul
     forged, genuine = SupplyCallback.objects.filter(upstream__topups=topup).order_by("pk")
     assert (forged.verified, forged.attempt_id) == (False, None)
     assert forged.outcome.startswith(("Refused", "已拒绝"))  # stored in the language of the request
+    assert forged.outcome.endswith(("the signature does not match", "签名不符"))  # in words, not the adapter's code
     assert genuine.verified and not genuine.duplicate
     assert [record.status for record in simulator.callbacks_for("VH-FORGED-A1")][0] != 200
     assert [signal["status"] for signal in finished_signals] == ["success"]
