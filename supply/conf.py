@@ -51,3 +51,8 @@ def alert_quiet() -> timedelta:
 def poll_budget_seconds() -> float:
     """How long one poller run keeps taking batches of due rows (it runs every minute)."""
     return float(_get("SUPPLY_POLL_BUDGET_SECONDS", 45))
+
+
+def stuck_after() -> timedelta:
+    """How long an attempt may wait for a final answer (still queried all along) before ops are alerted."""
+    return timedelta(minutes=float(_get("SUPPLY_STUCK_ALERT_MINUTES", 30)))

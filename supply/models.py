@@ -320,6 +320,7 @@ class SupplyAlert(models.Model):
         DEMOTED = "demoted", _("Demoted")
         NO_BALANCE = "no_balance", _("Balance exhausted")
         RECONCILIATION = "reconciliation", _("Reconciliation")
+        STUCK = "stuck", _("No final answer")
 
     upstream = models.ForeignKey(Upstream, verbose_name=_("upstream"), on_delete=models.CASCADE, related_name="alerts")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)

@@ -10,7 +10,6 @@ from supply.models import SupplyCallback, TopupAttempt, TopupEvent, Upstream
 from supply.services.outcomes import Verdict
 from supply.services.topups import attempt_answer_apply
 
-
 # Why an adapter refused a callback (CallbackRejected.reason), as ops read it in the callback log.
 REFUSALS = {
     "bad_signature": gettext_lazy("the signature does not match"),

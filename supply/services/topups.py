@@ -302,7 +302,7 @@ def _contradiction_alert(attempt: TopupAttempt, answer: Answer) -> None:
         "upstream": attempt.upstream,
         "number": attempt.number,
         "reference": attempt.topup.reference,
-        "outcome": answer.outcome,
+        "outcome": TopupAttempt.Status(answer.outcome).label if answer.outcome in TopupAttempt.Status.values else answer.outcome,
     }
     SupplyAlert.objects.create(upstream=attempt.upstream, kind=SupplyAlert.Kind.RECONCILIATION, message=message[:300])
 
@@ -398,7 +398,24 @@ def topups_poll(*, now: datetime | None = None, limit: int = 200) -> int:
             except Exception:  # one supplier's or row's trouble must not stall every other top-up
                 logger.exception("supply poller: %s(%s) failed", service.__name__, kwargs)
             handled += 1
+    _stuck_alert(now)
     return handled + _unannounced_retell(now, limit)
+
+
+def _stuck_alert(now: datetime) -> int:
+    """Alert ops, per upstream, of attempts with no final answer for longer than SUPPLY_STUCK_ALERT_MINUTES. They
+    stay open and queried (only a confirmed failure may move a top-up on: never topped up twice); the alert is
+    for a supplier that went silent. Returns how many alerts were raised."""
+    open_ = [TopupAttempt.Status.SUBMITTED, TopupAttempt.Status.PROCESSING, TopupAttempt.Status.UNKNOWN]
+    stuck = Counter(
+        TopupAttempt.objects.filter(status__in=open_, submitted_at__lt=now - conf.stuck_after()).values_list("upstream_id", flat=True)
+    )
+    raised = 0
+    for upstream in Upstream.objects.filter(pk__in=stuck):
+        message = _("%(count)s top-ups at %(upstream)s have had no final answer for over %(minutes)s minutes; they are still queried.")
+        text = message % {"count": stuck[upstream.pk], "upstream": upstream, "minutes": int(conf.stuck_after().total_seconds() // 60)}
+        raised += alert_raise(upstream=upstream, kind=SupplyAlert.Kind.STUCK, message=text) is not None
+    return raised
 
 
 def _unannounced_retell(now: datetime, limit: int) -> int:

@@ -2,6 +2,7 @@
 top-up is never submitted twice."""
 
 import socket
+import time
 from datetime import timedelta
 
 import pytest
@@ -160,3 +161,29 @@ def test_an_announcement_a_receiver_refused_is_made_again_by_the_poller(supply_s
     topup.refresh_from_db()
     assert heard == [("VH-TELL", "success"), ("VH-TELL", "success")]
     assert topup.announced_at is not None
+
+
+def test_a_supplier_that_stays_silent_raises_one_alert_and_its_top_up_is_still_queried(supply_site, simulator, topup_sku, upstream_for):
+    from supply.models import SupplyAlert
+
+    # given: a supplier that accepts the top-up, never calls back and answers "processing" to every query
+    sku = topup_sku()
+    upstream = upstream_for(sku, faults=Faults(processing_seconds=24 * 3600, callback_lost_rate=1))
+    topup = topup_request(reference="VH-SILENT", sku=sku, account=PHONE)
+    deadline = time.monotonic() + 10
+    while topup.status != Topup.Status.PROCESSING and time.monotonic() < deadline:
+        time.sleep(0.05)
+        topup.refresh_from_db()
+    assert topup.status == Topup.Status.PROCESSING
+    # when: the poller runs before and after SUPPLY_STUCK_ALERT_MINUTES (30 by default), twice after
+    topups_poll(now=timezone.now() + LATER)
+    assert not SupplyAlert.objects.filter(kind=SupplyAlert.Kind.STUCK).exists()
+    topups_poll(now=timezone.now() + timedelta(minutes=31))
+    topups_poll(now=timezone.now() + timedelta(minutes=40))
+    # then: one alert for the upstream, in words; the top-up keeps its one attempt, still open and queried
+    alert = SupplyAlert.objects.get(kind=SupplyAlert.Kind.STUCK)
+    assert alert.upstream == upstream and "1" in alert.message
+    topup.refresh_from_db()
+    attempt = topup.attempts.get()
+    assert topup.status == Topup.Status.PROCESSING and attempt.queries >= 2
+    assert len(simulator.orders_for(upstream.app_key)) == 1
