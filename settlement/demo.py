@@ -28,6 +28,41 @@ from voucherhub.core.errors import DomainError
 LOOKUP_PASSWORD = "demo-lookup"
 
 
+# Direct top-ups the demo distributors order (SKU code, account, region): submitted to the supplier simulator
+# once `make run` has the job cluster and the simulator up, so the supply pages fill within a minute.
+TOPUPS = [
+    ("CMCC-TOPUP-50", "13912345678", ""),
+    ("CMCC-TOPUP-50", "13588886666", ""),
+    ("CMCC-TOPUP-100", "13700001234", ""),
+    ("CMCC-TOPUP-100", "15900005678", ""),
+    ("QQ-VIP-M1", "284710396", ""),
+    ("QQ-VIP-M1", "10086123", ""),
+    ("WZRY-60", "wzry_player_01", "微信区"),
+    ("WZRY-60", "wzry_player_02", "QQ区"),
+]
+
+
+def _topup_orders(zj: Distributor, top: Distributor) -> None:
+    """Top-up orders through the portal (浙江省代) and the API (总代's ERP): paid from the wallet, held until the
+    supplier's outcome (supply tops the account up; settlement books or refunds it when told)."""
+    for n, (code, account, region) in enumerate(TOPUPS, start=1):
+        sku = Sku.objects.filter(code=code).first()
+        if sku is None:
+            continue
+        api = n % 2 == 0
+        order_place(
+            channel=Order.Channel.API if api else Order.Channel.PORTAL,
+            distributor=top if api else zj,
+            sku=sku,
+            quantity=1,
+            account=account,
+            region=region,
+            customer_ref=f"ERP-TOPUP-{n:03d}" if api else "",
+            idempotency_key=f"demo-topup-{n}" if api else None,
+            campaign="demo",
+        )
+
+
 def seed(out) -> None:
     if Order.objects.filter(campaign="demo").exists():
         out.write("demo settlement: already there")
@@ -96,6 +131,7 @@ def seed(out) -> None:
         )
         payment_confirm_manual(payment=payment_for_order(order=twice), actor=finance, amount=twice.total, bank_reference="DEMO-BANK-0003")
         order_refund(order=twice, actor=finance, reason="买家重复购买，申请退款")
+        _topup_orders(zj, top)
     except DomainError as error:
         out.write(f"demo settlement: an order was refused ({error.message}); continuing with what was made")
 

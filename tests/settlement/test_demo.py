@@ -14,6 +14,12 @@ def test_seed_demo_makes_real_settlement_data_once(settings, tmp_path):
     call_command("seed_demo", stdout=io.StringIO())
     assert set(Order.objects.values_list("channel", flat=True)) == {"portal", "api", "storefront"}
     assert Order.objects.filter(status="delivered").count() == 4
+    # the top-up orders are paid and held, each with its top-up requested from the demo suppliers' chains
+    from supply.models import Topup
+
+    topup_orders = Order.objects.filter(sku__fulfilment="topup")
+    assert topup_orders.count() == 8 and set(topup_orders.values_list("status", flat=True)) == {"paid"}
+    assert set(Topup.objects.values_list("reference", flat=True)) == set(topup_orders.values_list("number", flat=True))
     assert Order.objects.filter(status="refunded", pay_method="manual").count() == 1
     assert Withdrawal.objects.filter(status="requested").count() == 1
     assert Statement.objects.count() == 2  # both demo distributors with a login
