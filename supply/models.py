@@ -266,7 +266,7 @@ class TopupEvent(models.Model):
         SUBMIT = "submit", _("Submission")
         CALLBACK = "callback", _("Callback")
         QUERY = "query", _("Query")
-        OPS = "ops", _("Operations")
+        OPS = "operator", _("Operations")
         SYSTEM = "system", _("System")
 
     topup = models.ForeignKey(Topup, verbose_name=_("top-up"), on_delete=models.CASCADE, related_name="events")

@@ -4,6 +4,7 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group, User
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext
 from unfold.admin import ModelAdmin
 from unfold.contrib.filters.admin import DropdownFilter
 from unfold.decorators import display
@@ -35,13 +36,18 @@ class AuditActionFilter(DropdownFilter):
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdmin):
-    list_display = ["seq", "created_at", "actor_repr", "action_display", "object_type", "object_repr", "ip", "reason"]
+    list_display = ["seq", "created_at", "actor_display", "action_display", "object_type", "object_repr", "ip", "reason"]
     list_filter = [AuditActionFilter, "object_type"]
     list_filter_submit = True
     search_fields = ["actor_repr", "action", "object_id", "object_repr", "reason"]
     date_hierarchy = "created_at"
-    fields = ["actor", "actor_repr", "action_display", "object_type", "object_id", "object_repr", "ip", "reason", "data"]
-    readonly_fields = ["action_display"]
+    fields = ["actor", "actor_display", "action_display", "object_type", "object_id", "object_repr", "ip", "reason", "data"]
+    readonly_fields = ["actor_display", "action_display"]
+
+    @display(description=_("actor name"), ordering="actor_repr")
+    def actor_display(self, entry: AuditLog):
+        """Who: the user's name as written (in the hash chain), "system" in the reader's language."""
+        return pgettext("audit actor", "System") if entry.actor_repr == "system" else entry.actor_repr
 
     @display(description=_("action"), ordering="action")
     def action_display(self, entry: AuditLog):
