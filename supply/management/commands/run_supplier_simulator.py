@@ -22,15 +22,16 @@ class Command(BaseCommand):
         parser.add_argument("--no-upstreams", action="store_true", help="Start empty: do not open the database's upstreams.")
 
     def handle(self, *args, host, port, seed, no_upstreams, **options):
+        # The handlers first: a SIGTERM that arrives as soon as the port answers still stops it cleanly.
+        stopping = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.set())
         simulator = SupplierSimulator(host=host, port=port, seed=seed, callback_workers=8)
         simulator.start()
         opened = [] if no_upstreams else self._open_upstreams(simulator)
         self.stdout.write(f"Supplier simulator on {simulator.url} (gateway: /gateway, V2: /v2, voucherhub: /vh, control: /_sim)")
         for name, app_key, products in opened:
             self.stdout.write(f"  {name}: account {app_key}, {products} products")
-        stopping = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stopping.set())
         while not stopping.wait(0.5):
             pass
         simulator.stop()
