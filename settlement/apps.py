@@ -25,6 +25,75 @@ def _topup_finished(sender, reference="", status="", delivered_value=None, face_
         topup_order_settle(reference=reference, status=status, delivered_value=delivered_value, face_value=face_value, cost=cost)
 
 
+FINANCE_PERMISSIONS = [
+    "settlement.view_order",
+    "settlement.refund_order",
+    "settlement.view_wallet",
+    "settlement.topup_wallet",
+    "settlement.set_credit_limit",
+    "settlement.view_account",
+    "settlement.view_transfer",
+    "settlement.view_entry",
+    "settlement.view_payment",
+    "settlement.confirm_payment",
+    "settlement.view_paymentcallback",
+    "settlement.view_commissionaccrual",
+    "settlement.view_withdrawal",
+    "settlement.decide_withdrawal",
+    "settlement.view_statement",
+    "settlement.reconcile_statement",
+    "settlement.view_exportjob",
+    "settlement.export_finance",
+    "settlement.view_merchantstatement",
+    "settlement.view_merchantstatementline",
+    "settlement.reconcile_merchantstatement",
+    "settlement.view_refundpayout",
+    "settlement.record_refund_payout",
+    "settlement.view_codeissue",
+]
+OPS_PERMISSIONS = [
+    "settlement.view_order",
+    "settlement.refund_order",
+    "settlement.replace_code",
+    "settlement.view_webhookdelivery",
+    "settlement.view_codeissue",
+]
+
+
+def _links_add() -> None:
+    """Settlement's links in the menus of apps below it (registries: they never import settlement)."""
+    from channels.portal_menu import portal_link_add
+    from redemption.console_menu import console_link_add
+    from redemption.holder_actions import holder_action_add
+    from settlement.aftersales_views import holder_report_url
+    from settlement.selectors.merchant_statements import clerk_sees_statements
+
+    # The merchant console links to settlement's statements page.
+    console_link_add(url_name="settlement:console-statements", label=_("Statements"), visible=clerk_sees_statements)
+    # The distributor portal's one menu lists settlement's money pages.
+    portal_link_add(url_name="settlement:portal-buy", label=_("Buy codes"), group="sales", order=10)
+    portal_link_add(url_name="settlement:portal-orders", label=_("Orders"), group="sales", order=20, also=("settlement:portal-order",))
+    portal_link_add(url_name="settlement:portal-wallet", label=_("Wallet"), group="money", order=10)
+    portal_link_add(url_name="settlement:portal-commission", label=_("Commission"), group="money", order=20)
+    portal_link_add(url_name="settlement:portal-withdrawals", label=_("Withdrawals"), group="money", order=30)
+    portal_link_add(
+        url_name="settlement:portal-statements", label=_("Statements"), group="money", order=40, also=("settlement:portal-statement",)
+    )
+    # The consumer's private code page offers "Report a problem".
+    holder_action_add(key="settlement.report", label=_("Report a problem"), url_for=holder_report_url)
+
+
+def _signals_connect(config) -> None:
+    """What settlement hears from below: risk review's decisions on held orders, supply's top-up outcomes."""
+    from riskcontrol.signals import review_decided
+    from supply.signals import topup_finished
+
+    post_migrate.connect(_schedules, sender=config, dispatch_uid="settlement.schedules")
+    review_decided.connect(_review_decided, dispatch_uid="settlement.review_decided")
+    # Supply tells the outcome of a top-up: deliver, refund or both in part.
+    topup_finished.connect(_topup_finished, dispatch_uid="settlement.topup_finished")
+
+
 class SettlementConfig(AppConfig):
     name = "settlement"
     verbose_name = _("Settlement")
@@ -40,76 +109,7 @@ class SettlementConfig(AppConfig):
 
         audit_actions_register(AUDIT_ACTIONS)
         jobs_register(model=ExportJob, requeue=export_requeue, give_up=export_give_up)
-
-        roles.grant(
-            roles.FINANCE,
-            [
-                "settlement.view_order",
-                "settlement.refund_order",
-                "settlement.view_wallet",
-                "settlement.topup_wallet",
-                "settlement.set_credit_limit",
-                "settlement.view_account",
-                "settlement.view_transfer",
-                "settlement.view_entry",
-                "settlement.view_payment",
-                "settlement.confirm_payment",
-                "settlement.view_paymentcallback",
-                "settlement.view_commissionaccrual",
-                "settlement.view_withdrawal",
-                "settlement.decide_withdrawal",
-                "settlement.view_statement",
-                "settlement.reconcile_statement",
-                "settlement.view_exportjob",
-                "settlement.export_finance",
-                "settlement.view_merchantstatement",
-                "settlement.view_merchantstatementline",
-                "settlement.reconcile_merchantstatement",
-                "settlement.view_refundpayout",
-                "settlement.record_refund_payout",
-                "settlement.view_codeissue",
-            ],
-        )
-        roles.grant(
-            roles.OPS,
-            [
-                "settlement.view_order",
-                "settlement.refund_order",
-                "settlement.replace_code",
-                "settlement.view_webhookdelivery",
-                "settlement.view_codeissue",
-            ],
-        )
-        post_migrate.connect(_schedules, sender=self, dispatch_uid="settlement.schedules")
-
-        from redemption.console_menu import console_link_add
-        from settlement.selectors.merchant_statements import clerk_sees_statements
-
-        # The merchant console (redemption) links to settlement's statements page without importing settlement.
-        console_link_add(url_name="settlement:console-statements", label=_("Statements"), visible=clerk_sees_statements)
-
-        from channels.portal_menu import portal_link_add
-
-        # The distributor portal's one menu (channels) lists settlement's money pages without importing settlement.
-        portal_link_add(url_name="settlement:portal-buy", label=_("Buy codes"), group="sales", order=10)
-        portal_link_add(url_name="settlement:portal-orders", label=_("Orders"), group="sales", order=20, also=("settlement:portal-order",))
-        portal_link_add(url_name="settlement:portal-wallet", label=_("Wallet"), group="money", order=10)
-        portal_link_add(url_name="settlement:portal-commission", label=_("Commission"), group="money", order=20)
-        portal_link_add(url_name="settlement:portal-withdrawals", label=_("Withdrawals"), group="money", order=30)
-        portal_link_add(
-            url_name="settlement:portal-statements", label=_("Statements"), group="money", order=40, also=("settlement:portal-statement",)
-        )
-
-        from redemption.holder_actions import holder_action_add
-        from settlement.aftersales_views import holder_report_url
-
-        # The consumer's private code page (redemption) offers "Report a problem" without importing settlement.
-        holder_action_add(key="settlement.report", label=_("Report a problem"), url_for=holder_report_url)
-        from riskcontrol.signals import review_decided
-
-        # Risk review (below settlement) announces its decisions on held orders with a signal.
-        review_decided.connect(_review_decided, dispatch_uid="settlement.review_decided")
-        from supply.signals import topup_finished
-
-        # Supply (below settlement) tells the outcome of a top-up with a signal: deliver, refund or both in part.
-        topup_finished.connect(_topup_finished, dispatch_uid="settlement.topup_finished")
+        roles.grant(roles.FINANCE, FINANCE_PERMISSIONS)
+        roles.grant(roles.OPS, OPS_PERMISSIONS)
+        _links_add()
+        _signals_connect(self)

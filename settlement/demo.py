@@ -63,22 +63,8 @@ def _topup_orders(zj: Distributor, top: Distributor) -> None:
         )
 
 
-def seed(out) -> None:
-    if Order.objects.filter(campaign="demo").exists():
-        out.write("demo settlement: already there")
-        return
-    finance = get_user_model().objects.filter(username="finance").first()
-    top = Distributor.objects.filter(name="华东优选总代理").first()
-    zj = Distributor.objects.filter(name="浙江省代·杭州悦享").first()
-    skus = {code: Sku.objects.filter(code=code).first() for code in ("IQIYI-VIP-M1", "TXVIDEO-VIP-M1", "SBUX-TALL", "LUCKIN-ANY")}
-    if finance is None or top is None or zj is None or not all(skus.values()):
-        out.write("demo settlement: skipped (needs the core, catalog and channels demo)")
-        return
-    top_wallet, zj_wallet = wallet_for(top), wallet_for(zj)
-    wallet_topup_record(wallet=top_wallet, amount=Decimal("3000.00"), actor=finance, reference="DEMO-BANK-0001", note="demo")
-    wallet_topup_record(wallet=zj_wallet, amount=Decimal("5000.00"), actor=finance, reference="DEMO-BANK-0002", note="demo")
-    wallet_credit_limit_set(wallet=zj_wallet, credit_limit=Decimal("1000.00"), actor=finance, reason="演示：回款记录良好")
-
+def _orders(out, *, finance, top: Distributor, zj: Distributor, skus: dict) -> list[Order]:
+    """The demo's orders through every way in (portal, API, storefront, bank transfer, top-ups)."""
     made = []
     try:
         # 浙江省代 buys for resale in the portal (from its quota): its upline earns commission
@@ -134,7 +120,12 @@ def seed(out) -> None:
         _topup_orders(zj, top)
     except DomainError as error:
         out.write(f"demo settlement: an order was refused ({error.message}); continuing with what was made")
+    return made
 
+
+def _money_after(made: list[Order], *, finance, top_wallet, zj_wallet) -> None:
+    """What finance finds afterwards: released commission, a withdrawal and a bank transfer to confirm,
+    statements, a merchant statement and a finished export."""
     # the first portal order's commission is released (as if its freeze ended); a withdrawal waits for finance
     for accrual in CommissionAccrual.objects.filter(order__in=made[:2], status=CommissionAccrual.Status.FROZEN):
         commission_release(accrual=accrual, reason="demo")
@@ -157,6 +148,26 @@ def seed(out) -> None:
         params={"start": (now - timedelta(days=1)).isoformat(), "end": (now + timedelta(minutes=1)).isoformat()},
         run_now=True,
     )
+
+
+def seed(out) -> None:
+    if Order.objects.filter(campaign="demo").exists():
+        out.write("demo settlement: already there")
+        return
+    finance = get_user_model().objects.filter(username="finance").first()
+    top = Distributor.objects.filter(name="华东优选总代理").first()
+    zj = Distributor.objects.filter(name="浙江省代·杭州悦享").first()
+    skus = {code: Sku.objects.filter(code=code).first() for code in ("IQIYI-VIP-M1", "TXVIDEO-VIP-M1", "SBUX-TALL", "LUCKIN-ANY")}
+    if finance is None or top is None or zj is None or not all(skus.values()):
+        out.write("demo settlement: skipped (needs the core, catalog and channels demo)")
+        return
+    top_wallet, zj_wallet = wallet_for(top), wallet_for(zj)
+    wallet_topup_record(wallet=top_wallet, amount=Decimal("3000.00"), actor=finance, reference="DEMO-BANK-0001", note="demo")
+    wallet_topup_record(wallet=zj_wallet, amount=Decimal("5000.00"), actor=finance, reference="DEMO-BANK-0002", note="demo")
+    wallet_credit_limit_set(wallet=zj_wallet, credit_limit=Decimal("1000.00"), actor=finance, reason="演示：回款记录良好")
+
+    made = _orders(out, finance=finance, top=top, zj=zj, skus=skus)
+    _money_after(made, finance=finance, top_wallet=top_wallet, zj_wallet=zj_wallet)
     numbers = ", ".join(o.number for o in made)
     out.write(
         f"demo settlement: orders {numbers}; consumer lookup: {made[-1].number if made else '-'} + buyer@example.com + "
