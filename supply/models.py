@@ -224,6 +224,7 @@ class TopupAttempt(models.Model):
         UNKNOWN = "unknown", _("Unknown, checking")
 
     FINAL = frozenset({Status.SUCCESS, Status.FAILED, Status.PARTIAL})
+    OPEN = frozenset({Status.SUBMITTED, Status.PROCESSING, Status.UNKNOWN})  # waiting for the supplier's final word
 
     topup = models.ForeignKey(Topup, verbose_name=_("top-up"), on_delete=models.CASCADE, related_name="attempts")
     number = models.CharField(_("our number"), max_length=48, unique=True)

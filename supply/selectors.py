@@ -39,9 +39,8 @@ def upstream_stats(*, since: datetime) -> list[UpstreamStats]:
     ).iterator():
         durations.setdefault(upstream_id, []).append((finished_at - submitted_at).total_seconds())
         successes[upstream_id] = successes.get(upstream_id, 0) + (status == TopupAttempt.Status.SUCCESS)
-    open_statuses = [TopupAttempt.Status.SUBMITTED, TopupAttempt.Status.PROCESSING, TopupAttempt.Status.UNKNOWN]
     in_flight: dict[int, int] = {}
-    for upstream_id in TopupAttempt.objects.filter(status__in=open_statuses).values_list("upstream_id", flat=True).iterator():
+    for upstream_id in TopupAttempt.objects.filter(status__in=TopupAttempt.OPEN).values_list("upstream_id", flat=True).iterator():
         in_flight[upstream_id] = in_flight.get(upstream_id, 0) + 1
     stats = []
     for upstream in Upstream.objects.select_related("supplier").order_by("supplier__name"):

@@ -354,10 +354,9 @@ def attempt_query(*, attempt_id: int, now: datetime | None = None) -> Verdict | 
 @transaction.atomic
 def _attempts_due(now: datetime, limit: int) -> list[int]:
     """Claim the open attempts whose next query is due (pushed back a step, so a second poller skips them)."""
-    open_ = [TopupAttempt.Status.SUBMITTED, TopupAttempt.Status.PROCESSING, TopupAttempt.Status.UNKNOWN]
     rows = list(
         TopupAttempt.objects.select_for_update(skip_locked=True)
-        .filter(status__in=open_, next_query_at__lte=now)
+        .filter(status__in=TopupAttempt.OPEN, next_query_at__lte=now)
         .order_by("next_query_at", "pk")
         .values_list("pk", "queries")[:limit]
     )
@@ -406,10 +405,8 @@ def _stuck_alert(now: datetime) -> int:
     """Alert ops, per upstream, of attempts with no final answer for longer than SUPPLY_STUCK_ALERT_MINUTES. They
     stay open and queried (only a confirmed failure may move a top-up on: never topped up twice); the alert is
     for a supplier that went silent. Returns how many alerts were raised."""
-    open_ = [TopupAttempt.Status.SUBMITTED, TopupAttempt.Status.PROCESSING, TopupAttempt.Status.UNKNOWN]
-    stuck = Counter(
-        TopupAttempt.objects.filter(status__in=open_, submitted_at__lt=now - conf.stuck_after()).values_list("upstream_id", flat=True)
-    )
+    silent = TopupAttempt.objects.filter(status__in=TopupAttempt.OPEN, submitted_at__lt=now - conf.stuck_after())
+    stuck = Counter(silent.values_list("upstream_id", flat=True))
     raised = 0
     for upstream in Upstream.objects.filter(pk__in=stuck):
         message = _("%(count)s top-ups at %(upstream)s have had no final answer for over %(minutes)s minutes; they are still queried.")
