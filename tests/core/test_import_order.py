@@ -1,6 +1,6 @@
 """Imports only go left (DESIGN.md, docs/architecture.md): an app imports only from the apps before it.
 
-voucherhub.core <- catalog <- channels <- riskcontrol <- supply <- redemption <- settlement <- analytics
+voucherhub.core <- catalog <- channels <- riskcontrol <- supply <- redemption <- marketing <- settlement <- analytics
 
 Every import counts, also one inside a function. The roof (voucherhub/urls.py, voucherhub/api_urls.py, the
 settings, the WSGI/ASGI entry points) mounts every app; nothing but the roof imports analytics. A lower app
@@ -11,7 +11,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ORDER = ["voucherhub.core", "catalog", "channels", "riskcontrol", "supply", "redemption", "settlement", "analytics"]
+ORDER = ["voucherhub.core", "catalog", "channels", "riskcontrol", "supply", "redemption", "marketing", "settlement", "analytics"]
 ROOF = {"voucherhub/urls.py", "voucherhub/api_urls.py", "voucherhub/wsgi.py", "voucherhub/api_wsgi.py", "voucherhub/asgi.py"}
 
 

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "riskcontrol",
     "supply",
     "redemption",
+    "marketing",
     "settlement",
     "analytics",
     # Accounts and hardening (riskcontrol; docs/riskcontrol.md).

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class MarketingConfig(AppConfig):
+    """Campaigns: flash sales, new-user prices, coupons, group buys, referral, targeted issuance, bundles;
+    and the consumers they apply to. Above redemption, below settlement (docs/marketing.md)."""
+
+    name = "marketing"
+    verbose_name = _("Marketing")
+    default_auto_field = "django.db.models.BigAutoField"

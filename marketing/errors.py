@@ -1,0 +1,56 @@
+"""Marketing's domain errors: each names the field a page or API shows it on."""
+
+from django.utils.translation import gettext_lazy as _
+
+from voucherhub.core.errors import Conflict, DomainError, PermissionDenied
+
+
+class CampaignError(DomainError):
+    code = "campaign_error"
+    default_message = _("This campaign offer cannot be used.")
+
+
+class CampaignNotLive(CampaignError):
+    code = "campaign_not_live"
+    default_message = _("This campaign is not running now.")
+
+
+class SoldOut(Conflict):
+    code = "sold_out"
+    default_message = _("Sold out: every place in this flash sale is taken.")
+
+
+class LimitReached(Conflict):
+    code = "limit_reached"
+    default_message = _("You have reached this campaign's limit.")
+
+
+class BudgetExhausted(Conflict):
+    code = "budget_exhausted"
+    default_message = _("This campaign's budget is used up.")
+
+
+class CouponInvalid(CampaignError):
+    code = "coupon_invalid"
+    default_message = _("This coupon cannot be used for this order.")
+
+
+class GroupFull(Conflict):
+    code = "group_full"
+    default_message = _("This group is already full.")
+
+
+class SignInRequired(PermissionDenied):
+    code = "sign_in_required"
+    default_message = _("Sign in with your mobile number first.")
+
+
+class CodeRejected(DomainError):
+    code = "code_rejected"
+    default_message = _("The code is wrong or has expired.")
+
+
+class TooManyRequests(DomainError):
+    code = "too_many_requests"
+    status = 429
+    default_message = _("Too many requests. Please wait a moment and try again.")
