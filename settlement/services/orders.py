@@ -556,14 +556,24 @@ def order_hold_decide(*, reference: str, approved: bool, actor=None, note: str =
             return order_deliver(order=order, actor=actor)
         return order
     if order.status == S.PENDING:
-        _release_reserved(order, reason="risk review rejected")
-        _status_set(order, S.CANCELLED, actor=actor, note=note)
-        offers.order_offer_released(order)
-        return order
+        return order_cancel(order=order, actor=actor, reason="risk review rejected", note=note)
     if order.status == S.PAID and order.is_topup:
         return topups.topup_order_review_rejected(order, actor=actor, note=note)
     if order.status == S.PAID:
         return order_refund(order=order, actor=actor, reason=_("Rejected by risk review. %(note)s") % {"note": note})
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, reason: str, actor=None, note: str = "") -> Order:
+    """An unpaid order is cancelled: its reserved codes go back to the pool (`reason` on their events), its
+    campaign places back to marketing. An order that is not pending is returned unchanged."""
+    order = _locked(order)
+    if order.status != S.PENDING:
+        return order
+    _release_reserved(order, reason=reason)
+    _status_set(order, S.CANCELLED, actor=actor, note=note)
+    offers.order_offer_released(order)
     return order
 
 
