@@ -11,29 +11,16 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from channels import selectors as channel_selectors
-from marketing.models import Campaign, Consumer
+from marketing.models import Campaign
 from marketing.services.offers import OfferRequest
 from riskcontrol.devices import device_of
-from settlement import forms
-from settlement.adapters import adapters_enabled
 from settlement.models import Order
 from settlement.services import payments as payment_services
 from settlement.services.orders import order_place
+from settlement.shop_offers import consumer_signed_in, default_pay_method
 from settlement.views import _pay_url, _receipt_allow
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
-
-CONSUMER_SESSION_KEY = "vh_consumer"  # marketing.consumer_session's key (issue 16 contract)
-
-
-def consumer_signed_in(request) -> Consumer | None:
-    """The consumer signed in on this browser (marketing's OTP sign-in), or None."""
-    try:
-        from marketing.consumer_session import consumer_of
-    except ImportError:  # pragma: no cover - before the consumers branch lands: the contract's session key
-        pk = request.session.get(CONSUMER_SESSION_KEY)
-        return Consumer.objects.filter(pk=pk).first() if pk else None
-    return consumer_of(request)
 
 
 def _json_error(error: DomainError) -> JsonResponse:
@@ -43,15 +30,6 @@ def _json_error(error: DomainError) -> JsonResponse:
 
 def _json_refusal(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
     return JsonResponse({"code": code, "message": message, "fields": {field: [message]} if field else {}}, status=status)
-
-
-def default_pay_method() -> str:
-    """The sandbox when it is on (development, the bench), else the first enabled consumer adapter."""
-    enabled = adapters_enabled()
-    for value, _label in forms.PAYMENT_CHOICES:
-        if value in enabled:
-            return value
-    return ""
 
 
 @never_cache
