@@ -102,7 +102,9 @@ def order_offer_undo(offer: Offer | None) -> None:
 
 
 def _told(order: Order) -> bool:
-    return order.promotion_id is not None or order.consumer_id is not None
+    """Marketing hears about orders a campaign priced or a consumer placed; about a bundle's basket through its
+    lead order only (the order_ref offer_take had)."""
+    return (order.promotion_id is not None or order.consumer_id is not None) and order.basket in ("", order.number)
 
 
 def order_offer_paid(order: Order) -> bool:
@@ -125,8 +127,9 @@ def order_offer_released(order: Order) -> None:
 
 
 def order_offer_refunded(order: Order, *, amount: Decimal) -> None:
-    if _told(order):
-        marketing_offers.offer_refunded(order_ref=order.number, amount=amount)
+    """`amount` of the order was refunded (a bundle's component: told as the basket's, under the lead's number)."""
+    if order.promotion_id is not None or order.consumer_id is not None:
+        marketing_offers.offer_refunded(order_ref=order.basket or order.number, amount=amount)
 
 
 def discount_share(order: Order, *, units_before: int, units_after: int) -> Decimal:

@@ -127,6 +127,28 @@ class OrderRequest:
     topup_region: str = ""
 
 
+def buyer_check(*, channel: str, distributor: Distributor, pay_method: str | None, contact: str, lookup_password: str, consumer=None):
+    """The seller held (its row shared for the caller's transaction) and active, the pay method allowed for
+    the channel, a storefront buyer's contact and lookup password (none for a signed-in `consumer`, reached
+    at their phone unless a contact is given). Returns (distributor, pay_method, contact) or raises naming the field."""
+    distributor = channel_locks.distributor_hold(distributor)
+    if distributor.status != Distributor.Status.ACTIVE:
+        raise SettlementError(_("This distributor is not active."), field="distributor")
+    shop = channel == Order.Channel.STOREFRONT
+    pay_method = pay_method or (Order.PayMethod.SANDBOX if shop else Order.PayMethod.WALLET)
+    if shop and pay_method == Order.PayMethod.WALLET:
+        raise SettlementError(_("Choose a payment method."), field="pay_method")
+    if shop:
+        adapter_get(pay_method, field="pay_method")  # a switched-off adapter (the sandbox in production) is refused
+    if not shop and pay_method != Order.PayMethod.WALLET:
+        raise SettlementError(_("Distributor orders are paid from the wallet."), field="pay_method")
+    if shop:  # a mainland mobile number or an e-mail address, or 400 naming the field
+        contact = contact_parse(contact or getattr(consumer, "phone", "")).value
+    if shop and consumer is None and len(lookup_password) < 6:
+        raise SettlementError(_("Choose a lookup password of at least 6 characters."), field="lookup_password")
+    return distributor, pay_method, contact.strip()
+
+
 def order_check_request(
     *,
     channel: str,
@@ -157,21 +179,9 @@ def order_check_request(
     if not 1 <= quantity <= conf.max_order_quantity():
         raise InvalidAmount(_("Quantity must be between 1 and %(max)s.") % {"max": conf.max_order_quantity()}, field="quantity")
     text_code_guard(text=customer_ref, field="customer_ref")  # shown on lists and in exports: never a code
-    distributor = channel_locks.distributor_hold(distributor)
-    if distributor.status != Distributor.Status.ACTIVE:
-        raise SettlementError(_("This distributor is not active."), field="distributor")
-    shop = channel == Order.Channel.STOREFRONT
-    pay_method = pay_method or (Order.PayMethod.SANDBOX if shop else Order.PayMethod.WALLET)
-    if shop and pay_method == Order.PayMethod.WALLET:
-        raise SettlementError(_("Choose a payment method."), field="pay_method")
-    if shop:
-        adapter_get(pay_method, field="pay_method")  # a switched-off adapter (the sandbox in production) is refused
-    if not shop and pay_method != Order.PayMethod.WALLET:
-        raise SettlementError(_("Distributor orders are paid from the wallet."), field="pay_method")
-    if shop:  # a mainland mobile number or an e-mail address, or 400 naming the field
-        contact = contact_parse(contact or getattr(consumer, "phone", "")).value
-    if shop and consumer is None and len(lookup_password) < 6:
-        raise SettlementError(_("Choose a lookup password of at least 6 characters."), field="lookup_password")
+    distributor, pay_method, contact = buyer_check(
+        channel=channel, distributor=distributor, pay_method=pay_method, contact=contact, lookup_password=lookup_password, consumer=consumer
+    )
     topup = sku.fulfilment == Sku.Fulfilment.TOPUP
     account, region = topups.topup_order_check(sku=sku, quantity=quantity, account=account, region=region) if topup else ("", "")
     price = _price(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront)
@@ -184,7 +194,7 @@ def order_check_request(
         total=money(price.unit_price * quantity),
         pay_method=pay_method,
         storefront=storefront,
-        contact=contact.strip(),
+        contact=contact,
         customer_ref=customer_ref,
         uplines=channel_pricing.upline_chain(distributor),
         topup_account=account,
@@ -515,7 +525,7 @@ def _deliver(order: Order, *, changes: _Changes, actor=None, codes: list[CardCod
         code_ids=ids, distributor=order.distributor, order_ref=order.number, unit_price=order.unit_price, sku=order.sku
     )
     changes.move(S.DELIVERED, actor=actor)
-    if order.is_consumer:
+    if order.is_consumer and not order.basket:  # a bundle's codes go out together (services/bundles.py basket_pay)
         link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
         if link:
             transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=order.pk, link=link))
