@@ -1,7 +1,4 @@
-"""Reads about campaign orders: whether a buyer is new, the new-user price a SKU has now."""
-
-from django.db.models import Q
-from django.utils import timezone
+"""Reads about campaign orders: whether a buyer is new (settlement's own orders)."""
 
 from settlement.models import Order
 
@@ -16,20 +13,3 @@ def first_order(*, contact: str) -> bool:
     if not contact:
         return False
     return not Order.objects.filter(contact_key=contact_key(contact), status__in=PAID_OR_LATER).exists()
-
-
-def new_user_campaign(*, sku, storefront):
-    """The live new-user price campaign for `sku` in `storefront` (a platform-wide one, or the storefront's
-    own), the lowest price first; None when there is none."""
-    from marketing.models import Campaign
-
-    now = timezone.now()
-    mine = Q(storefront__isnull=True, distributor__isnull=True)
-    if storefront is not None:
-        mine |= Q(storefront=storefront) | Q(storefront__isnull=True, distributor_id=storefront.distributor_id)
-    return (
-        Campaign.objects.filter(kind=Campaign.Kind.NEW_USER, status=Campaign.Status.ACTIVE, sku=sku, starts_at__lte=now, ends_at__gt=now)
-        .filter(mine)
-        .order_by("price", "pk")
-        .first()
-    )

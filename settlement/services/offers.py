@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Sku
+from marketing import selectors as marketing_selectors
 from marketing.services import offers as marketing_offers
 from marketing.services.offers import Offer, OfferRequest
 from settlement.errors import SettlementError
@@ -56,7 +57,7 @@ def order_offer_take(
     phone = consumer.phone if consumer is not None else ""
     first_order = offer_selectors.first_order(contact=phone or request.contact)
     if not offer_request and consumer is not None and first_order and request.channel == Order.Channel.STOREFRONT:
-        campaign = offer_selectors.new_user_campaign(sku=request.sku, storefront=request.storefront)
+        campaign = marketing_selectors.campaign_new_user_for(storefront=request.storefront, sku=request.sku)
         if campaign is not None:
             offer_request = OfferRequest(campaign_id=campaign.pk)
     if not offer_request:
@@ -85,6 +86,7 @@ def order_offer_apply(order: Order, *, offer: Offer | None, consumer: Consumer |
     order.list_total = money(order.unit_price * order.quantity)
     if offer is None:
         return
+    order.list_total = money(offer.list_unit_price * order.quantity)
     order.promotion_id = offer.campaign_id
     order.unit_price = money(offer.unit_price)
     order.total = money(offer.total)
