@@ -302,7 +302,10 @@ def test_a_bundle_is_one_payment_and_one_order_per_component(tree):
                         pay_method="sandbox")  # fmt: skip
     basket = list(Order.objects.filter(basket=lead.number).order_by("pk"))
     assert [o.sku for o in basket] == [tree.sku, other] and basket[0] == lead
-    assert [(o.quantity, o.unit_price, o.total) for o in basket] == [(1, Decimal("27.00"), Decimal("27.00")), (2, Decimal("6.45"), Decimal("12.90"))]
+    assert [(o.quantity, o.unit_price, o.total) for o in basket] == [
+        (1, Decimal("27.00"), Decimal("27.00")),
+        (2, Decimal("6.45"), Decimal("12.90")),
+    ]
     # when the one payment (the basket's total) arrives
     payment = pay(lead)
     assert payment.amount == Decimal("39.90") and payment.order == lead
