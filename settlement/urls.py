@@ -19,6 +19,7 @@ urlpatterns = [
     # Storefront checkout, payment, lookup
     path("s/<slug:slug>/p/<str:sku_code>/buy/", views.checkout, name="checkout"),
     path("s/<slug:slug>/flash/<int:campaign_id>/buy/", offer_views.flash_buy, name="flash-buy"),
+    path("s/<slug:slug>/bundle/<int:campaign_id>/", offer_views.bundle_checkout, name="bundle"),
     path("pay/sandbox/<str:number>/", views.sandbox_pay, name="sandbox-pay"),
     path("pay/manual/<str:number>/", views.manual_pay, name="manual-pay"),
     path("pay/callback/<str:adapter>/", views.payment_callback, name="payment-callback"),

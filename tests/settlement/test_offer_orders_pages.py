@@ -145,3 +145,28 @@ def test_an_anonymous_checkout_still_works_as_before(client, tree):
     assert response.status_code == 302
     order = Order.objects.get()
     assert order.consumer is None and order.total == order.list_total == Decimal("29.90")
+
+
+def test_a_bundle_page_sells_the_bundle_with_one_payment(client, tree):
+    from tests.settlement.test_offer_orders import bundle
+
+    campaign, other = bundle(tree)
+    url = reverse("settlement:bundle", args=[tree.storefront.slug, campaign.pk])
+    page = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'data-testid="bundle-price"' in page and "39.90" in page and other.name in page
+    response = client.post(url, {"contact": "buyer@example.test", "lookup_password": "secret-123", "pay_method": "sandbox"})
+    assert response.status_code == 302 and response["Location"].startswith("/pay/sandbox/")
+    assert Order.objects.filter(basket__gt="").count() == 2
+    paid = client.post(response["Location"], {"result": "pay"})
+    lead = Order.objects.get(number=paid["Location"].rstrip("/").split("/")[-2])
+    assert set(Order.objects.filter(basket=lead.number).values_list("status", flat=True)) == {Order.Status.DELIVERED}
+
+
+def test_a_neighbours_bundle_is_not_on_this_shops_page(client, tree):
+    from tests.settlement.test_offer_orders import bundle
+
+    campaign, _other = bundle(tree)
+    theirs = Storefront.objects.create(distributor=tree.other, slug="other-shop", title="邻店")
+    campaign.storefront = theirs
+    campaign.save(update_fields=["storefront"])
+    assert client.get(reverse("settlement:bundle", args=[tree.storefront.slug, campaign.pk])).status_code == 404
