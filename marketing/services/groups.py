@@ -21,7 +21,7 @@ The rules, and who calls what:
 * `groups_completion_retry` (job): a completed group whose announcement failed is announced again.
 * `group_complete_by_ops` / `group_fail_by_ops`: ops' decisions, audited.
 
-Locks are taken in one order everywhere: the consumer, then the group, then its members.
+Locks are taken in one order everywhere: the campaign (when it has a budget), the consumer, the group, its members.
 """
 
 import logging
@@ -81,7 +81,8 @@ def group_take(
 
     Runs inside the caller's transaction (settlement's order). The consumer's row and then the group's row are
     locked, so a consumer's limit and a group's seats hold under parallel requests. Risk control sees the
-    join as action "group_join"; its counters are given back when the seat is refused."""
+    join as action "group_join"; its counters are given back when the seat is refused, and the member carries
+    the decision (`member.risk_decision`) for the caller to give back (risk_release) if its order fails later."""
     if consumer is None:
         raise SignInRequired(field="consumer")
     now = timezone.now()
@@ -96,14 +97,21 @@ def group_take(
     decision.raise_if_refused()
     try:
         with transaction.atomic():
+            if campaign.budget_kind != Campaign.BudgetKind.NONE:
+                # offer_take takes the budget under this lock after the seat, offer_released gives it back
+                # before the seat: taking it first keeps one lock order (campaign, consumer, group).
+                Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
             Consumer.objects.select_for_update().filter(pk=consumer.pk).first()
             token = (group_token or "").strip()
             if token:
-                return _group_join(campaign=campaign, consumer=consumer, token=token, order_ref=order_ref, now=now)
-            return _group_open(campaign=campaign, consumer=consumer, order_ref=order_ref, now=now)
+                member = _group_join(campaign=campaign, consumer=consumer, token=token, order_ref=order_ref, now=now)
+            else:
+                member = _group_open(campaign=campaign, consumer=consumer, order_ref=order_ref, now=now)
     except Exception:
         risk_release(decision=decision)
         raise
+    member.risk_decision = decision  # the caller gives its counters back if its own transaction fails later
+    return member
 
 
 def _open_groups_limit_check(*, campaign: Campaign, consumer: Consumer) -> None:
@@ -222,26 +230,6 @@ def group_released(*, order_ref: str) -> None:
     group.save(update_fields=fields)
     if group.status == _FAILED:
         _refunds_settled(group)
-
-
-@transaction.atomic
-def group_still_held(*, order_ref: str) -> bool:
-    """A payment arrived for an order that had already expired: True when its seat can still be had (it is
-    kept, or taken again in an open group that has one free and time left), False when settlement must refund."""
-    found = _member_locked(order_ref)
-    if found is None:
-        return False
-    group, member = found
-    if member.status in (_JOINED, _PAID, _DELIVERED):
-        return True
-    if member.status != _LEFT or group.status != _OPEN or group.expires_at <= timezone.now():
-        return False
-    if group.members_count >= group.size or group.members.filter(consumer_id=member.consumer_id).exclude(status=_LEFT).exists():
-        return False
-    _member_move(member, _JOINED)
-    group.members_count += 1
-    group.save(update_fields=["members_count"])
-    return True
 
 
 # --- failing, refunding ---------------------------------------------------------------------------------

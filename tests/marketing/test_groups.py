@@ -15,7 +15,6 @@ from marketing.services.groups import (
     group_refund_confirmed,
     group_refund_failed,
     group_released,
-    group_still_held,
     group_take,
     groups_completion_retry,
     groups_expire,
@@ -253,18 +252,6 @@ def test_a_group_everyone_left_is_closed(campaign):
     group_released(order_ref=lead.order_ref)
     group = _group(lead)
     assert group.members_count == 0 and group.status == Status.REFUNDED
-
-
-def test_an_expired_seat_paid_late_is_kept_only_while_the_group_can_still_have_it(campaign):
-    lead, second, third = _full_group(campaign)
-    assert group_still_held(order_ref=lead.order_ref) is True  # never left
-    group_released(order_ref=third.order_ref)
-    assert group_still_held(order_ref=third.order_ref) is True  # a seat was free: taken again
-    assert _group(lead).members_count == 3 and GroupMember.objects.get(pk=third.pk).status == Member.JOINED
-    group_released(order_ref=third.order_ref)
-    _join(lead, ref="G-TOOK-IT")  # someone else took the seat meanwhile
-    assert group_still_held(order_ref=third.order_ref) is False
-    assert group_still_held(order_ref="NO-SUCH-ORDER") is False
 
 
 # --- expiry, refunds and their retries ----------------------------------------------------------------------
