@@ -20,7 +20,12 @@ urlpatterns += []
 urlpatterns += []
 
 # consumers
-urlpatterns += []
+from marketing import views_consumers  # noqa: E402
+
+urlpatterns += [
+    path("me/login/", views_consumers.consumer_login, name="consumer-login"),
+    path("me/logout/", views_consumers.consumer_logout, name="consumer-logout"),
+]
 
 # issue
 urlpatterns += []

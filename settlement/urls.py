@@ -1,6 +1,6 @@
 from django.urls import path
 
-from settlement import aftersales_views, merchant_views, offer_views, refund_views, views, withdrawal_views
+from settlement import aftersales_views, consumer_views, merchant_views, offer_views, refund_views, views, withdrawal_views
 
 app_name = "settlement"
 urlpatterns = [
@@ -26,6 +26,8 @@ urlpatterns = [
     path("orders/lookup/", views.order_lookup_page, name="order-lookup"),
     path("orders/<str:number>/receipt/", views.order_receipt, name="order-receipt"),
     path("orders/report/<str:token>/", aftersales_views.consumer_report, name="consumer-report"),
+    # The signed-in consumer's own page (marketing's SMS sign-in: /me/login/)
+    path("me/", consumer_views.consumer_home, name="consumer-home"),
     # Finance
     path("finance/withdrawals/", views.finance_withdrawals, name="finance-withdrawals"),
     path("finance/withdrawals/bulk-approve/", withdrawal_views.finance_withdrawals_bulk_approve, name="finance-withdrawals-bulk-approve"),
