@@ -116,9 +116,10 @@ def consumer_groups(
 
 
 def group_campaign_public(campaign_id: int) -> Campaign | None:
-    """A group-buy campaign a consumer may see: active (running, or scheduled to start), not a draft."""
+    """A group-buy campaign a consumer may see: any but a draft (a paused or ended one says it is not running)."""
     return (
         Campaign.objects.select_related("sku__product", "storefront__distributor")
-        .filter(pk=campaign_id, kind=Campaign.Kind.GROUP_BUY, status__in=(Campaign.Status.ACTIVE, Campaign.Status.ENDED))
+        .filter(pk=campaign_id, kind=Campaign.Kind.GROUP_BUY)
+        .exclude(status=Campaign.Status.DRAFT)
         .first()
     )

@@ -29,26 +29,12 @@ def _shop_row(campaign: Campaign, slug: str = ""):
 
 
 def _leader_shop_slug(group: GroupBuy) -> str:
-    """The storefront the leader bought at (the campaign's record of the leader's order), for a share link
-    opened without one."""
+    """The storefront the leader bought at (the campaign's record of the leader's order), for a share link of
+    a platform-wide campaign opened without one."""
     leader_ref = group.members.filter(consumer_id=group.leader_id).order_by("joined_at").values_list("order_ref", flat=True).first()
-    distributor_id = (
-        CampaignUse.objects.filter(campaign_id=group.campaign_id, order_ref=leader_ref).values_list("distributor_id", flat=True).first()
-        if leader_ref
-        else None
-    )
-    if distributor_id is None:
-        return ""
-    shop = channel_selectors.storefront_of(
-        group.campaign.storefront.distributor if group.campaign.storefront_id else _distributor(distributor_id)
-    )
+    use = CampaignUse.objects.select_related("distributor").filter(campaign_id=group.campaign_id, order_ref=leader_ref or "").first()
+    shop = channel_selectors.storefront_of(use.distributor) if use is not None and use.distributor is not None else None
     return shop.slug if shop is not None else ""
-
-
-def _distributor(pk: int):
-    from channels.models import Distributor
-
-    return Distributor.objects.get(pk=pk)
 
 
 def _checkout_url(shop, campaign: Campaign, token: str = "") -> str:
