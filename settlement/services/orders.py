@@ -525,10 +525,24 @@ def _deliver(order: Order, *, changes: _Changes, actor=None, codes: list[CardCod
         code_ids=ids, distributor=order.distributor, order_ref=order.number, unit_price=order.unit_price, sku=order.sku
     )
     changes.move(S.DELIVERED, actor=actor)
-    if order.is_consumer and not order.basket:  # a bundle's codes go out together (services/bundles.py basket_pay)
+    if order.is_consumer and order.basket:
+        _basket_link_send(order)
+    elif order.is_consumer:
         link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
         if link:
             transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=order.pk, link=link))
+
+
+def _basket_link_send(order: Order) -> None:
+    """A bundle's codes go out together: once the last paid order of the basket is delivered (its items
+    already moved), one private link for every delivered code of the basket, under the basket's number."""
+    if Order.objects.filter(basket=order.basket, status__in=[S.PENDING, S.PAID]).exclude(pk=order.pk).exists():
+        return
+    ids = list(OrderItem.objects.filter(order__basket=order.basket, state=OrderItem.State.DELIVERED).values_list("code_id", flat=True))
+    link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.basket) if ids else ""
+    if link:
+        lead_id = Order.objects.filter(number=order.basket).values_list("pk", flat=True).first() or order.pk
+        transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=lead_id, link=link))
 
 
 @transaction.atomic
@@ -546,10 +560,18 @@ def order_deliver(*, order: Order, actor=None) -> Order:
 
 @transaction.atomic
 def order_hold_decide(*, reference: str, approved: bool, actor=None, note: str = "") -> Order | None:
-    """Risk review decided on a held order: deliver it, or refund it (or cancel it when unpaid)."""
+    """Risk review decided on a held order: deliver it, or refund it (or cancel it when unpaid). A bundle's
+    basket was reviewed as one (under its lead order's number): the decision applies to every order of it."""
     order = lock_objects.orders_lock(number=reference).first()
     if order is None or order.hold != Order.Hold.REVIEW:
         return order
+    if order.basket == order.number:
+        for other in lock_objects.orders_lock(basket=order.basket, hold=Order.Hold.REVIEW).exclude(pk=order.pk):
+            _hold_decided(other, approved=approved, actor=actor, note=note)
+    return _hold_decided(order, approved=approved, actor=actor, note=note)
+
+
+def _hold_decided(order: Order, *, approved: bool, actor, note: str) -> Order:
     order.hold = Order.Hold.APPROVED if approved else Order.Hold.REJECTED
     order.save(update_fields=["hold"])
     OrderEvent.objects.create(

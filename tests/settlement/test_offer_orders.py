@@ -298,7 +298,7 @@ def bundle(tree, *, extra_codes=5):
     return camp, other
 
 
-def test_a_bundle_is_one_payment_and_one_order_per_component(tree):
+def test_a_bundle_is_one_payment_and_one_order_per_component(tree, mailoutbox, django_capture_on_commit_callbacks):
     camp, other = bundle(tree)
     lead = bundle_place(storefront=tree.storefront, campaign=camp, contact="buyer@example.test", lookup_password="secret-123",
                         pay_method="sandbox")  # fmt: skip
@@ -309,8 +309,11 @@ def test_a_bundle_is_one_payment_and_one_order_per_component(tree):
         (2, Decimal("6.45"), Decimal("12.90")),
     ]
     # when the one payment (the basket's total) arrives
-    payment = pay(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = pay(lead)
     assert payment.amount == Decimal("39.90") and payment.order == lead
+    # then the buyer gets one private link for the three codes
+    assert len(mailoutbox) == 1 and lead.number in mailoutbox[0].body
     # then every component is delivered, each with its own sale and the seller's margin on it
     for order in Order.objects.filter(basket=lead.number):
         assert order.status == S.DELIVERED
