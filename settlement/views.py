@@ -60,6 +60,8 @@ from voucherhub.core.net import client_ip
 
 def _form_error(form, error: DomainError) -> None:
     field = error.field if error.field in form.fields else None
+    if field is not None and form.fields[field].widget.is_hidden:  # a hidden field's error (the campaign) shows on top
+        field = None
     form.add_error(field, str(error.message))
 
 

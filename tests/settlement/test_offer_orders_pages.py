@@ -170,3 +170,17 @@ def test_a_neighbours_bundle_is_not_on_this_shops_page(client, tree):
     campaign.storefront = theirs
     campaign.save(update_fields=["storefront"])
     assert client.get(reverse("settlement:bundle", args=[tree.storefront.slug, campaign.pk])).status_code == 404
+
+
+def test_a_campaign_refused_at_checkout_shows_why_on_the_page(client, tree):
+    # given a consumer with a paid order: the new-user price is not theirs
+    from tests.settlement.test_offer_orders import campaign, pay, place
+
+    offer = campaign(tree, Campaign.Kind.NEW_USER, sku=tree.sku, price=Decimal("19.90"))
+    who = Consumer.objects.create(phone="13800001111")
+    pay(place(tree, who=who))
+    sign_in(client, who)
+    response = client.post(checkout_url(tree), {"quantity": 1, "contact": "13800001111", "pay_method": "sandbox", "campaign": offer.pk},
+                           HTTP_ACCEPT_LANGUAGE="en")  # fmt: skip
+    assert response.status_code == 200 and Order.objects.count() == 1
+    assert "only for a first order" in response.content.decode()
