@@ -18,7 +18,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 D = Decimal
 
 
-def take(request, *, consumer, storefront, sku, quantity=1, list_price=D("30.00"), floor=D("25.00"), first_order=False, **kw):
+LIST, FLOOR = D("30.00"), D("25.00")
+
+
+def take(request, *, consumer, storefront, sku, quantity=1, list_price=LIST, floor=FLOOR, first_order=False, **kw):
     return offer_take(
         request=request, order_ref=kw.pop("order_ref", uuid.uuid4().hex[:16]), consumer=consumer, channel="storefront",
         distributor=storefront.distributor, storefront=storefront, sku=sku, quantity=quantity, list_unit_price=list_price,
