@@ -77,3 +77,16 @@ def test_a_budget_of_100_in_10_yuan_coupons_under_50_parallel_uses_gives_10():
     assert (campaign.spent_amount, campaign.spent_count) == (Decimal("100.00"), 10)
     assert Coupon.objects.filter(campaign=campaign, status=Coupon.Status.USED).count() == 10
     assert CampaignUse.objects.filter(campaign=campaign).count() == 10
+
+
+def test_one_issued_code_claimed_by_30_consumers_at_once_goes_to_one():
+    from marketing.services.coupons import coupon_claim_code
+
+    coupon = coupons_issue(campaign=coupon_campaign(), count=1)[0]
+    consumers = [ConsumerFactory() for _ in range(30)]
+
+    results = at_once(30, lambda i: coupon_claim_code(code=coupon.code, consumer=consumers[i]))
+
+    assert sum(isinstance(r, Coupon) for r in results) == 1
+    coupon.refresh_from_db()
+    assert coupon.status == Coupon.Status.CLAIMED and coupon.consumer_id in {c.pk for c in consumers}

@@ -227,3 +227,40 @@ def test_offer_for_display(world):
     shown = offer_for_display(campaign=coupon, distributor=None, sku=sku, list_unit_price=D("30.00"))
     assert shown["saving"] == D("5.00")
     assert "20" in shown["text"]
+
+
+def test_risk_control_sees_campaign_orders_and_a_block_leaves_nothing_written(world):
+    from riskcontrol import engine
+    from riskcontrol.errors import RiskBlocked
+    from riskcontrol.models import Action, Dimension, RiskRule
+
+    storefront, sku = world
+    rule = RiskRule(
+        name="一部手机一单", kind=RiskRule.Kind.VELOCITY, applies_to=Action.CAMPAIGN_ORDER, dimension=Dimension.PHONE,
+        window_seconds=3600, limit=1, measure=RiskRule.Measure.ORDERS, action=RiskRule.RuleAction.BLOCK,
+    )  # fmt: skip
+    rule.full_clean()
+    rule.save()
+    engine.rules_changed()
+    consumer = ConsumerFactory()
+    campaign = coupon_campaign(per_consumer_limit=3)
+    first, second = (coupon_claim(campaign=campaign, consumer=consumer) for _ in range(2))
+    take(OfferRequest(coupon_codes=(first.code,)), consumer=consumer, storefront=storefront, sku=sku)
+    with pytest.raises(RiskBlocked):
+        take(OfferRequest(coupon_codes=(second.code,)), consumer=consumer, storefront=storefront, sku=sku)
+    second.refresh_from_db()
+    assert second.status == Coupon.Status.CLAIMED
+    assert CampaignUse.objects.count() == 1
+
+
+def test_a_late_payment_finds_its_coupon_held_until_the_order_is_released(world):
+    from marketing.services.offers import offer_still_held
+
+    storefront, sku = world
+    consumer = ConsumerFactory()
+    coupon = coupon_claim(campaign=coupon_campaign(), consumer=consumer)
+    offer = take(OfferRequest(coupon_codes=(coupon.code,)), consumer=consumer, storefront=storefront, sku=sku)
+    assert offer_still_held(order_ref=offer.order_ref) is True
+    offer_released(order_ref=offer.order_ref)
+    assert offer_still_held(order_ref=offer.order_ref) is False
+    assert offer_still_held(order_ref="NO-CAMPAIGN") is True  # an order without a campaign holds nothing
