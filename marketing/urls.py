@@ -11,7 +11,13 @@ app_name = "marketing"
 urlpatterns = []
 
 # offers
-urlpatterns += []
+from marketing import views_coupons  # noqa: E402
+
+urlpatterns += [
+    path("c/claim/", views_coupons.code_claim, name="coupon-code-claim"),
+    path("c/<int:campaign_id>/", views_coupons.campaign_page, name="coupon-campaign"),
+    path("r/<str:token>/", views_coupons.referral_landing, name="referral-landing"),
+]
 
 # flash
 urlpatterns += []
