@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('marketing', '0002_groups_refund_next_and_completion_sent'),
+        ('marketing', '0001_initial'),
     ]
 
     operations = [
