@@ -369,8 +369,9 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
         return order
     # Risk review rejected the order (it was cancelled unpaid): the money must not buy codes.
     rejected = order.hold == Order.Hold.REJECTED
-    # A late payment for a campaign order: its place (flash stock, coupon, group seat) may be gone: never oversold.
-    undeliverable = rejected or (order.status != S.PENDING and not offers.order_offer_still_held(order))
+    # A campaign order's place (flash stock, coupon, group seat) may be gone: after the order expired, or when
+    # marketing's own timer released it first. Then the money is refunded, never oversold.
+    undeliverable = rejected or not offers.order_offer_still_held(order)
     if order.status != S.PENDING and not undeliverable:
         # The money came after the codes were released (expired): try to claim codes again.
         try:

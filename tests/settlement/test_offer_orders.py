@@ -401,3 +401,21 @@ def test_a_failed_group_is_refunded_in_full_and_its_unpaid_member_cancelled(tree
     assert Order.objects.get(pk=unpaid.pk).status in (S.CANCELLED, S.EXPIRED)
     assert CardCode.objects.filter(sku=tree.sku, status=CardCode.Status.AVAILABLE).count() == 30
     assert ledger_check().ok
+
+
+def test_a_payment_after_marketing_released_the_flash_place_is_refunded_even_if_the_order_still_waits(tree):
+    # given a flash order whose reservation marketing's own job released (the order itself not expired yet)
+    from marketing.services.flash import flash_reservations_expire
+
+    camp = flash(tree)
+    order = place(tree, who=consumer(), request=OfferRequest(campaign_id=camp.pk))
+    assert flash_reservations_expire(now=timezone.now() + timedelta(hours=1)) == 1
+    assert Order.objects.get(pk=order.pk).status == S.PENDING
+    # when the payment comes
+    pay(order)
+    order.refresh_from_db()
+    # then it is refunded, never delivered past the sale's stock
+    assert order.status == S.REFUNDED
+    assert FlashSlot.objects.get(campaign=camp).taken == 0
+    assert not CardCode.objects.filter(sku=tree.sku, status=CardCode.Status.SOLD).exists()
+    assert ledger_check().ok
