@@ -225,13 +225,11 @@ def order_place(
     consumer=None,
     offer_request: OfferRequest | None = None,
 ) -> Order:
-    """Place an order (any way in): risk-checked, priced by marketing's campaigns when the buyer chose one (or a
-    signed-in `consumer` qualifies for a new-user price), codes claimed, a wallet order paid and delivered at once
-    unless risk review holds it (a top-up SKU's: `account`/`region` topped up by supply, services/topups.py). One
-    transaction, each owner writing its own rows (channels: quota, code sales; catalog: codes and their events;
-    marketing: the campaign's places, coupons, budget; settlement: order, items, ledger), after
-    order_check_request's locks (lock order: settlement/lock_objects.py). An order already under
-    `idempotency_key` is returned. Raises a DomainError (marketing's errors name the campaign's field)."""
+    """Place an order (any way in): risk-checked, priced by marketing's campaigns (`offer_request`, or a new-user
+    price for a signed-in `consumer`: services/offers.py), codes claimed, a wallet order paid and delivered at once
+    unless risk review holds it (a top-up SKU's: topped up by supply, services/topups.py). One transaction, each
+    owner writing its own rows (channels, catalog, marketing, settlement), after order_check_request's locks
+    (settlement/lock_objects.py). An order already under `idempotency_key` is returned. Raises a DomainError."""
     verdict = order = offer = None
     try:
         # A savepoint inside a caller's transaction: a failed order leaves it usable (and the risk counters given back).
@@ -244,8 +242,8 @@ def order_place(
                                           customer_ref=customer_ref, account=account, region=region, consumer=consumer)  # fmt: skip
             number = order_number()
             verdict = _risk_check(request, number=number, actor=actor, ip=ip, device=device, challenge_passed=challenge_passed)
-            if not (verdict.blocked or verdict.needs_challenge):  # a refusal writes nothing; its event stays, raised below
-                # After the risk check: a refused order takes no campaign place (the refusal's event commits).
+            # A refusal writes nothing and takes no campaign place; its event stays, raised below.
+            if not (verdict.blocked or verdict.needs_challenge):
                 offer = offers.order_offer_take(request, number=number, consumer=consumer, offer_request=offer_request,
                                                 ip=ip, device=device)  # fmt: skip
                 order = _order_new(request, number=number, verdict=verdict, actor=actor, ip=ip, campaign=campaign,
@@ -256,8 +254,7 @@ def order_place(
         offers.order_offer_undo(offer)
         if verdict is not None:
             integrations.risk_undo(verdict)
-        # A twin that missed the look-up placed the order under the key first (this order's insert, written
-        # last, met order_idem_once; everything this call wrote is rolled back): its order is the answer.
+        # A twin placed the order under the key first (this insert met order_idem_once, all rolled back): its order.
         existing = order_selectors.order_by_key(distributor, idempotency_key) if isinstance(failure, IntegrityError) else None
         if existing is None:
             raise
