@@ -53,6 +53,7 @@ pages = [
     path("supply/ops/", include("supply.ops_urls")),
     path("captcha/", include("captcha.urls")),
     path("", include("redemption.urls")),
+    path("", include("marketing.urls")),
     path("", include("settlement.urls")),
 ]
 if settings.SERVE_MEDIA:  # product pictures; in production the proxy serves MEDIA_ROOT (docs/operations.md)
