@@ -81,6 +81,7 @@ class Offer:
 
 import logging  # noqa: E402
 
+from django.core.cache import cache  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.translation import gettext  # noqa: E402
@@ -103,6 +104,8 @@ Kind = Campaign.Kind
 CONSUMER_KINDS = {Kind.FLASH_SALE, Kind.NEW_USER, Kind.GROUP_BUY}
 # Kinds chosen as the order's main campaign (coupons, referral and targeted campaigns come in other ways).
 ORDER_KINDS = {Kind.FLASH_SALE, Kind.NEW_USER, Kind.GROUP_BUY, Kind.BUNDLE}
+# How long offer_undo remembers an order it undid (a retry of the same failed order comes within seconds).
+UNDO_MARK_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -337,7 +340,10 @@ def _uses_write(*, order: _Order, uses: dict, list_total: Decimal, total: Decima
 
 def offer_undo(offer: Offer) -> None:
     """The caller's transaction rolled back after offer_take: give back the flash-sale gate's places and the
-    risk counters (the rows went with the rollback). Safe to call twice."""
+    risk counters (the rows went with the rollback). Safe to call twice: a second call for the same order
+    finds its mark in the cache (shared by every node) and gives nothing back again."""
+    if not cache.add(f"marketing:offer-undone:{offer.order_ref}", 1, timeout=UNDO_MARK_SECONDS):
+        return
     if offer.gate_places:
         flash.flash_give_back(offer.gate_places)
     for decision in offer.risk_decisions:

@@ -264,3 +264,31 @@ def test_a_late_payment_finds_its_coupon_held_until_the_order_is_released(world)
     offer_released(order_ref=offer.order_ref)
     assert offer_still_held(order_ref=offer.order_ref) is False
     assert offer_still_held(order_ref="NO-CAMPAIGN") is True  # an order without a campaign holds nothing
+
+
+def test_undo_gives_the_risk_counters_back_once(world):
+    from marketing.services.offers import offer_undo
+    from riskcontrol import engine
+    from riskcontrol.models import Action, Dimension, RiskRule
+
+    storefront, sku = world
+    rule = RiskRule(
+        name="每个手机号两单", kind=RiskRule.Kind.VELOCITY, applies_to=Action.CAMPAIGN_ORDER, dimension=Dimension.PHONE,
+        window_seconds=3600, limit=2, measure=RiskRule.Measure.ORDERS, action=RiskRule.RuleAction.BLOCK,
+    )  # fmt: skip
+    rule.full_clean()
+    rule.save()
+    engine.rules_changed()
+    consumer = ConsumerFactory()
+    campaign = coupon_campaign(per_consumer_limit=5)
+    codes = [coupon_claim(campaign=campaign, consumer=consumer).code for _ in range(4)]
+    kept = take(OfferRequest(coupon_codes=(codes[0],)), consumer=consumer, storefront=storefront, sku=sku)
+    undone = take(OfferRequest(coupon_codes=(codes[1],)), consumer=consumer, storefront=storefront, sku=sku)
+    # the second order's transaction fails after the take: settlement undoes it, twice by mistake
+    offer_undo(undone)
+    offer_undo(undone)
+    assert kept.order_ref != undone.order_ref
+    take(OfferRequest(coupon_codes=(codes[2],)), consumer=consumer, storefront=storefront, sku=sku)  # one place came back
+    with pytest.raises(Exception) as refused:
+        take(OfferRequest(coupon_codes=(codes[3],)), consumer=consumer, storefront=storefront, sku=sku)  # not two
+    assert refused.value.code == "risk_blocked"

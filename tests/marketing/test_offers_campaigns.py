@@ -173,3 +173,14 @@ def test_a_bundles_shares_add_up_to_its_price_before_it_goes_live(ops_user):
     campaign_activate(campaign=bundle, actor=ops_user)
     with pytest.raises(CampaignError):
         bundle_items_set(campaign=bundle, items=[(one, 1, D("50.00"))], actor=ops_user)
+
+
+def test_the_jobs_run_twice_safely():
+    from marketing import tasks
+
+    CampaignFactory(starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(minutes=1))
+    assert [tasks.campaigns_end_due_task(), tasks.campaigns_end_due_task()] == [1, 0]
+    assert [tasks.coupons_expire_task(), tasks.coupons_expire_task()] == [0, 0]
+    assert [tasks.referrals_reward_due_task(), tasks.referrals_reward_due_task()] == [0, 0]
+    for func, _type, minutes in tasks.SCHEDULES:
+        assert callable(getattr(tasks, func.rpartition(".")[2])) and minutes >= 1
