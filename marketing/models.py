@@ -325,6 +325,9 @@ class ReferralLink(models.Model):
     campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="referral_links")
     consumer = models.ForeignKey(Consumer, verbose_name=_("consumer"), on_delete=models.PROTECT, related_name="referral_links")
     token = models.CharField(_("token"), max_length=24, unique=True)
+    # Where the owner asked for the link: a friend ordering from the same address or device is refused.
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    device = models.CharField(_("device"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -438,6 +441,10 @@ class GroupBuy(models.Model):
     )
     refund_attempts = models.PositiveSmallIntegerField(_("refund attempts"), default=0)
     refund_error = models.CharField(_("last refund error"), max_length=300, blank=True)
+    # The refund job asks settlement again at this moment (backoff); empty once every paid member is refunded.
+    refund_next_at = models.DateTimeField(_("next refund attempt"), null=True, blank=True)
+    # When settlement was told of the completion (delivered its members' orders); empty: told again by the job.
+    completion_sent_at = models.DateTimeField(_("completion sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("group")
@@ -501,6 +508,7 @@ class CampaignUse(models.Model):
     list_amount = MoneyField(_("list amount"))
     discount = MoneyField(_("discount"))
     paid_amount = MoneyField(_("paid"))
+    refunded_amount = MoneyField(_("refunded"), default=0)
     new_customer = models.BooleanField(_("new customer"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PLACED, db_index=True)
     created_at = models.DateTimeField(_("placed"), auto_now_add=True)

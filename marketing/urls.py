@@ -17,7 +17,12 @@ urlpatterns += []
 urlpatterns += []
 
 # groups
-urlpatterns += []
+from marketing import views_groups  # noqa: E402
+
+urlpatterns += [
+    path("g/c/<int:campaign_id>/", views_groups.group_campaign_page, name="group-campaign"),
+    path("g/<str:token>/", views_groups.group_page, name="group"),
+]
 
 # consumers
 from marketing import views_consumers  # noqa: E402
