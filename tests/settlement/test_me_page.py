@@ -160,7 +160,7 @@ def test_group_buys_show_mine_with_seats_left(db):
     html = signed_in(MINE).get(ME).content.decode()
     assert html.count('data-testid="me-group"') == 1
     assert "Three for ¥60" in html and "1 of 3 joined" in html and "2 seats left" in html and "Open" in html
-    assert "tok-theirs" not in html
+    assert "/g/tok-mine/" in html and "tok-theirs" not in html
 
 
 def test_the_page_reads_in_chinese(orders):
@@ -168,3 +168,15 @@ def test_the_page_reads_in_chinese(orders):
     assert "我的订单" in html and "我的优惠券" in html and "我的拼团" in html
     for english in ("My orders", "My coupons", "No coupons yet", "Receipt", "Sign out", "What we keep", "Delivered"):
         assert english not in html
+
+
+def test_an_order_placed_while_signed_in_is_mine_whatever_contact_it_gave(tree):
+    client = signed_in(MINE)
+    url = reverse("settlement:checkout", args=[tree.storefront.slug, tree.sku.code])
+    body = {"quantity": 1, "contact": "gift@example.test", "lookup_password": "secret-123", "pay_method": "sandbox"}
+    assert client.post(url, body).status_code == 302
+    order = Order.objects.get()
+    assert order.consumer.phone == MINE
+    html = client.get(ME).content.decode()
+    assert f'data-number="{order.number}"' in html
+    assert order.number not in signed_in(NEIGHBOUR).get(ME).content.decode()
