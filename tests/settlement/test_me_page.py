@@ -164,10 +164,28 @@ def test_group_buys_show_mine_with_seats_left(db):
 
 
 def test_the_page_reads_in_chinese(orders):
+    me = Consumer.objects.get_or_create(phone=MINE)[0]
+    campaign = coupon_campaign("春季")
+    Coupon.objects.create(
+        campaign=campaign, code="MINE0001", consumer=me, status=Coupon.Status.CLAIMED, valid_until=timezone.now() + timedelta(days=3)
+    )
+    group_campaign = Campaign.objects.create(
+        name="三人团", kind=Campaign.Kind.GROUP_BUY, status=Campaign.Status.ACTIVE, starts_at=timezone.now() - timedelta(days=1),
+        ends_at=timezone.now() + timedelta(days=3), group_size=3, group_hours=24, price=Decimal("20.00"),
+    )  # fmt: skip
+    group = GroupBuy.objects.create(
+        campaign=group_campaign, token="tok-mine", leader=me, size=3, members_count=1, expires_at=timezone.now() + timedelta(hours=5)
+    )
+    GroupMember.objects.create(group=group, consumer=me, order_ref="VH-A1", status=GroupMember.Status.PAID)
     html = signed_in(MINE, "zh-hans").get(ME).content.decode()
-    assert "我的订单" in html and "我的优惠券" in html and "我的拼团" in html
-    for english in ("My orders", "My coupons", "No coupons yet", "Receipt", "Sign out", "What we keep", "Delivered"):
-        assert english not in html
+    assert "我的订单" in html and "我的优惠券" in html and "我的拼团" in html and "减 20%，最多减 ¥15.00，满 ¥50.00 可用" in html
+    main = re.sub(r"<[^>]+>", " ", html.split("<main", 1)[1].split("</main>", 1)[0])
+    words = set(re.findall(r"[A-Za-z]{3,}", main)) - {"MINE", "VoucherHub", tree_sku_name(orders)}
+    assert not words, f"English left on the Chinese page: {sorted(words)}"
+
+
+def tree_sku_name(orders) -> str:
+    return orders["delivered"].sku.name
 
 
 def test_an_order_placed_while_signed_in_is_mine_whatever_contact_it_gave(tree):
