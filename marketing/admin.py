@@ -14,6 +14,7 @@ from django.utils.translation import ngettext
 from unfold.admin import ModelAdmin, TabularInline
 from unfold.decorators import display
 
+from marketing.forms_ops import CampaignForm
 from marketing.labels import channel_label
 from marketing.models import BundleItem, Campaign, CampaignUse, Consumer, Coupon, FlashSlot, GroupBuy, Issuance, Referral
 from voucherhub.core.admin_readonly import ReadOnlyAdmin
@@ -86,6 +87,7 @@ class CampaignAdmin(ModelAdmin):
     """Every campaign of every kind. Saving goes through campaign_save (the kind's rules, the price floor) and
     the state through activate / pause / end, all audited by the services."""
 
+    form = CampaignForm
     list_display = ["name", "kind_badge", "status_badge", "schedule_text", "owner_text", "budget_used", "coupons_issued", "results_link"]
     list_filter = ["kind", "status", "funding", "budget_kind", ("distributor", admin.EmptyFieldListFilter)]
     search_fields = ["name", "distributor__name", "sku__code", "sku__name"]
@@ -149,10 +151,14 @@ class CampaignAdmin(ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("distributor")
 
+    def has_change_permission(self, request, obj=None):
+        # An ended campaign is read-only (campaign_save refuses it); its state actions still show on the list.
+        if obj is not None and obj.status == Campaign.Status.ENDED:
+            return False
+        return super().has_change_permission(request, obj)
+
     def save_model(self, request, obj, form, change):
         """The campaign's rules live in campaign_save (kind fields, price floor, audit), not here."""
-        if not change:
-            obj.created_by = request.user
         _campaign_services().campaign_save(campaign=obj, actor=request.user, ip=client_ip(request))
 
     def _transition(self, request, queryset, service_name: str) -> int:

@@ -2,12 +2,17 @@
 kind uses (KIND_FIELDS). The rules themselves (which fields a kind needs, the price floor, budgets) are checked
 by campaign_save; a domain error it raises lands on the field it names."""
 
+import copy
+
 from django import forms
 from django.forms import inlineformset_factory
 from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Product, Sku
+from marketing.errors import CampaignError
 from marketing.models import BundleItem, Campaign, FlashSlot
+from marketing.portal_limits import distributor_campaign_check
+from marketing.services.campaigns import campaign_errors
 
 Kind = Campaign.Kind
 
@@ -21,11 +26,10 @@ KIND_FIELDS = {
     Kind.COUPON: [*DISCOUNT, "coupon_valid_days", "coupons_total", "per_consumer_limit", "stackable"],
     Kind.GROUP_BUY: ["sku", "price", "group_size", "group_hours", "group_ops_complete", "per_consumer_limit"],
     Kind.REFERRAL: ["reward_campaign", "refund_window_days"],
-    Kind.TARGETED: [*DISCOUNT, "coupon_valid_days", "coupons_total"],
+    Kind.TARGETED: [*DISCOUNT, "coupon_valid_days", "coupons_total", "sku"],  # a SKU and no discount: free codes
     Kind.BUNDLE: ["price", "per_consumer_limit"],
 }
-# What a distributor may run on its own storefront (views_portal.py): the rest is set for it.
-PORTAL_KINDS = [Kind.COUPON, Kind.GROUP_BUY]
+# What a distributor's form leaves out (views_portal.py): set for it.
 PORTAL_EXCLUDED = {"distributor", "storefront", "funding", "stackable"}
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
@@ -46,8 +50,12 @@ class CampaignForm(forms.ModelForm):
         fields = COMMON
         widgets = {"starts_at": DATETIME_WIDGET, "ends_at": DATETIME_WIDGET, "description": forms.Textarea(attrs={"rows": 2})}
 
-    def __init__(self, *args, sku_queryset=None, **kwargs):
+    portal = False  # a distributor's own campaign: ops' limits apply too (portal_limits.py)
+
+    def __init__(self, *args, sku_queryset=None, fixed: dict | None = None, **kwargs):
+        """`fixed`: attributes the page sets rather than the reader (a distributor's own storefront and funding)."""
         super().__init__(*args, **kwargs)
+        self.fixed = fixed or {}
         if "sku_ids" in self.fields:
             self.fields["sku_ids"].queryset = sku_queryset if sku_queryset is not None else Sku.objects.filter(active=True)
             if self.instance.pk or self.instance.sku_ids:
@@ -61,11 +69,38 @@ class CampaignForm(forms.ModelForm):
         return [sku.pk for sku in self.cleaned_data.get("sku_ids") or []]
 
     def clean(self):
+        """The campaign services' rules (campaign_errors) on what was typed, each on its field, so a bad form is
+        refused before anything is written and the preview never shows a campaign that could not be saved."""
         data = super().clean()
-        starts, ends = data.get("starts_at"), data.get("ends_at")
-        if starts and ends and ends <= starts:
-            self.add_error("ends_at", _("The end must be after the start."))
+        if self.errors:
+            return data
+        candidate = self.candidate()
+        problems = campaign_errors(candidate)
+        if not problems and self.portal:
+            try:
+                distributor_campaign_check(campaign=candidate)
+            except CampaignError as exc:
+                problems = {exc.field: exc.message}
+        for name, message in problems.items():
+            self.add_error(name if name in self.fields else None, str(message))
         return data
+
+    def candidate(self) -> Campaign:
+        """The instance as it would be saved (a copy: the form's instance is filled later by Django)."""
+        campaign = copy.copy(self.instance)
+        for name, value in self.cleaned_data.items():
+            setattr(campaign, name, value)
+        for name, value in self.fixed.items():
+            setattr(campaign, name, value)
+        return campaign
+
+    def save(self, commit=True):
+        campaign = super().save(commit=False)
+        for name, value in self.fixed.items():
+            setattr(campaign, name, value)
+        if commit:
+            campaign.save()
+        return campaign
 
 
 def campaign_form_class(kind: str, *, portal: bool = False) -> type[CampaignForm]:
@@ -76,7 +111,7 @@ def campaign_form_class(kind: str, *, portal: bool = False) -> type[CampaignForm
     if portal:
         fields = [f for f in fields if f not in PORTAL_EXCLUDED]
     meta = type("Meta", (CampaignForm.Meta,), {"fields": fields})
-    return type(f"{kind.title().replace('_', '')}CampaignForm", (CampaignForm,), {"Meta": meta})
+    return type(f"{kind.title().replace('_', '')}CampaignForm", (CampaignForm,), {"Meta": meta, "portal": portal})
 
 
 FlashSlotFormSet = inlineformset_factory(

@@ -63,19 +63,17 @@ def _importable(path: str) -> bool:
 
 
 def schedules_wanted() -> list[tuple[str, str, int]]:
-    """This module's schedules plus any that marketing/tasks.py declares in its own SCHEDULES list (same shape),
-    one per function, keeping only the functions that exist."""
+    """This module's schedules, with the minutes marketing/tasks.py asks for in its own SCHEDULES list
+    ((function, schedule type, minutes) rows; a function only there is scheduled under its own name), keeping only
+    the functions that exist."""
     try:
         declared = list(getattr(import_module("marketing.tasks"), "SCHEDULES", []))
     except ImportError:
         declared = []
-    wanted, funcs = [], set()
-    for name, func, minutes in [*SCHEDULES, *declared]:
-        if func in funcs or not _importable(func):
-            continue
-        funcs.add(func)
-        wanted.append((name, func, minutes))
-    return wanted
+    wanted = {func: [name, minutes] for name, func, minutes in SCHEDULES}
+    for func, _type, minutes in declared:
+        wanted.setdefault(func, [f"marketing: {func.rpartition('.')[2]}", minutes])[1] = minutes
+    return [(name, func, minutes) for func, (name, minutes) in wanted.items() if _importable(func)]
 
 
 def schedules_ensure() -> list[str]:

@@ -16,9 +16,11 @@ from django.utils.translation import gettext as _
 from channels.models import StorefrontItem
 from marketing import conf
 from marketing.errors import CampaignError
-from marketing.forms_ops import PORTAL_KINDS
 from marketing.models import Campaign
 from voucherhub.core.templatetags.vh_format import money_text
+
+# What a distributor may run on its own storefront.
+PORTAL_KINDS = [Campaign.Kind.COUPON, Campaign.Kind.GROUP_BUY]
 
 
 def _percent(rate: Decimal) -> str:

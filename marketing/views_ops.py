@@ -39,9 +39,10 @@ STATE_ACTIONS = {
 
 
 def form_error(form, error: DomainError) -> None:
-    """A service's domain error on the field it names (or on the whole form)."""
-    field = error.field if error.field in form.fields else None
-    form.add_error(field, str(error.message))
+    """A service's domain error on the field(s) it names (or on the whole form)."""
+    for name, messages_ in (error.as_fields() or {None: [str(error.message)]}).items():
+        for message in messages_:
+            form.add_error(name if name in form.fields else None, message)
 
 
 def components_of(formset) -> list[tuple[Sku, int]]:
@@ -52,16 +53,12 @@ def components_of(formset) -> list[tuple[Sku, int]]:
     return [(row["sku"], row["quantity"]) for row in rows if row.get("sku")]
 
 
-def campaign_form_save(request, *, form, formset, campaign_fixed: dict | None = None) -> Campaign | None:
+def campaign_form_save(request, *, form, formset) -> Campaign | None:
     """Save the form's campaign through campaign_save and its slots or components, all or nothing. Returns the
     campaign, or None after putting the service's error on its field."""
     try:
         with transaction.atomic():
             campaign = form.save(commit=False)
-            for name, value in (campaign_fixed or {}).items():
-                setattr(campaign, name, value)
-            if campaign.pk is None:
-                campaign.created_by = request.user
             campaign = campaign_services.campaign_save(campaign=campaign, actor=request.user, ip=client_ip(request))
             if formset is not None:
                 formset.instance = campaign
@@ -84,7 +81,7 @@ def _edit_page(request, *, campaign: Campaign | None, kind: str):
     if data is not None:
         valid = form.is_valid() and (formset is None or formset.is_valid())
         if valid and request.POST.get("preview"):
-            preview = campaign_preview(campaign=form.instance, components=components_of(formset))
+            preview = campaign_preview(campaign=form.candidate(), components=components_of(formset))
         elif valid:
             saved = campaign_form_save(request, form=form, formset=formset)
             if saved is not None:

@@ -15,10 +15,10 @@ from channels import selectors as channel_selectors
 from channels.models import StorefrontItem
 from channels.views import portal_view
 from marketing import conf
-from marketing.forms_ops import PORTAL_KINDS, campaign_form_class
+from marketing.forms_ops import campaign_form_class
 from marketing.models import Campaign
 from marketing.ops_preview import campaign_preview
-from marketing.portal_limits import distributor_campaign_check
+from marketing.portal_limits import PORTAL_KINDS
 from marketing.services import campaigns as campaign_services
 from marketing.views_ops import STATE_ACTIONS, form_error, results_context, xlsx_response
 from voucherhub.core.errors import DomainError
@@ -50,16 +50,10 @@ def campaign_list(request):
     return render(request, "marketing/portal/list.html", context)
 
 
-def _save(request, form, storefront) -> Campaign | None:
-    """Check ops' limits, then save through campaign_save (the floor), all or nothing."""
+def _save(request, form) -> Campaign | None:
+    """Save through campaign_save (the kind's rules, the floor; the form checked ops' limits), all or nothing."""
     campaign = form.save(commit=False)
-    campaign.distributor = request.distributor
-    campaign.storefront = storefront
-    campaign.funding = Campaign.Funding.DISTRIBUTOR
-    if campaign.pk is None:
-        campaign.created_by = request.user
     try:
-        distributor_campaign_check(campaign=campaign)
         with transaction.atomic():
             return campaign_services.campaign_save(campaign=campaign, actor=request.user, ip=client_ip(request))
     except DomainError as exc:
@@ -78,15 +72,15 @@ def campaign_new(request):
         messages.error(request, _("Open your storefront first: your campaigns run there."))
         return redirect("marketing:portal-campaigns")
     listed = Sku.objects.filter(pk__in=StorefrontItem.objects.filter(storefront=storefront, listed=True).values("sku_id"))
-    form = campaign_form_class(kind, portal=True)(request.POST or None, instance=Campaign(kind=kind), sku_queryset=listed)
+    fixed = {"distributor": request.distributor, "storefront": storefront, "funding": Campaign.Funding.DISTRIBUTOR}
+    form_class = campaign_form_class(kind, portal=True)
+    form = form_class(request.POST or None, instance=Campaign(kind=kind), sku_queryset=listed, fixed=fixed)
     preview = None
     if request.method == "POST" and form.is_valid():
         if request.POST.get("preview"):
-            campaign = form.instance
-            campaign.distributor, campaign.storefront, campaign.funding = request.distributor, storefront, Campaign.Funding.DISTRIBUTOR
-            preview = campaign_preview(campaign=campaign)
+            preview = campaign_preview(campaign=form.candidate())
         else:
-            saved = _save(request, form, storefront)
+            saved = _save(request, form)
             if saved is not None:
                 messages.success(request, _("Campaign saved. Start it when you are ready."))
                 return redirect("marketing:portal-campaign-results", campaign_id=saved.pk)
