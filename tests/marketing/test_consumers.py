@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from marketing.consumer_session import SESSION_KEY
 from marketing.errors import CampaignError, CodeRejected, TooManyRequests
 from marketing.models import Consumer, PhoneCode
-from marketing.services.consumers import code_send, code_verify, phone_normalized
+from marketing.services.consumers import code_send, code_verify, phone_codes_purge, phone_normalized
 from redemption.notify import ConsoleSmsBackend, SmsFailed
 from riskcontrol.models import Dimension, RiskRule
 from tests.riskcontrol.conftest import make_list, make_rule
@@ -330,3 +330,12 @@ def test_a_blocklisted_address_gets_no_code(client):
 def test_the_page_reads_in_chinese(client):
     page = client.get(login_url(), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "手机号" in page and "Sign in" not in page and "What we keep" not in page
+
+
+def test_old_codes_are_purged_and_fresh_ones_kept():
+    code_send(phone=PHONE, ip=IP)
+    code_send(phone="13900139000", ip=IP)
+    PhoneCode.objects.filter(phone=PHONE).update(created_at=timezone.now() - timedelta(days=2))
+    assert phone_codes_purge() == 1
+    assert list(PhoneCode.objects.values_list("phone", flat=True)) == ["13900139000"]
+    assert phone_codes_purge() == 0
