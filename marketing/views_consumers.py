@@ -105,14 +105,12 @@ def _send(request, next_url: str):
 def _verify(request, next_url: str):
     """Step 2: the code; a right one signs the consumer in and goes on to `next`."""
     form = CodeForm(request.POST)
-    if not form.is_valid():
-        return _page(request, step="phone", form=PhoneForm(), next_url=next_url)
     try:
-        phone = phone_normalized(form.cleaned_data["phone"])
-    except CampaignError as error:
-        phone_form = PhoneForm(request.POST)
-        phone_form.add_error(None, str(error.message))
-        return _page(request, step="phone", form=phone_form, next_url=next_url)
+        phone = phone_normalized(request.POST.get("phone", ""))
+    except CampaignError as error:  # a tampered or lost hidden number: start again
+        return _page(request, step="phone", form=PhoneForm(), next_url=next_url, notice=str(error.message))
+    if not form.is_valid():
+        return _page(request, step="code", form=form, next_url=next_url, phone=phone)
     refusal = _risk_refusal(request, phone)
     if refusal:
         form.add_error(None, refusal)

@@ -339,3 +339,12 @@ def test_old_codes_are_purged_and_fresh_ones_kept():
     assert phone_codes_purge() == 1
     assert list(PhoneCode.objects.values_list("phone", flat=True)) == ["13900139000"]
     assert phone_codes_purge() == 0
+
+
+def test_an_empty_code_keeps_the_code_step_and_a_lost_number_starts_again(client):
+    send(client)
+    empty = verify(client, "")
+    assert empty.status_code == 200 and 'data-step="code"' in empty.content.decode() and "138****8000" in empty.content.decode()
+    lost = verify(client, last_code(), phone="")
+    assert lost.status_code == 200 and 'data-step="phone"' in lost.content.decode()
+    assert "mainland China mobile number" in lost.content.decode() and SESSION_KEY not in client.session
