@@ -9,3 +9,9 @@ class MarketingConfig(AppConfig):
     name = "marketing"
     verbose_name = _("Marketing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Ops' side: role permissions, audit labels, the jobs' schedules, the portal's menu links.
+        from marketing.ops_setup import ops_ready
+
+        ops_ready(self)

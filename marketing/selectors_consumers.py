@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from marketing.models import Consumer, Coupon, GroupBuy, GroupMember
@@ -95,11 +95,6 @@ def _group_line(member: GroupMember) -> GroupLine:
     )
 
 
-def group_share_path(group: GroupBuy) -> str | None:
-    """The group's public page (/g/<token>/, the groups branch's view), None until that page exists."""
-    for name in ("marketing:group", "marketing:group-page", "marketing:group-detail"):
-        try:
-            return reverse(name, kwargs={"token": group.token})
-        except NoReverseMatch:
-            continue
-    return None
+def group_share_path(group: GroupBuy) -> str:
+    """The group's public page (/g/<token>/), the link the consumer shares."""
+    return reverse("marketing:group", kwargs={"token": group.token})

@@ -56,6 +56,12 @@ def _risk_refusal(request, phone: str) -> str:
     return " ".join(str(m) for m in decision.messages()) or gettext("Sign-in is not possible from here.")
 
 
+def _status(error: DomainError) -> int:
+    """A page answers a field error with 200 (the form again, as every form here does); a refusal that is no
+    typo keeps its status (429 over a limit, 403 blocked)."""
+    return 200 if error.status == 400 else error.status
+
+
 def _page(request, *, step: str, form, next_url: str, phone: str = "", notice: str = "", status: int = 200):
     context = {
         "notice": notice,
@@ -78,7 +84,7 @@ def _send(request, next_url: str):
     from_code_step = request.POST.get("step") == "code"
     form = PhoneForm(request.POST)
     if not form.is_valid():
-        return _page(request, step="phone", form=form, next_url=next_url, status=400)
+        return _page(request, step="phone", form=form, next_url=next_url)
     phone = ""
     try:
         phone = phone_normalized(form.cleaned_data["phone"])
@@ -92,21 +98,19 @@ def _send(request, next_url: str):
             code_form = CodeForm(initial={"phone": phone})
             return _page(request, step="code", form=code_form, next_url=next_url, phone=phone, notice=str(error.message), status=429)
         form.add_error(error.field if error.field in form.fields else None, str(error.message))
-        return _page(request, step="phone", form=form, next_url=next_url, status=error.status)
+        return _page(request, step="phone", form=form, next_url=next_url, status=_status(error))
     return _page(request, step="code", form=CodeForm(initial={"phone": phone}), next_url=next_url, phone=phone)
 
 
 def _verify(request, next_url: str):
     """Step 2: the code; a right one signs the consumer in and goes on to `next`."""
     form = CodeForm(request.POST)
-    if not form.is_valid():
-        return _page(request, step="phone", form=PhoneForm(), next_url=next_url, status=400)
     try:
-        phone = phone_normalized(form.cleaned_data["phone"])
-    except CampaignError as error:
-        phone_form = PhoneForm(request.POST)
-        phone_form.add_error(None, str(error.message))
-        return _page(request, step="phone", form=phone_form, next_url=next_url, status=400)
+        phone = phone_normalized(request.POST.get("phone", ""))
+    except CampaignError as error:  # a tampered or lost hidden number: start again
+        return _page(request, step="phone", form=PhoneForm(), next_url=next_url, notice=str(error.message))
+    if not form.is_valid():
+        return _page(request, step="code", form=form, next_url=next_url, phone=phone)
     refusal = _risk_refusal(request, phone)
     if refusal:
         form.add_error(None, refusal)
@@ -115,7 +119,7 @@ def _verify(request, next_url: str):
         consumer = code_verify(phone=phone, code=form.cleaned_data["code"], ip=client_ip(request))
     except DomainError as error:
         form.add_error("code" if error.field == "code" else None, str(error.message))
-        return _page(request, step="code", form=form, next_url=next_url, phone=phone, status=error.status)
+        return _page(request, step="code", form=form, next_url=next_url, phone=phone, status=_status(error))
     consumer_sign_in(request, consumer)
     messages.success(request, gettext("You are signed in as %(phone)s.") % {"phone": consumer.phone_masked})
     return redirect(next_url)

@@ -250,3 +250,13 @@ def code_verify(*, phone: str, code: str, ip: str) -> Consumer:
         raise CodeRejected(checked.refusal, field="code")
     logger.info("consumer %s signed in", phone_masked(phone))
     return checked.consumer
+
+
+# --- Housekeeping -------------------------------------------------------------------------------------------
+
+
+def phone_codes_purge(*, older_than: timedelta = timedelta(days=1)) -> int:
+    """Delete sign-in codes sent more than `older_than` ago (they are long dead; the limits live in the cache).
+    Returns how many went. Safe to run twice (a daily job: see docs/marketing.md)."""
+    deleted, _by_model = PhoneCode.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

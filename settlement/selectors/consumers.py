@@ -1,8 +1,9 @@
 """A signed-in consumer's orders (/me/ and the receipt): the storefront orders whose contact is their
-verified mobile number (matched by the keyed contact hash, so +86 / spaces / dashes make no difference).
-Only their own rows: every read here starts from the consumer."""
+verified mobile number (matched by the keyed contact hash, so +86 / spaces / dashes make no difference;
+index order_contact_status_idx), and the orders placed while they were signed in (Order.consumer), whatever
+contact those gave. Only their own rows: every read here starts from the consumer."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from settlement.models import Order
 from settlement.services.orders import contact_key
@@ -11,7 +12,8 @@ from settlement.services.orders import contact_key
 def consumer_orders(*, consumer) -> QuerySet[Order]:
     """The consumer's storefront orders, newest first."""
     return (
-        Order.objects.filter(channel=Order.Channel.STOREFRONT, contact_key=contact_key(consumer.phone))
+        Order.objects.filter(channel=Order.Channel.STOREFRONT)
+        .filter(Q(contact_key=contact_key(consumer.phone)) | Q(consumer=consumer))
         .select_related("sku__product", "storefront")
         .order_by("-created_at", "-pk")
     )

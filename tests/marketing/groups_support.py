@@ -66,3 +66,22 @@ def signals_recorded():
     finally:
         signals.group_completed.disconnect(dispatch_uid="test-group-completed")
         signals.group_failed.disconnect(dispatch_uid="test-group-failed")
+
+
+@contextmanager
+def settlement_unheard():
+    """Marketing's group signals without settlement's listeners: a unit test of the group services whose
+    orders do not exist (settlement takes an unknown order as nothing owed and confirms it at once)."""
+    from settlement import apps as settlement_apps
+
+    listeners = [
+        (signals.group_completed, settlement_apps._group_completed, "settlement.group_completed"),
+        (signals.group_failed, settlement_apps._group_failed, "settlement.group_failed"),
+    ]
+    for signal, _receiver, uid in listeners:
+        signal.disconnect(dispatch_uid=uid)
+    try:
+        yield
+    finally:
+        for signal, receiver, uid in listeners:
+            signal.connect(receiver, dispatch_uid=uid)

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 from marketing.consumer_session import SESSION_KEY
 from marketing.errors import CampaignError, CodeRejected, TooManyRequests
 from marketing.models import Consumer, PhoneCode
-from marketing.services.consumers import code_send, code_verify, phone_normalized
+from marketing.services.consumers import code_send, code_verify, phone_codes_purge, phone_normalized
 from redemption.notify import ConsoleSmsBackend, SmsFailed
 from riskcontrol.models import Dimension, RiskRule
 from tests.riskcontrol.conftest import make_list, make_rule
@@ -268,10 +268,10 @@ def test_the_page_signs_in_in_two_steps_and_goes_to_me(client):
 
 def test_a_bad_number_or_a_wrong_code_is_a_field_error_on_the_page(client):
     refused = send(client, "12345")
-    assert refused.status_code == 400 and "mainland China mobile number" in refused.content.decode()
+    assert refused.status_code == 200 and "mainland China mobile number" in refused.content.decode()
     send(client)
     wrong_page = verify(client, wrong(last_code()))
-    assert wrong_page.status_code == 400 and "Wrong code" in wrong_page.content.decode()
+    assert wrong_page.status_code == 200 and "Wrong code" in wrong_page.content.decode()
     assert 'data-step="code"' in wrong_page.content.decode()
     assert SESSION_KEY not in client.session
 
@@ -330,3 +330,21 @@ def test_a_blocklisted_address_gets_no_code(client):
 def test_the_page_reads_in_chinese(client):
     page = client.get(login_url(), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "手机号" in page and "Sign in" not in page and "What we keep" not in page
+
+
+def test_old_codes_are_purged_and_fresh_ones_kept():
+    code_send(phone=PHONE, ip=IP)
+    code_send(phone="13900139000", ip=IP)
+    PhoneCode.objects.filter(phone=PHONE).update(created_at=timezone.now() - timedelta(days=2))
+    assert phone_codes_purge() == 1
+    assert list(PhoneCode.objects.values_list("phone", flat=True)) == ["13900139000"]
+    assert phone_codes_purge() == 0
+
+
+def test_an_empty_code_keeps_the_code_step_and_a_lost_number_starts_again(client):
+    send(client)
+    empty = verify(client, "")
+    assert empty.status_code == 200 and 'data-step="code"' in empty.content.decode() and "138****8000" in empty.content.decode()
+    lost = verify(client, last_code(), phone="")
+    assert lost.status_code == 200 and 'data-step="phone"' in lost.content.decode()
+    assert "mainland China mobile number" in lost.content.decode() and SESSION_KEY not in client.session

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from marketing.errors import CampaignError, CampaignNotLive, GroupFull, LimitReached, SignInRequired
 from marketing.models import Campaign, GroupBuy, GroupMember
@@ -20,12 +20,20 @@ from marketing.services.groups import (
     groups_expire,
     groups_refund_retry,
 )
-from tests.marketing.groups_support import consumer_make, group_campaign_make, signals_recorded
+from tests.marketing.groups_support import consumer_make, group_campaign_make, settlement_unheard, signals_recorded
 from voucherhub.core.models import AuditLog
 
 pytestmark = pytest.mark.django_db
 
 Status, Member = GroupBuy.Status, GroupMember.Status
+
+
+@pytest.fixture(autouse=True)
+def _english_and_marketing_alone():
+    """The refusals' messages are matched in English (the site's default language is Chinese), and the signals
+    reach only this module's recorders (tests/marketing/test_groups_orders.py runs them with settlement's)."""
+    with translation.override("en"), settlement_unheard():
+        yield
 
 
 @pytest.fixture
