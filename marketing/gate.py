@@ -196,6 +196,16 @@ def gate_left(*, slot: FlashSlot) -> int | None:
     return max(int(left), 0) if loaded and left is not None else None
 
 
+def gate_sold_out(*, campaign_id: int, slot_id: int) -> bool:
+    """True only when the gate is loaded and says the slot has no place left (one MGET; nothing written).
+    False when there is no Redis, the gate is not loaded, or places are left: the full path decides."""
+    tools = _tools()
+    if tools is None:
+        return False
+    loaded, left = tools.client.mget([_keys(tools, campaign_id)["ok"], _left_key(tools, campaign_id, slot_id)])
+    return bool(loaded) and left is not None and int(left) <= 0
+
+
 def gate_counts(*, campaign: Campaign) -> dict[int, int] | None:
     """The gate's places per consumer id for a campaign (None without Redis or when not loaded)."""
     tools = _tools()
