@@ -205,3 +205,29 @@ def test_the_rebuild_command_sets_the_gate_from_the_database(sale, clear_cache):
     gate_reset(campaign=sale)
     take(sale, b, "O3")
     assert gate_left(slot=slot) == 1 and gate_counts(campaign=sale) == {a.pk: 2, b.pk: 1}
+
+
+def test_sold_out_fast_answer_only_when_the_gate_is_sure(sale):
+    from marketing.services.flash import flash_sold_out
+
+    a, b = consumers(2)
+    assert not flash_sold_out(campaign_id=sale.pk)
+    take(sale, a, "O1", quantity=2)
+    take(sale, b, "O2")
+    assert flash_sold_out(campaign_id=sale.pk) is gate_enabled()  # without Redis: never sure, flash_take decides
+    gate_reset(campaign=sale)
+    assert not flash_sold_out(campaign_id=sale.pk)  # the gate not loaded: not sure
+    with pytest.raises(SoldOut):
+        take(sale, consumers(1, start=7)[0], "O3")  # the database says so, and the gate is rebuilt
+    assert flash_sold_out(campaign_id=sale.pk) is gate_enabled()
+    assert not flash_sold_out(campaign_id=sale.pk, now=timezone.now() + timedelta(hours=3))  # no running slot
+
+
+@pytest.mark.skipif(not gate_enabled(), reason="needs Redis")
+def test_the_buy_endpoint_answers_sold_out_before_anything_else(sale, client):
+    a, b = consumers(2)
+    take(sale, a, "O1", quantity=2)
+    take(sale, b, "O2")
+    response = client.post(f"/s/{sale.storefront.slug}/flash/{sale.pk}/buy/", {"quantity": 1})
+    assert response.status_code == 409 and response.json()["code"] == "sold_out"
+    assert "campaign" in response.json()["fields"]
