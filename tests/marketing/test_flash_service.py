@@ -231,3 +231,16 @@ def test_the_buy_endpoint_answers_sold_out_before_anything_else(sale, client):
     response = client.post(f"/s/{sale.storefront.slug}/flash/{sale.pk}/buy/", {"quantity": 1})
     assert response.status_code == 409 and response.json()["code"] == "sold_out"
     assert "campaign" in response.json()["fields"]
+
+
+@pytest.mark.skipif(not gate_enabled(), reason="needs Redis")
+def test_a_slot_added_after_the_gate_was_loaded_is_read_from_the_database(sale):
+    (me,) = consumers(1)
+    old = FlashSlot.objects.get(campaign=sale)
+    take(sale, me, "O1")  # the gate is loaded now, with the old slot only
+    now = timezone.now()
+    FlashSlot.objects.filter(pk=old.pk).update(ends_at=now - timedelta(minutes=1), starts_at=now - timedelta(minutes=40))
+    new = FlashSlot.objects.create(campaign=sale, starts_at=now - timedelta(seconds=30), ends_at=now + timedelta(hours=1), stock=2)
+    other = consumers(1, start=5)[0]
+    taken = take(sale, other, "O2")  # not "sold out": the missing key makes the gate rebuild
+    assert taken.reservation.slot_id == new.pk and gate_left(slot=new) == 1
