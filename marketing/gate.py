@@ -61,14 +61,16 @@ class Gate(enum.IntEnum):
 
 
 # KEYS: left (this slot), counts (the campaign's hash), loaded mark. ARGV: consumer id, quantity, limit.
-# Nothing is written unless the consumer stays within the limit and the slot has the places.
+# Nothing is written unless the consumer stays within the limit and the slot has the places. A slot without
+# its key (added after the last rebuild) counts as not loaded, like a missing mark.
 _TAKE = """
 if redis.call('EXISTS', KEYS[3]) == 0 then return -1 end
+local left = redis.call('GET', KEYS[1])
+if not left then return -1 end
 local quantity = tonumber(ARGV[2])
 local had = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if had + quantity > tonumber(ARGV[3]) then return 2 end
-local left = tonumber(redis.call('GET', KEYS[1]) or '0')
-if left < quantity then return 1 end
+if tonumber(left) < quantity then return 1 end
 redis.call('DECRBY', KEYS[1], quantity)
 redis.call('HINCRBY', KEYS[2], ARGV[1], quantity)
 return 0
@@ -151,7 +153,7 @@ def gate_take(*, slot: FlashSlot, consumer_id: int, quantity: int, limit: int) -
         answer = Gate(int(tools.take(keys=script_keys, args=[consumer_id, quantity, limit])))
         if answer != Gate.NOT_LOADED:
             return answer
-        _rebuild_or_wait(tools, slot.campaign_id)
+        _rebuild_or_wait(tools, slot.campaign_id, needed=(script_keys[0], script_keys[2]))
     raise RuntimeError(f"the flash gate of campaign {slot.campaign_id} could not be loaded")  # Redis lost it three times
 
 
@@ -196,6 +198,16 @@ def gate_left(*, slot: FlashSlot) -> int | None:
     return max(int(left), 0) if loaded and left is not None else None
 
 
+def gate_sold_out(*, campaign_id: int, slot_id: int) -> bool:
+    """True only when the gate is loaded and says the slot has no place left (one MGET; nothing written).
+    False when there is no Redis, the gate is not loaded, or places are left: the full path decides."""
+    tools = _tools()
+    if tools is None:
+        return False
+    loaded, left = tools.client.mget([_keys(tools, campaign_id)["ok"], _left_key(tools, campaign_id, slot_id)])
+    return bool(loaded) and left is not None and int(left) <= 0
+
+
 def gate_counts(*, campaign: Campaign) -> dict[int, int] | None:
     """The gate's places per consumer id for a campaign (None without Redis or when not loaded)."""
     tools = _tools()
@@ -214,20 +226,23 @@ def gate_reset(*, campaign: Campaign) -> None:
         tools.client.delete(_keys(tools, campaign.pk)["ok"])
 
 
-def gate_rebuild(*, campaign: Campaign, only_when_missing: bool = False) -> bool:
+def gate_rebuild(*, campaign: Campaign) -> bool:
     """Set the campaign's gate from the database, under the Redis lock: each slot's places left (stock - taken),
     each consumer's places held or paid, the loaded mark. False when another process holds the lock (it is
-    rebuilding) or there is no Redis. `only_when_missing`: leave a gate that got its mark meanwhile (the
-    attempts that found it missing together rebuild it once, not once each)."""
+    rebuilding) or there is no Redis."""
     tools = _tools()
-    if tools is None:
-        return False
+    return tools is not None and _rebuild_locked(tools, campaign, needed=())
+
+
+def _rebuild_locked(tools: _Tools, campaign: Campaign, *, needed: tuple[str, ...]) -> bool:
+    """Rebuild under the lock, unless every key in `needed` exists by the time the lock is ours (the attempts
+    that found the gate missing together rebuild it once, not once each). False: another process holds the lock."""
     keys = _keys(tools, campaign.pk)
     token = secrets.token_hex(8)
     if not tools.client.set(keys["lock"], token, nx=True, px=LOCK_MS):
         return False
     try:
-        if not (only_when_missing and tools.client.exists(keys["ok"])):
+        if not needed or tools.client.exists(*needed) < len(needed):
             _write_from_database(tools, campaign, keys)
     finally:
         tools.unlock(keys=[keys["lock"]], args=[token])
@@ -255,12 +270,12 @@ def _write_from_database(tools: _Tools, campaign: Campaign, keys: dict[str, str]
     logger.info("flash gate of campaign %s rebuilt from the database (%s slots)", campaign.pk, len(slots))
 
 
-def _rebuild_or_wait(tools: _Tools, campaign_id: int) -> None:
-    """Rebuild the missing keys, or wait while another process does (its lock), then return to ask again."""
+def _rebuild_or_wait(tools: _Tools, campaign_id: int, needed: tuple[str, ...]) -> None:
+    """Rebuild the missing keys (`needed`: the mark and the slot's key), or wait while another process does
+    (it holds the lock), then return to ask again."""
     campaign = Campaign.objects.get(pk=campaign_id)
     deadline = time.monotonic() + WAIT_FOR_REBUILD_S
-    mark = _keys(tools, campaign_id)["ok"]
-    while not tools.client.exists(mark) and not gate_rebuild(campaign=campaign, only_when_missing=True):
+    while tools.client.exists(*needed) < len(needed) and not _rebuild_locked(tools, campaign, needed=needed):
         time.sleep(0.01)
         if time.monotonic() > deadline:
             return

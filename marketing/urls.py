@@ -22,7 +22,13 @@ urlpatterns += [
 ]
 
 # flash
-urlpatterns += []
+from marketing import views_flash  # noqa: E402
+
+urlpatterns += [
+    path("flash/s/<slug:slug>/", views_flash.flash_list, name="flash-list"),
+    path("flash/s/<slug:slug>/<int:campaign_id>/", views_flash.flash_page_in_shop, name="flash-page-in-shop"),
+    path("flash/<int:campaign_id>/", views_flash.flash_page, name="flash-page"),
+]
 
 # groups
 from marketing import views_groups  # noqa: E402

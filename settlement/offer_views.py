@@ -12,7 +12,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from channels import selectors as channel_selectors
+from marketing.errors import SoldOut
 from marketing.models import BundleItem, Campaign
+from marketing.services.flash import flash_sold_out
 from marketing.services.offers import OfferRequest
 from riskcontrol.devices import device_of, device_remember
 from settlement import forms
@@ -41,6 +43,8 @@ def flash_buy(request, slug: str, campaign_id: int):
     """A signed-in consumer buys in a flash sale: POST quantity (default 1) and pay_method (default the sandbox
     or the first enabled adapter); CSRF-protected. Answers 201 {"order", "pay_url", "expires_at"} or a 4xx
     {"code", "message", "fields"} (401 sign in first, 404 no such sale here, 409 sold out / limit reached)."""
+    if flash_sold_out(campaign_id=campaign_id):  # the burst after the last place: one Redis read, no database
+        return _json_error(SoldOut(field="campaign"))
     storefront = channel_selectors.storefront_public(slug)
     campaign = Campaign.objects.filter(pk=campaign_id, kind=Campaign.Kind.FLASH_SALE).select_related("sku").first()
     if storefront is None or campaign is None or campaign.sku is None:

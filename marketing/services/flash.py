@@ -21,6 +21,8 @@ job `flash_reservations_expire` for a reservation whose order never came back to
 The per-consumer limit counts every place HELD or PAID in the campaign, across its slots.
 """
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -32,13 +34,17 @@ from django.utils.translation import gettext_lazy as _
 from catalog.selectors import available_count
 from channels.models import Quota
 from marketing.errors import CampaignError, CampaignNotLive, LimitReached, SoldOut
-from marketing.gate import Gate, gate_give_back, gate_left, gate_refused, gate_take, place_text
+from marketing.gate import Gate, gate_give_back, gate_left, gate_refused, gate_sold_out, gate_take, place_text
 from marketing.models import Campaign, Consumer, FlashReservation, FlashSlot
 
 # A reservation whose order never said it was paid or released is let go this long after its own time, so
 # settlement's order expiry (which calls offers.offer_released) always comes first.
 EXPIRE_GRACE = timedelta(minutes=5)
 LIVE_HOLDINGS = (FlashReservation.Status.HELD, FlashReservation.Status.PAID)
+# flash_sold_out keeps each campaign's slot times in the process this long (it reads no database row meanwhile).
+SLOT_TIMES_SECONDS = 5.0
+_slot_times: dict[int, tuple[float, list[tuple[int, datetime, datetime]]]] = {}
+_slot_times_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,31 @@ def flash_places_left(slot: FlashSlot) -> int:
     """Places left in a slot: the gate's count when it is loaded (no database read), else stock - taken."""
     left = gate_left(slot=slot)
     return left if left is not None else max(slot.stock - slot.taken, 0)
+
+
+def flash_sold_out(*, campaign_id: int, now: datetime | None = None) -> bool:
+    """The burst's fast refusal, asked before anything else of an order (session, storefront, risk, price):
+    True when the gate says the campaign's running slot has no place left. One Redis MGET; the slots' times
+    come from a copy kept in the process for SLOT_TIMES_SECONDS (a slot ops add shows within that time; a
+    changed stock resets the gate, which this then reads as "not loaded": False). False whenever it is not
+    sure (no Redis, no running slot, the gate not loaded): flash_take then decides, on the database."""
+    now = now or timezone.now()
+    for slot_id, starts_at, ends_at in _slot_times_of(campaign_id):
+        if starts_at <= now < ends_at:
+            return gate_sold_out(campaign_id=campaign_id, slot_id=slot_id)
+    return False
+
+
+def _slot_times_of(campaign_id: int) -> list[tuple[int, datetime, datetime]]:
+    kept = _slot_times.get(campaign_id)
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    times = list(FlashSlot.objects.filter(campaign_id=campaign_id).values_list("pk", "starts_at", "ends_at"))
+    with _slot_times_lock:
+        if len(_slot_times) > 1000:  # campaigns long over: start again
+            _slot_times.clear()
+        _slot_times[campaign_id] = (time.monotonic() + SLOT_TIMES_SECONDS, times)
+    return times
 
 
 def flash_take(*, campaign: Campaign, consumer: Consumer, quantity: int, order_ref: str, now: datetime | None = None) -> FlashTake:

@@ -17,10 +17,7 @@ from tests.marketing.flash_fixtures import consumers, flash_campaign, shop
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _redis_gate():
-    if not gate_enabled():
-        pytest.skip("the flash gate needs Redis (set CACHE_URL=redis://...)")
+needs_redis = pytest.mark.skipif(not gate_enabled(), reason="the flash gate needs Redis (set CACHE_URL=redis://...)")
 
 
 def burst(attempts, work, *, threads=40):
@@ -73,11 +70,10 @@ def test_a_hundred_places_under_a_thousand_attempts_by_two_hundred_consumers():
     slot = FlashSlot.objects.get(campaign=campaign)
     assert slot.taken == 100
     assert FlashReservation.objects.filter(slot=slot, status="held").count() == 100
-    assert gate_left(slot=slot) == 0
-    # nobody holds more than the limit, in the database and in the gate
     per_consumer = FlashReservation.objects.filter(slot=slot).values("consumer").annotate(n=Sum("quantity"))
-    assert max(row["n"] for row in per_consumer) == 1
-    assert sum(gate_counts(campaign=campaign).values()) == 100
+    assert max(row["n"] for row in per_consumer) == 1  # nobody holds more than the limit
+    if gate_enabled():  # without Redis the database alone decided (the same answer, more slowly)
+        assert gate_left(slot=slot) == 0 and sum(gate_counts(campaign=campaign).values()) == 100
 
 
 def test_one_consumer_fifty_parallel_attempts_gets_one():
@@ -91,13 +87,15 @@ def test_one_consumer_fifty_parallel_attempts_gets_one():
     assert len(errors) == 49 and all(isinstance(e, LimitReached) for e in errors)
     slot = FlashSlot.objects.get(campaign=campaign)
     assert slot.taken == 1 and FlashReservation.objects.filter(consumer=me).count() == 1
-    assert gate_left(slot=slot) == 99 and gate_counts(campaign=campaign) == {me.pk: 1}
+    if gate_enabled():
+        assert gate_left(slot=slot) == 99 and gate_counts(campaign=campaign) == {me.pk: 1}
 
 
 class OrderFailed(Exception):
     pass
 
 
+@needs_redis
 def test_an_order_failing_after_admission_gives_its_place_back():
     """Orders that fail after flash_take (the caller's transaction rolls back, then offer_undo gives the gate
     its places back) keep nothing: afterwards every place is still there and sells exactly once."""
@@ -129,6 +127,7 @@ def test_an_order_failing_after_admission_gives_its_place_back():
     assert slot.taken == 20 == FlashReservation.objects.filter(slot=slot).count() and gate_left(slot=slot) == 0
 
 
+@needs_redis
 def test_the_gate_rebuilt_after_redis_lost_its_keys_equals_the_database(clear_cache):
     storefront, sku = shop()
     campaign = flash_campaign(storefront=storefront, sku=sku, stock=50, limit=2)
