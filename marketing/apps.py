@@ -9,3 +9,9 @@ class MarketingConfig(AppConfig):
     name = "marketing"
     verbose_name = _("Marketing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # issue: targeted issuance's job, permissions, audit labels, schedule (marketing/issuance_setup.py)
+        from marketing.issuance_setup import issuance_ready
+
+        issuance_ready(self)
