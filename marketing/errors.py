@@ -54,3 +54,18 @@ class TooManyRequests(DomainError):
     code = "too_many_requests"
     status = 429
     default_message = _("Too many requests. Please wait a moment and try again.")
+
+
+class CampaignInvalid(CampaignError):
+    """A campaign's settings break its kind's rules; `errors` maps every bad field to its message."""
+
+    code = "campaign_invalid"
+    default_message = _("Please correct the campaign's settings.")
+
+    def __init__(self, errors: dict, **details):
+        self.errors = {name: str(message) for name, message in errors.items()}
+        first = next(iter(self.errors.items()), (None, None))
+        super().__init__(first[1], field=first[0], **details)
+
+    def as_fields(self) -> dict:
+        return {name: [message] for name, message in self.errors.items()}

@@ -344,6 +344,9 @@ class ReferralLink(models.Model):
     campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="referral_links")
     consumer = models.ForeignKey(Consumer, verbose_name=_("consumer"), on_delete=models.PROTECT, related_name="referral_links")
     token = models.CharField(_("token"), max_length=24, unique=True)
+    # Where the owner asked for the link: a friend ordering from the same address or device is refused.
+    ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
+    device = models.CharField(_("device"), max_length=64, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
     class Meta:
@@ -520,6 +523,7 @@ class CampaignUse(models.Model):
     list_amount = MoneyField(_("list amount"))
     discount = MoneyField(_("discount"))
     paid_amount = MoneyField(_("paid"))
+    refunded_amount = MoneyField(_("refunded"), default=0)
     new_customer = models.BooleanField(_("new customer"), default=False)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PLACED, db_index=True)
     created_at = models.DateTimeField(_("placed"), auto_now_add=True)

@@ -20,6 +20,10 @@ class Action(models.TextChoices):
     LOGIN = "login", _("Login")
     REVEAL = "reveal", _("Code reveal")
     WITHDRAWAL = "withdrawal", _("Withdrawal")
+    # Campaign actions (marketing): ops limit coupon farming per device, address or phone with rules on these.
+    COUPON_CLAIM = "coupon_claim", _("Coupon claim")
+    GROUP_JOIN = "group_join", _("Group-buy join")
+    CAMPAIGN_ORDER = "campaign_order", _("Campaign order")
 
 
 class Channel(models.TextChoices):
@@ -205,7 +209,7 @@ class RiskRule(models.Model):
             "Velocity: the same per distributor, storefront or any value, for any action."
         ),
     )
-    applies_to = models.CharField(_("applies to"), max_length=12, choices=APPLIES_TO, default=Action.PURCHASE)
+    applies_to = models.CharField(_("applies to"), max_length=16, choices=APPLIES_TO, default=Action.PURCHASE)
     channels = models.JSONField(
         _("channels"),
         default=list,
@@ -326,7 +330,7 @@ class RiskEvent(models.Model):
         REJECTED = "rejected", _("Rejected")
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
-    action = models.CharField(_("action"), max_length=12, choices=Action.choices)
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
     outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
     score = models.PositiveIntegerField(_("score"), default=0)
     reasons = models.JSONField(_("reasons"), default=list, blank=True)

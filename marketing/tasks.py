@@ -1,0 +1,30 @@
+"""django-q2 entry points of marketing's jobs. Each calls one service and is safe to run twice.
+
+SCHEDULES lists the schedules the offers part wants (the ops branch registers them in apps.py):
+(function path, django-q2 schedule type, minutes).
+"""
+
+from marketing.services.campaigns import campaigns_end_due
+from marketing.services.coupons import coupons_expire
+from marketing.services.referral import referrals_reward_due
+
+SCHEDULES = [
+    ("marketing.tasks.campaigns_end_due_task", "I", 1),
+    ("marketing.tasks.coupons_expire_task", "I", 10),
+    ("marketing.tasks.referrals_reward_due_task", "I", 30),
+]
+
+
+def campaigns_end_due_task() -> int:
+    """Campaigns past their end become ENDED."""
+    return campaigns_end_due()
+
+
+def coupons_expire_task() -> int:
+    """Unused coupons past their validity become EXPIRED."""
+    return coupons_expire()
+
+
+def referrals_reward_due_task() -> int:
+    """Referrals past the refund window reward both sides."""
+    return referrals_reward_due()
