@@ -12,10 +12,12 @@ Rules:
   recipients still PENDING are the remainder, and the next attempt (the sweeper's requeue, or a redelivered
   task taking over the stale heartbeat) goes on from them. Nobody gets two gifts.
 * Coupons: one coupon of the campaign per recipient (`coupons.coupons_issue`, which keeps the campaign's
-  coupon total under its row lock); the consumer is created by phone when new. Free codes: the campaign's
+  coupon total under its row lock), never more than the budget could honour (`_coupon_budget_check`); the
+  consumer is created by phone when new. Free codes: the campaign's
   budget is taken for the SKU's face value (`campaigns.campaign_budget_take`) and settlement is asked,
   after the batch commits, to place a zero-price order (`signals.free_codes_wanted`); it answers with
-  `recipient_order_set`. Either way, the budget stops the run exactly: the recipient it refuses and every
+  `recipient_order_set`. A paused or ended campaign stops the run (FAILED, retryable; the rest PENDING).
+  Either way, the budget stops the run exactly: the recipient it refuses and every
   one after it are FAILED "budget used up".
 * After each batch, each issued recipient gets an SMS (redemption.notify.message_send) with the link to
   `/me/`; a failed notification is recorded on the recipient and retried by `issuance_notices_retry`.
@@ -32,7 +34,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from marketing import signals
-from marketing.errors import BudgetExhausted, CampaignError
+from marketing.errors import BudgetExhausted, CampaignError, CampaignNotLive, SoldOut
 from marketing.models import Campaign, Consumer, Issuance, IssuanceRecipient
 from marketing.services import issuance_lists as lists
 from voucherhub.core.audit import audit_record
@@ -249,7 +251,9 @@ def _batch_issue(issuance: Issuance, campaign: Campaign, batch: list[IssuanceRec
         try:
             with transaction.atomic():
                 _issue_one(issuance, campaign, recipient)
-        except BudgetExhausted:
+        except CampaignNotLive:
+            raise  # paused or ended: the run stops (FAILED, retryable), its batch rolled back, the rest PENDING
+        except (BudgetExhausted, SoldOut):
             recipient.status, recipient.error = RStatus.FAILED, BUDGET_USED_UP
             recipient.save(update_fields=["status", "error"])
             return issued, failed + 1, True
@@ -266,6 +270,7 @@ def _issue_one(issuance: Issuance, campaign: Campaign, recipient: IssuanceRecipi
     if issuance.gift == Issuance.Gift.COUPON:
         from marketing.services.coupons import coupons_issue
 
+        _coupon_budget_check(campaign)
         consumer, _created = Consumer.objects.get_or_create(phone=recipient.phone)
         coupons_issue(campaign=campaign, count=1, consumer=consumer, issuance=issuance)
     else:
@@ -276,6 +281,20 @@ def _issue_one(issuance: Issuance, campaign: Campaign, recipient: IssuanceRecipi
     recipient.status = RStatus.ISSUED
     recipient.error = ""
     recipient.save(update_fields=["status", "error"])
+
+
+def _coupon_budget_check(campaign: Campaign) -> None:
+    """A coupon handed out is a promise: no more coupons than the campaign's budget could honour, counting
+    every coupon it has handed out (a count budget: one use each; a money budget: the fixed amount, or the
+    cap of a percentage). Takes the campaign's row lock (coupons_issue takes it again). BudgetExhausted."""
+    locked = Campaign.objects.select_for_update().get(pk=campaign.pk)
+    after = locked.coupons_issued + 1
+    if locked.budget_kind == Campaign.BudgetKind.COUNT and locked.budget_count is not None and after > locked.budget_count:
+        raise BudgetExhausted(field="campaign")
+    if locked.budget_kind == Campaign.BudgetKind.MONEY and locked.budget_amount is not None:
+        each = locked.discount_amount if locked.discount_kind == Campaign.DiscountKind.FIXED else locked.discount_cap
+        if each is not None and after * each > locked.budget_amount:
+            raise BudgetExhausted(field="campaign")
 
 
 def _free_code_value(campaign: Campaign) -> Decimal:

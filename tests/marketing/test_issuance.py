@@ -13,12 +13,15 @@ from openpyxl import Workbook
 
 from catalog.models import CardCode, Product
 from marketing.errors import CampaignError
-from marketing.models import Campaign, Consumer, Issuance, IssuanceRecipient
+from marketing.models import Campaign, Consumer, Coupon, Issuance, IssuanceRecipient
+from marketing.selectors_issuance import issuance_results
 from marketing.services import issuance as service
 from marketing.services import issuance_lists as lists
 from redemption.models import CodeHolding, HolderLink
+from redemption.notify import ConsoleSmsBackend
 from tests import factories
 from voucherhub.core.audit import AuditLog
+from voucherhub.core.jobs import job_claim, jobs_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -268,3 +271,152 @@ def test_upload_page_shows_field_errors_and_the_preview(ops_client):
     page = ops_client.get(answer["Location"]).content.decode()
     assert "138****8000" in page and "13800138000" not in page
     assert 'data-testid="bad-row"' in page
+
+
+# --- The job --------------------------------------------------------------------------------------------
+
+
+class BrokenSms:
+    def send(self, *, to: str, text: str) -> None:
+        raise OSError("gateway down")
+
+
+@pytest.fixture
+def sms_outbox():
+    ConsoleSmsBackend.outbox.clear()
+    yield ConsoleSmsBackend.outbox
+    ConsoleSmsBackend.outbox.clear()
+
+
+def _prepared(ops, campaign, phones=PHONES, gift=Issuance.Gift.COUPON) -> Issuance:
+    return service.issuance_prepare(
+        campaign=campaign, source=Issuance.Source.FILE, gift=gift, file=csv_file("phone\n" + "\n".join(phones)), actor=ops
+    )
+
+
+def test_confirm_queues_the_job_which_issues_one_coupon_each_and_texts_them(ops, q_sync, sms_outbox, django_capture_on_commit_callbacks):
+    campaign = campaign_new()
+    Consumer.objects.create(phone=PHONES[0])  # known already: no second consumer
+    issuance = _prepared(ops, campaign)
+    with django_capture_on_commit_callbacks(execute=True):
+        service.issuance_confirm(issuance=issuance, actor=ops)
+    issuance.refresh_from_db()
+    assert (issuance.status, issuance.done, issuance.failed, issuance.progress) == (Issuance.Status.DONE, 5, 0, 100)
+    assert Consumer.objects.filter(phone__in=PHONES).count() == 5
+    coupons = Coupon.objects.filter(issuance=issuance)
+    assert sorted(coupons.values_list("consumer__phone", flat=True)) == sorted(PHONES)
+    assert set(coupons.values_list("status", flat=True)) == {Coupon.Status.CLAIMED}
+    campaign.refresh_from_db()
+    assert campaign.coupons_issued == 5
+    # one SMS each, with the link to /me/ and no coupon code in it
+    assert sorted(m.to for m in sms_outbox) == sorted(PHONES)
+    codes = set(coupons.values_list("code", flat=True))
+    assert all("/me/" in m.text and not any(code in m.text for code in codes) for m in sms_outbox)
+    assert issuance.recipients.filter(notified_at__isnull=False).count() == 5
+    results = issuance_results(issuance)
+    assert (results.delivered, results.claimed, results.used, results.notified) == (5, 0, 0, 5)
+    assert AuditLog.objects.filter(action="marketing.issuance.confirm").count() == 1
+
+
+def test_the_budget_stops_the_run_exactly_the_rest_failed_budget_used_up(ops, settings, sms_outbox):
+    settings.MARKETING_ISSUANCE_BATCH = 2
+    campaign = campaign_new(budget_kind=Campaign.BudgetKind.MONEY, budget_amount=Decimal("30.00"))  # three ¥10 coupons
+    issuance = _prepared(ops, campaign)
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    issuance = service.issuance_run(issuance_id=issuance.pk)
+    assert (issuance.status, issuance.done, issuance.failed) == (Issuance.Status.DONE, 3, 2)
+    assert Coupon.objects.filter(issuance=issuance).count() == 3
+    failed = issuance.recipients.filter(status=IssuanceRecipient.Status.FAILED)
+    assert set(failed.values_list("error", flat=True)) == {service.BUDGET_USED_UP}
+    assert len(sms_outbox) == 3  # only the served are texted
+
+
+def test_the_coupon_total_stops_the_run_too(ops):
+    campaign = campaign_new(coupons_total=2)
+    issuance = _prepared(ops, campaign)
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    issuance = service.issuance_run(issuance_id=issuance.pk)
+    assert (issuance.done, issuance.failed) == (2, 3)
+
+
+def test_a_dead_worker_is_taken_over_and_nobody_gets_two_coupons(ops, settings):
+    settings.MARKETING_ISSUANCE_BATCH = 2
+    campaign = campaign_new()
+    issuance = _prepared(ops, campaign)
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    # given: a worker claimed the job, issued one batch and died (no more heartbeat)
+    attempt = job_claim(Issuance, pk=issuance.pk, frm=[Issuance.Status.QUEUED], to=Issuance.Status.RUNNING)
+    assert service._batch_run(issuance, attempt=attempt) is True
+    Issuance.objects.filter(pk=issuance.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    # when: the sweeper finds it and queues it again; the redelivered task runs
+    assert jobs_sweep().requeued == 1
+    issuance.refresh_from_db()
+    assert (issuance.status, issuance.done) == (Issuance.Status.QUEUED, 2)
+    issuance = service.issuance_run(issuance_id=issuance.pk)
+    # then: it went on from the recipients still pending
+    assert (issuance.status, issuance.done, issuance.failed, issuance.attempts) == (Issuance.Status.DONE, 5, 0, 2)
+    assert Coupon.objects.filter(issuance=issuance).count() == 5
+    assert Coupon.objects.filter(issuance=issuance).values("consumer").distinct().count() == 5
+
+
+def test_a_live_worker_is_left_alone_and_a_done_job_is_not_run_again(ops):
+    issuance = _prepared(ops, campaign_new())
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    job_claim(Issuance, pk=issuance.pk, frm=[Issuance.Status.QUEUED], to=Issuance.Status.RUNNING)
+    assert service.issuance_run(issuance_id=issuance.pk).done == 0  # another worker holds it, alive
+    Issuance.objects.filter(pk=issuance.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert service.issuance_run(issuance_id=issuance.pk).done == 5
+    assert service.issuance_run(issuance_id=issuance.pk).done == 5
+    assert Coupon.objects.filter(issuance=issuance).count() == 5
+
+
+def test_a_paused_campaign_stops_the_run_and_retry_goes_on(ops):
+    campaign = campaign_new()
+    issuance = _prepared(ops, campaign)
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.PAUSED)
+    issuance = service.issuance_run(issuance_id=issuance.pk)
+    assert (issuance.status, issuance.done) == (Issuance.Status.FAILED, 0)
+    assert issuance.recipients.filter(status=IssuanceRecipient.Status.PENDING).count() == 5
+    Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.ACTIVE)
+    service.issuance_retry(issuance=issuance, actor=ops)
+    issuance = service.issuance_run(issuance_id=issuance.pk)
+    assert (issuance.status, issuance.done) == (Issuance.Status.DONE, 5)
+
+
+def test_failed_sms_are_recorded_and_retried(ops, settings, sms_outbox):
+    settings.REDEMPTION_SMS_BACKEND = "tests.marketing.test_issuance.BrokenSms"
+    issuance = _prepared(ops, campaign_new(), phones=PHONES[:2])
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    issuance = service.issuance_run(issuance_id=issuance.pk)
+    assert issuance.done == 2
+    recipient = issuance.recipients.first()
+    assert (recipient.notified_at, recipient.notify_attempts) == (None, 1)
+    assert "gateway down" in recipient.notify_error
+    assert issuance_results(issuance).notify_failed == 2
+    settings.REDEMPTION_SMS_BACKEND = "redemption.notify.ConsoleSmsBackend"
+    assert service.issuance_notices_retry() == 2
+    assert sorted(m.to for m in sms_outbox) == sorted(PHONES[:2])
+    assert service.issuance_notices_retry() == 0
+
+
+def test_results_count_claimed_and_used_coupons(ops):
+    issuance = _prepared(ops, campaign_new(), phones=PHONES[:3])
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    issuance = service.issuance_run(issuance_id=issuance.pk)
+    coupons = list(Coupon.objects.filter(issuance=issuance).order_by("pk"))
+    Consumer.objects.filter(pk=coupons[0].consumer_id).update(last_login_at=timezone.now())  # came to look
+    Coupon.objects.filter(pk=coupons[1].pk).update(status=Coupon.Status.USED, used_at=timezone.now(), order_ref="VH1")
+    results = issuance_results(issuance)
+    assert (results.delivered, results.claimed, results.used) == (3, 2, 1)
+
+
+def test_the_progress_page_polls_while_working_and_shows_results_masked(ops_client, ops):
+    issuance = _prepared(ops, campaign_new(), phones=PHONES[:2])
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    partial = ops_client.get(reverse("marketing:issuance-progress", args=[issuance.pk])).content.decode()
+    assert "hx-trigger" in partial and 'data-status="queued"' in partial
+    service.issuance_run(issuance_id=issuance.pk)
+    page = ops_client.get(reverse("marketing:issuance", args=[issuance.pk])).content.decode()
+    assert "hx-trigger" not in page and "100%" in page
+    assert not any(phone in page for phone in PHONES)
