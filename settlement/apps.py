@@ -25,6 +25,20 @@ def _topup_finished(sender, reference="", status="", delivered_value=None, face_
         topup_order_settle(reference=reference, status=status, delivered_value=delivered_value, face_value=face_value, cost=cost)
 
 
+def _group_completed(sender, order_refs=(), **kwargs):
+    """Marketing's group buy filled: deliver its members' paid orders (services/group_orders.py)."""
+    from settlement.services.group_orders import group_orders_deliver
+
+    group_orders_deliver(order_refs=order_refs)
+
+
+def _group_failed(sender, order_refs=(), **kwargs):
+    """Marketing's group buy ran out of time unfilled: refund every member in full (services/group_orders.py)."""
+    from settlement.services.group_orders import group_orders_refund
+
+    group_orders_refund(order_refs=order_refs)
+
+
 FINANCE_PERMISSIONS = [
     "settlement.view_order",
     "settlement.refund_order",
@@ -84,7 +98,9 @@ def _links_add() -> None:
 
 
 def _signals_connect(config) -> None:
-    """What settlement hears from below: risk review's decisions on held orders, supply's top-up outcomes."""
+    """What settlement hears from below: risk review's decisions on held orders, supply's top-up outcomes,
+    marketing's group buys ending."""
+    from marketing import signals as marketing_signals
     from riskcontrol.signals import review_decided
     from supply.signals import topup_finished
 
@@ -92,6 +108,9 @@ def _signals_connect(config) -> None:
     review_decided.connect(_review_decided, dispatch_uid="settlement.review_decided")
     # Supply tells the outcome of a top-up: deliver, refund or both in part.
     topup_finished.connect(_topup_finished, dispatch_uid="settlement.topup_finished")
+    # Marketing's group buys: delivered when full, refunded in full when they fail.
+    marketing_signals.group_completed.connect(_group_completed, dispatch_uid="settlement.group_completed")
+    marketing_signals.group_failed.connect(_group_failed, dispatch_uid="settlement.group_failed")
 
 
 class SettlementConfig(AppConfig):

@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from catalog.models import Sku
+from marketing.services.offers import OfferRequest
 from settlement.adapters import adapters_enabled
 from settlement.errors import SettlementError
 from settlement.models import CodeIssue, ExportJob, Order
@@ -148,11 +149,21 @@ class CheckoutForm(SubmitOnceForm):
         help_text=_("At least 6 characters. With the order number and your contact it opens your order later."),
     )
     pay_method = forms.ChoiceField(label=_("Payment"), widget=forms.RadioSelect)
+    coupon = forms.CharField(
+        label=_("Coupon code"), max_length=16, required=False, help_text=_("Optional. One coupon per order unless it says it stacks.")
+    )
+    # The campaign the product page linked to (a flash sale, new-user price, group buy) and the group joined.
+    campaign = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+    group = forms.CharField(widget=forms.HiddenInput, required=False, max_length=24)
 
-    def __init__(self, *args, sku=None, **kwargs):
+    def __init__(self, *args, sku=None, consumer=None, **kwargs):
         super().__init__(*args, **kwargs)
         _payment_choices(self.fields["pay_method"])
         self.sku = sku
+        self.consumer = consumer
+        if consumer is not None:  # signed in: the order is on their /me/ page, no lookup password needed
+            del self.fields["lookup_password"]
+            self.fields["contact"].initial = consumer.phone
         self.is_topup = sku is not None and sku.fulfilment == Sku.Fulfilment.TOPUP
         if self.is_topup:
             self.fields["quantity"].widget = forms.HiddenInput()
@@ -162,6 +173,22 @@ class CheckoutForm(SubmitOnceForm):
                 del self.fields["region"]
         else:
             del self.fields["account"], self.fields["region"]
+            return
+        del self.fields["coupon"]  # campaigns do not apply to direct top-ups
+
+    def clean_coupon(self) -> str:
+        return "".join((self.cleaned_data.get("coupon") or "").split()).upper()
+
+    def offer_request(self, *, referral_token: str = "") -> OfferRequest:
+        """What the buyer chose: the campaign, the coupon, the group to join, the share link they came by."""
+        data = self.cleaned_data
+        coupon = data.get("coupon") or ""
+        return OfferRequest(
+            campaign_id=data.get("campaign") or None,
+            coupon_codes=(coupon,) if coupon else (),
+            group_token=data.get("group") or "",
+            referral_token=referral_token,
+        )
 
     def clean(self):
         data = super().clean()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from settlement import aftersales_views, merchant_views, refund_views, views, withdrawal_views
+from settlement import aftersales_views, merchant_views, offer_views, refund_views, views, withdrawal_views
 
 app_name = "settlement"
 urlpatterns = [
@@ -18,6 +18,7 @@ urlpatterns = [
     path("portal/statements/<int:pk>/download/", views.portal_statement_download, name="portal-statement-download"),
     # Storefront checkout, payment, lookup
     path("s/<slug:slug>/p/<str:sku_code>/buy/", views.checkout, name="checkout"),
+    path("s/<slug:slug>/flash/<int:campaign_id>/buy/", offer_views.flash_buy, name="flash-buy"),
     path("pay/sandbox/<str:number>/", views.sandbox_pay, name="sandbox-pay"),
     path("pay/manual/<str:number>/", views.manual_pay, name="manual-pay"),
     path("pay/callback/<str:adapter>/", views.payment_callback, name="payment-callback"),

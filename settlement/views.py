@@ -33,7 +33,7 @@ from riskcontrol.devices import device_of, device_remember
 from riskcontrol.errors import ChallengeRequired, LockedOut, RiskBlocked
 from riskcontrol.forms import ChallengeForm
 from riskcontrol.services import challenge_new, reveal_guard
-from settlement import forms, integrations
+from settlement import forms, integrations, shop_offers
 from settlement.adapters import SandboxAdapter, adapter_get, adapters_enabled
 from settlement.aftersales_views import lookup_report_links, portal_order_cases
 from settlement.errors import OrderNotFound, PaymentAdapterUnavailable
@@ -484,18 +484,28 @@ def _statement_file(request, statement: Statement):
 
 @sensitive_post_parameters("lookup_password")
 def checkout(request, slug: str, sku_code: str):
+    """The storefront checkout. `?campaign=<id>` (a flash sale, new-user price or group buy the product page
+    linked to) and `?group=<token>` (a group to join) ride along as hidden fields, a coupon code is typed in,
+    a share link's token comes from the session ("vh_referral"). A campaign that needs a signed-in consumer
+    sends a stranger to /me/login/ and back here."""
     storefront = channel_selectors.storefront_public(slug)
     row = channel_selectors.storefront_item_public(storefront, sku_code) if storefront else None
     if row is None:
         raise Http404
-    form = forms.CheckoutForm(request.POST or None, sku=row.item.sku)
+    consumer = shop_offers.consumer_signed_in(request)
+    initial = {"campaign": request.GET.get("campaign") or None, "group": request.GET.get("group", "")}
+    form = forms.CheckoutForm(request.POST or None, sku=row.item.sku, consumer=consumer, initial=initial)
+    offer = shop_offers.checkout_offer(request, form=form, storefront=storefront, sku=row.item.sku, price=row.item.retail_price)
+    if offer.needs_sign_in and consumer is None:
+        return shop_offers.sign_in_redirect(request)
     challenge, status = False, 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         source = attribution.source_for(request, storefront)
         account, region = data.get("account", ""), data.get("region", "")  # a direct top-up's, checked by the form
+        offer_request = form.offer_request(referral_token=request.session.get("vh_referral", ""))
         what = (row.item.sku.code, data["quantity"], data["contact"], data["pay_method"]) + ((account, region) if account else ())
-        key = form.order_key(f"shop-{storefront.pk}", *what)
+        key = form.order_key(f"shop-{storefront.pk}", *what, *((offer_request,) if offer_request else ()))
         placed = order_selectors.order_by_key(storefront.distributor, key)
         if placed is not None:  # this form was sent before (a double tap, a reload): on to that order
             _receipt_allow(request, placed)
@@ -510,7 +520,7 @@ def checkout(request, slug: str, sku_code: str):
                 quantity=data["quantity"],
                 pay_method=data["pay_method"],
                 contact=data["contact"],
-                lookup_password=data["lookup_password"],
+                lookup_password=data.get("lookup_password", ""),
                 account=account,
                 region=region,
                 campaign=source.campaign,
@@ -519,6 +529,8 @@ def checkout(request, slug: str, sku_code: str):
                 device=device_of(request),
                 idempotency_key=key,
                 challenge_passed=challenge_passed,
+                consumer=consumer,
+                offer_request=offer_request,
             )
 
         order, challenge, status = _place_risk_checked(request, form, place)
@@ -527,7 +539,8 @@ def checkout(request, slug: str, sku_code: str):
             return _order_onward(order)
     elif request.method == "POST":
         challenge = bool(request.POST.get("challenge_key"))  # the form is wrong: a new picture with it
-    context = {"shop": storefront, "row": row, "sku": row.item.sku, "form": form, "challenge": challenge_new() if challenge else None}
+    context = {"shop": storefront, "row": row, "sku": row.item.sku, "form": form, "offer": offer, "consumer": consumer}
+    context["challenge"] = challenge_new() if challenge else None
     response = render(request, "settlement/shop/checkout.html", context, status=status)
     device_remember(request, response)
     return response

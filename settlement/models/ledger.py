@@ -52,6 +52,7 @@ class Account(models.Model):
         REFUNDS_CLEARING = "refunds_clearing", _("Refunds clearing")
         FEE_INCOME = "fee_income", _("Withdrawal fee income")
         TOPUPS_HELD = "topups_held", _("Top-up payments held")
+        MARKETING_EXPENSE = "marketing_expense", _("Marketing expense")
         # Each distributor's accounts.
         WALLET = "wallet", _("Wallet")
         COMMISSION_FROZEN = "commission_frozen", _("Commission (frozen)")
@@ -69,6 +70,7 @@ class Account(models.Model):
         Kind.REFUNDS_CLEARING,
         Kind.FEE_INCOME,
         Kind.TOPUPS_HELD,
+        Kind.MARKETING_EXPENSE,
     )
     WALLET_KINDS = (
         Kind.WALLET,

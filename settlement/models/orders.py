@@ -45,6 +45,7 @@ class Order(models.Model):
         REVIEW = "review", _("Waiting for risk review")
         APPROVED = "approved", _("Released by risk review")
         REJECTED = "rejected", _("Rejected by risk review")
+        GROUP = "group", _("Waiting for the group to fill")
 
     number = models.CharField(_("order number"), max_length=32, unique=True)
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
@@ -74,6 +75,20 @@ class Order(models.Model):
     purchase_unit_price = MoneyField(_("distributor's unit price"))
     unit_cost = MoneyField(_("unit cost"))
     refunded_amount = MoneyField(_("refunded"), default=0)
+    # Marketing (issue 16): who bought (a signed-in consumer), the campaign that priced the order and the
+    # discount off the list total, split by who funds it (the platform's marketing expense, or the storefront
+    # distributor's margin). A bundle's component orders share `basket` (the lead order's number).
+    consumer = models.ForeignKey(
+        "marketing.Consumer", verbose_name=_("consumer"), null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    promotion = models.ForeignKey(
+        "marketing.Campaign", verbose_name=_("campaign"), null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    list_total = MoneyField(_("list total"), default=0)
+    discount = MoneyField(_("discount"), default=0)
+    discount_platform = MoneyField(_("discount funded by the platform"), default=0)
+    discount_distributor = MoneyField(_("discount funded by the distributor"), default=0)
+    basket = models.CharField(_("basket"), max_length=32, blank=True, db_index=True, help_text=_("A bundle's orders share it."))
     refunded_quantity = models.PositiveIntegerField(_("refunded codes"), default=0)
 
     pay_method = models.CharField(_("payment method"), max_length=10, choices=PayMethod.choices)
@@ -107,8 +122,18 @@ class Order(models.Model):
                 condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=models.F("total")), name="order_refund_within_total"
             ),
             models.CheckConstraint(condition=Q(refunded_quantity__lte=models.F("quantity")), name="order_refund_qty_within"),
+            models.CheckConstraint(
+                condition=Q(discount_platform__gte=0)
+                & Q(discount_distributor__gte=0)
+                & Q(discount=models.F("discount_platform") + models.F("discount_distributor")),
+                name="order_discount_split",
+            ),
         ]
-        indexes = [models.Index(fields=["distributor", "status", "id"], name="order_dist_status_idx")]
+        indexes = [
+            models.Index(fields=["distributor", "status", "id"], name="order_dist_status_idx"),
+            # "new user" (issue 16): has this contact a paid order? Asked on every signed-in consumer's order.
+            models.Index(fields=["contact_key", "status"], condition=~Q(contact_key=""), name="order_contact_status_idx"),
+        ]
         permissions = [
             ("refund_order", "Can refund an order"),
             ("replace_code", "Can replace a delivered code (after-sales)"),

@@ -98,10 +98,11 @@ def order_private_link(order: Order) -> str | None:
     from settlement import integrations
     from voucherhub.core.errors import DomainError
 
-    ids = [item.code_id for item in order.items.filter(state=OrderItem.State.DELIVERED, replaces__isnull=True)]
+    items = OrderItem.objects.filter(order__basket=order.basket) if order.basket else order.items  # a bundle: one link for all
+    ids = [item.code_id for item in items.filter(state=OrderItem.State.DELIVERED, replaces__isnull=True)]
     if not ids:
         return None
     try:
-        return integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
+        return integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.basket or order.number)
     except DomainError:  # some codes were gifted or refunded since: the lookup still shows the rest
         return None

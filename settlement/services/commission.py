@@ -33,7 +33,9 @@ def commission_shares(*, order: Order, uplines: list[Distributor] | None = None)
     on a paid order. `uplines`: the seller's upline chain when the caller has it at hand."""
     shares: list[Share] = []
     if order.channel == Order.Channel.STOREFRONT:
-        margin = money((order.unit_price - order.purchase_unit_price) * order.quantity)
+        # What the sale brought in (the buyer's total and a platform-funded discount) less the distributor's
+        # price: a distributor-funded campaign discount comes off this margin.
+        margin = money(order.total + order.discount_platform - order.purchase_unit_price * order.quantity)
         if margin > ZERO:
             shares.append(Share(order.distributor, 0, margin, _("Retail margin")))
     plan = channel_pricing.commission_plan(

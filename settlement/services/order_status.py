@@ -42,6 +42,11 @@ class OrderChanges:
             order.delivered_at = now
             self.fields.add("delivered_at")
 
+    def hold_set(self, hold: str) -> None:
+        """The order's hold changes with this move (written by flush)."""
+        self.order.hold = hold
+        self.fields.add("hold")
+
     def flush(self) -> None:
         if self.order._state.adding:  # new: inserted with its status of now, its events after it
             self.order.save(force_insert=True)

@@ -20,6 +20,7 @@ from channels import lock_objects as channel_locks
 from channels import pricing as channel_pricing
 from channels import services as channel_services
 from channels.models import Distributor, Storefront, StorefrontItem
+from marketing.services.offers import OfferRequest
 from settlement import conf, integrations, lock_objects
 from settlement.adapters import adapter_get
 from settlement.errors import (
@@ -31,7 +32,7 @@ from settlement.errors import (
 from settlement.models import Account, CommissionAccrual, Order, OrderEvent, OrderItem, Transfer
 from settlement.selectors import orders as order_selectors
 from settlement.services import commission as commission_services
-from settlement.services import notify, stock, topups
+from settlement.services import notify, offers, stock, topups
 from settlement.services.contacts import contact_of, contact_parse
 from settlement.services.ledger import Posting, accounts_for, platform_account, transfer_post, transfers_post, wallet_account
 from settlement.services.order_status import OrderChanges as _Changes
@@ -76,17 +77,21 @@ def _locked(order: Order) -> Order:
 class Price:
     unit_price: Decimal
     purchase_unit_price: Decimal
+    floor_unit_price: Decimal  # the lowest retail price allowed (a distributor-funded campaign stays above it)
 
 
 def _price(*, channel: str, distributor: Distributor, sku: Sku, quantity: int, storefront: Storefront | None) -> Price:
     quote = channel_pricing.price_quote(distributor=distributor, sku=sku, quantity=quantity)
     if channel != Order.Channel.STOREFRONT:
-        return Price(unit_price=money(quote.purchase_price), purchase_unit_price=money(quote.purchase_price))
+        purchase = money(quote.purchase_price)
+        return Price(unit_price=purchase, purchase_unit_price=purchase, floor_unit_price=purchase)
     item = StorefrontItem.objects.filter(storefront=storefront, sku=sku, listed=True).first()
     if item is None or not storefront.is_open:
         raise SettlementError(_("This product is not on sale in this shop."), field="sku")
     channel_pricing.retail_price_check(distributor=distributor, sku=sku, price=item.retail_price, channel="order")
-    return Price(unit_price=money(item.retail_price), purchase_unit_price=money(quote.purchase_price))
+    return Price(
+        unit_price=money(item.retail_price), purchase_unit_price=money(quote.purchase_price), floor_unit_price=money(quote.price_floor)
+    )
 
 
 def _claim(order: Order) -> tuple[list[CardCode], bool]:
@@ -122,6 +127,28 @@ class OrderRequest:
     topup_region: str = ""
 
 
+def buyer_check(*, channel: str, distributor: Distributor, pay_method: str | None, contact: str, lookup_password: str, consumer=None):
+    """The seller held (its row shared for the caller's transaction) and active, the pay method allowed for
+    the channel, a storefront buyer's contact and lookup password (none for a signed-in `consumer`, reached
+    at their phone unless a contact is given). Returns (distributor, pay_method, contact) or raises naming the field."""
+    distributor = channel_locks.distributor_hold(distributor)
+    if distributor.status != Distributor.Status.ACTIVE:
+        raise SettlementError(_("This distributor is not active."), field="distributor")
+    shop = channel == Order.Channel.STOREFRONT
+    pay_method = pay_method or (Order.PayMethod.SANDBOX if shop else Order.PayMethod.WALLET)
+    if shop and pay_method == Order.PayMethod.WALLET:
+        raise SettlementError(_("Choose a payment method."), field="pay_method")
+    if shop:
+        adapter_get(pay_method, field="pay_method")  # a switched-off adapter (the sandbox in production) is refused
+    if not shop and pay_method != Order.PayMethod.WALLET:
+        raise SettlementError(_("Distributor orders are paid from the wallet."), field="pay_method")
+    if shop:  # a mainland mobile number or an e-mail address, or 400 naming the field
+        contact = contact_parse(contact or getattr(consumer, "phone", "")).value
+    if shop and consumer is None and len(lookup_password) < 6:
+        raise SettlementError(_("Choose a lookup password of at least 6 characters."), field="lookup_password")
+    return distributor, pay_method, contact.strip()
+
+
 def order_check_request(
     *,
     channel: str,
@@ -135,11 +162,14 @@ def order_check_request(
     customer_ref: str = "",
     account: str = "",
     region: str = "",
+    consumer=None,
 ) -> OrderRequest:
     """Lock what an order relies on and validate it, in the caller's transaction: the distributor's row is
     held (its status, level and place in the tree stay as read until the transaction ends; see
     settlement/lock_objects.py), then quantity, pay method, contact, lookup password and price are checked, and
-    for a top-up SKU the account (and region) to top up. Raises a DomainError naming the field."""
+    for a top-up SKU the account (and region) to top up. A signed-in `consumer` (marketing.Consumer) needs no
+    lookup password (their /me/ page lists the order) and is reached at their phone unless a contact is given.
+    Raises a DomainError naming the field."""
     if not transaction.get_connection().in_atomic_block:
         raise transaction.TransactionManagementError("order_check_request holds its locks for the caller's transaction")
     try:
@@ -149,21 +179,9 @@ def order_check_request(
     if not 1 <= quantity <= conf.max_order_quantity():
         raise InvalidAmount(_("Quantity must be between 1 and %(max)s.") % {"max": conf.max_order_quantity()}, field="quantity")
     text_code_guard(text=customer_ref, field="customer_ref")  # shown on lists and in exports: never a code
-    distributor = channel_locks.distributor_hold(distributor)
-    if distributor.status != Distributor.Status.ACTIVE:
-        raise SettlementError(_("This distributor is not active."), field="distributor")
-    consumer = channel == Order.Channel.STOREFRONT
-    pay_method = pay_method or (Order.PayMethod.SANDBOX if consumer else Order.PayMethod.WALLET)
-    if consumer and pay_method == Order.PayMethod.WALLET:
-        raise SettlementError(_("Choose a payment method."), field="pay_method")
-    if consumer:
-        adapter_get(pay_method, field="pay_method")  # a switched-off adapter (the sandbox in production) is refused
-    if not consumer and pay_method != Order.PayMethod.WALLET:
-        raise SettlementError(_("Distributor orders are paid from the wallet."), field="pay_method")
-    if consumer:
-        contact = contact_parse(contact).value  # a mainland mobile number or an e-mail address, or 400 naming the field
-    if consumer and len(lookup_password) < 6:
-        raise SettlementError(_("Choose a lookup password of at least 6 characters."), field="lookup_password")
+    distributor, pay_method, contact = buyer_check(
+        channel=channel, distributor=distributor, pay_method=pay_method, contact=contact, lookup_password=lookup_password, consumer=consumer
+    )
     topup = sku.fulfilment == Sku.Fulfilment.TOPUP
     account, region = topups.topup_order_check(sku=sku, quantity=quantity, account=account, region=region) if topup else ("", "")
     price = _price(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront)
@@ -176,7 +194,7 @@ def order_check_request(
         total=money(price.unit_price * quantity),
         pay_method=pay_method,
         storefront=storefront,
-        contact=contact.strip(),
+        contact=contact,
         customer_ref=customer_ref,
         uplines=channel_pricing.upline_chain(distributor),
         topup_account=account,
@@ -204,13 +222,17 @@ def order_place(
     ip: str | None = None,
     device: str = "",
     challenge_passed: bool = False,
+    consumer=None,
+    offer_request: OfferRequest | None = None,
 ) -> Order:
-    """Place an order (any way in): risk-checked, codes claimed, a wallet order paid and delivered at once unless
-    risk review holds it (a top-up SKU's: `account`/`region` topped up by supply, services/topups.py). One
-    transaction, each owner writing its own rows (channels: quota, code sales; catalog:
-    codes and their events; settlement: order, items, ledger), after order_check_request's locks (lock order:
-    settlement/lock_objects.py). An order already under `idempotency_key` is returned. Raises a DomainError."""
-    verdict = order = None
+    """Place an order (any way in): risk-checked, priced by marketing's campaigns when the buyer chose one (or a
+    signed-in `consumer` qualifies for a new-user price), codes claimed, a wallet order paid and delivered at once
+    unless risk review holds it (a top-up SKU's: `account`/`region` topped up by supply, services/topups.py). One
+    transaction, each owner writing its own rows (channels: quota, code sales; catalog: codes and their events;
+    marketing: the campaign's places, coupons, budget; settlement: order, items, ledger), after
+    order_check_request's locks (lock order: settlement/lock_objects.py). An order already under
+    `idempotency_key` is returned. Raises a DomainError (marketing's errors name the campaign's field)."""
+    verdict = order = offer = None
     try:
         # A savepoint inside a caller's transaction: a failed order leaves it usable (and the risk counters given back).
         with transaction.atomic():
@@ -219,19 +241,19 @@ def order_place(
                 return existing
             request = order_check_request(channel=channel, distributor=distributor, sku=sku, quantity=quantity, storefront=storefront,
                                           pay_method=pay_method, contact=contact, lookup_password=lookup_password,
-                                          customer_ref=customer_ref, account=account, region=region)  # fmt: skip
+                                          customer_ref=customer_ref, account=account, region=region, consumer=consumer)  # fmt: skip
             number = order_number()
             verdict = _risk_check(request, number=number, actor=actor, ip=ip, device=device, challenge_passed=challenge_passed)
             if not (verdict.blocked or verdict.needs_challenge):  # a refusal writes nothing; its event stays, raised below
+                # After the risk check: a refused order takes no campaign place (the refusal's event commits).
+                offer = offers.order_offer_take(request, number=number, consumer=consumer, offer_request=offer_request,
+                                                ip=ip, device=device)  # fmt: skip
                 order = _order_new(request, number=number, verdict=verdict, actor=actor, ip=ip, campaign=campaign,
                                    referrer=referrer, lookup_password=lookup_password, idempotency_key=idempotency_key)  # fmt: skip
-                changes = _Changes(order)
-                changes.opened(actor=actor, note=channel)
-                if order.is_topup:  # no codes: paid and held, supply tops the account up
-                    topups.topup_order_placed(order, changes=changes, actor=actor)
-                else:
-                    _codes_placed(order, changes=changes, actor=actor, uplines=request.uplines)
+                offers.order_offer_apply(order, offer=offer, consumer=consumer)
+                _order_open(order, request=request, actor=actor)
     except Exception as failure:
+        offers.order_offer_undo(offer)
         if verdict is not None:
             integrations.risk_undo(verdict)
         # A twin that missed the look-up placed the order under the key first (this order's insert, written
@@ -242,6 +264,16 @@ def order_place(
         return existing
     verdict.raise_if_refused()  # block: RiskBlocked (403), challenge: ChallengeRequired (428); risk control gave their counters back
     return order
+
+
+def _order_open(order: Order, *, request: OrderRequest, actor) -> None:
+    """The new order's first event, then its codes claimed (or a top-up's account handed to supply)."""
+    changes = _Changes(order)
+    changes.opened(actor=actor, note=request.channel)
+    if order.is_topup:  # no codes: paid and held, supply tops the account up
+        topups.topup_order_placed(order, changes=changes, actor=actor)
+    else:
+        _codes_placed(order, changes=changes, actor=actor, uplines=request.uplines)
 
 
 def _codes_placed(order: Order, *, changes: _Changes, actor, uplines) -> None:
@@ -337,8 +369,9 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
         return order
     # Risk review rejected the order (it was cancelled unpaid): the money must not buy codes.
     rejected = order.hold == Order.Hold.REJECTED
-    undeliverable = rejected
-    if order.status != S.PENDING and not rejected:
+    # A late payment for a campaign order: its place (flash stock, coupon, group seat) may be gone: never oversold.
+    undeliverable = rejected or (order.status != S.PENDING and not offers.order_offer_still_held(order))
+    if order.status != S.PENDING and not undeliverable:
         # The money came after the codes were released (expired): try to claim codes again.
         try:
             with transaction.atomic():
@@ -358,6 +391,8 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
     # the buyer hanging. Codes still reserved for a rejected order go back to the pool in the refund.
     if rejected:
         reason = _("Paid after risk review rejected the order: refunded automatically.")
+    elif order.promotion_id is not None:
+        reason = _("Paid after the order expired and its campaign place was given back: refunded automatically.")
     else:
         reason = _("Paid after the order expired and the stock ran out: refunded automatically.")
     order_refund(order=order, actor=None, reason=reason, undeliverable=True)
@@ -376,6 +411,8 @@ def _sale_accounts_wanted(order: Order, *, shares) -> dict:
         wallets[order.distributor.pk] = (order.distributor, {Account.Kind.WALLET})
     else:
         platform.add(Account.Kind.PAYMENT_CLEARING)
+    if order.discount_platform > ZERO:
+        platform.add(Account.Kind.MARKETING_EXPENSE)
     commission_platform, commission_wallets = commission_services.commission_accounts_wanted(shares)
     platform |= commission_platform
     for distributor, kinds in commission_wallets.items():
@@ -384,14 +421,19 @@ def _sale_accounts_wanted(order: Order, *, shares) -> dict:
 
 
 def _sale_posting(order: Order, *, accounts: dict, actor=None) -> Posting:
-    """The sale: revenue credited, the buyer's wallet (or the payment provider's clearing) debited."""
+    """The sale: revenue credited, the buyer's wallet (or the payment provider's clearing) debited. A campaign's
+    platform-funded discount is revenue too, debited to marketing expense (the buyer paid the rest); a
+    distributor-funded discount is not revenue: it comes off the storefront distributor's margin."""
     if order.pay_method == Order.PayMethod.WALLET:
         payer = accounts[(order.distributor.pk, Account.Kind.WALLET)]
     else:
         payer = accounts[(None, Account.Kind.PAYMENT_CLEARING)]
+    lines = [(accounts[(None, Account.Kind.REVENUE)], order.total + order.discount_platform), (payer, -order.total)]
+    if order.discount_platform > ZERO:
+        lines.append((accounts[(None, Account.Kind.MARKETING_EXPENSE)], -order.discount_platform))
     return Posting(
         kind=Transfer.Kind.SALE,
-        lines=[(accounts[(None, Account.Kind.REVENUE)], order.total), (payer, -order.total)],
+        lines=lines,
         reference=order.number,
         order=order,
         actor=actor,
@@ -427,10 +469,13 @@ def _settle(
     uplines: list[Distributor] | None = None,
 ) -> None:
     """A pending order (locked, or new in this transaction) is paid: the codes delivered unless risk review
-    holds the order, then the sale, its cost and the commission booked. `claimed`: codes just claimed for a
+    holds the order or its group buy is not full yet (marketing's offer_paid), then the sale, its cost and
+    the commission booked. `claimed`: codes just claimed for a
     new order (catalog.allocation, still available), whose items are not written yet."""
     changes.move(S.PAID, actor=actor, note=note)
-    deliver = order.hold != Order.Hold.REVIEW
+    if offers.order_offer_paid(order) and order.hold in (Order.Hold.NONE, Order.Hold.APPROVED):
+        changes.hold_set(Order.Hold.GROUP)  # a group buy not full yet: delivered when the group completes
+    deliver = order.hold not in (Order.Hold.REVIEW, Order.Hold.GROUP)
     if claimed is not None:
         if deliver:
             _deliver(order, changes=changes, actor=actor, codes=claimed)
@@ -480,7 +525,7 @@ def _deliver(order: Order, *, changes: _Changes, actor=None, codes: list[CardCod
         code_ids=ids, distributor=order.distributor, order_ref=order.number, unit_price=order.unit_price, sku=order.sku
     )
     changes.move(S.DELIVERED, actor=actor)
-    if order.is_consumer:
+    if order.is_consumer and not order.basket:  # a bundle's codes go out together (services/bundles.py basket_pay)
         link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
         if link:
             transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=order.pk, link=link))
@@ -521,13 +566,24 @@ def order_hold_decide(*, reference: str, approved: bool, actor=None, note: str =
             return order_deliver(order=order, actor=actor)
         return order
     if order.status == S.PENDING:
-        _release_reserved(order, reason="risk review rejected")
-        _status_set(order, S.CANCELLED, actor=actor, note=note)
-        return order
+        return order_cancel(order=order, actor=actor, reason="risk review rejected", note=note)
     if order.status == S.PAID and order.is_topup:
         return topups.topup_order_review_rejected(order, actor=actor, note=note)
     if order.status == S.PAID:
         return order_refund(order=order, actor=actor, reason=_("Rejected by risk review. %(note)s") % {"note": note})
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, reason: str, actor=None, note: str = "") -> Order:
+    """An unpaid order is cancelled: its reserved codes go back to the pool (`reason` on their events), its
+    campaign places back to marketing. An order that is not pending is returned unchanged."""
+    order = _locked(order)
+    if order.status != S.PENDING:
+        return order
+    _release_reserved(order, reason=reason)
+    _status_set(order, S.CANCELLED, actor=actor, note=note)
+    offers.order_offer_released(order)
     return order
 
 
@@ -555,6 +611,7 @@ def orders_expire(*, now=None, limit: int = 500) -> int:
                 continue
             _release_reserved(order, reason="order expired")
             _status_set(order, S.EXPIRED, note=_("Not paid in time"))
+            offers.order_offer_released(order)  # the campaign's place (flash stock, coupon, group seat) goes back
             done += 1
     return done
 
@@ -580,15 +637,19 @@ def order_refund(
     units, chosen = _refund_chosen(order, quantity=quantity, undeliverable=undeliverable, item=item)
     back = _refund_items(order, chosen, actor=actor, reason=reason)
     full = order.refunded_quantity + units >= order.quantity
-    amount = order.total - order.refunded_amount if full else money(order.unit_price * units)
+    # In proportion to the units (a coupon's discount spread over them): unit_price × units without one.
+    amount = order.total - order.refunded_amount if full else money(order.total * units / order.quantity)
     n = order.transfers.filter(kind=Transfer.Kind.REFUND).count() + 1
-    _refund_post(order, amount=amount, returned=len(back), n=n, actor=actor, reason=reason)
+    expense = offers.discount_share(order, units_before=order.refunded_quantity, units_after=order.refunded_quantity + units)
+    _refund_post(order, amount=amount, expense=expense, returned=len(back), n=n, actor=actor, reason=reason)
     commission_services.commission_clawback(order=order, units=units, full=full, actor=actor)
     order.refunded_quantity += units
     order.refunded_amount += amount
     order.save(update_fields=["refunded_quantity", "refunded_amount"])
     _status_set(order, S.REFUNDED if full else S.PARTIALLY_REFUNDED, actor=actor, note=reason)
     audit_record(actor=_user(actor), action="order.refund", obj=order, reason=reason, data={"units": units, "amount": str(amount)})
+    if not undeliverable:  # an undeliverable order's campaign place was given back already (expired, rejected)
+        offers.order_offer_refunded(order, amount=amount)
     if order.pay_method != Order.PayMethod.WALLET and amount > ZERO:
         from settlement.services.payments import payment_refund_for_order
 
@@ -634,18 +695,24 @@ def _refund_items(order: Order, chosen: list[OrderItem], *, actor, reason: str) 
     return back
 
 
-def _refund_post(order: Order, *, amount, returned: int, n: int, actor, reason: str) -> None:
+def _refund_post(order: Order, *, amount, expense, returned: int, n: int, actor, reason: str) -> None:
     """The refund's ledger: `amount` back to the payer (its wallet, or the refunds clearing of a paid-by-provider
-    order), and the cost of `returned` codes that went back to stock taken off again. `n`: the refund's number."""
+    order) and the platform-funded discount's share `expense` back to marketing expense, both off revenue; and
+    the cost of `returned` codes that went back to stock taken off again. `n`: the refund's number."""
     revenue = platform_account(Account.Kind.REVENUE, order.currency)
     if order.pay_method == Order.PayMethod.WALLET:
         payer = wallet_account(wallet_for(order.distributor), Account.Kind.WALLET)
     else:
         payer = platform_account(Account.Kind.REFUNDS_CLEARING, order.currency)
+    lines = [(revenue, -(amount + expense))]
     if amount > ZERO:
+        lines.append((payer, amount))
+    if expense > ZERO:
+        lines.append((platform_account(Account.Kind.MARKETING_EXPENSE, order.currency), expense))
+    if amount > ZERO or expense > ZERO:
         transfer_post(
             kind=Transfer.Kind.REFUND,
-            lines=[(revenue, -amount), (payer, amount)],
+            lines=lines,
             reference=order.number,
             order=order,
             actor=actor,

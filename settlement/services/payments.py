@@ -26,7 +26,10 @@ def payment_number() -> str:
 
 
 def payment_for_order(*, order: Order) -> Payment:
-    """The order's open payment (created once)."""
+    """The order's open payment (created once). A bundle's basket is paid once, for its total, through its lead."""
+    from settlement.services.bundles import basket_total
+
+    order = _payment_holder(order)
     payment = order.payments.filter(purpose=Payment.Purpose.ORDER).order_by("pk").first()
     if payment is None:
         payment = Payment.objects.create(
@@ -34,10 +37,17 @@ def payment_for_order(*, order: Order) -> Payment:
             purpose=Payment.Purpose.ORDER,
             adapter=order.pay_method,
             order=order,
-            amount=order.total,
+            amount=basket_total(order) if order.basket else order.total,
             currency=order.currency,
         )
     return payment
+
+
+def _payment_holder(order: Order) -> Order:
+    """The order a payment points at: a bundle component's basket lead, else the order itself."""
+    if order.basket and order.basket != order.number:
+        return Order.objects.get(number=order.basket)
+    return order
 
 
 def payment_for_topup(*, wallet, amount, adapter: str = "sandbox") -> Payment:
@@ -135,6 +145,11 @@ def _on_paid(payment: Payment, *, actor=None) -> None:
 
         wallet_topup_from_payment(payment=payment)
         return
+    if payment.order.basket:  # a bundle: the one payment pays every order of the basket
+        from settlement.services.bundles import basket_pay
+
+        basket_pay(lead=payment.order, actor=actor, payment=payment)
+        return
     from settlement.services.orders import order_pay
 
     order_pay(order=payment.order, actor=actor, payment=payment)
@@ -167,7 +182,7 @@ def payment_refund_for_order(*, order: Order, amount, reference: str) -> bool:
     """Pay a consumer back through the adapter that took the money. Books the payout when the adapter
     did it; otherwise the amount stays in refunds clearing and a RefundPayout waits for finance to pay it
     by hand (services/refund_payouts.py)."""
-    payment = order.payments.filter(status__in=[Payment.Status.SUCCEEDED, Payment.Status.REFUNDED]).order_by("pk").first()
+    payment = _payment_holder(order).payments.filter(status__in=[Payment.Status.SUCCEEDED, Payment.Status.REFUNDED]).order_by("pk").first()
     if payment is None:
         return False
     # Money goes back the way it came, also through an adapter switched off since (no new payments there).

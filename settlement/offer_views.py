@@ -1,0 +1,73 @@
+"""Settlement's pages for marketing's campaigns (issue 16): the flash-sale buy endpoint the flash pages' button
+(and bench/flash_sale.py) posts to, and a bundle's storefront page with its checkout.
+
+Views stay thin: find the storefront and the campaign, call order_place, answer. Domain errors become a JSON
+body `{"code", "message", "fields"}` with the error's status (the flash endpoint) or form errors (pages).
+"""
+
+from django.http import JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from channels import selectors as channel_selectors
+from marketing.models import Campaign
+from marketing.services.offers import OfferRequest
+from riskcontrol.devices import device_of
+from settlement.models import Order
+from settlement.services import payments as payment_services
+from settlement.services.orders import order_place
+from settlement.shop_offers import consumer_signed_in, default_pay_method
+from settlement.views import _pay_url, _receipt_allow
+from voucherhub.core.errors import DomainError
+from voucherhub.core.net import client_ip
+
+
+def _json_error(error: DomainError) -> JsonResponse:
+    body = {"code": error.code, "message": str(error.message), "fields": error.as_fields()}
+    return JsonResponse(body, status=error.status)
+
+
+def _json_refusal(status: int, code: str, message: str, field: str | None = None) -> JsonResponse:
+    return JsonResponse({"code": code, "message": message, "fields": {field: [message]} if field else {}}, status=status)
+
+
+@never_cache
+@require_POST
+def flash_buy(request, slug: str, campaign_id: int):
+    """A signed-in consumer buys in a flash sale: POST quantity (default 1) and pay_method (default the sandbox
+    or the first enabled adapter); CSRF-protected. Answers 201 {"order", "pay_url", "expires_at"} or a 4xx
+    {"code", "message", "fields"} (401 sign in first, 404 no such sale here, 409 sold out / limit reached)."""
+    storefront = channel_selectors.storefront_public(slug)
+    campaign = Campaign.objects.filter(pk=campaign_id, kind=Campaign.Kind.FLASH_SALE).select_related("sku").first()
+    if storefront is None or campaign is None or campaign.sku is None:
+        return _json_refusal(404, "not_found", _("There is no such flash sale in this shop."))
+    if campaign.storefront_id not in (None, storefront.pk):
+        return _json_refusal(404, "not_found", _("There is no such flash sale in this shop."))
+    consumer = consumer_signed_in(request)
+    if consumer is None:
+        return _json_refusal(401, "sign_in_required", _("Sign in with your mobile number first."), "consumer")
+    try:
+        order = order_place(
+            channel=Order.Channel.STOREFRONT,
+            distributor=storefront.distributor,
+            storefront=storefront,
+            sku=campaign.sku,
+            quantity=request.POST.get("quantity") or 1,
+            pay_method=request.POST.get("pay_method") or default_pay_method(),
+            consumer=consumer,
+            offer_request=OfferRequest(campaign_id=campaign.pk),
+            idempotency_key=(request.headers.get("Idempotency-Key") or "")[:100] or None,
+            ip=client_ip(request),
+            device=device_of(request),
+        )
+    except DomainError as error:
+        return _json_error(error)
+    _receipt_allow(request, order)
+    payment = payment_services.payment_for_order(order=order) if order.status == Order.Status.PENDING else None
+    body = {
+        "order": order.number,
+        "pay_url": _pay_url(payment) if payment else None,
+        "expires_at": order.expires_at.isoformat() if order.expires_at else None,
+    }
+    return JsonResponse(body, status=201)

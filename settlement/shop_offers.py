@@ -1,0 +1,70 @@
+"""Campaigns on the storefront's settlement pages (issue 16): who is signed in, the campaign a checkout
+carries and the price it shows, where a stranger goes to sign in."""
+
+from dataclasses import dataclass, field
+
+from django.shortcuts import redirect
+from django.utils.http import urlencode
+
+from marketing.models import Campaign, Consumer
+from marketing.services import offers as marketing_offers
+from settlement import forms
+from settlement.adapters import adapters_enabled
+
+CONSUMER_SESSION_KEY = "vh_consumer"  # marketing.consumer_session's key (issue 16 contract)
+SIGN_IN_URL = "/me/login/"  # marketing's consumer sign-in page (consumers branch)
+# The kinds a product's checkout carries as ?campaign=: each has a per-consumer rule, so a consumer signs in.
+CHECKOUT_KINDS = (Campaign.Kind.FLASH_SALE, Campaign.Kind.NEW_USER, Campaign.Kind.GROUP_BUY)
+
+
+def consumer_signed_in(request) -> Consumer | None:
+    """The consumer signed in on this browser (marketing's SMS sign-in), or None."""
+    try:
+        from marketing.consumer_session import consumer_of
+    except ImportError:  # pragma: no cover - before the consumers branch lands: the contract's session key
+        pk = request.session.get(CONSUMER_SESSION_KEY)
+        return Consumer.objects.filter(pk=pk).first() if pk else None
+    return consumer_of(request)
+
+
+def sign_in_redirect(request):
+    """To the consumer sign-in, coming back to this very page (its query string kept)."""
+    return redirect(SIGN_IN_URL + "?" + urlencode({"next": request.get_full_path()}))
+
+
+def default_pay_method() -> str:
+    """The sandbox when it is on (development, the bench), else the first enabled consumer adapter."""
+    enabled = adapters_enabled()
+    for value, _label in forms.PAYMENT_CHOICES:
+        if value in enabled:
+            return value
+    return ""
+
+
+@dataclass(frozen=True)
+class CheckoutOffer:
+    """The campaign a checkout carries (None: the list price) and the price the page shows for it."""
+
+    campaign: Campaign | None = None
+    display: dict = field(default_factory=dict)
+    group_token: str = ""
+
+    @property
+    def needs_sign_in(self) -> bool:
+        return self.campaign is not None or bool(self.group_token)
+
+
+def checkout_offer(request, *, form, storefront, sku, price) -> CheckoutOffer:
+    """The campaign named by the checkout (its hidden field, or ?campaign= on the first visit) when it is one of
+    CHECKOUT_KINDS for this SKU in this shop; anything else is ignored (the list price is shown)."""
+    raw = (form.data.get("campaign") if form.is_bound else request.GET.get("campaign")) or ""
+    group = ((form.data.get("group") if form.is_bound else request.GET.get("group")) or "").strip()[:24]
+    campaign = None
+    if raw.isdigit():
+        campaign = Campaign.objects.filter(pk=int(raw), kind__in=CHECKOUT_KINDS, sku=sku).first()
+    if campaign is not None and campaign.storefront_id not in (None, storefront.pk):
+        campaign = None
+    if campaign is None:
+        return CheckoutOffer(group_token=group)
+    display = marketing_offers.offer_for_display(campaign=campaign, distributor=storefront.distributor, sku=sku, list_unit_price=price)
+    return CheckoutOffer(campaign=campaign, display=display or {}, group_token=group)
