@@ -14,7 +14,7 @@ Rules:
 * Coupons: one coupon of the campaign per recipient (`coupons.coupons_issue`, which keeps the campaign's
   coupon total under its row lock), never more than the budget could honour (`_coupon_budget_check`); the
   consumer is created by phone when new. Free codes: the campaign's
-  budget is taken for the SKU's face value (`campaigns.campaign_budget_take`) and settlement is asked,
+  budget is taken for the code's list price on the campaign's storefront (`campaigns.campaign_budget_take`) and settlement is asked,
   after the batch commits, to place a zero-price order (`signals.free_codes_wanted`); it answers with
   `recipient_order_set`. A paused or ended campaign stops the run (FAILED, retryable; the rest PENDING).
   Either way, the budget stops the run exactly: the recipient it refuses and every
@@ -35,7 +35,7 @@ from django.utils.translation import gettext as _
 
 from marketing import signals
 from marketing.errors import BudgetExhausted, CampaignError, CampaignNotLive, SoldOut
-from marketing.models import Campaign, Consumer, Issuance, IssuanceRecipient
+from marketing.models import Campaign, CampaignUse, Consumer, Issuance, IssuanceRecipient
 from marketing.services import issuance_lists as lists
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
@@ -71,6 +71,17 @@ def _campaign_check(campaign: Campaign, gift: str) -> None:
         raise CampaignError(_("This campaign has no coupon discount set."), field="campaign")
     if gift == Issuance.Gift.FREE_CODE and campaign.sku_id is None:
         raise CampaignError(_("Free codes need a campaign with a SKU."), field="campaign")
+    if gift == Issuance.Gift.FREE_CODE and _listed(campaign) is None:
+        raise CampaignError(_("Free codes are given from the campaign's storefront, where its SKU must be on sale."), field="campaign")
+
+
+def _listed(campaign: Campaign):
+    """The campaign's SKU as its storefront lists it (the free code's list price), or None."""
+    from channels.models import StorefrontItem
+
+    if campaign.storefront_id is None or campaign.sku_id is None:
+        return None
+    return StorefrontItem.objects.filter(storefront_id=campaign.storefront_id, sku_id=campaign.sku_id, listed=True).first()
 
 
 def _file_bytes(file) -> bytes:
@@ -276,6 +287,7 @@ def _issue_one(issuance: Issuance, campaign: Campaign, recipient: IssuanceRecipi
     else:
         from marketing.services.campaigns import campaign_budget_take
 
+        Consumer.objects.get_or_create(phone=recipient.phone)  # their /me/ page shows the order
         campaign_budget_take(campaign=campaign, amount=_free_code_value(campaign), count=1)
         transaction.on_commit(lambda: _free_code_ask(campaign, recipient))
     recipient.status = RStatus.ISSUED
@@ -298,8 +310,12 @@ def _coupon_budget_check(campaign: Campaign) -> None:
 
 
 def _free_code_value(campaign: Campaign) -> Decimal:
-    """What one free code costs the campaign's budget: its SKU's face value (settlement books the same)."""
-    return campaign.sku.face_value
+    """What one free code costs the campaign's budget: its list price on the campaign's storefront, which
+    settlement books to marketing expense (settlement/services/giveaways.py)."""
+    item = _listed(campaign)
+    if item is None:
+        raise CampaignError(_("Free codes are given from the campaign's storefront, where its SKU must be on sale."), field="campaign")
+    return item.retail_price
 
 
 def _free_code_ask(campaign: Campaign, recipient: IssuanceRecipient) -> None:
@@ -339,6 +355,7 @@ def recipient_order_set(*, recipient_id: int, order_ref: str = "", error: str = 
     if order_ref:
         recipient.order_ref = order_ref[:32]
         recipient.save(update_fields=["order_ref"])
+        _giveaway_use(recipient)
         return
     from marketing.services.campaigns import campaign_budget_give_back
 
@@ -347,6 +364,26 @@ def recipient_order_set(*, recipient_id: int, order_ref: str = "", error: str = 
     recipient.status, recipient.error = RStatus.FAILED, (error or _("the code could not be given"))[:300]
     recipient.save(update_fields=["status", "error"])
     Issuance.objects.filter(pk=recipient.issuance_id).update(done=F("done") - 1, failed=F("failed") + 1)
+
+
+def _giveaway_use(recipient: IssuanceRecipient) -> None:
+    """The free code's order on the campaign's results: its list price all discount, nothing paid."""
+    campaign = recipient.issuance.campaign
+    value = _free_code_value(campaign)
+    CampaignUse.objects.get_or_create(
+        campaign=campaign,
+        order_ref=recipient.order_ref,
+        defaults={
+            "consumer": Consumer.objects.filter(phone=recipient.phone).first(),
+            "channel": "storefront",  # settlement's Order.Channel.STOREFRONT: the giveaway's order
+            "distributor_id": campaign.storefront.distributor_id if campaign.storefront_id else None,
+            "list_amount": value,
+            "discount": value,
+            "paid_amount": 0,
+            "status": CampaignUse.Status.PAID,
+            "paid_at": timezone.now(),
+        },
+    )
 
 
 # --- Notifications ------------------------------------------------------------------------------------
