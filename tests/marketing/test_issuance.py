@@ -262,7 +262,7 @@ def test_upload_page_shows_field_errors_and_the_preview(ops_client):
     url = reverse("marketing:issuance-new")
     answer = ops_client.post(url, {"campaign": campaign.pk, "gift": "coupon", "source": "file"})
     assert answer.status_code == 200
-    assert "Choose a file." in answer.content.decode()
+    assert "请选择文件。" in answer.content.decode()  # the page is in the site's language
     answer = ops_client.post(
         url, {"campaign": campaign.pk, "gift": "coupon", "source": "file", "file": csv_file("phone\n13800138000\n12\n13900139000\n")}
     )
@@ -420,3 +420,33 @@ def test_the_progress_page_polls_while_working_and_shows_results_masked(ops_clie
     page = ops_client.get(reverse("marketing:issuance", args=[issuance.pk])).content.decode()
     assert "hx-trigger" not in page and "100%" in page
     assert not any(phone in page for phone in PHONES)
+
+
+def test_the_form_picks_distributors_or_a_segment_with_field_errors(ops_client):
+    campaign = campaign_new()
+    url = reverse("marketing:issuance-new")
+    answer = ops_client.post(url, {"campaign": campaign.pk, "gift": "coupon", "source": "distributors"})
+    assert "请至少选择一个分销商。" in answer.content.decode()  # the page is in the site's language
+    answer = ops_client.post(url, {"campaign": campaign.pk, "gift": "coupon", "source": "segment", "segment": "bought_not_redeemed"})
+    assert "请选择 SKU。" in answer.content.decode()
+    assert not Issuance.objects.exists()
+    distributor = factories.DistributorFactory(phone="13800138000")
+    answer = ops_client.post(url, {"campaign": campaign.pk, "gift": "coupon", "source": "distributors", "distributors": [distributor.pk]})
+    assert answer.status_code == 302
+    Consumer.objects.create(phone="17700177000", last_login_at=timezone.now())
+    answer = ops_client.post(url, {"campaign": campaign.pk, "gift": "coupon", "source": "segment", "segment": "signed_in_never_bought"})
+    assert answer.status_code == 302
+    assert sorted(Issuance.objects.values_list("source", "total")) == [("distributors", 1), ("segment", 1)]
+
+
+def test_a_hundred_thousand_rows_are_read_and_written(ops):
+    body = "phone\n" + "\n".join(f"138{i:08d}" for i in range(100_000))
+    issuance = _prepared_file(ops, body)
+    assert issuance.total == 100_000
+    assert IssuanceRecipient.objects.filter(issuance=issuance).count() == 100_000
+
+
+def _prepared_file(ops, body: str) -> Issuance:
+    return service.issuance_prepare(
+        campaign=campaign_new(), source=Issuance.Source.FILE, gift=Issuance.Gift.COUPON, file=csv_file(body), actor=ops
+    )
