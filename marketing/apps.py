@@ -11,7 +11,11 @@ class MarketingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # issue: targeted issuance's job, permissions, audit labels, schedule (marketing/issuance_setup.py)
+        # Ops' side: role permissions, audit labels, the jobs' schedules, the portal's menu links.
+        from marketing.ops_setup import ops_ready
+
+        ops_ready(self)
+        # issue: targeted issuance's job for the sweeper, permissions, audit labels, schedule (marketing/issuance_setup.py)
         from marketing.issuance_setup import issuance_ready
 
         issuance_ready(self)

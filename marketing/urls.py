@@ -6,6 +6,8 @@ Each branch of issue 16 adds its lines in its own block below (marked by its nam
 
 from django.urls import path
 
+from marketing import views_ops, views_portal
+
 app_name = "marketing"
 
 urlpatterns = []
@@ -36,6 +38,16 @@ urlpatterns += [
 ]
 
 # ops
-urlpatterns += []
-
-__all__ = ["path", "urlpatterns"]
+urlpatterns += [
+    path("ops/marketing/", views_ops.campaign_list, name="ops-campaigns"),
+    path("ops/marketing/new/", views_ops.campaign_new, name="ops-campaign-new"),
+    path("ops/marketing/<int:campaign_id>/", views_ops.campaign_detail, name="ops-campaign"),
+    path("ops/marketing/<int:campaign_id>/state/", views_ops.campaign_state, name="ops-campaign-state"),
+    path("ops/marketing/<int:campaign_id>/results/", views_ops.campaign_results_page, name="ops-results"),
+    path("ops/marketing/<int:campaign_id>/results.xlsx", views_ops.campaign_results_xlsx, name="ops-results-xlsx"),
+    path("portal/campaigns/", views_portal.campaign_list, name="portal-campaigns"),
+    path("portal/campaigns/new/", views_portal.campaign_new, name="portal-campaign-new"),
+    path("portal/campaigns/<int:campaign_id>/", views_portal.campaign_results_page, name="portal-campaign-results"),
+    path("portal/campaigns/<int:campaign_id>/state/", views_portal.campaign_state, name="portal-campaign-state"),
+    path("portal/campaigns/<int:campaign_id>/results.xlsx", views_portal.campaign_results_xlsx, name="portal-campaign-xlsx"),
+]

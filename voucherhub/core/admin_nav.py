@@ -1,5 +1,5 @@
-"""The admin's sidebar, organised by ops' tasks instead of by Django app: eight sections (products and
-stock, supply, channels, orders and settlement, redemption, risk control, audit, system), each with its models in
+"""The admin's sidebar, organised by ops' tasks instead of by Django app: nine sections (products and
+stock, supply, channels, marketing, orders and settlement, redemption, risk control, audit, system), each with its models in
 the order ops use them. UNFOLD["SIDEBAR"]["navigation"] points here; unfold calls it per request.
 
 A link shows only to a user who may view (or change) its model, and a section with no such link is left
@@ -51,6 +51,19 @@ SECTIONS = [
             "channels.storefront",
             "channels.apikey",
             "channels.codesale",
+        ],
+    ),
+    (
+        pgettext_lazy("admin section", "Marketing"),
+        "campaign",
+        [
+            "marketing.campaign",
+            "marketing.coupon",
+            "marketing.groupbuy",
+            "marketing.referral",
+            "marketing.issuance",
+            "marketing.campaignuse",
+            "marketing.consumer",
         ],
     ),
     (

@@ -20,6 +20,11 @@ PAYMENT_SANDBOX = env.bool("PAYMENT_SANDBOX", default=not PRODUCTION)
 # Commission reaches at most 3 levels up; this may only lower it (pyramid-selling rules).
 CHANNELS_COMMISSION_MAX_DEPTH = env.int("CHANNELS_COMMISSION_MAX_DEPTH", default=3)
 
+# --- Marketing: the limits of distributors' own campaigns (coupons and group buys on their storefront) ------
+MARKETING_DISTRIBUTOR_MAX_DISCOUNT_RATE = env.str("MARKETING_DISTRIBUTOR_MAX_DISCOUNT_RATE", default="0.30")  # of the list price
+MARKETING_DISTRIBUTOR_MAX_BUDGET = env.str("MARKETING_DISTRIBUTOR_MAX_BUDGET", default="5000.00")  # CNY per campaign
+MARKETING_DISTRIBUTOR_MAX_DAYS = env.int("MARKETING_DISTRIBUTOR_MAX_DAYS", default=31)  # from start to end
+
 # --- Redemption ----------------------------------------------------------------------------------------------
 REDEMPTION_REVERSAL_WINDOW_HOURS = env.int("REDEMPTION_REVERSAL_WINDOW_HOURS", default=24)
 REDEMPTION_REMINDER_DAYS = env.list("REDEMPTION_REMINDER_DAYS", cast=int, default=[7, 1])
