@@ -28,7 +28,10 @@ class IssuanceForm(forms.Form):
     campaign = forms.ModelChoiceField(label=gettext_lazy("Campaign"), queryset=Campaign.objects.none())
     gift = forms.ChoiceField(label=gettext_lazy("Gift"), choices=Issuance.Gift.choices, initial=Issuance.Gift.COUPON)
     source = forms.ChoiceField(
-        label=gettext_lazy("Recipients"), choices=Issuance.Source.choices, initial=Issuance.Source.FILE, widget=forms.RadioSelect
+        label=gettext_lazy("Recipients"),
+        choices=Issuance.Source.choices,
+        initial=Issuance.Source.FILE,
+        widget=forms.RadioSelect(attrs={"class": "form-check-input"}),
     )
     file = forms.FileField(
         label=gettext_lazy("List of mobile numbers"),

@@ -450,3 +450,16 @@ def _prepared_file(ops, body: str) -> Issuance:
     return service.issuance_prepare(
         campaign=campaign_new(), source=Issuance.Source.FILE, gift=Issuance.Gift.COUPON, file=csv_file(body), actor=ops
     )
+
+
+def test_in_production_the_console_sms_shows_no_phone_and_logs_name_no_phone(ops, settings, capsys, caplog, sms_outbox):
+    settings.PRODUCTION = True  # the console SMS backend masks what it prints and keeps nothing
+    settings.CONSOLE_MESSAGES_ALLOWED = True
+    issuance = _prepared(ops, campaign_new(), phones=PHONES[:2])
+    service.issuance_confirm(issuance=issuance, actor=ops)
+    assert service.issuance_run(issuance_id=issuance.pk).done == 2
+    printed = capsys.readouterr().out
+    assert "[sms to" in printed
+    assert not any(phone in printed for phone in PHONES[:2])
+    assert not any(phone in caplog.text for phone in PHONES[:2])
+    assert sms_outbox == []
