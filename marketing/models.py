@@ -460,6 +460,10 @@ class GroupBuy(models.Model):
     )
     refund_attempts = models.PositiveSmallIntegerField(_("refund attempts"), default=0)
     refund_error = models.CharField(_("last refund error"), max_length=300, blank=True)
+    # The refund job asks settlement again at this moment (backoff); empty once every paid member is refunded.
+    refund_next_at = models.DateTimeField(_("next refund attempt"), null=True, blank=True)
+    # When settlement was told of the completion (delivered its members' orders); empty: told again by the job.
+    completion_sent_at = models.DateTimeField(_("completion sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("group")

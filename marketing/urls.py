@@ -13,16 +13,32 @@ app_name = "marketing"
 urlpatterns = []
 
 # offers
-urlpatterns += []
+from marketing import views_coupons  # noqa: E402
+
+urlpatterns += [
+    path("c/claim/", views_coupons.code_claim, name="coupon-code-claim"),
+    path("c/<int:campaign_id>/", views_coupons.campaign_page, name="coupon-campaign"),
+    path("r/<str:token>/", views_coupons.referral_landing, name="referral-landing"),
+]
 
 # flash
 urlpatterns += []
 
 # groups
-urlpatterns += []
+from marketing import views_groups  # noqa: E402
+
+urlpatterns += [
+    path("g/c/<int:campaign_id>/", views_groups.group_campaign_page, name="group-campaign"),
+    path("g/<str:token>/", views_groups.group_page, name="group"),
+]
 
 # consumers
-urlpatterns += []
+from marketing import views_consumers  # noqa: E402
+
+urlpatterns += [
+    path("me/login/", views_consumers.consumer_login, name="consumer-login"),
+    path("me/logout/", views_consumers.consumer_logout, name="consumer-logout"),
+]
 
 # issue
 from marketing import views_issuance  # noqa: E402

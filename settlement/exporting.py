@@ -145,6 +145,12 @@ def orders_sheet(*, start=None, end=None, distributor_id=None) -> Sheet:
         Col("quantity", "o.quantity", INT, _("Quantity")),
         Col("unit_price", "o.unit_price", NUM, _("Unit price")),
         Col("total", "o.total", NUM, _("Total")),
+        Col("list_total", "o.list_total", NUM, _("List total")),
+        Col("discount", "o.discount", NUM, _("Discount")),
+        Col("discount_platform", "o.discount_platform", NUM, _("Discount funded by the platform")),
+        Col("discount_distributor", "o.discount_distributor", NUM, _("Discount funded by the distributor")),
+        Col("promotion", "mc.name", TEXT, _("Marketing campaign")),
+        Col("basket", "o.basket", TEXT, _("Bundle basket")),
         Col("currency", "o.currency", ENUM, _("Currency")),
         Col("status", "o.status", ENUM, _("Status"), tuple(Order.Status.choices)),
         Col("refunded_quantity", "o.refunded_quantity", INT, _("Refunded quantity")),
@@ -155,7 +161,8 @@ def orders_sheet(*, start=None, end=None, distributor_id=None) -> Sheet:
     ]
     body = (
         f"FROM {_table(Order)} o JOIN catalog_sku s ON s.id = o.sku_id JOIN channels_distributor d ON d.id = o.distributor_id"
-        f" LEFT JOIN channels_storefront sf ON sf.id = o.storefront_id WHERE {cond}"
+        f" LEFT JOIN channels_storefront sf ON sf.id = o.storefront_id LEFT JOIN marketing_campaign mc ON mc.id = o.promotion_id"
+        f" WHERE {cond}"
     )
     return Sheet(columns=columns, body=body, params=params, order_by="o.id", title="orders")
 

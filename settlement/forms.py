@@ -203,6 +203,33 @@ class CheckoutForm(SubmitOnceForm):
             raise forms.ValidationError(error.message, code="contact") from None
 
 
+class BundleCheckoutForm(SubmitOnceForm):
+    """A bundle's checkout: where the codes go, the lookup password (none when signed in), how to pay."""
+
+    contact = forms.CharField(label=_("Mobile number or e-mail address"), max_length=200, help_text=CONTACT_HELP)
+    lookup_password = forms.CharField(
+        label=_("Lookup password"),
+        min_length=6,
+        max_length=64,
+        widget=forms.PasswordInput(render_value=True),
+        help_text=_("At least 6 characters. With the order number and your contact it opens your order later."),
+    )
+    pay_method = forms.ChoiceField(label=_("Payment"), widget=forms.RadioSelect)
+
+    def __init__(self, *args, consumer=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        _payment_choices(self.fields["pay_method"])
+        if consumer is not None:
+            del self.fields["lookup_password"]
+            self.fields["contact"].initial = consumer.phone
+
+    def clean_contact(self) -> str:
+        try:
+            return contact_parse(self.cleaned_data["contact"]).value
+        except SettlementError as error:
+            raise forms.ValidationError(error.message, code="contact") from None
+
+
 def _profile_regions(sku) -> list:
     """The regions a game top-up SKU offers (supply's TopupProfile), or [] for none."""
     profile = getattr(sku, "topup_profile", None)

@@ -5,20 +5,23 @@ Views stay thin: find the storefront and the campaign, call order_place, answer.
 body `{"code", "message", "fields"}` with the error's status (the flash endpoint) or form errors (pages).
 """
 
-from django.http import JsonResponse
+from django.http import Http404, JsonResponse
+from django.shortcuts import render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from channels import selectors as channel_selectors
-from marketing.models import Campaign
+from marketing.models import BundleItem, Campaign
 from marketing.services.offers import OfferRequest
-from riskcontrol.devices import device_of
+from riskcontrol.devices import device_of, device_remember
+from settlement import forms
 from settlement.models import Order
 from settlement.services import payments as payment_services
+from settlement.services.bundles import bundle_place
 from settlement.services.orders import order_place
 from settlement.shop_offers import consumer_signed_in, default_pay_method
-from settlement.views import _pay_url, _receipt_allow
+from settlement.views import _form_error, _order_onward, _pay_url, _receipt_allow
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
 
@@ -71,3 +74,40 @@ def flash_buy(request, slug: str, campaign_id: int):
         "expires_at": order.expires_at.isoformat() if order.expires_at else None,
     }
     return JsonResponse(body, status=201)
+
+
+def bundle_checkout(request, slug: str, campaign_id: int):
+    """A bundle's page in a shop: its components and price, and the form that buys it (one payment, every
+    component's codes delivered together). 404 unless the bundle is live in this shop."""
+    storefront = channel_selectors.storefront_public(slug)
+    campaign = Campaign.objects.filter(pk=campaign_id, kind=Campaign.Kind.BUNDLE).first()
+    if storefront is None or campaign is None or not campaign.is_live() or campaign.storefront_id not in (None, storefront.pk):
+        raise Http404
+    if campaign.distributor_id not in (None, storefront.distributor_id):
+        raise Http404
+    parts = list(BundleItem.objects.filter(campaign=campaign).select_related("sku__product").order_by("pk"))
+    consumer = consumer_signed_in(request)
+    form = forms.BundleCheckoutForm(request.POST or None, consumer=consumer)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            lead = bundle_place(
+                storefront=storefront,
+                campaign=campaign,
+                contact=data["contact"],
+                lookup_password=data.get("lookup_password", ""),
+                pay_method=data["pay_method"],
+                consumer=consumer,
+                idempotency_key=form.order_key(f"bundle-{storefront.pk}", campaign.pk, data["contact"], data["pay_method"]),
+                ip=client_ip(request),
+                device=device_of(request),
+            )
+        except DomainError as error:
+            _form_error(form, error)
+        else:
+            _receipt_allow(request, lead)
+            return _order_onward(lead)
+    context = {"shop": storefront, "campaign": campaign, "parts": parts, "form": form, "consumer": consumer}
+    response = render(request, "settlement/shop/bundle.html", context)
+    device_remember(request, response)
+    return response

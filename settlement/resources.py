@@ -67,7 +67,7 @@ class StatementResource(ReadOnlyResource):
         fields = (
             "number", "distributor", "kind", "period_start", "period_end", "currency", "opening_balance", "topups", "purchases", "refunds",
             "closing_balance", "commission_opening", "commission_earned", "commission_released", "commission_clawed_back", "withdrawals",
-            "commission_closing", "debt_closing", "order_count", "status", "reconciled_at",
+            "commission_closing", "debt_closing", "order_count", "campaign_discounts", "status", "reconciled_at",
         )  # fmt: skip
         export_order = fields
 

@@ -4,32 +4,27 @@ carries and the price it shows, where a stranger goes to sign in."""
 from dataclasses import dataclass, field
 
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.http import urlencode
 
+from marketing.consumer_session import consumer_of
 from marketing.models import Campaign, Consumer
 from marketing.services import offers as marketing_offers
 from settlement import forms
 from settlement.adapters import adapters_enabled
 
-CONSUMER_SESSION_KEY = "vh_consumer"  # marketing.consumer_session's key (issue 16 contract)
-SIGN_IN_URL = "/me/login/"  # marketing's consumer sign-in page (consumers branch)
 # The kinds a product's checkout carries as ?campaign=: each has a per-consumer rule, so a consumer signs in.
 CHECKOUT_KINDS = (Campaign.Kind.FLASH_SALE, Campaign.Kind.NEW_USER, Campaign.Kind.GROUP_BUY)
 
 
 def consumer_signed_in(request) -> Consumer | None:
     """The consumer signed in on this browser (marketing's SMS sign-in), or None."""
-    try:
-        from marketing.consumer_session import consumer_of
-    except ImportError:  # pragma: no cover - before the consumers branch lands: the contract's session key
-        pk = request.session.get(CONSUMER_SESSION_KEY)
-        return Consumer.objects.filter(pk=pk).first() if pk else None
     return consumer_of(request)
 
 
 def sign_in_redirect(request):
     """To the consumer sign-in, coming back to this very page (its query string kept)."""
-    return redirect(SIGN_IN_URL + "?" + urlencode({"next": request.get_full_path()}))
+    return redirect(reverse("marketing:consumer-login") + "?" + urlencode({"next": request.get_full_path()}))
 
 
 def default_pay_method() -> str:

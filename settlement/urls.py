@@ -1,6 +1,6 @@
 from django.urls import path
 
-from settlement import aftersales_views, merchant_views, offer_views, refund_views, views, withdrawal_views
+from settlement import aftersales_views, consumer_views, merchant_views, offer_views, refund_views, views, withdrawal_views
 
 app_name = "settlement"
 urlpatterns = [
@@ -19,12 +19,15 @@ urlpatterns = [
     # Storefront checkout, payment, lookup
     path("s/<slug:slug>/p/<str:sku_code>/buy/", views.checkout, name="checkout"),
     path("s/<slug:slug>/flash/<int:campaign_id>/buy/", offer_views.flash_buy, name="flash-buy"),
+    path("s/<slug:slug>/bundle/<int:campaign_id>/", offer_views.bundle_checkout, name="bundle"),
     path("pay/sandbox/<str:number>/", views.sandbox_pay, name="sandbox-pay"),
     path("pay/manual/<str:number>/", views.manual_pay, name="manual-pay"),
     path("pay/callback/<str:adapter>/", views.payment_callback, name="payment-callback"),
     path("orders/lookup/", views.order_lookup_page, name="order-lookup"),
     path("orders/<str:number>/receipt/", views.order_receipt, name="order-receipt"),
     path("orders/report/<str:token>/", aftersales_views.consumer_report, name="consumer-report"),
+    # The signed-in consumer's own page (marketing's SMS sign-in: /me/login/)
+    path("me/", consumer_views.consumer_home, name="consumer-home"),
     # Finance
     path("finance/withdrawals/", views.finance_withdrawals, name="finance-withdrawals"),
     path("finance/withdrawals/bulk-approve/", withdrawal_views.finance_withdrawals_bulk_approve, name="finance-withdrawals-bulk-approve"),

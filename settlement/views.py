@@ -29,6 +29,7 @@ from django.views.decorators.http import require_POST
 from channels import attribution
 from channels import selectors as channel_selectors
 from channels.views import portal_view
+from marketing.consumer_session import consumer_of
 from riskcontrol.devices import device_of, device_remember
 from riskcontrol.errors import ChallengeRequired, LockedOut, RiskBlocked
 from riskcontrol.forms import ChallengeForm
@@ -42,6 +43,7 @@ from settlement.selectors import buying
 from settlement.selectors import orders as order_selectors
 from settlement.selectors import topups as topup_selectors
 from settlement.selectors import wallets as wallet_selectors
+from settlement.selectors.consumers import consumer_owns_order
 from settlement.services import exports as export_services
 from settlement.services import payments as payment_services
 from settlement.services import statements as statement_services
@@ -58,6 +60,8 @@ from voucherhub.core.net import client_ip
 
 def _form_error(form, error: DomainError) -> None:
     field = error.field if error.field in form.fields else None
+    if field is not None and form.fields[field].widget.is_hidden:  # a hidden field's error (the campaign) shows on top
+        field = None
     form.add_error(field, str(error.message))
 
 
@@ -579,8 +583,11 @@ def _pay_url(payment: Payment) -> str | None:
 @never_cache
 def order_receipt(request, number: str):
     """The buyer's receipt after payment: order number, what was bought, where the link went and a button to
-    the private code page. Only in the browser that placed the order; anyone else gets the lookup form."""
-    if number not in request.session.get(RECEIPTS_SESSION_KEY, []):
+    the private code page. Only in the browser that placed the order, or for the consumer signed in with the
+    order's mobile number (/me/ links here); anyone else gets the lookup form."""
+    if number not in request.session.get(RECEIPTS_SESSION_KEY, []) and not consumer_owns_order(
+        consumer=consumer_of(request), number=number
+    ):
         return redirect(reverse("settlement:order-lookup") + "?" + urlencode({"number": number}))
     order = get_object_or_404(Order.objects.select_related("sku__product", "storefront"), number=number, channel=Order.Channel.STOREFRONT)
     delivered = order.status in (Order.Status.DELIVERED, Order.Status.PARTIALLY_REFUNDED)

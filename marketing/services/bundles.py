@@ -18,6 +18,7 @@ from marketing.errors import CampaignError, CampaignInvalid
 from marketing.models import BundleItem, Campaign
 from voucherhub.core.audit import audit_record
 from voucherhub.core.money import ZERO, money
+from voucherhub.core.templatetags.vh_format import money_text
 
 
 def bundle_errors(campaign: Campaign) -> dict:
@@ -28,8 +29,8 @@ def bundle_errors(campaign: Campaign) -> dict:
     total = sum((item.revenue_share * item.quantity for item in items), ZERO)
     if campaign.price is not None and money(total) != money(campaign.price):
         return {
-            "bundle_items": _("The components' revenue shares add up to ¥%(total)s, not the price ¥%(price)s.")
-            % {"total": money(total), "price": money(campaign.price)}
+            "bundle_items": _("The components' revenue shares add up to %(total)s, not the price %(price)s.")
+            % {"total": money_text(total), "price": money_text(campaign.price)}
         }
     return {}
 

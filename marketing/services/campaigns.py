@@ -26,6 +26,7 @@ from marketing.models import Campaign
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
 from voucherhub.core.money import ZERO, money
+from voucherhub.core.templatetags.vh_format import money_text
 
 Kind, Status = Campaign.Kind, Campaign.Status
 
@@ -158,7 +159,7 @@ def _floor_errors(campaign: Campaign) -> dict:
     except DomainError as error:
         return {"sku": error.message}
     if campaign.price < quote.price_floor:
-        return {"price": _("The price is below the floor of ¥%(floor)s for this SKU.") % {"floor": quote.price_floor}}
+        return {"price": _("The price is below the floor of %(floor)s for this SKU.") % {"floor": money_text(quote.price_floor)}}
     return {}
 
 

@@ -29,6 +29,7 @@ from marketing.services.campaigns import campaign_budget_give_back, campaign_bud
 from riskcontrol.models import Action
 from riskcontrol.services import RiskContext, risk_evaluate, risk_release
 from voucherhub.core.money import ZERO, money
+from voucherhub.core.templatetags.vh_format import money_text
 
 # No 0/O, 1/I/L: a code read aloud or copied by hand survives.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -63,7 +64,7 @@ def coupon_discount(*, campaign: Campaign, sku, amount: Decimal) -> Decimal:
     if not coupon_applies(campaign=campaign, sku=sku):
         raise CouponInvalid(_("This coupon does not apply to this product."), field="coupon")
     if campaign.min_spend and amount < campaign.min_spend:
-        raise CouponInvalid(_("This coupon needs a spend of at least ¥%(min)s.") % {"min": campaign.min_spend}, field="coupon")
+        raise CouponInvalid(_("This coupon needs a spend of at least %(min)s.") % {"min": money_text(campaign.min_spend)}, field="coupon")
     if campaign.discount_kind == Campaign.DiscountKind.FIXED:
         discount = money(campaign.discount_amount or 0)
     elif campaign.discount_kind == Campaign.DiscountKind.PERCENT:

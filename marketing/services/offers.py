@@ -94,6 +94,7 @@ from marketing.services.campaigns import campaign_budget_give_back, campaign_bud
 from riskcontrol.models import Action  # noqa: E402
 from riskcontrol.services import RiskContext, risk_evaluate, risk_release  # noqa: E402
 from voucherhub.core.money import ZERO, money  # noqa: E402
+from voucherhub.core.templatetags.vh_format import money_text  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
@@ -453,16 +454,16 @@ def _discount_share(use: CampaignUse, refunded: Decimal) -> Decimal:
 def coupon_rule_text(campaign: Campaign) -> str:
     """A coupon campaign's discount in words: "¥10 off", "20% off, up to ¥15", "... on ¥50 or more"."""
     if campaign.discount_kind == Campaign.DiscountKind.FIXED:
-        text = gettext("¥%(amount)s off") % {"amount": money(campaign.discount_amount or 0)}
+        text = gettext("%(amount)s off") % {"amount": money_text(campaign.discount_amount or 0)}
     elif campaign.discount_kind == Campaign.DiscountKind.PERCENT:
         percent = (campaign.discount_percent or 0) * 100
         text = gettext("%(percent)s%% off") % {"percent": f"{percent.normalize():f}"}
         if campaign.discount_cap:
-            text = gettext("%(rule)s, up to ¥%(cap)s") % {"rule": text, "cap": money(campaign.discount_cap)}
+            text = gettext("%(rule)s, up to %(cap)s") % {"rule": text, "cap": money_text(campaign.discount_cap)}
     else:
         return ""
     if campaign.min_spend:
-        text = gettext("%(rule)s on ¥%(min)s or more") % {"rule": text, "min": money(campaign.min_spend)}
+        text = gettext("%(rule)s on %(min)s or more") % {"rule": text, "min": money_text(campaign.min_spend)}
     return text
 
 
@@ -479,7 +480,7 @@ def offer_for_display(*, campaign: Campaign, distributor, sku, list_unit_price) 
         price = money(campaign.price) if campaign.kind == Kind.BUNDLE else min(money(campaign.price), list_price)
         info.update(price=price, saving=max(ZERO, list_price - price))
         if info["saving"]:
-            info["text"] = gettext("Save ¥%(saving)s") % {"saving": info["saving"]}
+            info["text"] = gettext("Save %(saving)s") % {"saving": money_text(info["saving"])}
     elif campaign.discount_kind:
         info["text"] = coupon_rule_text(campaign)
         if sku is not None and list_price and coupon_services.coupon_applies(campaign=campaign, sku=sku):
@@ -489,5 +490,5 @@ def offer_for_display(*, campaign: Campaign, distributor, sku, list_unit_price) 
                 saving = ZERO
             info.update(saving=saving, price=list_price - saving)
     if campaign.kind == Kind.GROUP_BUY and campaign.group_size:
-        info["text"] = gettext("%(size)s people, ¥%(price)s each") % {"size": campaign.group_size, "price": info["price"]}
+        info["text"] = gettext("%(size)s people, %(price)s each") % {"size": campaign.group_size, "price": money_text(info["price"])}
     return info

@@ -172,7 +172,8 @@ def referrals_reward_due(*, now=None) -> int:
 
 
 def _referral_reward(*, pk: int, now) -> int:
-    referral = Referral.objects.select_for_update().select_related("link__campaign__reward_campaign", "link__consumer").get(pk=pk)
+    related = ("link__campaign__reward_campaign", "link__consumer")
+    referral = Referral.objects.select_for_update(of=("self",)).select_related(*related).get(pk=pk)
     if referral.status != Referral.Status.PENDING:
         return 0
     paid = CampaignUse.objects.filter(

@@ -56,6 +56,8 @@ class Statement(Reconcilable):
     commission_closing = MoneyField(_("commission at end"))
     debt_closing = MoneyField(_("commission debt at end"))
     order_count = models.PositiveIntegerField(_("orders"), default=0)
+    # Campaigns (issue 16): the discounts this distributor funded from its margin on orders paid in the period.
+    campaign_discounts = MoneyField(_("campaign discounts funded"), default=0)
 
     class Meta:
         verbose_name = _("statement")

@@ -24,10 +24,9 @@ from marketing.services import offers as marketing_offers
 from marketing.services.offers import Offer, OfferRequest
 from settlement import integrations
 from settlement.errors import SettlementError
-from settlement.models import Order, OrderItem
+from settlement.models import Order
 from settlement.selectors import offers as offer_selectors
 from settlement.selectors import orders as order_selectors
-from settlement.services import notify
 from settlement.services.orders import (
     OrderRequest,
     Price,
@@ -176,16 +175,10 @@ def basket_total(order: Order) -> Decimal:
 @transaction.atomic
 def basket_pay(*, lead: Order, actor=None, payment=None) -> Order:
     """The basket's one payment arrived: every order of it is paid (order_pay: delivered, or refunded when its
-    codes are gone), then one private link for all the delivered codes is sent to the buyer."""
+    codes are gone); the last one delivered sends one private link for all the basket's codes (orders._deliver)."""
     for order in basket_orders(lead):
         order_pay(order=order, actor=actor, payment=payment)
-    lead = Order.objects.get(pk=lead.pk)
-    ids = list(OrderItem.objects.filter(order__basket=lead.basket, state=OrderItem.State.DELIVERED).values_list("code_id", flat=True))
-    if ids:
-        link = integrations.holding_link(code_ids=ids, contact=lead.contact, order_ref=lead.basket)
-        if link:
-            transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=lead.pk, link=link))
-    return lead
+    return Order.objects.get(pk=lead.pk)
 
 
 @transaction.atomic

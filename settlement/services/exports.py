@@ -42,6 +42,7 @@ STATEMENT_FIELDS = (
     "commission_closing",
     "debt_closing",
     "order_count",
+    "campaign_discounts",
 )
 
 

@@ -21,48 +21,54 @@ S = Order.Status
 
 
 def group_orders_deliver(*, order_refs) -> int:
-    """The group filled: deliver its members' paid orders held for it. Returns how many were delivered."""
-    done = 0
+    """The group filled: deliver its members' paid orders held for it (one not paid, or delivered already, is
+    skipped). Returns how many were delivered; when one fails, the others are still delivered and the
+    error is raised afterwards so marketing announces the group again (groups_completion_retry)."""
+    done, failed = 0, None
     for ref in order_refs:
         try:
             with transaction.atomic():
                 order = lock_objects.orders_lock(number=ref).first()
                 if order is None or order.status != S.PAID or order.hold != Order.Hold.GROUP:
-                    continue  # not paid (it may still be), or delivered already
+                    continue
                 Order.objects.filter(pk=order.pk).update(hold=Order.Hold.NONE)
                 order_deliver(order=order)
                 done += 1
-        except Exception:
+        except Exception as error:
             logger.exception("group order %s could not be delivered", ref)
+            failed = failed or error
+    if failed is not None:
+        raise failed
     return done
 
 
-def _group_order_refund(ref: str) -> bool:
-    """One member's order of a failed group refunded in full (or cancelled when unpaid). True once nothing
-    more is owed on it (refunded now or before, cancelled, expired)."""
+def _group_order_refund(ref: str) -> None:
+    """One member's order of a failed group refunded in full (or cancelled when unpaid); one refunded,
+    cancelled or expired before is left as it is."""
     with transaction.atomic():
         order = lock_objects.orders_lock(number=ref).first()
         if order is None:
-            return True
+            return
         if order.status == S.PENDING:
             order_cancel(order=order, reason="group failed", note=_("The group did not fill in time"))
-            return True
-        if order.status in (S.PAID, S.DELIVERED, S.PARTIALLY_REFUNDED):
+        elif order.status in (S.PAID, S.DELIVERED, S.PARTIALLY_REFUNDED):
             order_refund(order=order, reason=_("The group did not fill in time: refunded automatically."))
-        return True
 
 
 def group_orders_refund(*, order_refs) -> int:
     """The group failed: refund each member's order in full and confirm it to marketing
-    (groups.group_refund_confirmed). Returns how many were confirmed; failures are logged for the retry job."""
-    from marketing.services.groups import group_refund_confirmed
+    (groups.group_refund_confirmed). An order that cannot be refunded now is logged and its error handed to
+    marketing (group_refund_failed), whose job asks again. Returns how many were confirmed."""
+    from marketing.services.groups import group_refund_confirmed, group_refund_failed
 
     confirmed = 0
     for ref in order_refs:
         try:
-            if _group_order_refund(ref):
-                group_refund_confirmed(order_ref=ref)
-                confirmed += 1
-        except Exception:
+            _group_order_refund(ref)
+        except Exception as error:
             logger.exception("group order %s could not be refunded", ref)
+            group_refund_failed(order_ref=ref, error=f"{ref}: {type(error).__name__}: {error}")
+            continue
+        group_refund_confirmed(order_ref=ref)
+        confirmed += 1
     return confirmed

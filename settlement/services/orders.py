@@ -225,13 +225,11 @@ def order_place(
     consumer=None,
     offer_request: OfferRequest | None = None,
 ) -> Order:
-    """Place an order (any way in): risk-checked, priced by marketing's campaigns when the buyer chose one (or a
-    signed-in `consumer` qualifies for a new-user price), codes claimed, a wallet order paid and delivered at once
-    unless risk review holds it (a top-up SKU's: `account`/`region` topped up by supply, services/topups.py). One
-    transaction, each owner writing its own rows (channels: quota, code sales; catalog: codes and their events;
-    marketing: the campaign's places, coupons, budget; settlement: order, items, ledger), after
-    order_check_request's locks (lock order: settlement/lock_objects.py). An order already under
-    `idempotency_key` is returned. Raises a DomainError (marketing's errors name the campaign's field)."""
+    """Place an order (any way in): risk-checked, priced by marketing's campaigns (`offer_request`, or a new-user
+    price for a signed-in `consumer`: services/offers.py), codes claimed, a wallet order paid and delivered at once
+    unless risk review holds it (a top-up SKU's: topped up by supply, services/topups.py). One transaction, each
+    owner writing its own rows (channels, catalog, marketing, settlement), after order_check_request's locks
+    (settlement/lock_objects.py). An order already under `idempotency_key` is returned. Raises a DomainError."""
     verdict = order = offer = None
     try:
         # A savepoint inside a caller's transaction: a failed order leaves it usable (and the risk counters given back).
@@ -244,8 +242,8 @@ def order_place(
                                           customer_ref=customer_ref, account=account, region=region, consumer=consumer)  # fmt: skip
             number = order_number()
             verdict = _risk_check(request, number=number, actor=actor, ip=ip, device=device, challenge_passed=challenge_passed)
-            if not (verdict.blocked or verdict.needs_challenge):  # a refusal writes nothing; its event stays, raised below
-                # After the risk check: a refused order takes no campaign place (the refusal's event commits).
+            # A refusal writes nothing and takes no campaign place; its event stays, raised below.
+            if not (verdict.blocked or verdict.needs_challenge):
                 offer = offers.order_offer_take(request, number=number, consumer=consumer, offer_request=offer_request,
                                                 ip=ip, device=device)  # fmt: skip
                 order = _order_new(request, number=number, verdict=verdict, actor=actor, ip=ip, campaign=campaign,
@@ -256,8 +254,7 @@ def order_place(
         offers.order_offer_undo(offer)
         if verdict is not None:
             integrations.risk_undo(verdict)
-        # A twin that missed the look-up placed the order under the key first (this order's insert, written
-        # last, met order_idem_once; everything this call wrote is rolled back): its order is the answer.
+        # A twin placed the order under the key first (this insert met order_idem_once, all rolled back): its order.
         existing = order_selectors.order_by_key(distributor, idempotency_key) if isinstance(failure, IntegrityError) else None
         if existing is None:
             raise
@@ -369,8 +366,9 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
         return order
     # Risk review rejected the order (it was cancelled unpaid): the money must not buy codes.
     rejected = order.hold == Order.Hold.REJECTED
-    # A late payment for a campaign order: its place (flash stock, coupon, group seat) may be gone: never oversold.
-    undeliverable = rejected or (order.status != S.PENDING and not offers.order_offer_still_held(order))
+    # A campaign order's place (flash stock, coupon, group seat) may be gone: after the order expired, or when
+    # marketing's own timer released it first. Then the money is refunded, never oversold.
+    undeliverable = rejected or not offers.order_offer_still_held(order)
     if order.status != S.PENDING and not undeliverable:
         # The money came after the codes were released (expired): try to claim codes again.
         try:
@@ -525,10 +523,24 @@ def _deliver(order: Order, *, changes: _Changes, actor=None, codes: list[CardCod
         code_ids=ids, distributor=order.distributor, order_ref=order.number, unit_price=order.unit_price, sku=order.sku
     )
     changes.move(S.DELIVERED, actor=actor)
-    if order.is_consumer and not order.basket:  # a bundle's codes go out together (services/bundles.py basket_pay)
+    if order.is_consumer and order.basket:
+        _basket_link_send(order)
+    elif order.is_consumer:
         link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
         if link:
             transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=order.pk, link=link))
+
+
+def _basket_link_send(order: Order) -> None:
+    """A bundle's codes go out together: once the last paid order of the basket is delivered (its items
+    already moved), one private link for every delivered code of the basket, under the basket's number."""
+    if Order.objects.filter(basket=order.basket, status__in=[S.PENDING, S.PAID]).exclude(pk=order.pk).exists():
+        return
+    ids = list(OrderItem.objects.filter(order__basket=order.basket, state=OrderItem.State.DELIVERED).values_list("code_id", flat=True))
+    link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.basket) if ids else ""
+    if link:
+        lead_id = Order.objects.filter(number=order.basket).values_list("pk", flat=True).first() or order.pk
+        transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=lead_id, link=link))
 
 
 @transaction.atomic
@@ -546,10 +558,18 @@ def order_deliver(*, order: Order, actor=None) -> Order:
 
 @transaction.atomic
 def order_hold_decide(*, reference: str, approved: bool, actor=None, note: str = "") -> Order | None:
-    """Risk review decided on a held order: deliver it, or refund it (or cancel it when unpaid)."""
+    """Risk review decided on a held order: deliver it, or refund it (or cancel it when unpaid). A bundle's
+    basket was reviewed as one (under its lead order's number): the decision applies to every order of it."""
     order = lock_objects.orders_lock(number=reference).first()
     if order is None or order.hold != Order.Hold.REVIEW:
         return order
+    if order.basket == order.number:
+        for other in lock_objects.orders_lock(basket=order.basket, hold=Order.Hold.REVIEW).exclude(pk=order.pk):
+            _hold_decided(other, approved=approved, actor=actor, note=note)
+    return _hold_decided(order, approved=approved, actor=actor, note=note)
+
+
+def _hold_decided(order: Order, *, approved: bool, actor, note: str) -> Order:
     order.hold = Order.Hold.APPROVED if approved else Order.Hold.REJECTED
     order.save(update_fields=["hold"])
     OrderEvent.objects.create(

@@ -46,6 +46,10 @@ def statement_totals(*, wallet: Wallet, start, end) -> dict:
         "commission_closing": sum((account_balance_at(account=a, at=end) for a in commission), ZERO),
         "debt_closing": -account_balance_at(account=accounts[K.COMMISSION_DEBT], at=end),
         "order_count": Order.objects.filter(Q(distributor=wallet.distributor) & Q(paid_at__gte=start, paid_at__lt=end)).count(),
+        "campaign_discounts": Order.objects.filter(distributor=wallet.distributor, paid_at__gte=start, paid_at__lt=end).aggregate(
+            total=Sum("discount_distributor")
+        )["total"]
+        or ZERO,
     }
 
 

@@ -11,14 +11,16 @@ from catalog.models import CardCode
 from catalog.services import codes_generate
 from channels.models import PriceEntry, StorefrontItem
 from marketing.errors import CampaignError, SignInRequired
-from marketing.models import BundleItem, Campaign, CampaignUse, Consumer, Coupon, FlashReservation, FlashSlot
+from marketing.models import BundleItem, Campaign, CampaignUse, Consumer, Coupon, FlashReservation, FlashSlot, GroupBuy
 from marketing.services.coupons import coupons_issue
+from marketing.services.groups import groups_expire
 from marketing.services.offers import OfferRequest
 from settlement.adapters import SandboxAdapter
 from settlement.errors import OutOfStock
 from settlement.models import Account, Order, Payment, Transfer
 from settlement.selectors.ledger import ledger_check
 from settlement.services.bundles import basket_refund, bundle_place
+from settlement.services.group_orders import group_orders_refund
 from settlement.services.ledger import platform_account
 from settlement.services.orders import order_place, order_refund, orders_expire
 from settlement.services.payments import payment_callback_receive, payment_for_order
@@ -296,7 +298,7 @@ def bundle(tree, *, extra_codes=5):
     return camp, other
 
 
-def test_a_bundle_is_one_payment_and_one_order_per_component(tree):
+def test_a_bundle_is_one_payment_and_one_order_per_component(tree, mailoutbox, django_capture_on_commit_callbacks):
     camp, other = bundle(tree)
     lead = bundle_place(storefront=tree.storefront, campaign=camp, contact="buyer@example.test", lookup_password="secret-123",
                         pay_method="sandbox")  # fmt: skip
@@ -307,8 +309,11 @@ def test_a_bundle_is_one_payment_and_one_order_per_component(tree):
         (2, Decimal("6.45"), Decimal("12.90")),
     ]
     # when the one payment (the basket's total) arrives
-    payment = pay(lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        payment = pay(lead)
     assert payment.amount == Decimal("39.90") and payment.order == lead
+    # then the buyer gets one private link for the three codes
+    assert len(mailoutbox) == 1 and lead.number in mailoutbox[0].body
     # then every component is delivered, each with its own sale and the seller's margin on it
     for order in Order.objects.filter(basket=lead.number):
         assert order.status == S.DELIVERED
@@ -339,4 +344,78 @@ def test_a_bundle_refund_refunds_every_component(tree):
     assert set(Order.objects.filter(basket=lead.number).values_list("status", flat=True)) == {S.REFUNDED}
     assert Payment.objects.get(order=lead).status == Payment.Status.REFUNDED
     assert balance(K.REVENUE) == Decimal("0.00")
+    assert ledger_check().ok
+
+
+# --- Group buys: delivered when full, refunded when they fail ---------------------------------------------
+
+
+def group_campaign(tree, *, size=2) -> Campaign:
+    return campaign(tree, Campaign.Kind.GROUP_BUY, sku=tree.sku, price=Decimal("19.90"), group_size=size, group_hours=24)
+
+
+def test_a_paid_group_order_waits_and_is_delivered_when_the_group_completes(tree, django_capture_on_commit_callbacks):
+    camp = group_campaign(tree)
+    leader, friend = consumer("13800001111"), consumer("13800002222")
+    first = place(tree, who=leader, request=OfferRequest(campaign_id=camp.pk))
+    pay(first)
+    first.refresh_from_db()
+    # the leader paid: held for the group, codes reserved, not delivered
+    assert (first.status, first.hold) == (S.PAID, Order.Hold.GROUP)
+    token = GroupBuy.objects.get(campaign=camp).token
+    second = place(tree, who=friend, request=OfferRequest(campaign_id=camp.pk, group_token=token))
+    # when the friend's payment fills the group
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(second)
+    # then both orders are delivered
+    for order in (first, second):
+        order.refresh_from_db()
+        assert (order.status, order.hold) == (S.DELIVERED, Order.Hold.NONE)
+    assert GroupBuy.objects.get(campaign=camp).status == GroupBuy.Status.COMPLETE
+    assert ledger_check().ok
+
+
+def test_a_failed_group_is_refunded_in_full_and_its_unpaid_member_cancelled(tree, django_capture_on_commit_callbacks):
+    camp = group_campaign(tree, size=3)
+    leader, friend = consumer("13800001111"), consumer("13800002222")
+    paid = place(tree, who=leader, request=OfferRequest(campaign_id=camp.pk))
+    payment = pay(paid)
+    token = GroupBuy.objects.get(campaign=camp).token
+    unpaid = place(tree, who=friend, request=OfferRequest(campaign_id=camp.pk, group_token=token))
+    # when the group's time runs out unfilled
+    with django_capture_on_commit_callbacks(execute=True):
+        assert groups_expire(now=timezone.now() + timedelta(days=2)) == 1
+    # then the paid order is refunded in full through the gateway, the marketing expense reversed
+    paid.refresh_from_db()
+    payment.refresh_from_db()
+    assert paid.status == S.REFUNDED and paid.refunded_amount == Decimal("19.90")
+    assert payment.status == Payment.Status.REFUNDED
+    assert balance(K.MARKETING_EXPENSE) == Decimal("0.00")
+    assert GroupBuy.objects.get(campaign=camp).status == GroupBuy.Status.REFUNDED
+    # and a second announcement changes nothing (already refunded: only confirmed)
+    assert group_orders_refund(order_refs=[paid.number]) == 1
+    assert Order.objects.get(pk=paid.pk).transfers.filter(key__startswith=f"refund:{paid.pk}:").count() == 1
+    # the member who never paid: no money to return; the order is cancelled or expired, its codes back
+    assert Order.objects.get(pk=unpaid.pk).status in (S.CANCELLED, S.EXPIRED, S.PENDING)
+    group_orders_refund(order_refs=[unpaid.number])
+    assert Order.objects.get(pk=unpaid.pk).status in (S.CANCELLED, S.EXPIRED)
+    assert CardCode.objects.filter(sku=tree.sku, status=CardCode.Status.AVAILABLE).count() == 30
+    assert ledger_check().ok
+
+
+def test_a_payment_after_marketing_released_the_flash_place_is_refunded_even_if_the_order_still_waits(tree):
+    # given a flash order whose reservation marketing's own job released (the order itself not expired yet)
+    from marketing.services.flash import flash_reservations_expire
+
+    camp = flash(tree)
+    order = place(tree, who=consumer(), request=OfferRequest(campaign_id=camp.pk))
+    assert flash_reservations_expire(now=timezone.now() + timedelta(hours=1)) == 1
+    assert Order.objects.get(pk=order.pk).status == S.PENDING
+    # when the payment comes
+    pay(order)
+    order.refresh_from_db()
+    # then it is refunded, never delivered past the sale's stock
+    assert order.status == S.REFUNDED
+    assert FlashSlot.objects.get(campaign=camp).taken == 0
+    assert not CardCode.objects.filter(sku=tree.sku, status=CardCode.Status.SOLD).exists()
     assert ledger_check().ok

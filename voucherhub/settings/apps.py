@@ -35,6 +35,10 @@ REDEMPTION_SMS_URL = env.str("REDEMPTION_SMS_URL", default="")
 REDEMPTION_SMS_TOKEN = env.str("REDEMPTION_SMS_TOKEN", default="")
 REDEMPTION_TERMINAL_CACHE_SECONDS = env.float("REDEMPTION_TERMINAL_CACHE_SECONDS", default=10)
 
+# --- Marketing ----------------------------------------------------------------------------------------------
+# Consumers' SMS sign-in codes: seconds a code is valid (marketing/services/consumers.py has the limits).
+MARKETING_OTP_TTL_SECONDS = env.int("MARKETING_OTP_TTL_SECONDS", default=300)
+
 # --- Mail ----------------------------------------------------------------------------------------------------
 # Development prints mail on the console; production sends it by SMTP (EMAIL_HOST ...). A console backend in
 # production is refused by `check --deploy` unless CONSOLE_MESSAGES_ALLOWED=true, and then prints every
