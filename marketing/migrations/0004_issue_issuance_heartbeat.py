@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('channels', '0003_storefront_support_contact'),
-        ('marketing', '0002_offers_refunds_and_link_origin'),
+        ('marketing', '0003_groups_refund_next_and_completion_sent'),
     ]
 
     operations = [
