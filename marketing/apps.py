@@ -15,3 +15,7 @@ class MarketingConfig(AppConfig):
         from marketing.ops_setup import ops_ready
 
         ops_ready(self)
+        # issue: targeted issuance's job for the sweeper, permissions, audit labels, schedule (marketing/issuance_setup.py)
+        from marketing.issuance_setup import issuance_ready
+
+        issuance_ready(self)

@@ -12,6 +12,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from voucherhub.core.jobs import LongJob
 from voucherhub.core.money import MoneyField, RateField
 
 # --- Consumers -------------------------------------------------------------------------------------
@@ -245,9 +246,11 @@ class BundleItem(models.Model):
 # --- Coupons, referral and targeted issuance -----------------------------------------------------------
 
 
-class Issuance(models.Model):
+class Issuance(LongJob):
     """A targeted issuance: a list of recipients (a file of phones, chosen distributors, a consumer
-    segment), issued coupons (or free codes) in a background job with its progress."""
+    segment), issued coupons (or free codes) in a background job with its progress. The job writes a
+    heartbeat (voucherhub/core/jobs.py); a run whose worker died is taken over and goes on from its
+    recipients still PENDING."""
 
     class Source(models.TextChoices):
         FILE = "file", _("Uploaded list")
@@ -286,8 +289,21 @@ class Issuance(models.Model):
         verbose_name_plural = _("targeted issuances")
         ordering = ["-created_at"]
 
+    WORKING = {Status.RUNNING: Status.QUEUED}
+
     def __str__(self) -> str:
         return f"{self.campaign} #{self.pk}"
+
+    @property
+    def progress(self) -> int:
+        """Percent of the recipients handled (issued or failed)."""
+        if not self.total:
+            return 100 if self.status == self.Status.DONE else 0
+        return min(100, (self.done + self.failed) * 100 // self.total)
+
+    @property
+    def is_working(self) -> bool:
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)
 
 
 class IssuanceRecipient(models.Model):
@@ -305,12 +321,15 @@ class IssuanceRecipient(models.Model):
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
     order_ref = models.CharField(_("order"), max_length=32, blank=True)  # a free code's zero-price order
     notified_at = models.DateTimeField(_("notified"), null=True, blank=True)
+    notify_attempts = models.PositiveSmallIntegerField(_("notification attempts"), default=0)
+    notify_error = models.CharField(_("last notification error"), max_length=200, blank=True)
     error = models.CharField(_("error"), max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("recipient")
         verbose_name_plural = _("recipients")
         ordering = ["pk"]
+        indexes = [models.Index(fields=["issuance", "status", "id"], name="issuancerecipient_todo")]
         constraints = [
             models.UniqueConstraint(fields=["issuance", "phone"], condition=~Q(phone=""), name="issuancerecipient_phone_once"),
         ]

@@ -15,6 +15,7 @@ AUDIT_ACTIONS = {
     "marketing.campaign.resume": _("Campaign resumed"),
     "marketing.campaign.end": _("Campaign ended"),
     "marketing.campaign.export": _("Campaign results exported"),
+    "marketing.campaign.bundle": _("Bundle components changed"),
 }
 
 _MODELS = [

@@ -20,6 +20,7 @@ from marketing.ops_preview import campaign_preview
 from marketing.results_xlsx import results_workbook
 from marketing.selectors_results import campaign_results
 from marketing.services import campaigns as campaign_services
+from marketing.services.bundles import bundle_items_set
 from voucherhub.core.audit import audit_record
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
@@ -53,6 +54,18 @@ def components_of(formset) -> list[tuple[Sku, int]]:
     return [(row["sku"], row["quantity"]) for row in rows if row.get("sku")]
 
 
+def rows_save(request, *, campaign: Campaign, formset) -> None:
+    """A bundle's components through bundle_items_set (shares adding up to the price, audited); a flash sale's
+    slots as typed (the flash gate reads them when the sale starts)."""
+    if campaign.kind == Campaign.Kind.BUNDLE:
+        rows = [f.cleaned_data for f in formset.forms if f.cleaned_data and f.cleaned_data.get("sku") and not f.cleaned_data.get("DELETE")]
+        items = [(row["sku"], row["quantity"], row["revenue_share"]) for row in rows]
+        bundle_items_set(campaign=campaign, items=items, actor=request.user, ip=client_ip(request))
+        return
+    formset.instance = campaign
+    formset.save()
+
+
 def campaign_form_save(request, *, form, formset) -> Campaign | None:
     """Save the form's campaign through campaign_save and its slots or components, all or nothing. Returns the
     campaign, or None after putting the service's error on its field."""
@@ -60,9 +73,8 @@ def campaign_form_save(request, *, form, formset) -> Campaign | None:
         with transaction.atomic():
             campaign = form.save(commit=False)
             campaign = campaign_services.campaign_save(campaign=campaign, actor=request.user, ip=client_ip(request))
-            if formset is not None:
-                formset.instance = campaign
-                formset.save()
+            if formset is not None and formset.has_changed():
+                rows_save(request, campaign=campaign, formset=formset)
     except DomainError as exc:
         form_error(form, exc)
         return None

@@ -111,6 +111,10 @@ def _signals_connect(config) -> None:
     # Marketing's group buys: delivered when full, refunded in full when they fail.
     marketing_signals.group_completed.connect(_group_completed, dispatch_uid="settlement.group_completed")
     marketing_signals.group_failed.connect(_group_failed, dispatch_uid="settlement.group_failed")
+    # issue: a targeted issuance's free codes, as zero-price orders booked to marketing expense.
+    from settlement.services.giveaways import free_codes_wanted
+
+    marketing_signals.free_codes_wanted.connect(free_codes_wanted, dispatch_uid="settlement.free_codes_wanted")
 
 
 class SettlementConfig(AppConfig):

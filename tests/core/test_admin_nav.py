@@ -9,8 +9,8 @@ from voucherhub.core import admin_nav
 
 pytestmark = pytest.mark.django_db
 
-ZH = ["商品与库存", "渠道", "订单与结算", "核销", "风控", "审计", "系统"]
-EN = ["Products &amp; stock", "Channels", "Orders &amp; settlement", "Redemption", "Risk control", "Audit", "System"]
+ZH = ["商品与库存", "渠道", "营销", "订单与结算", "核销", "风控", "审计", "系统"]
+EN = ["Products &amp; stock", "Channels", "Marketing", "Orders &amp; settlement", "Redemption", "Risk control", "Audit", "System"]
 
 
 def test_every_registered_model_is_in_exactly_one_section():

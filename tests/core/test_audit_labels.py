@@ -11,7 +11,7 @@ from voucherhub.core import audit
 from voucherhub.core.audit import audit_action_label, audit_action_labels, audit_record
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["catalog", "channels", "settlement", "redemption", "riskcontrol", "voucherhub", "analytics"]
+APPS = ["catalog", "channels", "settlement", "redemption", "riskcontrol", "marketing", "voucherhub", "analytics"]
 WRITERS = {"audit_record", "audit_record_many"}
 ROWS = {"AuditLog"}  # core's own writers build rows directly (the admin's LogEntry copies)
 

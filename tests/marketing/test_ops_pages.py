@@ -172,3 +172,32 @@ def test_the_list_filters_by_kind_and_status_and_shows_labels(ops_client):
     body = ops_client.get(reverse("marketing:ops-campaigns"), {"kind": "coupon"}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "满减券" in body and "拼团</a>" not in body
     assert ">active<" not in body and "coupon<" not in body.split("<tbody>")[1]
+
+
+def bundle_rows(first, second, first_share: str, second_share: str) -> dict:
+    return {
+        "rows-TOTAL_FORMS": "3",
+        "rows-INITIAL_FORMS": "0",
+        **{"rows-0-sku": first.pk, "rows-0-quantity": "1", "rows-0-revenue_share": first_share},
+        **{"rows-1-sku": second.pk, "rows-1-quantity": "1", "rows-1-revenue_share": second_share},
+        **{"rows-2-sku": "", "rows-2-quantity": "1", "rows-2-revenue_share": ""},
+    }
+
+
+def test_a_bundle_whose_shares_miss_its_price_is_refused_whole(ops_client):
+    video, coffee = sku_priced(face_value="30.00"), sku_priced(face_value="35.00")
+    response = post_new(ops_client, "bundle", {"price": "49.00", "per_consumer_limit": "1", **bundle_rows(video, coffee, "24.00", "20.00")})
+    assert response.status_code == 200
+    assert "¥44.00" in " ".join(response.context["form"].non_field_errors())
+    assert not Campaign.objects.exists()
+
+
+def test_a_bundle_is_saved_with_its_components(ops_client):
+    from marketing.models import BundleItem
+
+    video, coffee = sku_priced(face_value="30.00"), sku_priced(face_value="35.00")
+    post_new(ops_client, "bundle", {"price": "49.00", "per_consumer_limit": "1", **bundle_rows(video, coffee, "24.00", "25.00")})
+    bundle = Campaign.objects.get()
+    shares = sorted(BundleItem.objects.filter(campaign=bundle).values_list("revenue_share", flat=True))
+    assert shares == [Decimal("24.00"), Decimal("25.00")]
+    assert AuditLog.objects.filter(action="marketing.campaign.bundle", object_id=str(bundle.pk)).exists()

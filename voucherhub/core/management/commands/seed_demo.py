@@ -15,6 +15,7 @@ DEMO_MODULES = [
     "channels.demo",
     "riskcontrol.demo",
     "redemption.demo",
+    "marketing.demo",
     "settlement.demo",
 ]
 
