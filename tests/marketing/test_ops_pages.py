@@ -227,3 +227,24 @@ def test_the_roles_hold_their_marketing_permissions(ops_user, finance_user):
     finance_user = type(finance_user).objects.get(pk=finance_user.pk)
     assert ops_user.has_perms(["marketing.add_campaign", "marketing.change_campaign", "marketing.view_campaignuse"])
     assert finance_user.has_perm("marketing.view_campaign") and not finance_user.has_perm("marketing.change_campaign")
+
+
+def test_a_saved_flash_sale_and_bundle_open_with_their_preview(ops_client):
+    from marketing.models import BundleItem
+
+    sku = sku_priced()
+    flash = campaign(kind=Campaign.Kind.FLASH_SALE, sku=sku, price=Decimal("9.90"))
+    FlashSlot.objects.create(campaign=flash, starts_at=flash.starts_at, ends_at=flash.ends_at, stock=10)
+    bundle = campaign(kind=Campaign.Kind.BUNDLE, price=Decimal("20.00"))
+    BundleItem.objects.create(campaign=bundle, sku=sku, revenue_share=Decimal("20.00"))
+    flash_page = ops_client.get(reverse("marketing:ops-campaign", args=[flash.pk]))
+    bundle_page = ops_client.get(reverse("marketing:ops-campaign", args=[bundle.pk]))
+    assert flash_page.status_code == bundle_page.status_code == 200
+    assert flash_page.context["preview"].discount == Decimal("20.10")
+    assert bundle_page.context["preview"].list_price == Decimal("30.00")
+
+
+def test_the_admin_change_page_of_a_campaign_opens(admin_client):
+    flash = campaign(kind=Campaign.Kind.FLASH_SALE, sku=sku_priced(), price=Decimal("9.90"))
+    page = admin_client.get(reverse("admin:marketing_campaign_change", args=[flash.pk]))
+    assert page.status_code == 200
