@@ -82,12 +82,19 @@ def _campaign_services():
     return campaigns
 
 
+class CampaignAdminForm(CampaignForm):
+    """The ops form's rules (campaign_errors on their fields) with the admin theme's own widgets."""
+
+    class Meta(CampaignForm.Meta):
+        widgets = {}
+
+
 @admin.register(Campaign)
 class CampaignAdmin(ModelAdmin):
     """Every campaign of every kind. Saving goes through campaign_save (the kind's rules, the price floor) and
     the state through activate / pause / end, all audited by the services."""
 
-    form = CampaignForm
+    form = CampaignAdminForm
     list_display = ["name", "kind_badge", "status_badge", "schedule_text", "owner_text", "budget_used", "coupons_issued", "results_link"]
     list_filter = ["kind", "status", "funding", "budget_kind", ("distributor", admin.EmptyFieldListFilter)]
     search_fields = ["name", "distributor__name", "sku__code", "sku__name"]

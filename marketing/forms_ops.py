@@ -60,6 +60,10 @@ class CampaignForm(forms.ModelForm):
             self.fields["sku_ids"].queryset = sku_queryset if sku_queryset is not None else Sku.objects.filter(active=True)
             if self.instance.pk or self.instance.sku_ids:
                 self.initial["sku_ids"] = list(self.instance.sku_ids or [])
+        if "reward_campaign" in self.fields:  # both sides of a referral get a coupon of a coupon campaign
+            self.fields["reward_campaign"].queryset = Campaign.objects.filter(kind__in=[Kind.COUPON, Kind.TARGETED]).exclude(
+                status=Campaign.Status.ENDED
+            )
         if "sku" in self.fields and sku_queryset is not None:
             self.fields["sku"].queryset = sku_queryset
         for name in ("starts_at", "ends_at"):

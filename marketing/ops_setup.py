@@ -42,16 +42,26 @@ OPS_PERMISSIONS = [
 # Finance reads campaigns and their results (the results page and its export need view_campaign).
 FINANCE_PERMISSIONS = ["marketing.view_campaign", "marketing.view_campaignuse", "marketing.view_coupon", "marketing.view_groupbuy"]
 
-# (name, "module.function", minutes). The functions live in marketing/tasks.py (offers, flash, groups and issue
-# branches); a job whose function is not there yet is left out until it is (schedules_ensure runs after migrate).
+# (name, functions in order of preference, minutes). The first function that exists is scheduled: the task in
+# marketing/tasks.py (offers, flash and groups branches), else the service it would call (each takes only keyword
+# arguments with defaults, so django-q2 may call it bare). A job with neither is left out until it is there
+# (schedules_ensure runs after every migrate). Targeted issuance schedules its own (marketing/issuance_setup.py).
+_TASKS, _SERVICES = "marketing.tasks", "marketing.services"
 SCHEDULES = [
-    ("marketing: end campaigns past their end", "marketing.tasks.campaigns_end_due_task", 1),
-    ("marketing: expire coupons", "marketing.tasks.coupons_expire_task", 15),
-    ("marketing: reward referrals past the refund window", "marketing.tasks.referrals_reward_due_task", 15),
-    ("marketing: expire unfilled groups", "marketing.tasks.groups_expire_task", 1),
-    ("marketing: retry refunds of failed groups", "marketing.tasks.groups_refund_due_task", 5),
-    ("marketing: release unpaid flash-sale places", "marketing.tasks.flash_reservations_expire_task", 1),
-    ("marketing: resume interrupted issuances", "marketing.tasks.issuances_resume_task", 5),
+    ("marketing: end campaigns past their end", [f"{_TASKS}.campaigns_end_due_task", f"{_SERVICES}.campaigns.campaigns_end_due"], 1),
+    ("marketing: expire coupons", [f"{_TASKS}.coupons_expire_task", f"{_SERVICES}.coupons.coupons_expire"], 10),
+    (
+        "marketing: reward referrals past the refund window",
+        [f"{_TASKS}.referrals_reward_due_task", f"{_SERVICES}.referral.referrals_reward_due"],
+        30,
+    ),
+    ("marketing: expire unfilled groups", [f"{_TASKS}.groups_expire_task", f"{_SERVICES}.groups.groups_expire"], 1),
+    ("marketing: retry refunds of failed groups", [f"{_TASKS}.groups_refund_due_task", f"{_SERVICES}.groups.groups_refund_retry"], 5),
+    (
+        "marketing: release unpaid flash-sale places",
+        [f"{_TASKS}.flash_reservations_expire_task", f"{_SERVICES}.flash.flash_reservations_expire"],
+        1,
+    ),
 ]
 
 
@@ -64,17 +74,22 @@ def _importable(path: str) -> bool:
 
 
 def schedules_wanted() -> list[tuple[str, str, int]]:
-    """This module's schedules, with the minutes marketing/tasks.py asks for in its own SCHEDULES list
-    ((function, schedule type, minutes) rows; a function only there is scheduled under its own name), keeping only
-    the functions that exist."""
+    """(name, function, minutes) of every job whose function exists, with the minutes marketing/tasks.py asks for in
+    its own SCHEDULES list ((function, schedule type, minutes) rows; a task only there is scheduled under its name)."""
     try:
-        declared = list(getattr(import_module("marketing.tasks"), "SCHEDULES", []))
+        declared = {func: minutes for func, _type, minutes in getattr(import_module("marketing.tasks"), "SCHEDULES", [])}
     except ImportError:
-        declared = []
-    wanted = {func: [name, minutes] for name, func, minutes in SCHEDULES}
-    for func, _type, minutes in declared:
-        wanted.setdefault(func, [f"marketing: {func.rpartition('.')[2]}", minutes])[1] = minutes
-    return [(name, func, minutes) for func, (name, minutes) in wanted.items() if _importable(func)]
+        declared = {}
+    wanted, named = [], set()
+    for name, candidates, minutes in SCHEDULES:
+        func = next((path for path in candidates if _importable(path)), None)
+        if func is not None:
+            wanted.append((name, func, declared.get(func, minutes)))
+            named.update(candidates)
+    for func, minutes in declared.items():
+        if func not in named and _importable(func):
+            wanted.append((f"marketing: {func.rpartition('.')[2]}", func, minutes))
+    return wanted
 
 
 def schedules_ensure() -> list[str]:

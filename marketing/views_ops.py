@@ -48,8 +48,10 @@ def form_error(form, error: DomainError) -> None:
 
 def components_of(formset) -> list[tuple[Sku, int]]:
     """A bundle formset's (SKU, quantity) pairs, for the preview."""
-    if formset is None or not formset.is_bound or not formset.is_valid():
-        return [(item.sku, item.quantity) for item in formset.queryset] if formset is not None and formset.instance.pk else []
+    if formset is None or formset.instance.kind != Campaign.Kind.BUNDLE:
+        return []
+    if not formset.is_bound or not formset.is_valid():
+        return [(item.sku, item.quantity) for item in formset.queryset] if formset.instance.pk else []
     rows = [f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
     return [(row["sku"], row["quantity"]) for row in rows if row.get("sku")]
 

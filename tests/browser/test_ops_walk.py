@@ -153,14 +153,23 @@ def menu_pages(page) -> list[str]:
 
 def test_every_ops_menu_page_reads_as_a_product_in_both_languages_on_a_laptop_and_a_phone(new_page, demo, live_server, settings):
     from catalog.models import Sku
+    from marketing.models import Campaign
 
     sku = Sku.objects.order_by("code").first()
+    flash = Campaign.objects.get(kind=Campaign.Kind.FLASH_SALE)
+    coupons = Campaign.objects.filter(kind=Campaign.Kind.COUPON, distributor=None).order_by("pk").first()
     extra = [
         f"/admin/catalog/sku/{sku.pk}/change/",
         "/admin/catalog/importjob/add/",
         "/admin/core/auditlog/",
         "/risk/reviews/",
         "/risk/alerts/",
+        # issue 16: a campaign's page with its preview, its live results, a new campaign's form per kind
+        f"/ops/marketing/{flash.pk}/",
+        f"/ops/marketing/{flash.pk}/results/",
+        f"/ops/marketing/{coupons.pk}/results/",
+        "/ops/marketing/new/?kind=group_buy",
+        f"/admin/marketing/campaign/{flash.pk}/change/",
     ]
     problems = []
     for locale in ("zh-CN", "en"):
@@ -175,6 +184,7 @@ def test_every_ops_menu_page_reads_as_a_product_in_both_languages_on_a_laptop_an
             assert page.get_by_test_id("audit-log-link").get_attribute("href") == "/admin/core/auditlog/"
             pages = menu_pages(page)
             wanted = {"/admin/catalog/sku/", "/admin/catalog/importjob/", "/admin/riskcontrol/riskalert/", "/admin/core/auditlog/"}
+            wanted |= {"/ops/marketing/", "/admin/marketing/campaign/", "/admin/marketing/coupon/", "/admin/marketing/campaignuse/"}
             assert wanted <= set(pages), pages
             for href in dict.fromkeys([*pages, *extra]):
                 response = page.goto(href)

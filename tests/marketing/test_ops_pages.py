@@ -201,3 +201,50 @@ def test_a_bundle_is_saved_with_its_components(ops_client):
     shares = sorted(BundleItem.objects.filter(campaign=bundle).values_list("revenue_share", flat=True))
     assert shares == [Decimal("24.00"), Decimal("25.00")]
     assert AuditLog.objects.filter(action="marketing.campaign.bundle", object_id=str(bundle.pk)).exists()
+
+
+def test_the_marketing_jobs_are_scheduled_once_each_with_functions_that_exist():
+    from importlib import import_module
+
+    from django_q.models import Schedule
+
+    from marketing.ops_setup import schedules_ensure
+
+    first, second = schedules_ensure(), schedules_ensure()
+    assert first == second and "marketing.tasks.campaigns_end_due_task" in first
+    rows = Schedule.objects.filter(name__startswith="marketing:")
+    assert rows.count() == len(first) == len({row.func for row in rows})
+    for row in rows:
+        module, _dot, name = row.func.rpartition(".")
+        assert callable(getattr(import_module(module), name))
+
+
+def test_the_roles_hold_their_marketing_permissions(ops_user, finance_user):
+    from voucherhub.core.roles import roles_sync
+
+    roles_sync()
+    ops_user = type(ops_user).objects.get(pk=ops_user.pk)
+    finance_user = type(finance_user).objects.get(pk=finance_user.pk)
+    assert ops_user.has_perms(["marketing.add_campaign", "marketing.change_campaign", "marketing.view_campaignuse"])
+    assert finance_user.has_perm("marketing.view_campaign") and not finance_user.has_perm("marketing.change_campaign")
+
+
+def test_a_saved_flash_sale_and_bundle_open_with_their_preview(ops_client):
+    from marketing.models import BundleItem
+
+    sku = sku_priced()
+    flash = campaign(kind=Campaign.Kind.FLASH_SALE, sku=sku, price=Decimal("9.90"))
+    FlashSlot.objects.create(campaign=flash, starts_at=flash.starts_at, ends_at=flash.ends_at, stock=10)
+    bundle = campaign(kind=Campaign.Kind.BUNDLE, price=Decimal("20.00"))
+    BundleItem.objects.create(campaign=bundle, sku=sku, revenue_share=Decimal("20.00"))
+    flash_page = ops_client.get(reverse("marketing:ops-campaign", args=[flash.pk]))
+    bundle_page = ops_client.get(reverse("marketing:ops-campaign", args=[bundle.pk]))
+    assert flash_page.status_code == bundle_page.status_code == 200
+    assert flash_page.context["preview"].discount == Decimal("20.10")
+    assert bundle_page.context["preview"].list_price == Decimal("30.00")
+
+
+def test_the_admin_change_page_of_a_campaign_opens(admin_client):
+    flash = campaign(kind=Campaign.Kind.FLASH_SALE, sku=sku_priced(), price=Decimal("9.90"))
+    page = admin_client.get(reverse("admin:marketing_campaign_change", args=[flash.pk]))
+    assert page.status_code == 200
