@@ -28,3 +28,19 @@ def coupons_expire_task() -> int:
 def referrals_reward_due_task() -> int:
     """Referrals past the refund window reward both sides."""
     return referrals_reward_due()
+
+
+# groups
+def groups_expire_task() -> int:
+    """Open groups past their time with a free seat fail; their paid members are refunded (group_failed)."""
+    from marketing.services.groups import groups_expire
+
+    return groups_expire()
+
+
+def groups_refund_due_task() -> int:
+    """Failed groups whose next refund attempt is due are asked for again (backoff, attempts and the last error
+    kept for ops), and completed groups whose delivery was not taken are announced again."""
+    from marketing.services.groups import groups_completion_retry, groups_refund_retry
+
+    return groups_refund_retry() + groups_completion_retry()

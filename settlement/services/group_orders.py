@@ -55,7 +55,7 @@ def _group_order_refund(ref: str) -> bool:
 def group_orders_refund(*, order_refs) -> int:
     """The group failed: refund each member's order in full and confirm it to marketing
     (groups.group_refund_confirmed). Returns how many were confirmed; failures are logged for the retry job."""
-    from marketing.services.groups import group_refund_confirmed
+    from marketing.services.groups import group_refund_confirmed, group_refund_failed
 
     confirmed = 0
     for ref in order_refs:
@@ -63,6 +63,7 @@ def group_orders_refund(*, order_refs) -> int:
             if _group_order_refund(ref):
                 group_refund_confirmed(order_ref=ref)
                 confirmed += 1
-        except Exception:
+        except Exception as error:
             logger.exception("group order %s could not be refunded", ref)
+            group_refund_failed(order_ref=ref, error=f"{ref}: {type(error).__name__}: {error}")  # shown to ops on the group
     return confirmed
