@@ -449,3 +449,25 @@ def test_ops_fail_a_group_now_and_its_paid_members_are_refunded(campaign, ops_us
     assert _group(lead).status == Status.FAILED
     assert [sent["order_refs"] for sent in recorded.of("failed")] == [(lead.order_ref,)]
     assert AuditLog.objects.get(action="marketing.group.fail").reason == "商品下架"
+
+
+# --- risk control ----------------------------------------------------------------------------------------------
+
+
+def test_a_phone_on_a_group_join_blocklist_cannot_open_or_join(campaign):
+    from riskcontrol.errors import RiskBlocked
+    from riskcontrol.models import Action, Dimension, RiskRule
+    from tests.riskcontrol.conftest import make_list, make_rule
+
+    farmer = consumer_make("13912345678")
+    make_rule(
+        kind=RiskRule.Kind.BLOCKLIST, applies_to=Action.GROUP_JOIN, score=100, name="coupon farmers",
+        risk_list=make_list(dimension=Dimension.PHONE, values=[farmer.phone]),
+    )  # fmt: skip
+    member = _open(campaign)
+    with pytest.raises(RiskBlocked):
+        _open(campaign, farmer, ref="G-FARM-1")
+    with pytest.raises(RiskBlocked):
+        _join(member, consumer=farmer, ref="G-FARM-2")
+    assert not GroupMember.objects.filter(consumer=farmer).exists() and _group(member).members_count == 1
+    assert _join(member, ref="G-HONEST").status == Member.JOINED  # everyone else still joins
