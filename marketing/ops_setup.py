@@ -126,6 +126,7 @@ def ops_ready(app_config) -> None:
     from voucherhub.core.audit import audit_actions_register
 
     audit_actions_register(AUDIT_ACTIONS)
+    audit_actions_register(import_module("marketing.services.groups").AUDIT_ACTIONS)  # groups: ops' complete / fail
     roles.grant(roles.OPS, OPS_PERMISSIONS)
     roles.grant(roles.FINANCE, FINANCE_PERMISSIONS)
     _portal_links()

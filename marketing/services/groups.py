@@ -56,8 +56,8 @@ _JOINED, _PAID, _LEFT, _DELIVERED, _REFUNDED_MEMBER = (
 )  # fmt: skip
 
 AUDIT_ACTIONS = {
-    "group.complete": _("Group buy completed by ops"),
-    "group.fail": _("Group buy failed by ops"),
+    "marketing.group.complete": _("Group buy completed by ops"),
+    "marketing.group.fail": _("Group buy failed by ops"),
 }
 
 
@@ -398,7 +398,7 @@ def group_complete_by_ops(*, group: GroupBuy, actor, reason: str, ip: str = "") 
         raise CampaignError(_("Nobody in this group has paid yet."), field="group")
     refs = _group_complete(locked, actor=actor)
     audit_record(
-        actor=actor, action="group.complete", obj=locked, ip=ip, reason=reason.strip(),
+        actor=actor, action="marketing.group.complete", obj=locked, ip=ip, reason=reason.strip(),
         data={"campaign": locked.campaign_id, "size": locked.size, "paid": len(refs), "members": locked.members_count},
     )  # fmt: skip
     return locked
@@ -411,7 +411,7 @@ def group_fail_by_ops(*, group: GroupBuy, actor, reason: str, ip: str = "") -> G
     paid = locked.members.filter(status=_PAID).count()
     _group_fail(locked, now=timezone.now())
     audit_record(
-        actor=actor, action="group.fail", obj=locked, ip=ip, reason=reason.strip(),
+        actor=actor, action="marketing.group.fail", obj=locked, ip=ip, reason=reason.strip(),
         data={"campaign": locked.campaign_id, "size": locked.size, "paid": paid, "members": locked.members_count},
     )  # fmt: skip
     return locked

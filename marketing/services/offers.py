@@ -280,7 +280,11 @@ def _price_main(*, campaign: Campaign, request: OfferRequest, order: _Order, tak
         taking.gate_places = tuple(take.gate_places)
         priced.pay_minutes = take.pay_minutes
     elif campaign.kind == Kind.GROUP_BUY:
-        groups.group_take(campaign=campaign, consumer=order.consumer, group_token=request.group_token, order_ref=order.order_ref)
+        member = groups.group_take(
+            campaign=campaign, consumer=order.consumer, group_token=request.group_token, order_ref=order.order_ref,
+            ip=order.ip, device=order.device,
+        )  # fmt: skip
+        taking.risk_decisions.append(member.risk_decision)  # the "group_join" counters, given back if the order fails
         priced.hold_delivery = True
     elif campaign.kind == Kind.NEW_USER:
         _new_user_check(campaign=campaign, order=order)

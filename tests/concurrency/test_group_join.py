@@ -74,3 +74,45 @@ def test_one_consumer_opening_groups_at_once_stays_within_the_limit():
     assert [kind for kind, _ in results].count("ok") == 2
     assert all(isinstance(value, LimitReached) for kind, value in results if kind == "error")
     assert GroupBuy.objects.filter(campaign=campaign, leader=buyer).count() == 2
+
+
+# --- through settlement's orders (offer_take inside order_place), with a campaign budget -------------------------
+
+
+def test_ten_parallel_orders_joining_a_budgeted_group_of_three_place_two_and_never_deadlock():
+    """The campaign's budget row, the consumer, the group: every path takes them in that order, so joins racing
+    an unpaid member's release neither over-fill the group nor deadlock."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from marketing.models import Campaign
+    from marketing.services.offers import OfferRequest
+    from settlement.models import Order
+    from settlement.services.orders import orders_expire
+    from tests.settlement.conftest import tree_make
+    from tests.settlement.test_offer_orders import place
+
+    tree = tree_make()
+    campaign = group_campaign_make(
+        sku=tree.sku, storefront=tree.storefront, size=3, budget_kind=Campaign.BudgetKind.MONEY, budget_amount=Decimal("1000.00")
+    )
+    lead = place(tree, who=consumer_make(), request=OfferRequest(campaign_id=campaign.pk))
+    token = GroupMember.objects.get(order_ref=lead.number).group.token
+    unpaid = place(tree, who=consumer_make(), request=OfferRequest(campaign_id=campaign.pk, group_token=token))
+    Order.objects.filter(pk=unpaid.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    friends = [consumer_make() for _ in range(10)]
+    joins = [
+        (lambda who=who: place(tree, who=who, request=OfferRequest(campaign_id=campaign.pk, group_token=token)).number) for who in friends
+    ]
+    results = race([*joins, lambda: orders_expire()])
+    errors = [value for kind, value in results if kind == "error"]
+    assert all(isinstance(error, GroupFull) for error in errors), {type(e).__name__: str(e) for e in errors}
+    group = GroupBuy.objects.get(token=token)
+    seated = group.members.exclude(status=GroupMember.Status.LEFT)
+    assert group.members_count == seated.count() <= 3
+    joined = [value for kind, value in results if kind == "ok" and isinstance(value, str)]
+    assert len(joined) in (1, 2) and len(joined) + 1 + (0 if Order.objects.get(pk=unpaid.pk).status == "expired" else 1) == seated.count()
+    campaign.refresh_from_db()
+    assert campaign.spent_amount == Decimal("10.00") * seated.count()

@@ -409,7 +409,7 @@ def test_ops_complete_an_unfilled_group_with_its_paid_members_when_the_campaign_
     group = _group(lead)
     assert group.status == Status.COMPLETE and group.completed_by == ops_user
     assert [sent["order_refs"] for sent in recorded.of("completed")] == [(lead.order_ref,)]
-    entry = AuditLog.objects.get(action="group.complete")
+    entry = AuditLog.objects.get(action="marketing.group.complete")
     assert entry.object_id == str(group.pk) and entry.reason == "客户投诉, 人工成团" and entry.data["paid"] == 1
     # the member still paying is delivered as soon as the payment arrives
     assert group_paid(order_ref=unpaid.order_ref) is False
@@ -427,7 +427,7 @@ def test_ops_cannot_complete_a_group_the_campaign_does_not_allow_or_nobody_paid(
     unpaid = _open(allowing, ref="G-NOBODY")
     with pytest.raises(CampaignError, match="Nobody"):
         group_complete_by_ops(group=_group(unpaid), actor=ops_user, reason="please")
-    assert not AuditLog.objects.filter(action="group.complete").exists()
+    assert not AuditLog.objects.filter(action="marketing.group.complete").exists()
     assert GroupBuy.objects.filter(status=Status.COMPLETE).count() == 0
 
 
@@ -448,4 +448,26 @@ def test_ops_fail_a_group_now_and_its_paid_members_are_refunded(campaign, ops_us
         group_fail_by_ops(group=_group(lead), actor=ops_user, reason="商品下架")
     assert _group(lead).status == Status.FAILED
     assert [sent["order_refs"] for sent in recorded.of("failed")] == [(lead.order_ref,)]
-    assert AuditLog.objects.get(action="group.fail").reason == "商品下架"
+    assert AuditLog.objects.get(action="marketing.group.fail").reason == "商品下架"
+
+
+# --- risk control ----------------------------------------------------------------------------------------------
+
+
+def test_a_phone_on_a_group_join_blocklist_cannot_open_or_join(campaign):
+    from riskcontrol.errors import RiskBlocked
+    from riskcontrol.models import Action, Dimension, RiskRule
+    from tests.riskcontrol.conftest import make_list, make_rule
+
+    farmer = consumer_make("13912345678")
+    make_rule(
+        kind=RiskRule.Kind.BLOCKLIST, applies_to=Action.GROUP_JOIN, score=100, name="coupon farmers",
+        risk_list=make_list(dimension=Dimension.PHONE, values=[farmer.phone]),
+    )  # fmt: skip
+    member = _open(campaign)
+    with pytest.raises(RiskBlocked):
+        _open(campaign, farmer, ref="G-FARM-1")
+    with pytest.raises(RiskBlocked):
+        _join(member, consumer=farmer, ref="G-FARM-2")
+    assert not GroupMember.objects.filter(consumer=farmer).exists() and _group(member).members_count == 1
+    assert _join(member, ref="G-HONEST").status == Member.JOINED  # everyone else still joins
