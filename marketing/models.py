@@ -48,7 +48,7 @@ class PhoneCode(models.Model):
     created_at = models.DateTimeField(_("sent"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires"))
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
-    used_at = models.DateTimeField(_("used"), null=True, blank=True)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("sign-in code")
@@ -78,7 +78,7 @@ class Campaign(models.Model):
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
-        ACTIVE = "active", _("Active")  # live between starts_at and ends_at
+        ACTIVE = "active", _("Running")  # live between starts_at and ends_at
         PAUSED = "paused", _("Paused")
         ENDED = "ended", _("Ended")
 
@@ -88,7 +88,7 @@ class Campaign(models.Model):
 
     class BudgetKind(models.TextChoices):
         NONE = "none", _("No budget")
-        MONEY = "money", _("Money")
+        MONEY = "money", _("Money amount")
         COUNT = "count", _("Count")
 
     class DiscountKind(models.TextChoices):
@@ -115,7 +115,7 @@ class Campaign(models.Model):
     budget_amount = MoneyField(_("budget amount"), null=True, blank=True)
     budget_count = models.PositiveIntegerField(_("budget count"), null=True, blank=True)
     spent_amount = MoneyField(_("spent"), default=0)
-    spent_count = models.PositiveIntegerField(_("used"), default=0)
+    spent_count = models.PositiveIntegerField(_("times used"), default=0)
     # Flash sale, new-user price, group buy: one SKU at a campaign price. Bundle: its price.
     sku = models.ForeignKey("catalog.Sku", verbose_name=_("SKU"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     price = MoneyField(_("campaign price"), null=True, blank=True)
@@ -204,15 +204,15 @@ class FlashReservation(models.Model):
     class Status(models.TextChoices):
         HELD = "held", _("Held")
         PAID = "paid", _("Paid")
-        RELEASED = "released", _("Released")
+        RELEASED = "released", _("Place released")
 
     slot = models.ForeignKey(FlashSlot, verbose_name=_("slot"), on_delete=models.PROTECT, related_name="reservations")
     consumer = models.ForeignKey(Consumer, verbose_name=_("consumer"), on_delete=models.PROTECT, related_name="flash_reservations")
-    order_ref = models.CharField(_("order"), max_length=32, unique=True)
+    order_ref = models.CharField(_("order number"), max_length=32, unique=True)
     quantity = models.PositiveIntegerField(_("quantity"), default=1)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.HELD, db_index=True)
     expires_at = models.DateTimeField(_("pay by"))
-    created_at = models.DateTimeField(_("reserved"), auto_now_add=True)
+    created_at = models.DateTimeField(_("reserved at"), auto_now_add=True)
 
     class Meta:
         verbose_name = _("flash-sale reservation")
@@ -308,7 +308,7 @@ class Issuance(LongJob):
 
 class IssuanceRecipient(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", _("Not issued yet")
         ISSUED = "issued", _("Issued")
         FAILED = "failed", _("Failed")
         SKIPPED = "skipped", _("Skipped")
@@ -319,7 +319,7 @@ class IssuanceRecipient(models.Model):
         "channels.Distributor", verbose_name=_("distributor"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     status = models.CharField(_("status"), max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True)
-    order_ref = models.CharField(_("order"), max_length=32, blank=True)  # a free code's zero-price order
+    order_ref = models.CharField(_("order number"), max_length=32, blank=True)  # a free code's zero-price order
     notified_at = models.DateTimeField(_("notified"), null=True, blank=True)
     notify_attempts = models.PositiveSmallIntegerField(_("notification attempts"), default=0)
     notify_error = models.CharField(_("last notification error"), max_length=200, blank=True)
@@ -370,7 +370,7 @@ class Referral(models.Model):
 
     link = models.ForeignKey(ReferralLink, verbose_name=_("share link"), on_delete=models.PROTECT, related_name="referrals")
     friend = models.ForeignKey(Consumer, verbose_name=_("friend"), on_delete=models.PROTECT, related_name="referred_by")
-    order_ref = models.CharField(_("order"), max_length=32, blank=True)
+    order_ref = models.CharField(_("order number"), max_length=32, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     reason = models.CharField(_("reason"), max_length=200, blank=True)
     ip = models.GenericIPAddressField(_("address"), null=True, blank=True)
@@ -409,8 +409,8 @@ class Coupon(models.Model):
     valid_until = models.DateTimeField(_("valid until"))
     issued_at = models.DateTimeField(_("issued"), auto_now_add=True)
     claimed_at = models.DateTimeField(_("claimed"), null=True, blank=True)
-    used_at = models.DateTimeField(_("used"), null=True, blank=True)
-    order_ref = models.CharField(_("order"), max_length=32, blank=True, db_index=True)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    order_ref = models.CharField(_("order number"), max_length=32, blank=True, db_index=True)
     discount = MoneyField(_("discount given"), null=True, blank=True)
     issuance = models.ForeignKey(
         Issuance, verbose_name=_("issuance"), null=True, blank=True, on_delete=models.SET_NULL, related_name="coupons"
@@ -441,7 +441,7 @@ class GroupBuy(models.Model):
     refunded in full by a job (with retries, its attempts and last error shown to ops)."""
 
     class Status(models.TextChoices):
-        OPEN = "open", _("Open")
+        OPEN = "open", _("Filling")
         COMPLETE = "complete", _("Complete")
         FAILED = "failed", _("Failed: refunding")
         REFUNDED = "refunded", _("Failed: refunded")
@@ -485,7 +485,7 @@ class GroupMember(models.Model):
 
     group = models.ForeignKey(GroupBuy, verbose_name=_("group"), on_delete=models.PROTECT, related_name="members")
     consumer = models.ForeignKey(Consumer, verbose_name=_("consumer"), on_delete=models.PROTECT, related_name="group_memberships")
-    order_ref = models.CharField(_("order"), max_length=32, unique=True)
+    order_ref = models.CharField(_("order number"), max_length=32, unique=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.JOINED)
     joined_at = models.DateTimeField(_("joined"), auto_now_add=True)
 
@@ -516,7 +516,7 @@ class CampaignUse(models.Model):
         REFUNDED = "refunded", _("Refunded")
 
     campaign = models.ForeignKey(Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="uses")
-    order_ref = models.CharField(_("order"), max_length=32)
+    order_ref = models.CharField(_("order number"), max_length=32)
     consumer = models.ForeignKey(Consumer, verbose_name=_("consumer"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     coupon = models.ForeignKey(Coupon, verbose_name=_("coupon"), null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     channel = models.CharField(_("channel"), max_length=12)  # settlement's Order.Channel value
