@@ -12,7 +12,8 @@ Definitions (docs/marketing.md, "Results"), all over the campaign's own rows:
 * cost: the discounts of those orders (the campaign's spend, whoever funds it).
 * revenue: what buyers paid for those orders.
 * cost of goods: the cost price of the card codes sold to those orders (Sku.cost_price).
-* ROI: (revenue − cost of goods − cost) / cost; none while the cost is zero.
+* ROI: (revenue − cost of goods) / cost, revenue being what buyers paid (already net of the discount): the
+  margin the campaign's orders earned per yuan of discount; none while the cost is zero.
 * new-customer share: paid orders that were the buyer's first / paid orders.
 """
 
@@ -78,7 +79,7 @@ class Results:
     def roi(self) -> Decimal | None:
         if not self.cost:
             return None
-        return ((self.revenue - self.cost_of_goods - self.cost) / self.cost).quantize(Decimal("0.0001"))
+        return ((self.revenue - self.cost_of_goods) / self.cost).quantize(Decimal("0.0001"))
 
     @property
     def new_customer_share(self) -> Decimal | None:

@@ -72,7 +72,7 @@ def test_the_numbers_equal_the_hand_computed_ones(coupon_results):
     assert (results.codes_sold, results.codes_redeemed, results.redemption_rate) == (4, 1, Decimal("0.2500"))
     # cost: 10 + 10 + 5; revenue: 20 + 50 + 25; cost of goods: 4 codes at ¥20.00
     assert (results.cost, results.revenue, results.cost_of_goods) == (Decimal("25.00"), Decimal("95.00"), Decimal("80.00"))
-    assert results.roi == Decimal("-0.4000")  # (95 - 80 - 25) / 25
+    assert results.roi == Decimal("0.6000")  # (95 - 80) / 25
     assert results.new_customer_share == Decimal("0.6667")  # 2 of 3 paid orders
     assert results.budget_left == Decimal("75.00")
     channels = {row.label: (row.orders, row.quantity, row.discount, row.paid, row.new_customers) for row in results.by_channel}
@@ -99,7 +99,7 @@ def test_the_page_shows_the_numbers_and_its_block_refreshes_itself(ops_client, c
     url = reverse("marketing:ops-results", args=[coupon_results.pk])
     body = ops_client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert 'hx-trigger="every 10s"' in body and f'hx-get="{url}"' in body
-    shown_numbers = (("r-used", ">3<"), ("r-cost", "¥25.00"), ("r-revenue", "¥95.00"), ("r-roi", "-40.00%"), ("r-redemption", "25.00%"))
+    shown_numbers = (("r-used", ">3<"), ("r-cost", "¥25.00"), ("r-revenue", "¥95.00"), ("r-roi", "60.00%"), ("r-redemption", "25.00%"))
     for testid, shown in shown_numbers:
         assert shown in body.split(f'data-testid="{testid}"')[1][:40], testid
     partial = ops_client.get(url, HTTP_HX_REQUEST="true", HTTP_ACCEPT_LANGUAGE="en").content.decode()
