@@ -251,7 +251,7 @@ def _referral(orders, buyers, top) -> None:
         rewarded_at=now - timedelta(hours=20),
     )
     Referral.objects.create(link=link, friend=buyers[6], order_ref=orders.next(), reward_due_at=now + timedelta(days=6))
-    Referral.objects.create(link=link, friend=buyers[0], status=Referral.Status.REFUSED, reason="self-referral (same phone)")
+    Referral.objects.create(link=link, friend=buyers[0], status=Referral.Status.REFUSED, reason="self")
     for owner in (buyers[0], buyers[5]):
         Coupon.objects.create(
             campaign=reward,
