@@ -62,6 +62,7 @@ SCHEDULES = [
         [f"{_TASKS}.flash_reservations_expire_task", f"{_SERVICES}.flash.flash_reservations_expire"],
         1,
     ),
+    ("marketing: purge old sign-in codes (daily)", [f"{_TASKS}.phone_codes_purge_task", f"{_SERVICES}.consumers.phone_codes_purge"], 1440),
 ]
 
 
@@ -73,22 +74,23 @@ def _importable(path: str) -> bool:
         return False
 
 
-def schedules_wanted() -> list[tuple[str, str, int]]:
-    """(name, function, minutes) of every job whose function exists, with the minutes marketing/tasks.py asks for in
-    its own SCHEDULES list ((function, schedule type, minutes) rows; a task only there is scheduled under its name)."""
+def schedules_wanted() -> list[tuple[str, str, str, int]]:
+    """(name, function, schedule type, minutes) of every job whose function exists, with the schedule type and
+    minutes marketing/tasks.py asks for in its own SCHEDULES list ((function, schedule type, minutes) rows; "I"
+    every so many minutes, "D" daily; a task only there is scheduled under its name)."""
     try:
-        declared = {func: minutes for func, _type, minutes in getattr(import_module("marketing.tasks"), "SCHEDULES", [])}
+        declared = {func: (kind, minutes) for func, kind, minutes in getattr(import_module("marketing.tasks"), "SCHEDULES", [])}
     except ImportError:
         declared = {}
     wanted, named = [], set()
     for name, candidates, minutes in SCHEDULES:
         func = next((path for path in candidates if _importable(path)), None)
         if func is not None:
-            wanted.append((name, func, declared.get(func, minutes)))
+            wanted.append((name, func, *declared.get(func, ("I", minutes))))
             named.update(candidates)
-    for func, minutes in declared.items():
+    for func, (kind, minutes) in declared.items():
         if func not in named and _importable(func):
-            wanted.append((f"marketing: {func.rpartition('.')[2]}", func, minutes))
+            wanted.append((f"marketing: {func.rpartition('.')[2]}", func, kind, minutes))
     return wanted
 
 
@@ -97,10 +99,9 @@ def schedules_ensure() -> list[str]:
     from django_q.models import Schedule
 
     scheduled = []
-    for name, func, minutes in schedules_wanted():
-        Schedule.objects.update_or_create(
-            name=name, defaults={"func": func, "schedule_type": Schedule.MINUTES, "minutes": minutes, "repeats": -1}
-        )
+    for name, func, kind, minutes in schedules_wanted():
+        every = {"schedule_type": Schedule.MINUTES, "minutes": minutes} if kind == Schedule.MINUTES else {"schedule_type": kind}
+        Schedule.objects.update_or_create(name=name, defaults={"func": func, "repeats": -1, **every})
         scheduled.append(func)
     return scheduled
 

@@ -1,10 +1,11 @@
 """django-q2 entry points of marketing's jobs. Each calls one service and is safe to run twice.
 
-SCHEDULES lists the schedules marketing wants, as (function path, django-q2 schedule type, minutes); the ops
-part registers them (marketing/ops_setup.py reads this list).
+SCHEDULES lists the schedules marketing wants, as (function path, django-q2 schedule type, minutes): "I" every so
+many minutes, "D" daily (its minutes unused); the ops part registers them (marketing/ops_setup.py reads this list).
 """
 
 from marketing.services.campaigns import campaigns_end_due
+from marketing.services.consumers import phone_codes_purge
 from marketing.services.coupons import coupons_expire
 from marketing.services.flash import flash_reservations_expire
 from marketing.services.groups import groups_completion_retry, groups_expire, groups_refund_retry
@@ -18,6 +19,7 @@ SCHEDULES = [
     ("marketing.tasks.groups_expire_task", "I", 1),
     ("marketing.tasks.groups_refund_due_task", "I", 5),
     ("marketing.tasks.groups_completion_retry_task", "I", 5),
+    ("marketing.tasks.phone_codes_purge_task", "D", 1440),
 ]
 
 
@@ -54,3 +56,8 @@ def groups_refund_due_task() -> int:
 def groups_completion_retry_task() -> int:
     """Completed groups whose delivery was not confirmed are announced again."""
     return groups_completion_retry()
+
+
+def phone_codes_purge_task() -> int:
+    """Daily: sign-in codes sent more than a day ago are deleted (long dead; the rate limits live in the cache)."""
+    return phone_codes_purge()

@@ -212,11 +212,26 @@ def test_the_marketing_jobs_are_scheduled_once_each_with_functions_that_exist():
 
     first, second = schedules_ensure(), schedules_ensure()
     assert first == second and "marketing.tasks.campaigns_end_due_task" in first
-    rows = Schedule.objects.filter(name__startswith="marketing:")
+    # targeted issuance keeps its own "marketing: ..." schedule (marketing/issuance_setup.py)
+    rows = Schedule.objects.filter(name__startswith="marketing:").exclude(func="marketing.tasks_issuance.issuance_notices_retry_task")
     assert rows.count() == len(first) == len({row.func for row in rows})
     for row in rows:
         module, _dot, name = row.func.rpartition(".")
         assert callable(getattr(import_module(module), name))
+
+
+def test_old_sign_in_codes_are_purged_by_a_daily_schedule():
+    from django_q.models import Schedule
+
+    from marketing import tasks
+    from marketing.ops_setup import schedules_ensure
+
+    schedules_ensure()
+    row = Schedule.objects.get(func="marketing.tasks.phone_codes_purge_task")
+    assert row.schedule_type == Schedule.DAILY and row.repeats == -1
+    assert [tasks.phone_codes_purge_task(), tasks.phone_codes_purge_task()] == [0, 0]
+    minutely = Schedule.objects.get(func="marketing.tasks.campaigns_end_due_task")
+    assert (minutely.schedule_type, minutely.minutes) == (Schedule.MINUTES, 1)
 
 
 def test_the_roles_hold_their_marketing_permissions(ops_user, finance_user):
