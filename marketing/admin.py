@@ -17,6 +17,7 @@ from unfold.decorators import display
 from marketing.forms_ops import CampaignForm
 from marketing.labels import channel_label
 from marketing.models import BundleItem, Campaign, CampaignUse, Consumer, Coupon, FlashSlot, GroupBuy, Issuance, Referral
+from marketing.services.referral import referral_reason_text
 from voucherhub.core.admin_readonly import ReadOnlyAdmin
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
@@ -270,15 +271,23 @@ class CampaignUseAdmin(ReadOnlyAdmin):
 
 @admin.register(Referral)
 class ReferralAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "link", "friend", "order_ref", "status_badge", "reason", "reward_due_at", "rewarded_at"]
+    """Referrals with why one was refused or not rewarded yet, in words (the stored reason is a code)."""
+
+    list_display = ["created_at", "link", "friend", "order_ref", "status_badge", "reason_text", "reward_due_at", "rewarded_at"]
     list_filter = ["status"]
     search_fields = ["=order_ref", "=link__token"]
     date_hierarchy = "created_at"
     list_select_related = ["link", "friend"]
+    exclude = ["reason"]
+    readonly_fields = ["reason_text"]
 
     @display(description=_("status"), ordering="status", label=REFERRAL_COLORS)
     def status_badge(self, referral: Referral):
         return referral.status, referral.get_status_display()
+
+    @display(description=_("reason"), ordering="reason")
+    def reason_text(self, referral: Referral) -> str:
+        return referral_reason_text(referral) or "—"
 
 
 @admin.register(Issuance)

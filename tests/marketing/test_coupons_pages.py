@@ -154,3 +154,14 @@ def test_pages_read_in_chinese_with_no_english_left(client, which):
     assert not words, words
     assert not ISO_TIMESTAMP.search(text) and not foreign_dates(text, "zh-hans")
     assert not money_misformatted(text)
+
+
+def test_the_owner_opening_their_own_share_link_is_told_it_earns_them_nothing(client):
+    campaign, _storefront = referral_setup()
+    owner = sign_in(client, ConsumerFactory())
+    link = referral_link_for(campaign=campaign, consumer=owner)
+    own = client.get(reverse("marketing:referral-landing", args=[link.token])).content.decode()
+    assert 'data-testid="landing-own"' in own
+    sign_in(client, ConsumerFactory())
+    theirs = client.get(reverse("marketing:referral-landing", args=[link.token])).content.decode()
+    assert 'data-testid="landing-own"' not in theirs
