@@ -527,9 +527,9 @@ def _deliver(order: Order, *, changes: _Changes, actor=None, codes: list[CardCod
     changes.move(S.DELIVERED, actor=actor)
     if order.is_consumer and order.basket:
         _basket_link_send(order)
-    elif order.is_consumer and not _marketing_tells_buyer(order):
+    elif order.is_consumer:
         link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
-        if link:
+        if link and not _marketing_tells_buyer(order):  # the private page exists either way (/me/ links to it)
             transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=order.pk, link=link))
 
 

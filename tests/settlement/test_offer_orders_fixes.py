@@ -11,6 +11,7 @@ from marketing.errors import CouponInvalid
 from marketing.models import CampaignUse, Coupon, GroupBuy, Issuance
 from marketing.services import issuance as issuance_service
 from marketing.services.offers import OfferRequest
+from redemption.models import HolderLink
 from redemption.notify import ConsoleSmsBackend
 from riskcontrol.models import Action, Dimension, RiskEvent, RiskRule
 from riskcontrol.services import review_decide
@@ -154,4 +155,6 @@ def test_a_free_code_recipient_gets_one_sms_and_the_order_names_the_campaign(tre
     assert order.status == S.DELIVERED
     notes = list(order.events.values_list("note", flat=True))
     assert "wallet" not in notes and any(campaign.name in note for note in notes)
+    # the private code page still exists: /me/ lists the order and links to it
+    assert HolderLink.objects.filter(order_ref=order.number).exists()
     ConsoleSmsBackend.outbox.clear()
