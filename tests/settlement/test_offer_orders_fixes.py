@@ -158,3 +158,21 @@ def test_a_free_code_recipient_gets_one_sms_and_the_order_names_the_campaign(tre
     # the private code page still exists: /me/ lists the order and links to it
     assert HolderLink.objects.filter(order_ref=order.number).exists()
     ConsoleSmsBackend.outbox.clear()
+
+
+def test_a_group_join_under_review_holds_the_order(tree):
+    risk_list = make_list(dimension=Dimension.DEVICE, values=["farm-phone"])
+    make_rule(kind=RiskRule.Kind.BLOCKLIST, applies_to=Action.GROUP_JOIN, risk_list=risk_list, score=10,
+              action=RiskRule.RuleAction.REVIEW, name="group farm review")  # fmt: skip
+    camp = group_campaign(tree)
+    from settlement.services.orders import order_place
+
+    order = order_place(channel=Order.Channel.STOREFRONT, distributor=tree.seller, storefront=tree.storefront, sku=tree.sku,
+                        quantity=1, pay_method="sandbox", consumer=consumer(), device="farm-phone",
+                        offer_request=OfferRequest(campaign_id=camp.pk))  # fmt: skip
+    assert order.hold == Order.Hold.REVIEW
+    assert RiskEvent.objects.get(action=Action.GROUP_JOIN, reference=order.number).outcome == "review"
+    pay(order)
+    order.refresh_from_db()
+    assert (order.status, order.hold) == (S.PAID, Order.Hold.REVIEW)
+    assert not CardCode.objects.filter(sku=tree.sku, status=CardCode.Status.SOLD).exists()
