@@ -25,6 +25,13 @@ class LimitReached(Conflict):
     default_message = _("You have reached this campaign's limit.")
 
 
+class UnderReview(Conflict):
+    """Risk control sent the action to review: nothing was handed out (its counters were given back)."""
+
+    code = "under_review"
+    default_message = _("This request is under review by our staff, so nothing was given out now. Please try again later.")
+
+
 class BudgetExhausted(Conflict):
     code = "budget_exhausted"
     default_message = _("This campaign's budget is used up.")

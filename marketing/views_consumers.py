@@ -21,6 +21,9 @@ from marketing.services.consumers import (
     phone_normalized,
     send_wait_seconds,
 )
+from riskcontrol.challenge import challenge_new
+from riskcontrol.errors import ChallengeRequired
+from riskcontrol.forms import ChallengeForm
 from riskcontrol.services import login_screen
 from voucherhub.core.errors import DomainError
 from voucherhub.core.net import client_ip
@@ -62,8 +65,9 @@ def _status(error: DomainError) -> int:
     return 200 if error.status == 400 else error.status
 
 
-def _page(request, *, step: str, form, next_url: str, phone: str = "", notice: str = "", status: int = 200):
+def _page(request, *, step: str, form, next_url: str, phone: str = "", notice: str = "", status: int = 200, challenge=None):
     context = {
+        "challenge": challenge,
         "notice": notice,
         "step": step,
         "form": form,
@@ -79,19 +83,31 @@ def _page(request, *, step: str, form, next_url: str, phone: str = "", notice: s
     return response
 
 
+def _challenged(request, form, next_url: str, message: str):
+    """The number step again with risk control's picture challenge (428, as the checkout answers)."""
+    form.add_error(None, message)
+    return _page(request, step="phone", form=form, next_url=next_url, status=ChallengeRequired.status, challenge=challenge_new())
+
+
 def _send(request, next_url: str):
-    """Step 1 (and "send again" on step 2): check the number, screen it, send a code."""
+    """Step 1 (and "send again" on step 2): check the number, screen it, send a code. When risk control asks
+    for a challenge, the code goes out only once the picture posted with the number is solved (spent either way)."""
     from_code_step = request.POST.get("step") == "code"
     form = PhoneForm(request.POST)
     if not form.is_valid():
         return _page(request, step="phone", form=form, next_url=next_url)
+    challenge_form = ChallengeForm(request.POST) if request.POST.get("challenge_key") else None
+    if challenge_form is not None and not challenge_form.is_valid():
+        return _challenged(request, form, next_url, gettext("The characters do not match. Try the new picture."))
     phone = ""
     try:
         phone = phone_normalized(form.cleaned_data["phone"])
-        refusal = _risk_refusal(request, phone)
-        if refusal:
-            form.add_error("phone", refusal)
+        decision = login_screen(request=request, username=phone, challenge_passed=challenge_form is not None)
+        if decision.blocked:
+            form.add_error("phone", " ".join(decision.messages()) or gettext("Sign-in is not possible from here."))
             return _page(request, step="phone", form=form, next_url=next_url, status=403)
+        if decision.needs_challenge:
+            return _challenged(request, form, next_url, gettext("Please type the characters in the picture to continue."))
         code_send(phone=phone, ip=client_ip(request))
     except DomainError as error:
         if from_code_step and error.field == "phone" and error.status == 429:

@@ -318,10 +318,11 @@ def _user_context(user) -> dict:
     return {"account_id": user.pk, "email": getattr(user, "email", "") or "", "account_created_at": getattr(user, "date_joined", None)}
 
 
-def login_screen(*, request, username) -> Decision:
+def login_screen(*, request, username, challenge_passed: bool = False) -> Decision:
     """Evaluate a login attempt (action "login") before its password is checked: the address, the browser's
     device id, and the account, e-mail and age of the user the name belongs to (if any). Returns the decision
-    (riskcontrol.auth.RiskLoginBackend refuses on block). No rule for logins: no lookup, nothing recorded."""
+    (riskcontrol.auth.RiskLoginBackend refuses on block; a caller that can show the picture challenge asks
+    again with `challenge_passed` once it is solved). No rule for logins: no lookup, nothing recorded."""
     if engine.rules_snapshot().plan_for(Action.LOGIN).empty:
         return _ALLOWED_UNRECORDED
     username = str(username or "")
@@ -332,6 +333,7 @@ def login_screen(*, request, username) -> Decision:
         ip=client_ip(request),
         device=device_of(request),
         extra={"username": username[:150]},
+        challenge_passed=challenge_passed,
         **_user_context(user),
     )
     return risk_evaluate(ctx=ctx)
@@ -381,7 +383,7 @@ def _event_record(*, ctx, values, address, outcome, score, reasons, reserved, no
     return eventlog.event_write(
         {
             "created_at": now,
-            "action": _storable(str(ctx.action))[:12],
+            "action": _storable(str(ctx.action))[:16],  # RiskEvent.action (was cut at 12: "campaign_ord")
             "outcome": outcome,
             "score": score,
             "reasons": [reason.to_json() for reason in reasons],

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from marketing.errors import CampaignError, CampaignNotLive, CouponInvalid, LimitReached, SignInRequired, SoldOut
+from marketing.errors import CampaignError, CampaignNotLive, CouponInvalid, LimitReached, SignInRequired, SoldOut, UnderReview
 from marketing.models import Campaign, Consumer, Coupon
 from marketing.services.campaigns import campaign_budget_give_back, campaign_budget_take, campaign_live_check
 from riskcontrol.models import Action
@@ -56,12 +56,13 @@ def coupon_applies(*, campaign: Campaign, sku) -> bool:
     return not (campaign.categories and sku.product.category not in campaign.categories)
 
 
-def coupon_discount(*, campaign: Campaign, sku, amount: Decimal) -> Decimal:
-    """The discount a coupon of `campaign` gives on `amount` spent on `sku`, or CouponInvalid(field="coupon")
-    when the SKU or its category is not covered or the minimum spend is not reached. Never more than the
-    amount; a percentage is rounded once and capped."""
+def coupon_discount(*, campaign: Campaign, skus, amount: Decimal) -> Decimal:
+    """The discount a coupon of `campaign` gives on `amount` spent on `skus` (one product, or a bundle's
+    components), or CouponInvalid(field="coupon") when a SKU or its category is not covered (a bundle: every
+    component must be) or the minimum spend is not reached. Never more than the amount; a percentage is
+    rounded once and capped."""
     amount = money(amount)
-    if not coupon_applies(campaign=campaign, sku=sku):
+    if not skus or not all(coupon_applies(campaign=campaign, sku=sku) for sku in skus):
         raise CouponInvalid(_("This coupon does not apply to this product."), field="coupon")
     if campaign.min_spend and amount < campaign.min_spend:
         raise CouponInvalid(_("This coupon needs a spend of at least %(min)s.") % {"min": money_text(campaign.min_spend)}, field="coupon")
@@ -142,12 +143,16 @@ def _risk_claim(*, campaign: Campaign, consumer: Consumer, ip: str, device: str)
         )
     )  # fmt: skip
     decision.raise_if_refused()
+    if decision.held_for_review:  # a claim cannot wait for a person: refused, its counters given back
+        risk_release(decision=decision)
+        raise UnderReview(_("Your claim is under review, so no coupon was given out now. Please try again later."), field="campaign")
     return decision
 
 
 def coupon_claim(*, campaign: Campaign, consumer: Consumer | None, ip: str = "", device: str = "") -> Coupon:
     """A signed-in consumer claims one coupon of a live coupon campaign, at most `per_consumer_limit` in
-    all (LimitReached), while coupons last (SoldOut); risk control sees the claim ("coupon_claim")."""
+    all (LimitReached), while coupons last (SoldOut); risk control sees the claim ("coupon_claim"): a block
+    or challenge refuses it, and so does a review (UnderReview: no coupon handed out, counters given back)."""
     if consumer is None:
         raise SignInRequired(field="consumer")
     if campaign.kind != Campaign.Kind.COUPON:
@@ -214,9 +219,9 @@ def coupons_stack_check(coupons: list[Coupon]) -> None:
         raise CouponInvalid(_("Only one coupon can be used on this order."), field="coupon")
 
 
-def coupon_use(*, coupon: Coupon, consumer: Consumer, sku, amount: Decimal, order_ref: str, storefront=None,
+def coupon_use(*, coupon: Coupon, consumer: Consumer, skus, amount: Decimal, order_ref: str, storefront=None,
                most: Decimal | None = None, now=None) -> Coupon:  # fmt: skip
-    """Use a coupon locked by `coupons_lock` on an order line of `amount` for `sku`: check its validity,
+    """Use a coupon locked by `coupons_lock` on an order of `amount` for `skus` (see coupon_discount): check its validity,
     price it (never more than `most`, the room above the floor for a distributor-funded coupon), take its
     campaign's budget (BudgetExhausted) and mark it USED by `order_ref`. Expects the caller's transaction."""
     now = now or timezone.now()
@@ -232,7 +237,7 @@ def coupon_use(*, coupon: Coupon, consumer: Consumer, sku, amount: Decimal, orde
         or (campaign.distributor_id and campaign.distributor_id != storefront.distributor_id)
     ):
         raise CouponInvalid(_("This coupon is not valid in this shop."), field="coupon")
-    discount = coupon_discount(campaign=campaign, sku=sku, amount=amount)
+    discount = coupon_discount(campaign=campaign, skus=skus, amount=amount)
     if most is not None:
         discount = min(discount, max(ZERO, money(most)))
     if discount <= 0:

@@ -75,6 +75,12 @@ class Offer:
     def list_total(self) -> Decimal:
         return self.total + self.discount
 
+    @property
+    def held_for_review(self) -> bool:
+        """Risk control sent the order's campaign action (the campaign order, a group join) to review: the order
+        is held like any order under review (its event's reference is the order, so the decision reaches it)."""
+        return any(getattr(decision, "held_for_review", False) for decision in self.risk_decisions)
+
 
 # --- The functions settlement calls ------------------------------------------------------------------------
 # (Imported below the dataclasses: the kind-specific modules import these dataclasses back.)
@@ -87,6 +93,7 @@ from django.utils import timezone  # noqa: E402
 from django.utils.translation import gettext  # noqa: E402
 from django.utils.translation import gettext_lazy as _  # noqa: E402
 
+from catalog.models import Sku  # noqa: E402
 from marketing.errors import CampaignError, LimitReached, SignInRequired  # noqa: E402
 from marketing.models import BundleItem, Campaign, CampaignUse, Consumer, Coupon, GroupBuy, GroupMember  # noqa: E402
 from marketing.services import coupons as coupon_services  # noqa: E402
@@ -194,7 +201,8 @@ def _offer_build(*, request: OfferRequest, order: _Order, taking: _Taking) -> Of
         campaign_budget_take(campaign=campaign, amount=main_discount, count=order.quantity)
         expense[campaign.funding] += main_discount
         uses[campaign.pk] = {"campaign": campaign, "discount": main_discount, "coupon": None}
-    total = _coupons_take(request=request, order=order, total=total, expense=expense, uses=uses)
+    components = priced.components if priced else ()
+    total = _coupons_take(request=request, order=order, components=components, total=total, expense=expense, uses=uses)
     _uses_write(order=order, uses=uses, list_total=list_total, total=total)
     if request.referral_token and order.consumer is not None:
         referral.referral_record(
@@ -304,14 +312,18 @@ def _new_user_check(*, campaign: Campaign, order: _Order) -> None:
         raise LimitReached(_("You already have an order at this price."), field="campaign")
 
 
-def _coupons_take(*, request: OfferRequest, order: _Order, total: Decimal, expense: dict, uses: dict) -> Decimal:
+def _coupons_take(*, request: OfferRequest, order: _Order, components, total: Decimal, expense: dict, uses: dict) -> Decimal:
     """Use the order's coupons one after the other on what is left to pay; a distributor-funded coupon never
-    takes the order below the distributor's floor. Returns the total after coupons."""
+    takes the order below the distributor's floor. On a bundle (`components`) a coupon applies when it has no
+    SKU or category rule or every component matches it. Returns the total after coupons."""
     if not request.coupon_codes:
         return total
     if order.consumer is None:
         raise SignInRequired(field="consumer")
-    if order.sku is None:
+    skus = [order.sku] if order.sku is not None else []
+    if components:
+        skus = list(Sku.objects.select_related("product").filter(pk__in=[part.sku_id for part in components]))
+    if not skus:
         raise CampaignError(_("A coupon applies to a product."), field="coupon")
     coupons = coupon_services.coupons_lock(codes=request.coupon_codes, consumer=order.consumer)
     coupon_services.coupons_stack_check(coupons)
@@ -319,7 +331,7 @@ def _coupons_take(*, request: OfferRequest, order: _Order, total: Decimal, expen
     for coupon in coupons:
         funded_by_distributor = coupon.campaign.funding == Campaign.Funding.DISTRIBUTOR
         coupon_services.coupon_use(
-            coupon=coupon, consumer=order.consumer, sku=order.sku, amount=total, order_ref=order.order_ref,
+            coupon=coupon, consumer=order.consumer, skus=skus, amount=total, order_ref=order.order_ref,
             storefront=order.storefront, most=total - floor_total if funded_by_distributor else None,
         )  # fmt: skip
         total -= coupon.discount
@@ -379,9 +391,12 @@ def offer_paid(*, order_ref: str) -> bool:
         elif kind == Kind.REFERRAL:
             referral.referral_paid(order_ref=order_ref, now=now)
     # A replay (or a second use of the order): the seat still waits in an open group.
-    return (
-        hold or GroupMember.objects.filter(order_ref=order_ref, status=GroupMember.Status.PAID, group__status=GroupBuy.Status.OPEN).exists()
-    )
+    return hold or offer_waits_for_group(order_ref=order_ref)
+
+
+def offer_waits_for_group(*, order_ref: str) -> bool:
+    """True while the order's paid group-buy seat waits in a group that is not full yet (its delivery waits too)."""
+    return GroupMember.objects.filter(order_ref=order_ref, status=GroupMember.Status.PAID, group__status=GroupBuy.Status.OPEN).exists()
 
 
 def offer_still_held(*, order_ref: str) -> bool:
@@ -495,7 +510,7 @@ def offer_for_display(*, campaign: Campaign, distributor, sku, list_unit_price) 
         info["text"] = coupon_rule_text(campaign)
         if sku is not None and list_price and coupon_services.coupon_applies(campaign=campaign, sku=sku):
             try:
-                saving = coupon_services.coupon_discount(campaign=campaign, sku=sku, amount=list_price)
+                saving = coupon_services.coupon_discount(campaign=campaign, skus=[sku], amount=list_price)
             except CampaignError:
                 saving = ZERO
             info.update(saving=saving, price=list_price - saving)

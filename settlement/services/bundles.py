@@ -112,6 +112,8 @@ def _basket_write(requests, *, offer: Offer, campaign, lead: str, verdict, consu
         order = _order_new(request, number=number, verdict=verdict, actor=actor, ip=ip, campaign="", referrer="",
                            lookup_password=lookup_password, idempotency_key=key if i == 0 else None)  # fmt: skip
         order.basket, order.promotion, order.consumer = lead, campaign, consumer
+        if offer.held_for_review:  # the campaign order went to risk review: the basket is held as one
+            order.hold = Order.Hold.REVIEW
         order.list_total = request.total
         order.discount, order.discount_platform = discounts[i], min(platform[i], discounts[i])
         order.discount_distributor = order.discount - order.discount_platform

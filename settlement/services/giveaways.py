@@ -2,8 +2,9 @@
 
 Marketing has taken the campaign's budget for the code's list price and asks, after its batch commits, for
 the order. Settlement places it like any storefront order of the campaign's storefront (risk-checked, codes
-claimed, the contact is the recipient's phone, so the private link goes there by SMS), then makes it free
-and pays it at once:
+claimed, the contact is the recipient's phone), then makes it free and pays it at once, the paid event naming
+the campaign. The recipient gets one SMS: marketing's notice naming the gift and leading to /me/, where the
+order and its private code page are (settlement sends no link of its own for a targeted campaign's order):
 
 * money: the sale is booked at the list price as usual, paid in full by the platform's MARKETING_EXPENSE
   account (the order's `discount_platform` is its whole list total, the buyer pays 0). The storefront
@@ -78,7 +79,7 @@ def giveaway_place(*, campaign_id: int, issuance_recipient_id: int, sku_id: int,
         idempotency_key=giveaway_key(issuance_recipient_id),
     )
     order = _made_free(order, campaign=campaign)
-    return orders.order_pay(order=order)
+    return orders.order_pay(order=order, note=_("Free code of campaign %(campaign)s") % {"campaign": campaign.name})
 
 
 def free_codes_wanted(sender=None, *, campaign_id, issuance_recipient_id, sku_id, quantity, phone, distributor_id=None, **kwargs):

@@ -81,7 +81,8 @@ def order_offer_take(
 
 def order_offer_apply(order: Order, *, offer: Offer | None, consumer: Consumer | None) -> None:
     """Write the campaign's price on a new order (in memory, before its insert): the unit price and total
-    marketing set, the list total, the discount split by who funds it, the campaign and its payment time."""
+    marketing set, the list total, the discount split by who funds it, the campaign and its payment time,
+    and a review hold when risk control sent the campaign action to review."""
     order.consumer = consumer
     order.list_total = money(order.unit_price * order.quantity)
     if offer is None:
@@ -93,6 +94,8 @@ def order_offer_apply(order: Order, *, offer: Offer | None, consumer: Consumer |
     order.discount = money(offer.discount)
     order.discount_platform = money(offer.expense_platform)
     order.discount_distributor = money(offer.expense_distributor)
+    if offer.held_for_review:  # risk review of the campaign action holds the order as any review does
+        order.hold = Order.Hold.REVIEW
     if offer.pay_minutes:
         order.expires_at = timezone.now() + timedelta(minutes=offer.pay_minutes)
 
@@ -112,6 +115,12 @@ def _told(order: Order) -> bool:
 def order_offer_paid(order: Order) -> bool:
     """The order is paid: tell marketing. True: hold the delivery (a group not full yet)."""
     return bool(marketing_offers.offer_paid(order_ref=order.number)) if _told(order) else False
+
+
+def order_offer_waits_for_group(order: Order) -> bool:
+    """A paid group-buy order whose group is not full yet: its delivery waits for the group (also after risk
+    review approved it)."""
+    return bool(marketing_offers.offer_waits_for_group(order_ref=order.number)) if _told(order) else False
 
 
 def order_offer_still_held(order: Order) -> bool:

@@ -20,6 +20,7 @@ from channels import lock_objects as channel_locks
 from channels import pricing as channel_pricing
 from channels import services as channel_services
 from channels.models import Distributor, Storefront, StorefrontItem
+from marketing.models import Campaign
 from marketing.services.offers import OfferRequest
 from settlement import conf, integrations, lock_objects
 from settlement.adapters import adapter_get
@@ -353,11 +354,12 @@ def _live_items(order: Order, state=None):
 
 
 @transaction.atomic
-def order_pay(*, order: Order, actor=None, payment=None) -> Order:
+def order_pay(*, order: Order, actor=None, payment=None, note: str = "") -> Order:
     """The money for the order is in (wallet debited here, or a payment callback applied). Books the sale
     and the commission, then delivers unless risk review holds it. A paid order whose codes cannot be
     delivered any more (it expired and the stock is gone) is refunded at once, and so is one that risk
-    review rejected: the money is taken in and paid straight back, never turned into codes."""
+    review rejected: the money is taken in and paid straight back, never turned into codes. The paid event
+    says the payment's number, else `note` (who paid: a giveaway's campaign), else "wallet"."""
     order = _locked(order)
     if order.status not in (S.PENDING, S.EXPIRED, S.CANCELLED):
         return order  # already paid: a repeated call changes nothing
@@ -378,7 +380,7 @@ def order_pay(*, order: Order, actor=None, payment=None) -> Order:
                 _items_add(order, codes, from_quota=from_quota, state=OrderItem.State.RESERVED)
         except (OutOfStock, DomainError):
             undeliverable = True
-    note = payment.number if payment else "wallet"
+    note = payment.number if payment else (note or "wallet")[:300]
     if not undeliverable:
         _settle(order, changes=_Changes(order), actor=actor, note=note, payment=payment)
         return order
@@ -527,8 +529,14 @@ def _deliver(order: Order, *, changes: _Changes, actor=None, codes: list[CardCod
         _basket_link_send(order)
     elif order.is_consumer:
         link = integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.number)
-        if link:
+        if link and not _marketing_tells_buyer(order):  # the private page exists either way (/me/ links to it)
             transaction.on_commit(lambda: notify.consumer_codes_ready(order_id=order.pk, link=link))
+
+
+def _marketing_tells_buyer(order: Order) -> bool:
+    """A targeted issuance's free code (its campaign is the order's promotion): marketing's own notice, which
+    names the gift and leads to /me/ (where the order and its codes are), is the recipient's one message."""
+    return order.promotion_id is not None and order.promotion.kind == Campaign.Kind.TARGETED
 
 
 def _basket_link_send(order: Order) -> None:
@@ -582,6 +590,9 @@ def _hold_decided(order: Order, *, approved: bool, actor, note: str) -> Order:
     if approved:
         if order.status == S.PAID and order.is_topup:
             topups.topup_order_submit(order)
+        elif order.status == S.PAID and offers.order_offer_waits_for_group(order):
+            order.hold = Order.Hold.GROUP  # approved, and still waiting for its group: delivered when it completes
+            order.save(update_fields=["hold"])
         elif order.status == S.PAID:
             return order_deliver(order=order, actor=actor)
         return order
