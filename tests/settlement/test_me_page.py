@@ -159,7 +159,7 @@ def test_group_buys_show_mine_with_seats_left(db):
     GroupMember.objects.create(group=theirs, consumer=neighbour, order_ref="VH-B1", status=GroupMember.Status.PAID)
     html = signed_in(MINE).get(ME).content.decode()
     assert html.count('data-testid="me-group"') == 1
-    assert "Three for ¥60" in html and "1 of 3 joined" in html and "2 seats left" in html and "Open" in html
+    assert "Three for ¥60" in html and "1 of 3 joined" in html and "2 seats left" in html and "Filling" in html
     assert "/g/tok-mine/" in html and "tok-theirs" not in html
 
 
