@@ -127,3 +127,5 @@ def test_chinese_page(client, two_shops):
         assert english not in page, english
     listing = client.get(f"/flash/s/{mine.slug}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "抢购中" in listing and "On now" not in listing
+    # the countdown's day unit is translated too (flash.js writes "2天 03:04:05", never an English "d")
+    assert 'data-label-days="天"' in page and 'data-label-days="天"' in listing
