@@ -9,10 +9,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 
 from channels.selectors import storefront_public
+from marketing.consumer_session import consumer_of
 from marketing.models import Campaign
 from marketing.selectors_flash import flash_card, flash_cards, flash_held_by
-
-SESSION_KEY = "vh_consumer"  # marketing.consumer_session's key (contract16): the signed-in consumer's pk
 
 
 def _storefront_or_404(slug: str):
@@ -40,13 +39,13 @@ def flash_page(request, campaign_id: int):
     card = flash_card(storefront=storefront, campaign_id=campaign.pk)
     if card is None:
         raise Http404
-    consumer_id = request.session.get(SESSION_KEY)
-    held = flash_held_by(campaign=campaign, consumer_id=consumer_id)
+    consumer = consumer_of(request)
+    held = flash_held_by(campaign=campaign, consumer_id=consumer.pk if consumer else None)
     here = reverse("marketing:flash-page", args=[campaign.pk]) + "?" + urlencode({"s": storefront.slug})
     context = {
         "shop": storefront,
         "card": card,
-        "signed_in": consumer_id is not None,
+        "signed_in": consumer is not None,
         "held": held,
         "may_buy": max(campaign.per_consumer_limit - held, 0),
         "buy_url": f"/s/{storefront.slug}/flash/{campaign.pk}/buy/",  # settlement's flash-buy endpoint

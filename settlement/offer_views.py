@@ -18,6 +18,7 @@ from marketing.services.flash import flash_sold_out
 from marketing.services.offers import OfferRequest
 from riskcontrol.devices import device_of, device_remember
 from settlement import forms
+from settlement.errors import OutOfStock
 from settlement.models import Order
 from settlement.services import payments as payment_services
 from settlement.services.bundles import bundle_place
@@ -80,6 +81,15 @@ def flash_buy(request, slug: str, campaign_id: int):
     return JsonResponse(body, status=201)
 
 
+def _bundle_sold_out(parts: list[BundleItem], error: OutOfStock) -> str:
+    """The buyer's words for a component out of stock: which one, and that nothing was reserved or charged
+    (catalog's own message speaks of SKUs and codes, for operators)."""
+    names = [part.sku.name for part in parts if part.sku.code == error.details.get("sku")]
+    if not names:
+        return _("Part of this bundle is sold out for now. Nothing was reserved or charged.")
+    return _("“%(part)s” in this bundle is sold out for now. Nothing was reserved or charged.") % {"part": names[0]}
+
+
 def bundle_checkout(request, slug: str, campaign_id: int):
     """A bundle's page in a shop: its components and price, and the form that buys it (one payment, every
     component's codes delivered together). 404 unless the bundle is live in this shop."""
@@ -106,6 +116,8 @@ def bundle_checkout(request, slug: str, campaign_id: int):
                 ip=client_ip(request),
                 device=device_of(request),
             )
+        except OutOfStock as error:
+            form.add_error(None, _bundle_sold_out(parts, error))
         except DomainError as error:
             _form_error(form, error)
         else:

@@ -7,11 +7,14 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 
+from catalog.models import Sku
 from marketing.consumer_session import consumer_of
 from marketing.models import Campaign, Consumer
+from marketing.selectors import campaign_new_user_for
 from marketing.services import offers as marketing_offers
 from settlement import forms
 from settlement.adapters import adapters_enabled
+from settlement.selectors.offers import first_order
 
 # The kinds a product's checkout carries as ?campaign=: each has a per-consumer rule, so a consumer signs in.
 CHECKOUT_KINDS = (Campaign.Kind.FLASH_SALE, Campaign.Kind.NEW_USER, Campaign.Kind.GROUP_BUY)
@@ -49,9 +52,20 @@ class CheckoutOffer:
         return self.campaign is not None or bool(self.group_token)
 
 
+def new_user_campaign(request, *, storefront, sku) -> Campaign | None:
+    """The live new-user price of `sku` in this shop when the signed-in consumer's order would be their first paid
+    one (settlement.selectors.offers.first_order), else None. The checkout shows it and carries it as its
+    campaign, so the page shows the price the order is placed at."""
+    consumer = consumer_of(request)
+    if consumer is None or sku.fulfilment == Sku.Fulfilment.TOPUP or not first_order(contact=consumer.phone):
+        return None
+    return campaign_new_user_for(storefront=storefront, sku=sku)
+
+
 def checkout_offer(request, *, form, storefront, sku, price) -> CheckoutOffer:
     """The campaign named by the checkout (its hidden field, or ?campaign= on the first visit) when it is one of
-    CHECKOUT_KINDS for this SKU in this shop; anything else is ignored (the list price is shown)."""
+    CHECKOUT_KINDS for this SKU in this shop; anything else is ignored. Without one, a signed-in consumer's first
+    order gets the shop's new-user price (new_user_campaign); else the list price is shown."""
     raw = (form.data.get("campaign") if form.is_bound else request.GET.get("campaign")) or ""
     group = ((form.data.get("group") if form.is_bound else request.GET.get("group")) or "").strip()[:24]
     campaign = None
@@ -59,6 +73,8 @@ def checkout_offer(request, *, form, storefront, sku, price) -> CheckoutOffer:
         campaign = Campaign.objects.filter(pk=int(raw), kind__in=CHECKOUT_KINDS, sku=sku).first()
     if campaign is not None and campaign.storefront_id not in (None, storefront.pk):
         campaign = None
+    if campaign is None and not group:
+        campaign = new_user_campaign(request, storefront=storefront, sku=sku)
     if campaign is None:
         return CheckoutOffer(group_token=group)
     display = marketing_offers.offer_for_display(campaign=campaign, distributor=storefront.distributor, sku=sku, list_unit_price=price)

@@ -502,6 +502,8 @@ def checkout(request, slug: str, sku_code: str):
     offer = shop_offers.checkout_offer(request, form=form, storefront=storefront, sku=row.item.sku, price=row.item.retail_price)
     if offer.needs_sign_in and consumer is None:
         return shop_offers.sign_in_redirect(request)
+    if offer.campaign is not None and not form.is_bound:  # a new-user price found for this consumer rides along too
+        form.initial["campaign"] = offer.campaign.pk
     challenge, status = False, 200
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -595,6 +597,7 @@ def order_receipt(request, number: str):
     waiting = order.status == Order.Status.PENDING and payment is not None
     context = {
         "order": order,
+        "bought": order_selectors.order_receipt_lines(order),
         "shop": order.storefront,
         "contact": contact_of(order.contact),
         "link": order_selectors.order_private_link(order) if delivered and not order.is_topup else None,

@@ -7,6 +7,7 @@ from catalog.models import CardCode
 from settlement.errors import OrderNotFound
 from settlement.models import Order, OrderItem
 from voucherhub.core.audit import audit_record_many
+from voucherhub.core.money import ZERO
 
 
 def orders_for(distributor, *, status: str | None = None) -> QuerySet:
@@ -106,3 +107,12 @@ def order_private_link(order: Order) -> str | None:
         return integrations.holding_link(code_ids=ids, contact=order.contact, order_ref=order.basket or order.number)
     except DomainError:  # some codes were gifted or refunded since: the lookup still shows the rest
         return None
+
+
+def order_receipt_lines(order: Order) -> dict:
+    """What a receipt lists: {"lines": the order itself, or every order of its bundle's basket (the lead first),
+    and the list total, discount and total over those lines}. One payment bought a whole basket, so its receipt
+    shows every component and the amount paid, not the lead component's share."""
+    lines = list(Order.objects.filter(basket=order.basket).select_related("sku").order_by("pk")) if order.basket else [order]
+    sums = {name: sum((getattr(line, name) for line in lines), ZERO) for name in ("list_total", "discount", "total")}
+    return {"lines": lines, **sums}

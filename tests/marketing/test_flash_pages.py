@@ -71,6 +71,17 @@ def test_signed_out_sees_the_sign_in_link(client, two_shops):
     assert "/me/login/?next=" in page and "data-flash-buy" not in page
 
 
+def test_a_session_whose_consumer_is_gone_sees_the_sign_in_link_not_a_buy_button(client, two_shops):
+    # the page asks marketing.consumer_session who is signed in, so a stale session key is nobody (the buy
+    # endpoint would answer 401 to it anyway)
+    mine, campaign, *_ = two_shops
+    (gone,) = consumers(1)
+    sign_in(client, gone)
+    gone.delete()
+    page = client.get(f"/flash/{campaign.pk}/").content.decode()
+    assert "/me/login/?next=" in page and "data-flash-buy" not in page
+
+
 def test_sold_out_and_limit_reached_disable_the_button(client, two_shops):
     mine, campaign, *_ = two_shops
     me, other = consumers(2)
@@ -116,3 +127,5 @@ def test_chinese_page(client, two_shops):
         assert english not in page, english
     listing = client.get(f"/flash/s/{mine.slug}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "抢购中" in listing and "On now" not in listing
+    # the countdown's day unit is translated too (flash.js writes "2天 03:04:05", never an English "d")
+    assert 'data-label-days="天"' in page and 'data-label-days="天"' in listing

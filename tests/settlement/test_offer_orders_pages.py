@@ -184,3 +184,59 @@ def test_a_campaign_refused_at_checkout_shows_why_on_the_page(client, tree):
                            HTTP_ACCEPT_LANGUAGE="en")  # fmt: skip
     assert response.status_code == 200 and Order.objects.count() == 1
     assert "only for a first order" in response.content.decode()
+
+
+def test_a_first_timers_checkout_shows_the_new_user_price_and_places_the_order_at_it(client, tree):
+    # the new-user price applies by itself to a first order, so the checkout says so (and carries the campaign)
+    from tests.settlement.test_offer_orders import campaign, pay
+
+    offer = campaign(tree, Campaign.Kind.NEW_USER, sku=tree.sku, price=Decimal("19.90"))
+    sign_in(client, Consumer.objects.create(phone="13800001111"))
+    response = client.get(checkout_url(tree), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.context["offer"].campaign == offer and response.context["form"]["campaign"].value() == offer.pk
+    assert 'data-testid="checkout-campaign-price"' in response.content.decode()
+    client.post(checkout_url(tree), {"quantity": 1, "contact": "13800001111", "pay_method": "sandbox", "campaign": offer.pk})
+    first = Order.objects.get()
+    assert (first.promotion, first.total) == (offer, Decimal("19.90"))
+    pay(first)
+    # once a first order is paid: the list price, and the page shows no campaign
+    again = client.get(checkout_url(tree), HTTP_ACCEPT_LANGUAGE="en")
+    assert again.context["offer"].campaign is None and 'data-testid="checkout-campaign"' not in again.content.decode()
+
+
+def test_a_stranger_sees_no_new_user_price_and_is_not_sent_to_sign_in(client, tree):
+    from tests.settlement.test_offer_orders import campaign
+
+    campaign(tree, Campaign.Kind.NEW_USER, sku=tree.sku, price=Decimal("19.90"))
+    response = client.get(checkout_url(tree), HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200 and response.context["offer"].campaign is None
+
+
+def test_a_bundle_with_a_component_out_of_stock_names_it_and_reserves_nothing(client, tree):
+    from tests.settlement.test_offer_orders import bundle
+
+    campaign, other = bundle(tree, extra_codes=1)  # two of `other` wanted, one code
+    url = reverse("settlement:bundle", args=[tree.storefront.slug, campaign.pk])
+    response = client.post(url, {"contact": "buyer@example.test", "lookup_password": "secret-123", "pay_method": "sandbox"},
+                           HTTP_ACCEPT_LANGUAGE="en")  # fmt: skip
+    assert response.status_code == 200 and not Order.objects.exists()
+    errors = response.context["form"].non_field_errors()
+    assert errors == [f"“{other.name}” in this bundle is sold out for now. Nothing was reserved or charged."]
+
+
+def test_a_bundles_receipt_and_payment_page_show_the_whole_bundle_and_what_was_paid(client, tree):
+    # one payment bought every component: the receipt lists them all with the bundle's total, not the lead's share
+    from tests.settlement.test_offer_orders import bundle
+
+    campaign, other = bundle(tree)
+    url = reverse("settlement:bundle", args=[tree.storefront.slug, campaign.pk])
+    pay_url = client.post(url, {"contact": "buyer@example.test", "lookup_password": "secret-123", "pay_method": "sandbox"})["Location"]
+    pay_page = client.get(pay_url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert campaign.name in pay_page.split('data-testid="pay-what"')[1].split("</p>")[0]
+    receipt_url = client.post(pay_url, {"result": "pay"})["Location"]
+    receipt = client.get(receipt_url, HTTP_ACCEPT_LANGUAGE="en")
+    bought = receipt.context["bought"]
+    assert [(line.sku, line.quantity) for line in bought["lines"]] == [(tree.sku, 1), (other, 2)]
+    assert bought["total"] == Decimal("39.90")
+    page = receipt.content.decode()
+    assert page.count('data-testid="receipt-line"') == 2 and "¥39.90" in page.split('data-testid="receipt-total"')[1][:40]

@@ -1,15 +1,15 @@
 /* Flash-sale pages: live countdowns ([data-countdown] with data-starts / data-ends ISO times and translated
-   labels), progress bar widths ([data-width], CSP forbids inline styles), and the buy form ([data-flash-buy]):
+   labels, data-label-days the translated day unit), progress bar widths ([data-width], CSP forbids inline styles), and the buy form ([data-flash-buy]):
    posted with fetch to settlement's JSON endpoint; 201 goes on to the payment page, a refusal is shown. */
 (function () {
   "use strict";
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
 
-  function left(ms) {
+  function left(ms, days) {
     var s = Math.max(0, Math.floor(ms / 1000));
     var d = Math.floor(s / 86400), h = Math.floor((s % 86400) / 3600), m = Math.floor((s % 3600) / 60);
-    return (d ? d + "d " : "") + pad(h) + ":" + pad(m) + ":" + pad(s % 60);
+    return (d ? d + (days || "d") + " " : "") + pad(h) + ":" + pad(m) + ":" + pad(s % 60);
   }
 
   function tick() {
@@ -17,9 +17,9 @@
     document.querySelectorAll("[data-countdown]").forEach(function (el) {
       var starts = Date.parse(el.dataset.starts), ends = Date.parse(el.dataset.ends);
       if (now < starts) {
-        el.textContent = el.dataset.labelStarts + " " + left(starts - now);
+        el.textContent = el.dataset.labelStarts + " " + left(starts - now, el.dataset.labelDays);
       } else if (now < ends) {
-        el.textContent = el.dataset.labelEnds + " " + left(ends - now);
+        el.textContent = el.dataset.labelEnds + " " + left(ends - now, el.dataset.labelDays);
       } else {
         el.textContent = el.dataset.labelOver;
       }
