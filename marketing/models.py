@@ -128,7 +128,7 @@ class Campaign(models.Model):
     # Coupons (kind COUPON; the reward of a REFERRAL campaign; what a TARGETED campaign issues)
     discount_kind = models.CharField(_("discount"), max_length=8, choices=DiscountKind.choices, blank=True)
     discount_amount = MoneyField(_("discount amount"), null=True, blank=True)
-    discount_percent = RateField(_("discount rate"), null=True, blank=True, help_text=_("0.2000 is 20% off."))
+    discount_percent = RateField(_("discount rate"), null=True, blank=True, help_text=_("0.2000 means 20 percent off."))
     discount_cap = MoneyField(_("discount cap"), null=True, blank=True)
     min_spend = MoneyField(_("minimum spend"), null=True, blank=True)
     sku_ids = models.JSONField(_("applicable SKUs"), default=list, blank=True, help_text=_("Empty: every SKU."))

@@ -103,7 +103,7 @@ def _discount_errors(campaign: Campaign) -> dict:
             errors["discount_amount"] = _("Enter the amount taken off.")
     elif campaign.discount_kind == Campaign.DiscountKind.PERCENT:
         if campaign.discount_percent is None or not (Decimal("0") < campaign.discount_percent < Decimal("1")):
-            errors["discount_percent"] = _("Enter a rate between 0 and 1 (0.2000 is 20% off).")
+            errors["discount_percent"] = _("Enter a rate between 0 and 1 (0.2000 means 20 percent off).")
         if campaign.discount_cap is not None and campaign.discount_cap <= 0:
             errors["discount_cap"] = _("The cap must be more than zero.")
     else:

@@ -70,6 +70,7 @@ def test_the_sweeper_runs_every_minute_and_knows_every_long_job():
     from django_q.models import Schedule
 
     from catalog.models import ImportJob
+    from marketing.models import Issuance
 
     Schedule.objects.filter(name=jobs.SWEEP_SCHEDULE_NAME).delete()
     jobs.jobs_sweep_schedule_ensure()
@@ -77,4 +78,4 @@ def test_the_sweeper_runs_every_minute_and_knows_every_long_job():
     schedule = Schedule.objects.get(name=jobs.SWEEP_SCHEDULE_NAME)
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (jobs.SWEEP_TASK, Schedule.MINUTES, 1, -1)
     assert jobs.jobs_sweep_task() == "requeued=0 failed=0"
-    assert set(jobs.jobs_registered()) == {ExportJob, ImportJob}
+    assert set(jobs.jobs_registered()) == {ExportJob, ImportJob, Issuance}

@@ -25,6 +25,7 @@ ALLOWED = {
     ("settlement/exporting.py", "catalog_codeevent"),
     ("settlement/exporting.py", "channels_distributor"),
     ("settlement/exporting.py", "channels_storefront"),
+    ("settlement/exporting.py", "marketing_campaign"),
     # The supplier sheet values codes and top-ups at what the supplier really charged.
     ("settlement/exporting.py", "supply_replenishment"),
     ("settlement/exporting.py", "supply_topup"),

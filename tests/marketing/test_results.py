@@ -115,7 +115,7 @@ def test_the_xlsx_holds_the_same_numbers_in_the_house_style(ops_client, ops_user
     assert summary["活动"][0] == "=SUM(A1)"  # text stays text, never a formula
     assert book["概览"]["B2"].data_type == "s"
     assert summary["费用（优惠）"][0] == 25 and summary["收入（实付）"][0] == 95
-    assert summary["投入产出比"][1] == pytest.approx(-0.4)
+    assert summary["投入产出比"][1] == pytest.approx(0.6)
     sheet = book["按分销商"]
     assert sheet["A1"].font.bold and sheet.freeze_panes == "A2"
     rows = list(sheet.iter_rows(min_row=2, values_only=True))

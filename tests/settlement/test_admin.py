@@ -133,7 +133,7 @@ def test_admin_export_buttons_give_real_xlsx_with_the_expected_columns_and_no_co
     assert list(rows[0]) == [
         "number", "distributor", "kind", "period_start", "period_end", "currency", "opening_balance", "topups", "purchases", "refunds",
         "closing_balance", "commission_opening", "commission_earned", "commission_released", "commission_clawed_back", "withdrawals",
-        "commission_closing", "debt_closing", "order_count", "status", "reconciled_at",
+        "commission_closing", "debt_closing", "order_count", "campaign_discounts", "status", "reconciled_at",
     ]  # fmt: skip
     assert len(rows) == 2 and rows[1][0] == statement.number and float(rows[1][10]) == 48.0
     texts.append(text)
