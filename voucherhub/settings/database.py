@@ -1,4 +1,4 @@
-"""DATABASES and CACHES, from DATABASE_URL and CACHE_URL (SQLite and local memory when unset)."""
+"""DATABASES and CACHES, from DATABASE_URL and CACHE_URL (SQLite and local memory when unset); sessions cached in Redis."""
 
 from .base import BASE_DIR, env
 
@@ -32,3 +32,7 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://voucherhub")}
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     # Redis: one redis-py client per pool, not one per cache call (voucherhub/core/cache.py, docs/performance.md).
     CACHES["default"]["BACKEND"] = "voucherhub.core.cache.ReusedClientRedisCache"
+    # Sessions read from the shared Redis cache first and are written through to the database (which stays
+    # the record): a signed-in request no longer costs a session query. Only with a cache every node shares:
+    # with a per-process cache a session ended on one worker would live on in another's memory.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
