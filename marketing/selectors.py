@@ -55,3 +55,28 @@ def consumer_coupons_usable(*, consumer: Consumer, storefront=None, sku=None, no
     if sku is not None:
         coupons = [coupon for coupon in coupons if coupon_applies(campaign=coupon.campaign, sku=sku)]
     return coupons
+
+
+# The kinds a shop's deals page lists, in its order (targeted issuance reaches people, not a page).
+DEAL_KINDS = (
+    Campaign.Kind.FLASH_SALE,
+    Campaign.Kind.GROUP_BUY,
+    Campaign.Kind.BUNDLE,
+    Campaign.Kind.NEW_USER,
+    Campaign.Kind.COUPON,
+    Campaign.Kind.REFERRAL,
+)
+
+
+def shop_deals(*, storefront, now=None) -> dict[str, list[Campaign]]:
+    """The campaigns a shopper can take part in on `storefront` now, by kind: running, of this shop (or the
+    platform's), and for a campaign of one SKU only when the shop lists that SKU (else its checkout would
+    refuse). Flash sales come from selectors_flash (their slots decide), so they are not here."""
+    from channels.models import StorefrontItem
+
+    listed = set(StorefrontItem.objects.filter(storefront=storefront, listed=True).values_list("sku_id", flat=True))
+    deals: dict[str, list[Campaign]] = {kind: [] for kind in DEAL_KINDS if kind != Campaign.Kind.FLASH_SALE}
+    for campaign in campaigns_live(storefront=storefront, now=now).filter(kind__in=list(deals)):
+        if campaign.sku_id is None or campaign.sku_id in listed:
+            deals[campaign.kind].append(campaign)
+    return deals

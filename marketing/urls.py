@@ -30,6 +30,11 @@ urlpatterns += [
     path("flash/<int:campaign_id>/", views_flash.flash_page, name="flash-page"),
 ]
 
+# deals: a shop's page of every campaign running there (linked from the shop header)
+from marketing import views_deals  # noqa: E402
+
+urlpatterns += [path("deals/s/<slug:slug>/", views_deals.deals, name="shop-deals")]
+
 # groups
 from marketing import views_groups  # noqa: E402
 

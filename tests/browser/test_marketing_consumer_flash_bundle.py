@@ -85,6 +85,14 @@ def test_a_consumer_buys_in_a_flash_sale_on_a_phone(new_page, live_server, setti
     page.goto(f"/s/{tree.storefront.slug}/")
     assert page.get_by_test_id("shop-me").inner_text().strip() == "我的"
     assert page.get_by_test_id("shop-me").get_attribute("href") == "/me/"
+    check()
+
+    # ... and to the shop's deals, where the flash sale is found (the shopper types no URL)
+    follow(page, page.get_by_test_id("shop-deals"))
+    assert page.get_by_test_id("deals-title").inner_text() == "本店活动"
+    check()
+    assert page.get_by_test_id("deal-flash").count() == 1
+    page.go_back()
 
     # the shop's flash list: the sale with its price, the list price struck through, the places left
     page.goto(f"/flash/s/{tree.storefront.slug}/")
