@@ -187,6 +187,59 @@ def _check_simple(rule: engine.CompiledRule, ctx: RiskContext, now, amount: Deci
     return None
 
 
+def _lists_checked(plan, values: dict, address, sku_id, now_ts) -> tuple[list[Reason], list[Reason], int, int, bool, bool]:
+    """The list rules that match the request: (reasons, matched, score, severity, allowlisted, list_blocked).
+    An allowlist hit is a reason without a score; a blocklist hit scores and may block outright."""
+    reasons: list[Reason] = []
+    matched: list[Reason] = []  # reasons that carry a score and an action
+    score = severity = 0
+    allowlisted = list_blocked = False
+    for rule, compiled in plan.lists:
+        if rule.sku_id and rule.sku_id != sku_id:
+            continue
+        value = values.get(compiled.dimension)
+        if not value or not compiled.match(value, now_ts, address):
+            continue
+        reason = _reason(rule, rule.kind, {"dimension": compiled.dimension, "list": compiled.name})
+        if rule.kind == _ALLOWLIST:
+            allowlisted = True
+            reasons.append(reason)
+        else:
+            matched.append(reason)
+            score += rule.score
+            severity = max(severity, rule.severity)
+            list_blocked = list_blocked or rule.action == _BLOCK_ACTION
+    return reasons, matched, score, severity, allowlisted, list_blocked
+
+
+def _counter_hits(plan, values: dict, ctx: RiskContext, sku_id, amount: Decimal) -> tuple[list, list]:
+    """The counters this request adds to: (the counter rules, their hits), each hit counting units, cents of the
+    amount, or one request, under the rule's key for the request's value of its dimension."""
+    counted: list[engine.CompiledRule] = []
+    hits: list[counters.Hit] = []
+    cents = None
+    for rule in plan.counters:
+        if rule.sku_id and rule.sku_id != sku_id:
+            continue
+        value = values.get(rule.dimension)
+        if not value:
+            continue
+        if rule.measure == _UNITS:
+            units = int(ctx.quantity)
+        elif rule.measure == _AMOUNT:
+            if cents is None:
+                cents = int((amount * _CENTS).to_integral_value())
+            units = cents
+        else:
+            units = 1
+        if units <= 0:
+            continue
+        counted.append(rule)
+        key = rule.counter_head + counters.digest(value)
+        hits.append(counters.Hit(key, rule.window_seconds, units, rule.counter_limit, rule.score, rule.severity))
+    return counted, hits
+
+
 def risk_evaluate(*, ctx: RiskContext) -> Decision:
     """Evaluate a request against the active rules, record it (RiskEvent) and return the decision.
 
@@ -205,27 +258,8 @@ def risk_evaluate(*, ctx: RiskContext) -> Decision:
     values, address = _context_values(ctx)
     sku_id = ctx.sku_id
 
-    reasons: list[Reason] = []
-    matched: list[Reason] = []  # reasons that carry a score and an action
-    score = severity = 0
-    allowlisted = list_blocked = False
-
     # 1. Lists first: an allowlist skips limits and thresholds, a blocklist always applies.
-    for rule, compiled in plan.lists:
-        if rule.sku_id and rule.sku_id != sku_id:
-            continue
-        value = values.get(compiled.dimension)
-        if not value or not compiled.match(value, now_ts, address):
-            continue
-        reason = _reason(rule, rule.kind, {"dimension": compiled.dimension, "list": compiled.name})
-        if rule.kind == _ALLOWLIST:
-            allowlisted = True
-            reasons.append(reason)
-        else:
-            matched.append(reason)
-            score += rule.score
-            severity = max(severity, rule.severity)
-            list_blocked = list_blocked or rule.action == _BLOCK_ACTION
+    reasons, matched, score, severity, allowlisted, list_blocked = _lists_checked(plan, values, address, sku_id, now_ts)
 
     # 2. Thresholds, then the counters: all of them in one atomic round trip that also gives them back
     #    when the outcome turns out to be challenge or block (the Verdict tells the script how to decide).
@@ -249,31 +283,7 @@ def risk_evaluate(*, ctx: RiskContext) -> Decision:
                 matched.append(reason)
                 score += rule.score
                 severity = max(severity, rule.severity)
-        counted: list[engine.CompiledRule] = []
-        hits: list[counters.Hit] = []
-        cents = None
-        for rule in plan.counters:
-            if rule.sku_id and rule.sku_id != sku_id:
-                continue
-            value = values.get(rule.dimension)
-            if not value:
-                continue
-            if rule.measure == _UNITS:
-                units = int(ctx.quantity)
-            elif rule.measure == _AMOUNT:
-                if cents is None:
-                    cents = int((amount * _CENTS).to_integral_value())
-                units = cents
-            else:
-                units = 1
-            if units <= 0:
-                continue
-            counted.append(rule)
-            hits.append(
-                counters.Hit(
-                    rule.counter_head + counters.digest(value), rule.window_seconds, units, rule.counter_limit, rule.score, rule.severity
-                )
-            )
+        counted, hits = _counter_hits(plan, values, ctx, sku_id, amount)
         if hits:
             verdict = verdict._replace(score=score, severity=severity)
             results, released = counters.hit_decide(hits, verdict=verdict, now=now_ts)

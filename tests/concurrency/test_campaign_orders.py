@@ -1,12 +1,10 @@
 """Campaign orders under bursts (issue 16 acceptance), on PostgreSQL and Redis with real threads, each on its own
 database connection: the whole order_place (risk check, marketing's offer, codes, order) per attempt."""
 
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from catalog.models import CardCode
@@ -18,41 +16,10 @@ from marketing.services.coupons import coupons_issue
 from marketing.services.offers import OfferRequest
 from settlement.models import Order
 from settlement.services.orders import order_place
+from tests.concurrency.threads import burst
 from tests.settlement.conftest import tree_make
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def burst(attempts, work, *, threads=40):
-    """work(i) for every attempt on `threads` threads released together; ("ok", value) or ("error", exc) each."""
-    todo = iter(list(attempts))
-    lock = threading.Lock()
-    barrier = threading.Barrier(threads)
-    results = []
-
-    def run():
-        try:
-            barrier.wait()
-            while True:
-                with lock:
-                    i = next(todo, None)
-                if i is None:
-                    return
-                try:
-                    outcome = ("ok", work(i))
-                except Exception as exc:  # noqa: BLE001 - the outcome is what we count
-                    outcome = ("error", exc)
-                with lock:
-                    results.append(outcome)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return results
 
 
 def people(n):

@@ -1,56 +1,23 @@
 """A flash-sale burst on PostgreSQL and Redis with real threads, each on its own database connection:
 `flash_take` inside `transaction.atomic()` as settlement's order transaction runs it."""
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Sum
 
 from marketing.errors import LimitReached, SoldOut
 from marketing.gate import gate_counts, gate_enabled, gate_left
 from marketing.models import FlashReservation, FlashSlot
 from marketing.services.flash import flash_give_back, flash_take
+from tests.concurrency.threads import burst
 from tests.marketing.flash_fixtures import consumers, flash_campaign, shop
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 needs_redis = pytest.mark.skipif(not gate_enabled(), reason="the flash gate needs Redis (set CACHE_URL=redis://...)")
-
-
-def burst(attempts, work, *, threads=40):
-    """Run work(i) for every attempt on `threads` threads started together (a barrier), each on its own
-    database connection, closed when it is done. Returns the outcomes: ("ok", value) or ("error", exception)."""
-    todo = iter(list(attempts))
-    lock = threading.Lock()
-    barrier = threading.Barrier(threads)
-    results = []
-
-    def run():
-        try:
-            barrier.wait()
-            while True:
-                with lock:
-                    i = next(todo, None)
-                if i is None:
-                    return
-                try:
-                    outcome = ("ok", work(i))
-                except Exception as exc:  # noqa: BLE001 - the outcome is what we count
-                    outcome = ("error", exc)
-                with lock:
-                    results.append(outcome)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=run) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    return results
 
 
 def take(campaign, consumer):
