@@ -17,6 +17,13 @@ from django.utils.translation import gettext_lazy as _
 from voucherhub.core.money import MoneyField
 
 
+def rollup_row_label(row: models.Model) -> str:
+    """A rollup row as the admin lists it: its bucket and keys, "2026-12-07 sku=3 channel=portal"."""
+    keys = [field.attname for field in row._meta.fields if field.attname.endswith("_id") or field.name in ("channel", "outcome")]
+    bucket = getattr(row, "hour", None) or getattr(row, "day", "")
+    return " ".join([str(bucket), *(f"{key.removesuffix('_id')}={getattr(row, key)}" for key in keys if key != "id")])
+
+
 class SalesChannel(models.TextChoices):
     """Where a paid order came from; a storefront order priced by a marketing campaign counts as "campaign"."""
 
@@ -56,6 +63,9 @@ class SalesHour(SalesFacts):
             models.UniqueConstraint(fields=["hour", "sku_id", "channel", "distributor_id"], name="rollup_saleshour_key"),
         ]
 
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
 
 class SalesDay(SalesFacts):
     """Per distributor and SKU: a distributor's own and its team's dashboards (read by distributor_id)."""
@@ -73,6 +83,9 @@ class SalesDay(SalesFacts):
         ]
         indexes = [models.Index(fields=["distributor_id", "day"], name="rollup_salesday_dist")]
 
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
 
 class SkuSalesDay(SalesFacts):
     """Per SKU and channel, all distributors together: the platform-wide charts of ops and finance."""
@@ -85,6 +98,9 @@ class SkuSalesDay(SalesFacts):
         verbose_name = _("sales per SKU and day")
         verbose_name_plural = _("sales per SKU and day")
         constraints = [models.UniqueConstraint(fields=["day", "sku_id", "channel"], name="rollup_skusalesday_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
 
 
 class DistributorSalesDay(SalesFacts):
@@ -100,6 +116,9 @@ class DistributorSalesDay(SalesFacts):
         constraints = [
             models.UniqueConstraint(fields=["day", "distributor_id", "channel"], name="rollup_distsalesday_key"),
         ]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
 
 
 class RedemptionFacts(models.Model):
@@ -135,6 +154,9 @@ class RedemptionHour(RedemptionFacts):
         ]
         indexes = [models.Index(fields=["merchant_id", "hour"], name="rollup_redhour_merchant")]
 
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
 
 class RedemptionDay(RedemptionFacts):
     """Per store and SKU: a merchant's dashboard (read by merchant_id)."""
@@ -150,6 +172,9 @@ class RedemptionDay(RedemptionFacts):
         constraints = [models.UniqueConstraint(fields=["day", "sku_id", "store_id"], name="rollup_redemptionday_key")]
         indexes = [models.Index(fields=["merchant_id", "day"], name="rollup_redday_merchant")]
 
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
 
 class SkuRedemptionDay(RedemptionFacts):
     """Per SKU, all merchants together: redemption rate by SKU and by face value (ops)."""
@@ -161,6 +186,9 @@ class SkuRedemptionDay(RedemptionFacts):
         verbose_name = _("redemptions per SKU and day")
         verbose_name_plural = _("redemptions per SKU and day")
         constraints = [models.UniqueConstraint(fields=["day", "sku_id"], name="rollup_skuredday_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
 
 
 class RedemptionHeat(RedemptionFacts):
@@ -177,6 +205,9 @@ class RedemptionHeat(RedemptionFacts):
         constraints = [
             models.UniqueConstraint(fields=["day", "merchant_id", "local_hour"], name="rollup_redheat_key"),
         ]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
 
 
 class CommissionDay(models.Model):
@@ -195,6 +226,9 @@ class CommissionDay(models.Model):
         verbose_name = _("commission per day")
         verbose_name_plural = _("commission per day")
         constraints = [models.UniqueConstraint(fields=["day", "distributor_id", "depth"], name="rollup_commissionday_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
 
 
 class CampaignDay(models.Model):
@@ -218,6 +252,9 @@ class CampaignDay(models.Model):
         verbose_name_plural = _("campaign results per day")
         constraints = [models.UniqueConstraint(fields=["day", "campaign_id", "channel"], name="rollup_campaignday_key")]
 
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
 
 class SupplierDay(models.Model):
     """Direct top-ups per upstream supplier, SKU and day (by the day they finished)."""
@@ -237,6 +274,9 @@ class SupplierDay(models.Model):
         verbose_name_plural = _("supplier results per day")
         constraints = [models.UniqueConstraint(fields=["day", "upstream_id", "sku_id"], name="rollup_supplierday_key")]
 
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
 
 class RiskDay(models.Model):
     """Risk decisions per day, channel and outcome."""
@@ -251,6 +291,9 @@ class RiskDay(models.Model):
         verbose_name_plural = _("risk decisions per day")
         constraints = [models.UniqueConstraint(fields=["day", "channel", "outcome"], name="rollup_riskday_key")]
 
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
 
 class ReminderDay(models.Model):
     """Expiry reminders sent per day and SKU, and how many of their codes were redeemed after the reminder."""
@@ -264,6 +307,9 @@ class ReminderDay(models.Model):
         verbose_name = _("expiry reminders per day")
         verbose_name_plural = _("expiry reminders per day")
         constraints = [models.UniqueConstraint(fields=["day", "sku_id"], name="rollup_reminderday_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
 
 
 class StorefrontVisit(models.Model):
@@ -281,6 +327,9 @@ class StorefrontVisit(models.Model):
         verbose_name_plural = _("storefront visits")
         constraints = [models.UniqueConstraint(fields=["day", "storefront_id", "visitor"], name="analytics_visit_once")]
 
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
 
 class VisitDay(models.Model):
     """Storefront visitors and page views per day (rolled up from StorefrontVisit)."""
@@ -294,6 +343,9 @@ class VisitDay(models.Model):
         verbose_name = _("storefront visits per day")
         verbose_name_plural = _("storefront visits per day")
         constraints = [models.UniqueConstraint(fields=["day", "storefront_id"], name="rollup_visitday_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
 
 
 class RollupState(models.Model):
