@@ -296,17 +296,7 @@ def main() -> int:
             f"floor_per_s={floor_rate:.0f} flash_ratio={rate / floor_rate:.3f}"
         )
     finally:
-        for server in servers:
-            common.stop(server)
-        from django.db import connections
-
-        try:
-            connections.close_all()
-        except Exception:
-            pass
-        if not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        common.teardown(servers, admin, scratch, args.keep)
     return 0
 
 

@@ -307,17 +307,7 @@ def main() -> int:
             f"floor_per_s={floor_rate:.0f} raw_claims_per_s={raw_rate:.0f} oversold={oversold}"
         )
     finally:
-        for server in servers:  # each one stopped whatever happens to the others
-            common.stop(server)
-        from django.db import connections
-
-        try:
-            connections.close_all()
-        except Exception:
-            pass
-        if not args.keep:
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        common.teardown(servers, admin, scratch, args.keep)
     return 0
 
 

@@ -288,6 +288,24 @@ def _end_with_parent() -> None:
         pass  # not Linux: `stop` and the signal handlers still end the servers
 
 
+def teardown(servers, admin_url: str, scratch: str, keep: bool) -> None:
+    """The end of a bench run, whatever happened: every server stopped, Django's connections closed, and the
+    scratch database dropped unless the caller keeps it (--keep)."""
+    import psycopg
+
+    for server in servers:  # each one stopped whatever happens to the others
+        stop(server)
+    from django.db import connections
+
+    try:
+        connections.close_all()
+    except Exception:
+        pass
+    if not keep:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+
+
 def stop(process) -> None:
     """End a server's whole process group (master and workers): SIGTERM, then SIGKILL after 15 s."""
     try:
