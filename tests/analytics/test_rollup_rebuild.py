@@ -150,3 +150,21 @@ def test_the_rebuild_command_prints_the_days_and_refuses_bad_dates_and_names(tre
         ):
             with pytest.raises(CommandError, match=message):
                 call_command("rebuild_rollups", *args)
+
+
+def test_the_job_is_scheduled_every_minute_once_and_reports_its_days(tree):
+    from django_q.models import Schedule
+
+    from analytics.tasks import rollups_refresh_task, schedules_ensure
+
+    schedules_ensure()
+    schedules_ensure()
+    schedule = Schedule.objects.get(name="analytics: refresh rollups")
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "analytics.tasks.rollups_refresh_task",
+        Schedule.MINUTES,
+        1,
+        -1,
+    )
+    with at(local(2026, 11, 6, 9)):
+        assert rollups_refresh_task() == " ".join(f"{rollup.name}=0" for rollup in all_rollups())
