@@ -3,10 +3,12 @@ analytics.models, so a rollup added later is held to it without touching this fi
 
 A realistic few days go through the real services with the clock moved (orders paid in several hours and days,
 a refund in full and one in part, storefront and campaign sales, commission released and clawed back, storefront
-visits), with the job run between them; then every rollup table is snapshotted, emptied and rebuilt since the
+visits, redemptions and a reversal), with the job run between them; then every rollup table is snapshotted, emptied and rebuilt since the
 first day, and must come back equal."""
 
+import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -17,14 +19,18 @@ from django.utils import translation
 from analytics.models import RollupState, SalesDay, StorefrontVisit
 from analytics.rollups import all_rollups, rollups_rebuild, rollups_refresh
 from marketing.models import Campaign
+from redemption.models import MerchantClerk, Redemption
+from redemption.services import Caller, CodeEntry, clerk_link, redemption_redeem, redemption_reverse, sku_price_set
 from settlement.models import CommissionAccrual, Order
 from settlement.services.commission import commission_release
 from settlement.services.giveaways import giveaway_place
 from settlement.services.orders import order_pay, order_place, order_refund
 from settlement.services.payments import payment_for_order
 from settlement.services.wallets import wallet_for
+from tests import factories
 from tests.analytics.rollup_support import at, local, portal_buy
 from tests.settlement.conftest import fund
+from voucherhub.core import roles
 
 pytestmark = pytest.mark.django_db
 FIRST_DAY = date(2026, 11, 2)
@@ -77,6 +83,25 @@ def giveaway(tree, moment) -> None:
         giveaway_place(campaign_id=campaign.pk, issuance_recipient_id=1, sku_id=tree.sku.pk, quantity=1, phone="13800138000")
 
 
+def redemptions(moment) -> None:
+    """A coffee shop's clerk redeems two vouchers at `moment` and reverses one of them an hour later."""
+    merchant = factories.MerchantFactory(name="星巴克", code="m-rollups")
+    store = factories.StoreFactory(merchant=merchant, name="南京西路店")
+    coffee = factories.SkuFactory(name="星巴克中杯饮品券", face_value=Decimal("35.00"), allowed_merchant_ids=[merchant.pk])
+    sku_price_set(merchant=merchant, sku=coffee, settlement_price=Decimal("30.00"))
+    clerk = factories.UserFactory(username="clerk-rollups", role=roles.MERCHANT)
+    clerk_link(user=clerk, merchant=merchant)
+    caller = Caller.for_clerk(MerchantClerk.objects.get(user=clerk), store=store)
+    with at(moment):
+        for _n in range(2):
+            _code, plaintext = factories.card_code(sku=coffee)
+            redemption_redeem(caller=caller, entry=CodeEntry(code=plaintext), idempotency_key=uuid.uuid4().hex)
+    with at(moment + timedelta(hours=1)):
+        assert Redemption.objects.filter(merchant=merchant).count() == 2
+        first = Redemption.objects.filter(merchant=merchant).order_by("pk").first()
+        redemption_reverse(caller=caller, redemption_id=first.pk, idempotency_key=uuid.uuid4().hex, reason="顾客取消")
+
+
 def history(client, tree, finance_user) -> None:
     """Five local days of facts with the job running between them (and once with nothing new)."""
     fund(tree.seller, "2000.00", actor=finance_user)
@@ -89,6 +114,7 @@ def history(client, tree, finance_user) -> None:
         order_refund(order=first, actor=finance_user, reason="one code too many", quantity=1)  # in part, clawed from frozen
     shop_visit(client, tree, local(2026, 11, 3, 12, 5), "203.0.113.7")
     shop_visit(client, tree, local(2026, 11, 3, 12, 6), "198.51.100.9")
+    redemptions(local(2026, 11, 3, 12, 30))  # the other rollups' facts (redemptions, risk decisions ...)
     refresh(local(2026, 11, 3, 13))
     portal_buy(tree, 1, local(2026, 11, 3, 23, 50))  # the local day's last minutes (15:50 UTC)
     refresh(local(2026, 11, 4, 0, 2))
