@@ -32,7 +32,7 @@ from catalog import selectors as catalog_selectors
 from catalog.models import Sku
 from channels.models import Distributor
 from riskcontrol.models import Action, Channel, Outcome
-from voucherhub.core.templatetags.vh_format import money_text
+from voucherhub.core.templatetags.vh_format import day_text, money_text
 
 TOP = 10
 RUNWAY_DAYS = 7  # the sell rate of a SKU's runway: its average daily quantity over the period's last 7 days
@@ -156,7 +156,7 @@ def sales_trend(period: Period, days: dict, sku_label: str = "") -> Chart:
         key="sales-trend",
         kind="line",
         title=title,
-        categories=[day.isoformat() for day in period.each_day()],
+        categories=[day_text(day) for day in period.each_day()],
         series=[Series(_("This period"), current), Series(_("Previous period"), before, dashed=True)],
         money=True,
         note=_("What buyers paid for paid orders, by the local day of payment; dashed: the same days of the previous period."),
@@ -304,7 +304,7 @@ def reminders(period: Period) -> Chart:
         key="expiry-reminders",
         kind="bar",
         title=_("Expiry reminders sent and redeemed after"),
-        categories=[day.isoformat() for day in days],
+        categories=[day_text(day) for day in days],
         series=[
             Series(_("Reminders sent"), [rows.get(day, {}).get("sent") or 0 for day in days]),
             Series(_("Redeemed after the reminder"), [rows.get(day, {}).get("redeemed_after") or 0 for day in days]),
@@ -321,7 +321,7 @@ def risk_blocks(period: Period, blocks: dict) -> Chart:
         key="risk-blocks",
         kind="stacked",
         title=_("Risk blocks per day"),
-        categories=[day.isoformat() for day in days],
+        categories=[day_text(day) for day in days],
         series=[
             Series(str(labels.get(channel, channel or _("other"))), [blocks.get((day, channel), 0) for day in days]) for channel in channels
         ],
