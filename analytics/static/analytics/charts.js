@@ -89,7 +89,7 @@ page's Content-Security-Policy stays script-src 'self'. */
     return {
       tooltip: { trigger: "item", valueFormatter: formatter(spec, false) },
       legend: { type: "scroll", bottom: 0 },
-      series: [{ type: "pie", radius: ["35%", "65%"], data: namedData(spec), label: { formatter: "{b}: {d}%" } }]
+      series: [{ type: "pie", radius: ["35%", "65%"], data: namedData(spec), label: { formatter: "{d}%" } }]
     };
   }
 
