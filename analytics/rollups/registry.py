@@ -1,3 +1,5 @@
 """The rollups the job refreshes, in order (each fact module adds its ROLLUP here)."""
 
-ROLLUPS: list = []
+from analytics.rollups import redemptions
+
+ROLLUPS: list = [redemptions.ROLLUP]
