@@ -40,7 +40,9 @@ def recompute(first: date, last: date) -> int:
         ReminderDay,
         first=first,
         last=last,
-        rows=({"day": row["bucket"], "sku_id": row["code__sku_id"], "sent": row["n_sent"], "redeemed_after": row["n_used"]} for row in rows),
+        rows=(
+            {"day": row["bucket"], "sku_id": row["code__sku_id"], "sent": row["n_sent"], "redeemed_after": row["n_used"]} for row in rows
+        ),
     )
 
 

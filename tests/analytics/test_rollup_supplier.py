@@ -18,6 +18,7 @@ from tests.supply.conftest import simulator, topup_sku, upstream_for  # noqa: F4
 
 pytestmark = pytest.mark.django_db
 D = Decimal
+KEYS = ["day", "upstream_id", "sku_id", "succeeded", "failed", "partial", "face_value", "cost", "seconds_total"]
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ def test_finished_topups_per_day_upstream_and_sku(sku):
         upstream_id, 1, D("20.00"), D("19.40"), 9.5 * 3600,
     )  # fmt: skip
     assert SupplierDay.objects.get(day=day1).succeeded == 1
-    incremental = sorted(SupplierDay.objects.values_list("day", "upstream_id", "sku_id", "succeeded", "failed", "partial", "face_value", "cost"))
+    incremental = sorted(SupplierDay.objects.values_list(*KEYS))
     SupplierDay.objects.all().delete()
     rollup_rebuild(ROLLUP, day1, day2)
-    assert sorted(SupplierDay.objects.values_list("day", "upstream_id", "sku_id", "succeeded", "failed", "partial", "face_value", "cost")) == incremental
+    assert sorted(SupplierDay.objects.values_list(*KEYS)) == incremental
