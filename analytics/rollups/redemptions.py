@@ -33,7 +33,7 @@ from django.utils import timezone
 from analytics.models import RedemptionDay, RedemptionHeat, RedemptionHour, SkuRedemptionDay
 from analytics.rollups.base import Rollup, local_day_bounds
 from analytics.rollups.replace import local_date, rows_replace, sums, unprefixed
-from redemption.models import CodeHolding, Redemption
+from redemption.models import CodeHolding, Redemption, RedemptionAttempt
 from settlement.models import OrderItem
 
 COMPLETED = Redemption.Status.COMPLETED
@@ -163,14 +163,28 @@ def _later_visits_days(reversed_rows: list[dict]) -> set[date]:
     return {timezone.localdate(at) for merchant, key, at in later if (merchant, key) in wanted and at > wanted[(merchant, key)]}
 
 
+def reversed_since(since: datetime):
+    """Ids of the redemptions reversed at or after `since`. Found through the reverse attempt that redemption
+    writes with every reversal, in its transaction and at the same instant (RedemptionAttempt.created_at is
+    indexed; Redemption.reversed_at is not)."""
+    return RedemptionAttempt.objects.filter(
+        kind=RedemptionAttempt.Kind.REVERSE, outcome=RedemptionAttempt.Outcome.OK, created_at__gte=since, redemption_id__isnull=False
+    ).values("redemption_id")
+
+
+def touched_since(since: datetime):
+    """The redemptions made or reversed at or after `since`."""
+    return Redemption.objects.filter(Q(created_at__gte=since) | Q(pk__in=reversed_since(since)))
+
+
 def changed_days(since: datetime | None) -> set[date]:
     """Local days of the redemptions made or reversed at or after `since` (every day when None), and the days
     whose first visits a reversal moved."""
-    rows = Redemption.objects.all() if since is None else Redemption.objects.filter(Q(created_at__gte=since) | Q(reversed_at__gte=since))
+    rows = Redemption.objects.all() if since is None else touched_since(since)
     days = set(rows.annotate(day=local_date("created_at")).values_list("day", flat=True).distinct().order_by())
     if since is not None:
         reversed_rows = list(
-            Redemption.objects.filter(reversed_at__gte=since, created_at__lt=since)
+            Redemption.objects.filter(pk__in=reversed_since(since), created_at__lt=since)
             .annotate(holder=holder_key())
             .values("merchant_id", "holder", "created_at")
         )

@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 
 from analytics.models import ReminderDay
 from analytics.rollups.base import Rollup, local_day_bounds
+from analytics.rollups.redemptions import touched_since
 from analytics.rollups.replace import local_date, rows_replace
 from redemption.models import Redemption, ReminderSent
 
@@ -56,7 +57,7 @@ def changed_days(since: datetime | None) -> set[date]:
     sent = ReminderSent.objects.filter(outcome=SENT)
     if since is None:
         return _days(sent)
-    touched = Redemption.objects.filter(Q(created_at__gte=since) | Q(reversed_at__gte=since)).values("code_id")
+    touched = touched_since(since).values("code_id")
     return _days(sent.filter(created_at__gte=since)) | _days(sent.filter(created_at__lt=since, code_id__in=touched))
 
 

@@ -92,3 +92,19 @@ def test_campaign_days_add_up_to_the_results_page_and_follow_a_refund(tree, camp
     CampaignDay.objects.all().delete()
     rollup_rebuild(ROLLUP, days_ago(5), day2)
     assert sorted(CampaignDay.objects.values_list("day", "campaign_id", "channel", *FIGURES)) == incremental
+
+
+def test_a_free_code_is_marketing_expense_at_its_list_price_and_its_cost_of_goods_stays_cost(tree):
+    from settlement.services.giveaways import giveaway_place
+
+    giveaway = Campaign.objects.create(
+        name="免费送", kind=Campaign.Kind.TARGETED, status=Campaign.Status.ACTIVE, starts_at=local(days_ago(2), 0),
+        ends_at=local(days_ago(-5), 0), sku=tree.sku, storefront=tree.storefront,
+    )  # fmt: skip
+    with time_machine.travel(local(days_ago(1), 11), tick=False):
+        order = giveaway_place(campaign_id=giveaway.pk, issuance_recipient_id=1, sku_id=tree.sku.pk, quantity=2, phone="13800003333")
+    assert order.total == 0 and order.promotion_id == giveaway.pk
+    rollup_rebuild(ROLLUP, days_ago(1), days_ago(1))
+    row = CampaignDay.objects.get(campaign_id=giveaway.pk)
+    assert (row.channel, row.orders, row.revenue, row.discount) == ("storefront", 1, D("0.00"), D("59.80"))
+    assert (row.expense, row.cost) == (D("59.80"), 2 * order.unit_cost)
