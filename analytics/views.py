@@ -53,7 +53,7 @@ def ops_home(request):
 def _sku_param(request) -> int | None:
     """The ?sku= drill-down filter; anything that is no id is ignored."""
     value = request.GET.get("sku", "")
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isdigit() and len(value) <= 18 else None  # 18 digits: within a bigint
 
 
 @login_required
