@@ -161,6 +161,9 @@ page's Content-Security-Policy stays script-src 'self'. */
     if (spec.drill.length) { el.classList.add("vh-chart--drill"); }
     el.setAttribute("data-drawn", "true");
     charts.push(chart);
+    if (window.ResizeObserver) {  // its box changes without a window resize too (a sidebar folds, a grid reflows)
+      new window.ResizeObserver(function () { chart.resize(); }).observe(el);
+    }
   }
 
   function drawAll() {
