@@ -49,9 +49,14 @@ def _zero() -> dict:
     return {key: ZERO if key in MONEY else 0 for key in MEASURES}
 
 
-def _add(into: dict, row: dict, suffix: str = "") -> None:
+def _sums(prefix: str, condition: Q | None = None) -> dict:
+    """Sum(measure) of every measure, named "<prefix><measure>" (a name of its own: not the column's)."""
+    return {prefix + key: Sum(key, filter=condition) for key in MEASURES}
+
+
+def _add(into: dict, row: dict, prefix: str) -> None:
     for key in MEASURES:
-        value = row[key + suffix]
+        value = row[prefix + key]
         if value is not None:
             into[key] += value
 
@@ -64,16 +69,16 @@ def _rows(period: Period, campaign_id: int | None):
 def _per_campaign(period: Period, campaign_id: int | None) -> tuple[dict[int, dict], dict, dict]:
     """Per campaign this period's totals, and every campaign's totals of this period and of the previous one."""
     current, previous = Q(day__gte=period.start), Q(day__lt=period.start)
-    sums = {key: Sum(key, filter=current) for key in MEASURES} | {f"{key}_before": Sum(key, filter=previous) for key in MEASURES}
+    sums = _sums("now_", current) | _sums("before_", previous)
     per_campaign: dict[int, dict] = {}
     now, before = _zero(), _zero()
     for row in _rows(period, campaign_id).values("campaign_id").annotate(**sums).order_by():
-        if row["issued"] is not None:  # the campaign has rows in this period
+        if row["now_issued"] is not None:  # the campaign has rows in this period
             totals = _zero()
-            _add(totals, row)
+            _add(totals, row, "now_")
             per_campaign[row["campaign_id"]] = totals
-            _add(now, row)
-        _add(before, row, "_before")
+            _add(now, row, "now_")
+        _add(before, row, "before_")
     return per_campaign, now, before
 
 
@@ -154,8 +159,8 @@ def _roi_chart(per_campaign: dict[int, dict], period: Period) -> Chart:
 
 def _channel_charts(period: Period, campaign_id: int | None) -> list[Chart]:
     totals = defaultdict(_zero)
-    for row in _rows(period, campaign_id).filter(day__gte=period.start).values("channel").annotate(**{k: Sum(k) for k in MEASURES}).order_by():
-        _add(totals[row["channel"]], row)
+    for row in _rows(period, campaign_id).filter(day__gte=period.start).values("channel").annotate(**_sums("sum_")).order_by():
+        _add(totals[row["channel"]], row, "sum_")
     channels = [channel for channel in SalesChannel.values if channel in totals]
     labels = [str(SalesChannel(channel).label) for channel in channels]
     return [

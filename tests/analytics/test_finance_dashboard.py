@@ -212,8 +212,9 @@ def test_a_chart_downloads_as_xlsx(rows, finance_client):
     assert response.status_code == 200
     assert "finance-commission_ranking-2026-11-01-2026-11-10.xlsx" in response["Content-Disposition"]
     sheet = load_workbook(BytesIO(response.content)).active
-    values = [[cell for cell in row] for row in sheet.iter_rows(values_only=True)]
-    assert ["华南总代", 80, 0] in [[row[0], *(float(v) for v in row[1:3])] for row in values[1:]]
+    header, *rows = sheet.iter_rows(values_only=True)
+    assert list(header) == ["Top distributors by commission accrued", "Accrued", "Released"]
+    assert [(row[0], float(row[1]), float(row[2])) for row in rows] == [("华南总代", 80.0, 0.0), ("华北总代", 60.0, 30.0)]
 
 
 def test_an_unknown_chart_is_not_exported(finance_client):
