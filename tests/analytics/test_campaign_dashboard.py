@@ -27,7 +27,9 @@ DAY1, DAY5, BEFORE = date(2026, 11, 1), date(2026, 11, 5), date(2026, 10, 25)
 
 def campaign(name: str) -> Campaign:
     now = timezone.now()
-    return Campaign.objects.create(name=name, kind=Campaign.Kind.COUPON, starts_at=now - timedelta(days=60), ends_at=now + timedelta(days=3))
+    return Campaign.objects.create(
+        name=name, kind=Campaign.Kind.COUPON, starts_at=now - timedelta(days=60), ends_at=now + timedelta(days=3)
+    )
 
 
 def result(day, camp, channel=SalesChannel.STOREFRONT, **values) -> CampaignDay:
@@ -39,10 +41,34 @@ def result(day, camp, channel=SalesChannel.STOREFRONT, **values) -> CampaignDay:
 def rows():
     """满减 spent 20 on discounts; 新客价 sold at full price (no expense); one row of 满减 before the period."""
     spring, plain = campaign("春节满减"), campaign("新客价")
-    result(DAY1, spring, issued=100, claimed=60, used=20, orders=20, new_customers=15, revenue="400.00", cost="300.00", discount="20.00", expense="20.00")
+    result(
+        DAY1,
+        spring,
+        issued=100,
+        claimed=60,
+        used=20,
+        orders=20,
+        new_customers=15,
+        revenue="400.00",
+        cost="300.00",
+        discount="20.00",
+        expense="20.00",
+    )
     result(DAY5, spring, SalesChannel.API, used=5, orders=5, new_customers=1, revenue="100.00", cost="50.00")
     result(DAY5, plain, SalesChannel.CAMPAIGN, issued=10, claimed=10, used=10, orders=10, new_customers=4, revenue="900.00", cost="600.00")
-    result(BEFORE, spring, issued=50, claimed=20, used=10, orders=10, new_customers=2, revenue="200.00", cost="150.00", discount="25.00", expense="25.00")
+    result(
+        BEFORE,
+        spring,
+        issued=50,
+        claimed=20,
+        used=10,
+        orders=10,
+        new_customers=2,
+        revenue="200.00",
+        cost="150.00",
+        discount="25.00",
+        expense="25.00",
+    )
     return {"spring": spring, "plain": plain}
 
 
@@ -84,7 +110,9 @@ def test_roi_per_campaign_says_no_expense_and_drills_down(rows):
 def test_the_roi_chart_keeps_the_top_campaigns_by_revenue(rows, monkeypatch):
     monkeypatch.setattr(campaigns, "TOP_CAMPAIGNS", 1)
 
-    assert campaign_dashboard(PERIOD).chart("roi").drill == [f"{reverse('dashboards:campaign-analytics')}?start=2026-11-01&end=2026-11-10&campaign={rows['plain'].pk}"]
+    assert campaign_dashboard(PERIOD).chart("roi").drill == [
+        f"{reverse('dashboards:campaign-analytics')}?start=2026-11-01&end=2026-11-10&campaign={rows['plain'].pk}"
+    ]
 
 
 def test_orders_revenue_and_new_customer_share_by_channel(rows):
@@ -140,7 +168,9 @@ URL = reverse("dashboards:campaign-analytics")
 RANGE = {"start": "2026-11-01", "end": "2026-11-10"}
 
 
-@pytest.mark.parametrize(("language", "title", "chart"), [("zh-hans", "营销活动分析", "各活动投资回报率"), ("en", "Campaign analytics", "ROI per campaign")])
+@pytest.mark.parametrize(
+    ("language", "title", "chart"), [("zh-hans", "营销活动分析", "各活动投资回报率"), ("en", "Campaign analytics", "ROI per campaign")]
+)
 def test_the_page_draws_every_chart_in_the_readers_language(rows, finance_client, language, title, chart):
     page = finance_client.get(URL, RANGE, HTTP_ACCEPT_LANGUAGE=language).content.decode()
 

@@ -27,23 +27,41 @@ DAY1, DAY5, BEFORE = date(2026, 11, 1), date(2026, 11, 5), date(2026, 10, 25)
 
 def sales(day, *, channel=SalesChannel.PORTAL, revenue="0", cost="0", refunded="0", sku_id=1) -> SkuSalesDay:
     return SkuSalesDay.objects.create(
-        day=day, sku_id=sku_id, channel=channel, orders=1, quantity=1, revenue=D(revenue), platform_revenue=D(revenue), cost=D(cost), refunded=D(refunded)
+        day=day,
+        sku_id=sku_id,
+        channel=channel,
+        orders=1,
+        quantity=1,
+        revenue=D(revenue),
+        platform_revenue=D(revenue),
+        cost=D(cost),
+        refunded=D(refunded),
     )
 
 
 def commission(day, distributor, *, accrued="0", released="0", clawed_back="0", frozen="0", depth=0) -> CommissionDay:
     return CommissionDay.objects.create(
-        day=day, distributor_id=distributor.pk, depth=depth, accrued=D(accrued), released=D(released), clawed_back=D(clawed_back), frozen=D(frozen)
+        day=day,
+        distributor_id=distributor.pk,
+        depth=depth,
+        accrued=D(accrued),
+        released=D(released),
+        clawed_back=D(clawed_back),
+        frozen=D(frozen),
     )
 
 
 def upstream(name: str) -> Upstream:
-    return Upstream.objects.create(supplier=factories.SupplierFactory(name=name), protocol="v2", base_url="http://127.0.0.1:9/", app_key="k")
+    return Upstream.objects.create(
+        supplier=factories.SupplierFactory(name=name), protocol="v2", base_url="http://127.0.0.1:9/", app_key="k"
+    )
 
 
 def campaign(name: str) -> Campaign:
     now = timezone.now()
-    return Campaign.objects.create(name=name, kind=Campaign.Kind.COUPON, starts_at=now - timedelta(days=60), ends_at=now + timedelta(days=3))
+    return Campaign.objects.create(
+        name=name, kind=Campaign.Kind.COUPON, starts_at=now - timedelta(days=60), ends_at=now + timedelta(days=3)
+    )
 
 
 @pytest.fixture
@@ -189,7 +207,10 @@ URL = reverse("dashboards:finance-analytics")
 RANGE = {"start": "2026-11-01", "end": "2026-11-10"}
 
 
-@pytest.mark.parametrize(("language", "title", "chart"), [("zh-hans", "财务分析", "分销商佣金排行"), ("en", "Finance analytics", "Top distributors by commission accrued")])
+@pytest.mark.parametrize(
+    ("language", "title", "chart"),
+    [("zh-hans", "财务分析", "分销商佣金排行"), ("en", "Finance analytics", "Top distributors by commission accrued")],
+)
 def test_the_page_draws_every_chart_in_the_readers_language(rows, finance_client, language, title, chart):
     page = finance_client.get(URL, RANGE, HTTP_ACCEPT_LANGUAGE=language).content.decode()
 
