@@ -32,7 +32,9 @@ def history(transactional_db):
     """Rollup rows of the last days (and of the previous period) for every chart of both dashboards."""
     today = timezone.localdate()
     north, south = factories.DistributorFactory(name="华北总代"), factories.DistributorFactory(name="华南总代")
-    upstream = Upstream.objects.create(supplier=factories.SupplierFactory(name="上游甲"), protocol="v2", base_url="http://127.0.0.1:9/", app_key="k")
+    upstream = Upstream.objects.create(
+        supplier=factories.SupplierFactory(name="上游甲"), protocol="v2", base_url="http://127.0.0.1:9/", app_key="k"
+    )
     now = timezone.now()
     spring, plain = (
         Campaign.objects.create(name=name, kind=Campaign.Kind.COUPON, starts_at=now - timedelta(days=60), ends_at=now + timedelta(days=3))
@@ -41,15 +43,21 @@ def history(transactional_db):
     for back in (1, 3, 6, 40):
         day = today - timedelta(days=back)
         money = D(100 * back)
-        SkuSalesDay.objects.create(day=day, sku_id=1, channel=SalesChannel.PORTAL, orders=back, quantity=back, revenue=money, cost=money * D("0.6"))
-        CommissionDay.objects.create(day=day, distributor_id=north.pk, depth=0, accrued=D(back * 7), frozen=D(back * 5), released=D(back * 2))
+        SkuSalesDay.objects.create(
+            day=day, sku_id=1, channel=SalesChannel.PORTAL, orders=back, quantity=back, revenue=money, cost=money * D("0.6")
+        )
+        CommissionDay.objects.create(
+            day=day, distributor_id=north.pk, depth=0, accrued=D(back * 7), frozen=D(back * 5), released=D(back * 2)
+        )
         CommissionDay.objects.create(day=day, distributor_id=south.pk, depth=1, accrued=D(back * 3), frozen=D(back * 3))
         SupplierDay.objects.create(day=day, upstream_id=upstream.pk, sku_id=1, succeeded=back, cost=D(back * 11))
         CampaignDay.objects.create(
             day=day, campaign_id=spring.pk, channel=SalesChannel.STOREFRONT, issued=50, claimed=30, used=back, orders=back,
             new_customers=1, revenue=money, cost=money / 2, discount=D(back * 4), expense=D(back * 4),
         )  # fmt: skip
-        CampaignDay.objects.create(day=day, campaign_id=plain.pk, channel=SalesChannel.CAMPAIGN, used=1, orders=1, revenue=D("30.00"), cost=D("20.00"))
+        CampaignDay.objects.create(
+            day=day, campaign_id=plain.pk, channel=SalesChannel.CAMPAIGN, used=1, orders=1, revenue=D("30.00"), cost=D("20.00")
+        )
     return {"north": north}
 
 
