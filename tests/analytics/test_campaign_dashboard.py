@@ -11,12 +11,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from openpyxl import load_workbook
 
-from analytics.models import CampaignDay, SalesChannel
+from analytics.models import SalesChannel
 from analytics.periods import Period
 from analytics.selectors import campaigns
 from analytics.selectors.campaigns import campaign_dashboard
 from marketing.models import Campaign
 from tests import factories
+from tests.analytics import rollup_rows
 from voucherhub.core import roles
 
 pytestmark = pytest.mark.django_db
@@ -32,9 +33,9 @@ def campaign(name: str) -> Campaign:
     )
 
 
-def result(day, camp, channel=SalesChannel.STOREFRONT, **values) -> CampaignDay:
+def result(day, camp, channel=SalesChannel.STOREFRONT, **values) -> None:
     money = {key: D(values.pop(key)) for key in ("revenue", "cost", "discount", "expense") if key in values}
-    return CampaignDay.objects.create(day=day, campaign_id=camp.pk, channel=channel, **values, **money)
+    rollup_rows.campaign(day=day, campaign_id=camp.pk, channel=channel, **values, **money)
 
 
 @pytest.fixture
