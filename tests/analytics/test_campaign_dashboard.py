@@ -170,7 +170,7 @@ RANGE = {"start": "2026-11-01", "end": "2026-11-10"}
 
 
 @pytest.mark.parametrize(
-    ("language", "title", "chart"), [("zh-hans", "营销活动分析", "各活动投资回报率"), ("en", "Campaign analytics", "ROI per campaign")]
+    ("language", "title", "chart"), [("zh-hans", "活动效果分析", "各活动投资回报率"), ("en", "Campaign analytics", "ROI per campaign")]
 )
 def test_the_page_draws_every_chart_in_the_readers_language(rows, finance_client, language, title, chart):
     page = finance_client.get(URL, RANGE, HTTP_ACCEPT_LANGUAGE=language).content.decode()
@@ -217,3 +217,9 @@ def test_ops_and_finance_open_it_nobody_else(client, ops_client, finance_user):
         assert client.get(URL, {"export": "funnel"}).status_code == 403
     client.logout()
     assert client.get(URL).status_code == 302
+
+
+def test_the_admin_sidebar_links_ops_and_finance_to_it(ops_client, finance_user):
+    assert URL in ops_client.get(reverse("admin:index")).content.decode()
+    ops_client.force_login(finance_user)
+    assert URL in ops_client.get(reverse("admin:index")).content.decode()

@@ -246,3 +246,9 @@ def test_finance_reaches_it_from_its_home_and_its_menu(finance_client):
 
     assert f'href="{URL}" data-testid="finance-analytics-link"' in home
     assert f'href="{URL}" data-testid="finance-link-finance-analytics"' in home
+
+
+def test_the_admin_sidebar_links_finance_to_it_and_ops_not(finance_client, ops_user):
+    assert URL in finance_client.get(reverse("admin:index")).content.decode()
+    finance_client.force_login(ops_user)
+    assert URL not in finance_client.get(reverse("admin:index")).content.decode()

@@ -21,7 +21,7 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
 TEXT = {
-    "zh-CN": {"finance": "财务分析", "campaigns": "营销活动分析", "no_expense": "（无投入）", "narrowed": "仅显示"},
+    "zh-CN": {"finance": "财务分析", "campaigns": "活动效果分析", "no_expense": "（无投入）", "narrowed": "仅显示"},
     "en": {"finance": "Finance analytics", "campaigns": "Campaign analytics", "no_expense": "(no expense)", "narrowed": "only"},
 }
 FINANCE_CHARTS = ("margin", "commission", "commission_ranking", "payables", "marketing_expense")
