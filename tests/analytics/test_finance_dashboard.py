@@ -252,3 +252,9 @@ def test_the_admin_sidebar_links_finance_to_it_and_ops_not(finance_client, ops_u
     assert URL in finance_client.get(reverse("admin:index")).content.decode()
     finance_client.force_login(ops_user)
     assert URL not in finance_client.get(reverse("admin:index")).content.decode()
+
+
+def test_a_filter_that_is_no_id_is_ignored(rows, finance_client):
+    page = finance_client.get(URL, {**RANGE, "distributor": "1 or 1=1"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert 'data-testid="distributor-filter"' not in page and 'id="vh-chart-commission"' in page
