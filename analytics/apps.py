@@ -20,6 +20,7 @@ class AnalyticsConfig(AppConfig):
 
         roles.set_home(roles.OPS, "dashboards:ops-home")
         roles.set_home(roles.FINANCE, "dashboards:finance-home")
+        post_migrate.connect(_schedules, sender=self, dispatch_uid="analytics.schedules")  # the rollup job (analytics/tasks.py)
 
         from voucherhub.core import admin_nav
 
@@ -30,4 +31,17 @@ class AnalyticsConfig(AppConfig):
             url_name="dashboards:ops-analytics",
             allowed=lambda user: roles.has_role(user, roles.OPS),
         )
-        post_migrate.connect(_schedules, sender=self, dispatch_uid="analytics.schedules")  # the rollup job (analytics/tasks.py)
+        admin_nav.page_link_add(
+            section=_("Analytics"),
+            icon="payments",
+            title=_("Finance analytics"),
+            url_name="dashboards:finance-analytics",
+            allowed=lambda user: roles.has_role(user, roles.FINANCE),
+        )
+        admin_nav.page_link_add(
+            section=_("Analytics"),
+            icon="campaign",
+            title=_("Campaign analytics"),
+            url_name="dashboards:campaign-analytics",
+            allowed=lambda user: roles.has_role(user, roles.OPS) or roles.has_role(user, roles.FINANCE),
+        )
