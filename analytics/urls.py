@@ -1,10 +1,12 @@
 from django.urls import path
 
-from analytics import views
+from analytics import views, views_partner
 
 app_name = "dashboards"  # the URL names people and links know: dashboards:ops-home ...
 urlpatterns = [
     path("ops/", views.ops_home, name="ops-home"),
     path("finance/", views.finance_home, name="finance-home"),
     path("finance/ledger-check/", views.finance_ledger_check, name="finance-ledger-check"),
+    path("portal/", views_partner.portal_analytics, name="portal-analytics"),
+    path("merchant/", views_partner.merchant_analytics, name="merchant-analytics"),
 ]
