@@ -88,8 +88,15 @@ def _kpis(period: Period, daily: dict) -> list[Kpi]:
         kpi("redemptions", _("Redemptions"), "redemptions"),
         kpi("amount", _("Value used"), "amount", money=True),
         kpi("owed", _("Owed to you"), "owed", money=True),
-        Kpi("new-share", _("New holders"), _new_share(daily, period), _new_share(daily, previous), percent=True),
+        _new_share_kpi(daily, period),
     ]
+
+
+def _new_share_kpi(daily: dict, period: Period) -> Kpi:
+    """新客占比; "unknown" (None, shown as a dash) without a known holder, and then nothing to compare with."""
+    share = _new_share(daily, period)
+    previous = _new_share(daily, period.previous()) if share is not None else None
+    return Kpi("new-share", _("New holders"), share, previous, percent=True)
 
 
 def _day_label(day) -> str:
