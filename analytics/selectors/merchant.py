@@ -96,7 +96,7 @@ def _new_share_kpi(daily: dict, period: Period) -> Kpi:
     """新客占比; "unknown" (None, shown as a dash) without a known holder, and then nothing to compare with."""
     share = _new_share(daily, period)
     previous = _new_share(daily, period.previous()) if share is not None else None
-    return Kpi("new-share", _("New holders"), share, previous, percent=True)
+    return Kpi("new-share", _("New-holder share"), share, previous, percent=True)
 
 
 def _day_label(day) -> str:
