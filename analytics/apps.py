@@ -1,5 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _schedules(sender, **kwargs):
+    from analytics.tasks import schedules_ensure
+
+    schedules_ensure()
 
 
 class AnalyticsConfig(AppConfig):
@@ -23,6 +30,7 @@ class AnalyticsConfig(AppConfig):
             url_name="dashboards:ops-analytics",
             allowed=lambda user: roles.has_role(user, roles.OPS),
         )
+        post_migrate.connect(_schedules, sender=self, dispatch_uid="analytics.schedules")  # the rollup job (analytics/tasks.py)
         _partner_links_add()
 
 
