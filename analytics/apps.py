@@ -45,3 +45,14 @@ class AnalyticsConfig(AppConfig):
             url_name="dashboards:campaign-analytics",
             allowed=lambda user: roles.has_role(user, roles.OPS) or roles.has_role(user, roles.FINANCE),
         )
+        _partner_links_add()
+
+
+def _partner_links_add() -> None:
+    """The distributor's and the merchant's dashboards in the portal menu and the console menu (registries of
+    channels and redemption: they never import analytics)."""
+    from channels.portal_menu import portal_link_add
+    from redemption.console_menu import console_link_add
+
+    portal_link_add(url_name="dashboards:portal-analytics", label=_("Sales analytics"), group="overview", order=20)
+    console_link_add(url_name="dashboards:merchant-analytics", label=_("Analytics"))
