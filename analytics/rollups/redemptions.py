@@ -13,9 +13,10 @@ Measures of a bucket:
 
 The holder of a code is the buyer of the storefront order that delivered it, known by the order's
 `contact_key` (the HMAC of the normalised phone or e-mail that settlement and marketing use for "new user"):
-the code's OrderItem that was delivered (later possibly refunded or replaced) -> its Order's contact_key. A
-code that the buyer gifted to a friend (its active CodeHolding has `gifted_from`) has an unknown holder: the
-friend's contact is kept only in plaintext on the holder link and cannot be compared with the buyers' keys.
+the code's latest OrderItem that delivered it (later possibly refunded or replaced; a code put back in stock
+before delivery and sold again belongs to its last buyer) -> its Order's contact_key. A code that the buyer
+gifted to a friend (its active CodeHolding has `gifted_from`) has an unknown holder: the friend's contact is
+kept only in plaintext on the holder link and cannot be compared with the buyers' keys.
 Portal and API orders carry no contact: their codes' holders are unknown.
 
 "First completed redemption at that merchant" looks at every completed redemption of the holder there (any
