@@ -29,7 +29,7 @@ compares the stored first visits of the holders it touched with their first visi
 both when they differ.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Window
@@ -51,7 +51,6 @@ HOUR_KEYS = ("bucket", "sku_id", "merchant_id", "store_id")
 R = "code__redemptions__"
 
 Pair = tuple[int, str]  # (merchant_id, holder)
-Visit = tuple[datetime, int]  # (first_at, first_redemption_id)
 
 
 def _gifted(code_ref: str = "code_id") -> Exists:
@@ -87,10 +86,10 @@ def _day_holders(start: datetime, end: datetime) -> list[dict]:
     )
 
 
-def first_visits(merchants: Iterable[int], holders: Iterable[str]) -> Iterator[tuple[int, str, datetime, int]]:
-    """(merchant_id, holder, first_at, first_redemption_id) of the holders' first completed redemption at each of
-    the merchants: one query over their redemptions, grouped per merchant and holder (the first by time, then
-    by id)."""
+def first_visits(merchants: Iterable[int], holders: Iterable[str]) -> QuerySet:
+    """(merchant_id, holder, first_redemption_id) of the holders' first completed redemption at each of the
+    merchants: one query over their redemptions, grouped per merchant and holder (the first by time, then by
+    id)."""
     first = Window(RowNumber(), partition_by=[F("merchant"), F("holder")], order_by=[F("at").asc(), F("redemption").asc()])
     return (
         holder_items()
@@ -98,26 +97,32 @@ def first_visits(merchants: Iterable[int], holders: Iterable[str]) -> Iterator[t
         .annotate(merchant=F(f"{R}merchant_id"), holder=F("order__contact_key"), at=F(f"{R}created_at"), redemption=F(f"{R}id"))
         .annotate(rank=first)
         .filter(rank=1)
-        .values_list("merchant", "holder", "at", "redemption")
+        .values_list("merchant", "holder", "redemption")
         .order_by()
     )
 
 
+def _visits_of(merchants: set[int], holders: set[str]) -> dict[Pair, int]:
+    """The stored first visits of these merchants and holders: {(merchant_id, holder): first_redemption_id}."""
+    stored = HolderVisit.objects.filter(merchant_id__in=merchants, holder__in=holders)
+    return {(m, h): rid for m, h, rid in stored.values_list("merchant_id", "holder", "first_redemption_id")}
+
+
 def visits_refresh(pairs: set[Pair]) -> None:
     """Bring the HolderVisit rows of these merchants and holders up to date: their first visits now against the
-    stored rows (one query each), and only the rows that differ rewritten."""
+    stored rows (one query each; a redemption's time never changes, so comparing ids is enough), and only the
+    rows that differ rewritten."""
     merchants, holders = {merchant for merchant, _h in pairs}, {holder for _m, holder in pairs}
-    stored = HolderVisit.objects.filter(merchant_id__in=merchants, holder__in=holders)
-    before = {
-        (m, h): (pk, at, rid) for pk, m, h, at, rid in stored.values_list("pk", "merchant_id", "holder", "first_at", "first_redemption_id")
-    }
-    now = {(m, h): (at, rid) for m, h, at, rid in first_visits(merchants, holders)}
-    gone = [pk for pair, (pk, *visit) in before.items() if now.get(pair) != tuple(visit)]
-    HolderVisit.objects.filter(pk__in=gone).delete()
+    before = _visits_of(merchants, holders)
+    now = {(m, h): rid for m, h, rid in first_visits(merchants, holders)}
+    changed = {pair: rid for pair, rid in now.items() if before.get(pair) != rid}
+    gone = [pair for pair in before if now.get(pair) != before[pair]]
+    for merchant in {m for m, _h in gone}:
+        HolderVisit.objects.filter(merchant_id=merchant, holder__in=[h for m, h in gone if m == merchant]).delete()
+    times = dict(Redemption.objects.filter(pk__in=changed.values()).values_list("pk", "created_at"))
     rows = [
-        HolderVisit(merchant_id=merchant, holder=holder, first_at=at, first_redemption_id=redemption)
-        for (merchant, holder), (at, redemption) in now.items()
-        if before.get((merchant, holder), (None,))[1:] != (at, redemption)
+        HolderVisit(merchant_id=merchant, holder=holder, first_at=times[rid], first_redemption_id=rid)
+        for (merchant, holder), rid in changed.items()
     ]
     HolderVisit.objects.bulk_create(rows, batch_size=BATCH)
 
@@ -216,11 +221,10 @@ def _moved_visit_days(since: datetime) -> set[date]:
     if not pairs:
         return set()
     merchants, holders = {merchant for merchant, _h in pairs}, {holder for _m, holder in pairs}
-    stored = HolderVisit.objects.filter(merchant_id__in=merchants, holder__in=holders)
-    before = {(m, h): (at, rid) for m, h, at, rid in stored.values_list("merchant_id", "holder", "first_at", "first_redemption_id")}
-    now = {(m, h): (at, rid) for m, h, at, rid in first_visits(merchants, holders)}
-    moved = [visit for pair in pairs if before.get(pair) != now.get(pair) for visit in (before.get(pair), now.get(pair))]
-    return {timezone.localdate(at) for at, _redemption in filter(None, moved)}
+    before = _visits_of(merchants, holders)
+    now = {(m, h): rid for m, h, rid in first_visits(merchants, holders)}
+    moved = {rid for pair in pairs if before.get(pair) != now.get(pair) for rid in (before.get(pair), now.get(pair)) if rid}
+    return set(Redemption.objects.filter(pk__in=moved).annotate(day=local_date("created_at")).values_list("day", flat=True))
 
 
 def changed_days(since: datetime | None) -> set[date]:
