@@ -86,14 +86,16 @@ def _day_holders(start: datetime, end: datetime) -> list[dict]:
     )
 
 
-def first_visits(merchants: Iterable[int], holders: Iterable[str]) -> QuerySet:
+def first_visits(merchants: Iterable[int], holders: Iterable[str], before: datetime | None = None) -> QuerySet:
     """(merchant_id, holder, first_redemption_id) of the holders' first completed redemption at each of the
     merchants: one query over their redemptions, grouped per merchant and holder (the first by time, then by
-    id)."""
+    id). `before`: only redemptions made before it are read, exact for holders known to have a completed
+    redemption there before it (their first visit cannot be later)."""
+    bound = {} if before is None else {f"{R}created_at__lt": before}
     first = Window(RowNumber(), partition_by=[F("merchant"), F("holder")], order_by=[F("at").asc(), F("redemption").asc()])
     return (
         holder_items()
-        .filter(**{"order__contact_key__in": list(holders), f"{R}merchant_id__in": list(merchants), f"{R}status": COMPLETED})
+        .filter(**{"order__contact_key__in": list(holders), f"{R}merchant_id__in": list(merchants), f"{R}status": COMPLETED}, **bound)
         .annotate(merchant=F(f"{R}merchant_id"), holder=F("order__contact_key"), at=F(f"{R}created_at"), redemption=F(f"{R}id"))
         .annotate(rank=first)
         .filter(rank=1)
@@ -108,15 +110,20 @@ def _visits_of(merchants: set[int], holders: set[str]) -> dict[Pair, int]:
     return {(m, h): rid for m, h, rid in stored.values_list("merchant_id", "holder", "first_redemption_id")}
 
 
-def visits_refresh(pairs: set[Pair]) -> None:
+def visits_refresh(pairs: set[Pair], before: datetime | None = None) -> None:
     """Bring the HolderVisit rows of these merchants and holders up to date: their first visits now against the
     stored rows (one query each; a redemption's time never changes, so comparing ids is enough), and only the
-    rows that differ rewritten."""
+    rows that differ rewritten. `before`: as first_visits."""
+    if not pairs:
+        return
     merchants, holders = {merchant for merchant, _h in pairs}, {holder for _m, holder in pairs}
-    before = _visits_of(merchants, holders)
-    now = {(m, h): rid for m, h, rid in first_visits(merchants, holders)}
-    changed = {pair: rid for pair, rid in now.items() if before.get(pair) != rid}
-    gone = [pair for pair in before if now.get(pair) != before[pair]]
+    stored = _visits_of(merchants, holders)
+    now = {(m, h): rid for m, h, rid in first_visits(merchants, holders, before)}
+    if before is not None:  # only the pairs asked for: others of these merchants and holders may be later
+        now = {pair: rid for pair, rid in now.items() if pair in pairs}
+        stored = {pair: rid for pair, rid in stored.items() if pair in pairs}
+    changed = {pair: rid for pair, rid in now.items() if stored.get(pair) != rid}
+    gone = [pair for pair in stored if now.get(pair) != stored[pair]]
     for merchant in {m for m, _h in gone}:
         HolderVisit.objects.filter(merchant_id=merchant, holder__in=[h for m, h in gone if m == merchant]).delete()
     times = dict(Redemption.objects.filter(pk__in=changed.values()).values_list("pk", "created_at"))
@@ -131,10 +138,12 @@ def _hour_rows(start: datetime, end: datetime) -> list[dict]:
     """The redemptions of [start, end) grouped by local hour, SKU, merchant and store: one aggregate query, with
     known_holders from the holders' join and new_holders from the (refreshed) HolderVisit rows."""
     holders = _day_holders(start, end)
-    visits_refresh(
-        {(row["merchant_id"], row["holder"]) for row in holders}
-        | set(HolderVisit.objects.filter(first_at__gte=start, first_at__lt=end).values_list("merchant_id", "holder"))
+    redeemed = {(row["merchant_id"], row["holder"]) for row in holders if row["n_known"]}
+    others = {(row["merchant_id"], row["holder"]) for row in holders} | set(
+        HolderVisit.objects.filter(first_at__gte=start, first_at__lt=end).values_list("merchant_id", "holder")
     )
+    visits_refresh(redeemed, before=end)  # a completed redemption on the day: the first visit is not later
+    visits_refresh(others - redeemed)  # only reversed ones on the day, or a stored first visit that moved
     known: dict[tuple, int] = {}
     for row in holders:
         key = tuple(row[name] for name in HOUR_KEYS)
