@@ -54,7 +54,7 @@ Pair = tuple[int, str]  # (merchant_id, holder)
 
 
 class OneOf(Lookup):
-    """`lhs` is one of a list of strings: on PostgreSQL one array parameter (`= ANY(%s)`), elsewhere `IN`. A day's
+    """`lhs` is one of a list of values: on PostgreSQL one array parameter (`= ANY(%s)`), elsewhere `IN`. A day's
     holders are thousands of keys: one parameter instead of thousands saves building and parsing the query."""
 
     lookup_name = "one_of"
@@ -141,7 +141,7 @@ def visits_refresh(pairs: set[Pair], before: datetime | None = None) -> None:
     gone = [pair for pair in stored if now.get(pair) != stored[pair]]
     for merchant in {m for m, _h in gone}:
         HolderVisit.objects.filter(merchant_id=merchant, holder__in=[h for m, h in gone if m == merchant]).delete()
-    times = dict(Redemption.objects.filter(pk__in=changed.values()).values_list("pk", "created_at"))
+    times = dict(Redemption.objects.filter(OneOf(F("pk"), list(changed.values()))).values_list("pk", "created_at"))
     rows = [
         HolderVisit(merchant_id=merchant, holder=holder, first_at=times[rid], first_redemption_id=rid)
         for (merchant, holder), rid in changed.items()
