@@ -350,6 +350,25 @@ class VisitDay(models.Model):
         return rollup_row_label(self)
 
 
+class HolderVisit(models.Model):
+    """A holder's first completed redemption at a merchant (the "first visit" the redemption rollups count as
+    new_holders). Written only by analytics/rollups/redemptions.py, for the holders of the days it recomputes."""
+
+    merchant_id = models.BigIntegerField(_("merchant"))
+    holder = models.CharField(_("holder"), max_length=64, help_text=_("The contact key of the buyer holding the codes."))
+    first_at = models.DateTimeField(_("first redeemed at"))
+    first_redemption_id = models.BigIntegerField(_("first redemption"))
+
+    class Meta:
+        verbose_name = _("first visit of a holder")
+        verbose_name_plural = _("first visits of holders")
+        constraints = [models.UniqueConstraint(fields=["merchant_id", "holder"], name="rollup_holdervisit_key")]
+        indexes = [models.Index(fields=["first_at"], name="rollup_holdervisit_first")]
+
+    def __str__(self) -> str:
+        return f"merchant={self.merchant_id} {self.first_at:%Y-%m-%d %H:%M} redemption={self.first_redemption_id}"
+
+
 class RollupState(models.Model):
     """One row per rollup: how far the incremental job has read (its watermark) and how its last run went."""
 

@@ -423,7 +423,12 @@ class Coupon(models.Model):
         verbose_name = _("coupon")
         verbose_name_plural = _("coupons")
         ordering = ["-issued_at"]
-        indexes = [models.Index(fields=["consumer", "status"], name="coupon_consumer_status")]
+        indexes = [
+            models.Index(fields=["consumer", "status"], name="coupon_consumer_status"),
+            # analytics' refresh job: the coupons issued or claimed since its watermark.
+            models.Index(fields=["issued_at"], name="coupon_issued"),
+            models.Index(fields=["claimed_at"], name="coupon_claimed"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(status="used") | ~Q(order_ref=""), name="coupon_used_by_an_order"),
         ]
@@ -538,7 +543,12 @@ class CampaignUse(models.Model):
         verbose_name_plural = _("campaign uses")
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["campaign", "order_ref"], name="campaignuse_once_per_order")]
-        indexes = [models.Index(fields=["order_ref"], name="campaignuse_order")]
+        indexes = [
+            models.Index(fields=["order_ref"], name="campaignuse_order"),
+            # analytics' refresh job: the uses placed or paid since its watermark.
+            models.Index(fields=["created_at"], name="campaignuse_created"),
+            models.Index(fields=["paid_at"], name="campaignuse_paid"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.campaign}: {self.order_ref}"

@@ -185,6 +185,8 @@ class Redemption(models.Model):
         indexes = [
             models.Index(fields=["merchant", "created_at"], name="redemption_merchant_time_idx"),
             models.Index(fields=["store", "created_at"], name="redemption_store_time_idx"),
+            # analytics' refresh job: the redemptions reversed since its watermark (few are: a partial index).
+            models.Index(fields=["reversed_at"], condition=Q(reversed_at__isnull=False), name="redemption_reversed_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gte=0), name="redemption_amount_nonneg"),

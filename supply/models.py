@@ -198,6 +198,8 @@ class Topup(models.Model):
         indexes = [
             models.Index(fields=["status", "next_check_at"], name="topup_status_check"),
             models.Index(fields=["created_at"], name="topup_created"),
+            # analytics' refresh job: the top-ups finished since its watermark.
+            models.Index(fields=["finished_at"], name="topup_finished"),
             models.Index(
                 fields=["finished_at"], condition=Q(announced_at__isnull=True, finished_at__isnull=False), name="topup_unannounced"
             ),

@@ -13,33 +13,58 @@ Measures of a bucket:
 
 The holder of a code is the buyer of the storefront order that delivered it, known by the order's
 `contact_key` (the HMAC of the normalised phone or e-mail that settlement and marketing use for "new user"):
-the code's OrderItem that was delivered (later possibly refunded or replaced) -> its Order's contact_key. A
-code that the buyer gifted to a friend (its active CodeHolding has `gifted_from`) has an unknown holder: the
-friend's contact is kept only in plaintext on the holder link and cannot be compared with the buyers' keys.
+the code's latest OrderItem that delivered it (later possibly refunded or replaced; a code put back in stock
+before delivery and sold again belongs to its last buyer) -> its Order's contact_key. A code that the buyer
+gifted to a friend (its active CodeHolding has `gifted_from`) has an unknown holder: the friend's contact is
+kept only in plaintext on the holder link and cannot be compared with the buyers' keys.
 Portal and API orders carry no contact: their codes' holders are unknown.
 
-"First completed redemption at that merchant" looks at every earlier completed redemption (any day, ties on
-the same instant broken by id), so recomputing one day gives the same figure as a full rebuild. A reversal
-changes the "first" redemption of later days: changed_days therefore also returns the days of the holder's
-later redemptions at that merchant.
+"First completed redemption at that merchant" looks at every completed redemption of the holder there (any
+day, ties on the same instant broken by id), kept in analytics' HolderVisit table: one row per merchant and
+holder naming the first visit. A recompute of some days first refreshes the rows of the holders of those days'
+redemptions (one join resolves them, one grouped query finds their first visits), then counts as new_holders
+the redemptions that are their holder's first visit; so recomputing one day gives the same figure as a full
+rebuild. A reversal (or a late redemption) can move a holder's first visit to another day: changed_days
+compares the stored first visits of the holders it touched with their first visits now and returns the days of
+both when they differ.
 """
 
-from datetime import date, datetime
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce, ExtractHour, ExtractIsoWeekDay, TruncHour
+from django.db.models import Count, Exists, F, Lookup, OuterRef, Q, QuerySet, Sum, Window
+from django.db.models.functions import ExtractHour, ExtractIsoWeekDay, RowNumber, TruncHour
 from django.utils import timezone
 
-from analytics.models import RedemptionDay, RedemptionHeat, RedemptionHour, SkuRedemptionDay
+from analytics.models import HolderVisit, RedemptionDay, RedemptionHeat, RedemptionHour, SkuRedemptionDay
 from analytics.rollups.base import Rollup, local_day_bounds
-from analytics.rollups.replace import local_date, rows_replace, sums, unprefixed
-from redemption.models import CodeHolding, Redemption, RedemptionAttempt
+from analytics.rollups.replace import BATCH, local_date, rows_replace, sums, unprefixed
+from redemption.models import CodeHolding, Redemption
 from settlement.models import OrderItem
 
 COMPLETED = Redemption.Status.COMPLETED
 # Items that delivered their code to the buyer (a refund or an after-sales replacement came later).
 DELIVERED_ITEMS = [OrderItem.State.DELIVERED, OrderItem.State.REFUNDED, OrderItem.State.REPLACED]
 MEASURES = ("redemptions", "reversed", "amount", "owed", "after_reminder", "known_holders", "new_holders")
+HOUR_KEYS = ("bucket", "sku_id", "merchant_id", "store_id")
+# Through an OrderItem of holder_items(): its code's redemptions.
+R = "code__redemptions__"
+
+Pair = tuple[int, str]  # (merchant_id, holder)
+
+
+class OneOf(Lookup):
+    """`lhs` is one of a list of values: on PostgreSQL one array parameter (`= ANY(%s)`), elsewhere `IN`. A day's
+    holders are thousands of keys: one parameter instead of thousands saves building and parsing the query."""
+
+    lookup_name = "one_of"
+    prepare_rhs = False
+
+    def as_sql(self, compiler, connection):
+        lhs, params = self.process_lhs(compiler, connection)
+        if connection.vendor == "postgresql":
+            return f"{lhs} = ANY(%s)", [*params, list(self.rhs)]
+        return f"{lhs} IN ({', '.join(['%s'] * len(self.rhs))})", [*params, *self.rhs]
 
 
 def _gifted(code_ref: str = "code_id") -> Exists:
@@ -47,64 +72,122 @@ def _gifted(code_ref: str = "code_id") -> Exists:
     return Exists(CodeHolding.objects.filter(code_id=OuterRef(code_ref), active=True, gifted_from__isnull=False))
 
 
-def holder_key() -> Coalesce:
-    """The contact_key of the buyer holding the redemption's code, "" when unknown (see the module docstring)."""
-    buyer = (
-        OrderItem.objects.filter(code_id=OuterRef("code_id"), state__in=DELIVERED_ITEMS)
-        .exclude(order__contact_key="")
-        .exclude(_gifted())
-        .order_by("-pk")
-        .values("order__contact_key")[:1]
-    )
-    return Coalesce(Subquery(buyer), Value(""))
+def holder_items() -> QuerySet:
+    """The order items that name their code's holder (`order__contact_key`), at most one per code: the code's
+    latest item that delivered it (a code put back in stock before delivery and sold again belongs to its last
+    buyer), of an order with a contact, the code not gifted."""
+    later = OrderItem.objects.filter(code_id=OuterRef("code_id"), pk__gt=OuterRef("pk"), state__in=DELIVERED_ITEMS)
+    return OrderItem.objects.filter(state__in=DELIVERED_ITEMS).exclude(order__contact_key="").exclude(_gifted()).exclude(Exists(later))
 
 
-def _earlier_visit() -> Exists:
-    """A completed redemption at the same merchant, before this one, of a code bought under the same contact."""
-    earlier = (
-        Redemption.objects.filter(
-            merchant_id=OuterRef("merchant_id"),
-            status=COMPLETED,
-            code__order_items__state__in=DELIVERED_ITEMS,
-            code__order_items__order__contact_key=OuterRef("holder"),
-        )
-        .filter(Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
-        .exclude(_gifted())
-    )
-    return Exists(earlier)
-
-
-def _hour_rows(first: date, last: date) -> list[dict]:
-    """One aggregate query: the local days' redemptions grouped by local hour, SKU, merchant and store."""
+def _day_holders(start: datetime, end: datetime) -> list[dict]:
+    """One join: the redemptions of [start, end) whose holder is known, per hour bucket keys and holder, with
+    how many of them are completed (known_holders)."""
     tz = timezone.get_current_timezone()
-    start, end = local_day_bounds(first, last)
+    return list(
+        holder_items()
+        .filter(**{f"{R}created_at__gte": start, f"{R}created_at__lt": end})
+        .annotate(
+            bucket=TruncHour(f"{R}created_at", tzinfo=tz),
+            sku_id=F(f"{R}sku_id"),
+            merchant_id=F(f"{R}merchant_id"),
+            store_id=F(f"{R}store_id"),
+            holder=F("order__contact_key"),
+        )
+        .values(*HOUR_KEYS, "holder")
+        .annotate(n_known=Count(f"{R}id", filter=Q(**{f"{R}status": COMPLETED})))
+        .order_by()
+    )
+
+
+def first_visits(merchants: Iterable[int], holders: Iterable[str], before: datetime | None = None) -> QuerySet:
+    """(merchant_id, holder, first_redemption_id) of the holders' first completed redemption at each of the
+    merchants: one query over their redemptions, grouped per merchant and holder (the first by time, then by
+    id). `before`: only redemptions made before it are read, exact for holders known to have a completed
+    redemption there before it (their first visit cannot be later)."""
+    bound = {} if before is None else {f"{R}created_at__lt": before}
+    first = Window(RowNumber(), partition_by=[F("merchant"), F("holder")], order_by=[F("at").asc(), F("redemption").asc()])
+    return (
+        holder_items()
+        .filter(OneOf(F("order__contact_key"), list(holders)))
+        .filter(**{f"{R}merchant_id__in": list(merchants), f"{R}status": COMPLETED}, **bound)
+        .annotate(merchant=F(f"{R}merchant_id"), holder=F("order__contact_key"), at=F(f"{R}created_at"), redemption=F(f"{R}id"))
+        .annotate(rank=first)
+        .filter(rank=1)
+        .values_list("merchant", "holder", "redemption")
+        .order_by()
+    )
+
+
+def _visits_of(merchants: set[int], holders: set[str]) -> dict[Pair, int]:
+    """The stored first visits of these merchants and holders: {(merchant_id, holder): first_redemption_id}."""
+    stored = HolderVisit.objects.filter(OneOf(F("holder"), list(holders)), merchant_id__in=merchants)
+    return {(m, h): rid for m, h, rid in stored.values_list("merchant_id", "holder", "first_redemption_id")}
+
+
+def visits_refresh(pairs: set[Pair], before: datetime | None = None) -> None:
+    """Bring the HolderVisit rows of these merchants and holders up to date: their first visits now against the
+    stored rows (one query each; a redemption's time never changes, so comparing ids is enough), and only the
+    rows that differ rewritten. `before`: as first_visits."""
+    if not pairs:
+        return
+    merchants, holders = {merchant for merchant, _h in pairs}, {holder for _m, holder in pairs}
+    stored = _visits_of(merchants, holders)
+    now = {(m, h): rid for m, h, rid in first_visits(merchants, holders, before)}
+    if before is not None:  # only the pairs asked for: others of these merchants and holders may be later
+        now = {pair: rid for pair, rid in now.items() if pair in pairs}
+        stored = {pair: rid for pair, rid in stored.items() if pair in pairs}
+    changed = {pair: rid for pair, rid in now.items() if stored.get(pair) != rid}
+    gone = [pair for pair in stored if now.get(pair) != stored[pair]]
+    for merchant in {m for m, _h in gone}:
+        HolderVisit.objects.filter(merchant_id=merchant, holder__in=[h for m, h in gone if m == merchant]).delete()
+    times = dict(Redemption.objects.filter(OneOf(F("pk"), list(changed.values()))).values_list("pk", "created_at"))
+    rows = [
+        HolderVisit(merchant_id=merchant, holder=holder, first_at=times[rid], first_redemption_id=rid)
+        for (merchant, holder), rid in changed.items()
+    ]
+    HolderVisit.objects.bulk_create(rows, batch_size=BATCH)
+
+
+def _hour_rows(start: datetime, end: datetime) -> list[dict]:
+    """The redemptions of [start, end) grouped by local hour, SKU, merchant and store: one aggregate query, with
+    known_holders from the holders' join and new_holders from the (refreshed) HolderVisit rows."""
+    holders = _day_holders(start, end)
+    redeemed = {(row["merchant_id"], row["holder"]) for row in holders if row["n_known"]}
+    others = {(row["merchant_id"], row["holder"]) for row in holders} | set(
+        HolderVisit.objects.filter(first_at__gte=start, first_at__lt=end).values_list("merchant_id", "holder")
+    )
+    visits_refresh(redeemed, before=end)  # a completed redemption on the day: the first visit is not later
+    visits_refresh(others - redeemed)  # only reversed ones on the day, or a stored first visit that moved
+    known: dict[tuple, int] = {}
+    for row in holders:
+        key = tuple(row[name] for name in HOUR_KEYS)
+        known[key] = known.get(key, 0) + row["n_known"]
+    firsts = HolderVisit.objects.filter(first_at__gte=start, first_at__lt=end).values("first_redemption_id")
+    tz = timezone.get_current_timezone()
     done = Q(status=COMPLETED)
-    known = done & ~Q(holder="")
     rows = (
         Redemption.objects.filter(created_at__gte=start, created_at__lt=end)
         .annotate(
-            holder=holder_key(),
-            seen_before=_earlier_visit(),
             bucket=TruncHour("created_at", tzinfo=tz),
             iso_weekday=ExtractIsoWeekDay("created_at", tzinfo=tz),
             clock_hour=ExtractHour("created_at", tzinfo=tz),
         )
-        .values("bucket", "iso_weekday", "clock_hour", "sku_id", "merchant_id", "store_id")
+        .values(*HOUR_KEYS, "iso_weekday", "clock_hour")
         .annotate(
             n_done=Count("pk", filter=done),
             n_reversed=Count("pk", filter=Q(status=Redemption.Status.REVERSED)),
             s_amount=Sum("amount", filter=done),
             s_owed=Sum("amount_owed", filter=done),
             n_reminded=Count("pk", filter=done & Q(after_reminder=True)),
-            n_known=Count("pk", filter=known),
-            n_new=Count("pk", filter=known & Q(seen_before=False)),
+            n_new=Count("pk", filter=Q(pk__in=firsts)),
         )
         .order_by()
     )
-    return [_hour_row(row) for row in rows]
+    return [_hour_row(row, known.get(tuple(row[name] for name in HOUR_KEYS), 0)) for row in rows]
 
 
-def _hour_row(row: dict) -> dict:
+def _hour_row(row: dict, known: int) -> dict:
     return {
         "hour": row["bucket"],
         "sku_id": row["sku_id"],
@@ -117,7 +200,7 @@ def _hour_row(row: dict) -> dict:
         "amount": row["s_amount"] or 0,
         "owed": row["s_owed"] or 0,
         "after_reminder": row["n_reminded"],
-        "known_holders": row["n_known"],
+        "known_holders": known,
         "new_holders": row["n_new"],
     }
 
@@ -136,59 +219,45 @@ def _summed(first: date, last: date, keys: tuple[str, ...]) -> list[dict]:
 
 
 def recompute(first: date, last: date) -> int:
-    """Rewrite the redemption tables' rows of the local days first..last; returns the rows written."""
-    written = rows_replace(RedemptionHour, first=first, last=last, rows=_hour_rows(first, last), bucket="hour")
+    """Rewrite the redemption tables' rows of the local days first..last (their holders' first visits day by
+    day, so that a long range never holds more than a day's holders); returns the rows written."""
+    hours = []
+    day = first
+    while day <= last:
+        hours += _hour_rows(*local_day_bounds(day, day))
+        day += timedelta(days=1)
+    written = rows_replace(RedemptionHour, first=first, last=last, rows=hours, bucket="hour")
     written += rows_replace(RedemptionDay, first=first, last=last, rows=_summed(first, last, ("sku_id", "merchant_id", "store_id")))
     written += rows_replace(SkuRedemptionDay, first=first, last=last, rows=_summed(first, last, ("sku_id",)))
     written += rows_replace(RedemptionHeat, first=first, last=last, rows=_summed(first, last, ("merchant_id", "weekday", "local_hour")))
     return written
 
 
-def _later_visits_days(reversed_rows: list[dict]) -> set[date]:
-    """The local days of completed redemptions by the same holders at the same merchants, after each reversed
-    redemption: their "first visit" may have moved."""
-    wanted: dict[tuple[int, str], datetime] = {}
-    for row in reversed_rows:
-        pair = (row["merchant_id"], row["holder"])
-        if row["holder"] and (pair not in wanted or row["created_at"] < wanted[pair]):
-            wanted[pair] = row["created_at"]
-    if not wanted:
+def touched_since(since: datetime) -> QuerySet:
+    """The redemptions made or reversed at or after `since` (Redemption.reversed_at has a partial index)."""
+    return Redemption.objects.filter(Q(created_at__gte=since) | Q(reversed_at__gte=since))
+
+
+def _moved_visit_days(since: datetime) -> set[date]:
+    """The local days of the first visits that moved for the holders of the redemptions made or reversed since
+    `since`: their stored HolderVisit row against their first visit now (both days when they differ)."""
+    pairs = set(holder_items().filter(**{f"{R}in": touched_since(since)}).values_list(f"{R}merchant_id", "order__contact_key"))
+    if not pairs:
         return set()
-    later = (
-        Redemption.objects.filter(status=COMPLETED, merchant_id__in={m for m, _k in wanted}, created_at__gte=min(wanted.values()))
-        .annotate(holder=holder_key())
-        .filter(holder__in={k for _m, k in wanted})
-        .values_list("merchant_id", "holder", "created_at")
-    )
-    return {timezone.localdate(at) for merchant, key, at in later if (merchant, key) in wanted and at > wanted[(merchant, key)]}
-
-
-def reversed_since(since: datetime):
-    """Ids of the redemptions reversed at or after `since`. Found through the reverse attempt that redemption
-    writes with every reversal, in its transaction and at the same instant (RedemptionAttempt.created_at is
-    indexed; Redemption.reversed_at is not)."""
-    return RedemptionAttempt.objects.filter(
-        kind=RedemptionAttempt.Kind.REVERSE, outcome=RedemptionAttempt.Outcome.OK, created_at__gte=since, redemption_id__isnull=False
-    ).values("redemption_id")
-
-
-def touched_since(since: datetime):
-    """The redemptions made or reversed at or after `since`."""
-    return Redemption.objects.filter(Q(created_at__gte=since) | Q(pk__in=reversed_since(since)))
+    merchants, holders = {merchant for merchant, _h in pairs}, {holder for _m, holder in pairs}
+    before = _visits_of(merchants, holders)
+    now = {(m, h): rid for m, h, rid in first_visits(merchants, holders)}
+    moved = {rid for pair in pairs if before.get(pair) != now.get(pair) for rid in (before.get(pair), now.get(pair)) if rid}
+    return set(Redemption.objects.filter(pk__in=moved).annotate(day=local_date("created_at")).values_list("day", flat=True))
 
 
 def changed_days(since: datetime | None) -> set[date]:
     """Local days of the redemptions made or reversed at or after `since` (every day when None), and the days
-    whose first visits a reversal moved."""
+    whose first visits those moved."""
     rows = Redemption.objects.all() if since is None else touched_since(since)
     days = set(rows.annotate(day=local_date("created_at")).values_list("day", flat=True).distinct().order_by())
     if since is not None:
-        reversed_rows = list(
-            Redemption.objects.filter(pk__in=reversed_since(since), created_at__lt=since)
-            .annotate(holder=holder_key())
-            .values("merchant_id", "holder", "created_at")
-        )
-        days |= _later_visits_days(reversed_rows)
+        days |= _moved_visit_days(since)
     return days
 
 

@@ -108,3 +108,27 @@ def test_a_free_code_is_marketing_expense_at_its_list_price_and_its_cost_of_good
     row = CampaignDay.objects.get(campaign_id=giveaway.pk)
     assert (row.channel, row.orders, row.revenue, row.discount) == ("storefront", 1, D("0.00"), D("59.80"))
     assert (row.expense, row.cost) == (D("59.80"), 2 * order.unit_cost)
+
+
+def test_a_new_user_price_counts_its_orders_placed_as_issued_and_claimed_like_the_results_page(tree):
+    with time_machine.travel(local(days_ago(1), 9), tick=False):
+        price = Campaign.objects.create(
+            name="新人价", kind=Campaign.Kind.NEW_USER, status=Campaign.Status.ACTIVE, starts_at=local(days_ago(1), 0),
+            ends_at=local(days_ago(-5), 0), sku=tree.sku, price=D("19.90"),
+        )  # fmt: skip
+        ann, bob = Consumer.objects.create(phone="13800001111"), Consumer.objects.create(phone="13800002222")
+        paid = order_place(
+            channel=Order.Channel.STOREFRONT, distributor=tree.seller, storefront=tree.storefront, sku=tree.sku, quantity=1,
+            pay_method="sandbox", consumer=ann,
+        )  # fmt: skip
+        order_pay(order=paid, payment=payment_for_order(order=paid))
+        unpaid = order_place(
+            channel=Order.Channel.STOREFRONT, distributor=tree.seller, storefront=tree.storefront, sku=tree.sku, quantity=1,
+            pay_method="sandbox", consumer=bob,
+        )  # fmt: skip
+    assert paid.promotion_id == unpaid.promotion_id == price.pk
+    rollup_rebuild(ROLLUP, days_ago(1), days_ago(1))
+    row = CampaignDay.objects.get(campaign_id=price.pk)
+    assert (row.channel, row.issued, row.claimed, row.used, row.orders, row.new_customers) == ("storefront", 2, 2, 1, 1, 1)
+    assert (row.revenue, row.discount, row.expense) == (D("19.90"), D("10.00"), D("10.00"))
+    assert totals() == {**page(price), "orders": 1, "expense": D("10.00")}

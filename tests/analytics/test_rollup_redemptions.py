@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.db.models import Sum
 
-from analytics.models import RedemptionDay, RedemptionHeat, RedemptionHour, SkuRedemptionDay
+from analytics.models import HolderVisit, RedemptionDay, RedemptionHeat, RedemptionHour, SkuRedemptionDay
 from analytics.rollups.base import rollup_rebuild, rollup_refresh
 from analytics.rollups.redemptions import ROLLUP
 from redemption.models import Redemption
@@ -102,6 +102,38 @@ def test_a_rebuild_day_by_day_equals_the_incremental_result(scene):
     # then
     assert [table(model) for model in (RedemptionHour, RedemptionDay, SkuRedemptionDay, RedemptionHeat)] == incremental
     assert sum(RedemptionHour.objects.values_list("new_holders", flat=True)) == 2
+
+
+def visits() -> list[tuple]:
+    return sorted(HolderVisit.objects.values_list("merchant_id", "holder", "first_at", "first_redemption_id"))
+
+
+def test_the_first_visit_table_moves_with_a_reversal_and_a_rebuild_writes_the_same_rows(scene):
+    caller, times, done, (day1, day2) = scene
+    ann_key = done["ann1"].code.order_items.get().order.contact_key
+    with time_machine.travel(local(day2, 9, 30), tick=False):
+        rollup_refresh(ROLLUP)
+    # then: one row per holder at the merchant (the portal code has none); ann's first visit is day 1's
+    first = HolderVisit.objects.get(merchant_id=caller.merchant.pk, holder=ann_key)
+    assert (first.first_at, first.first_redemption_id) == (times["ann1"], done["ann1"].pk)
+    assert HolderVisit.objects.count() == 2
+
+    # when: her first visit is reversed
+    with time_machine.travel(local(day2, 12), tick=False):
+        redemption_reverse(caller=caller, redemption_id=done["ann1"].pk, idempotency_key=uuid.uuid4().hex)
+        rollup_refresh(ROLLUP)
+    # then: it moves to her day-2 redemption
+    first = HolderVisit.objects.get(merchant_id=caller.merchant.pk, holder=ann_key)
+    assert (first.first_at, first.first_redemption_id) == (times["ann2"], done["ann2"].pk)
+    incremental = visits()
+
+    # when: everything is rebuilt from scratch
+    HolderVisit.objects.all().delete()
+    RedemptionHour.objects.all().delete()
+    rollup_rebuild(ROLLUP, days_ago(10))
+    # then
+    assert visits() == incremental
+    assert RedemptionHour.objects.get(hour=times["ann2"].replace(minute=0)).new_holders == 1
 
 
 def test_a_gifted_code_has_no_known_holder(scene, tree):
