@@ -1,5 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def _schedules(sender, **kwargs):
+    from analytics.tasks import schedules_ensure
+
+    schedules_ensure()
 
 
 class AnalyticsConfig(AppConfig):
@@ -13,3 +20,4 @@ class AnalyticsConfig(AppConfig):
 
         roles.set_home(roles.OPS, "dashboards:ops-home")
         roles.set_home(roles.FINANCE, "dashboards:finance-home")
+        post_migrate.connect(_schedules, sender=self, dispatch_uid="analytics.schedules")  # the rollup job (analytics/tasks.py)

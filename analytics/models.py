@@ -12,6 +12,7 @@ rollup never holds back the deletion of a source row, and a rebuild writes its r
 """
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from voucherhub.core.money import MoneyField
@@ -321,6 +322,7 @@ class StorefrontVisit(models.Model):
     storefront_id = models.BigIntegerField(_("storefront"))
     visitor = models.CharField(_("visitor"), max_length=64)
     views = models.PositiveIntegerField(_("pages seen"), default=1)
+    last_seen_at = models.DateTimeField(_("last page seen"), default=timezone.now, help_text=_("Tells the rollup job which days changed."))
 
     class Meta:
         verbose_name = _("storefront visit")

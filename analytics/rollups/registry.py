@@ -1,3 +1,9 @@
 """The rollups the job refreshes, in order (each fact module adds its ROLLUP here)."""
 
-ROLLUPS: list = []
+from analytics.rollups import commission, sales, visits
+
+ROLLUPS: list = [
+    sales.ROLLUP,
+    commission.ROLLUP,
+    visits.ROLLUP,
+]

@@ -133,6 +133,8 @@ class Order(models.Model):
             models.Index(fields=["distributor", "status", "id"], name="order_dist_status_idx"),
             # "new user" (issue 16): has this contact a paid order? Asked on every signed-in consumer's order.
             models.Index(fields=["contact_key", "status"], condition=~Q(contact_key=""), name="order_contact_status_idx"),
+            # The sales rollup's job asks every minute which orders changed since its watermark (analytics/rollups/sales.py).
+            models.Index(fields=["status_changed_at"], name="order_status_changed_idx"),
         ]
         permissions = [
             ("refund_order", "Can refund an order"),

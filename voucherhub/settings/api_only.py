@@ -27,5 +27,6 @@ BROWSER_ONLY_MIDDLEWARE = {
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a locked-out password login into the lockout page
     "riskcontrol.middleware.RiskLoginRefusedMiddleware",
+    "analytics.middleware.StorefrontVisitMiddleware",  # storefront pages are not on the API
 }
 MIDDLEWARE = [middleware for middleware in _SITE_MIDDLEWARE if middleware not in BROWSER_ONLY_MIDDLEWARE]

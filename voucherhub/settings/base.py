@@ -105,6 +105,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",  # late: turns a locked-out login into the lockout page
     "riskcontrol.middleware.RiskLoginRefusedMiddleware",  # a login risk control blocked: its 403 page
+    "analytics.middleware.StorefrontVisitMiddleware",  # storefront page views per daily visitor hash, no cookie
 ]
 
 ROOT_URLCONF = "voucherhub.urls"
