@@ -21,3 +21,14 @@ class AnalyticsConfig(AppConfig):
         roles.set_home(roles.OPS, "dashboards:ops-home")
         roles.set_home(roles.FINANCE, "dashboards:finance-home")
         post_migrate.connect(_schedules, sender=self, dispatch_uid="analytics.schedules")  # the rollup job (analytics/tasks.py)
+        _partner_links_add()
+
+
+def _partner_links_add() -> None:
+    """The distributor's and the merchant's dashboards in the portal menu and the console menu (registries of
+    channels and redemption: they never import analytics)."""
+    from channels.portal_menu import portal_link_add
+    from redemption.console_menu import console_link_add
+
+    portal_link_add(url_name="dashboards:portal-analytics", label=_("Sales analytics"), group="overview", order=20)
+    console_link_add(url_name="dashboards:merchant-analytics", label=_("Analytics"))
