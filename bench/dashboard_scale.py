@@ -15,7 +15,8 @@
    paid order (sale, cost, commission, refund), the commission accruals, `--redemptions` redeemed card codes
    and their redemptions (1 % reversed), risk decisions and direct top-ups. What is left out is listed in
    bench/scale_data.py. Then VACUUM ANALYZE. Prints the load time and the rows of each kind.
-3. Builds the rollups (`analytics.rollups.rollups_rebuild` over the 90 days) and prints the build time.
+3. Builds the rollups (`analytics.rollups.rollups_rebuild` over the 90 days), prints the build time, and
+   ANALYZEs the rollup tables (as autovacuum would soon after).
 4. Starts the site under gunicorn (production settings, DEBUG off, the Redis cache when CACHE_URL or
    BENCH_CACHE_URL answers; bench/redeem_throughput.py's helpers) and, for each dashboard with a URL (ops,
    finance, campaigns, a 总代's portal dashboard, a merchant's dashboard), requests it 50 times on a 90-day
@@ -96,20 +97,21 @@ DASHBOARDS = [
     ),
     (
         "finance",
-        ["dashboards:finance-analytics", "dashboards:finance-dashboard"],
+        ["dashboards:finance-analytics"],
         "ops",
         [
             f"SELECT (paid_at {LOCAL})::date, sum(total), sum(unit_cost * quantity), sum(refunded_amount) "
             f"FROM settlement_order WHERE status IN {PAID} AND paid_at >= %(since)s GROUP BY 1",
             f"SELECT (created_at {LOCAL})::date, sum(amount), sum(frozen_remaining) FROM settlement_commissionaccrual "
             "WHERE created_at >= %(since)s GROUP BY 1",
-            "SELECT wallet_id, sum(amount) FROM settlement_commissionaccrual WHERE created_at >= %(since)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+            "SELECT wallet_id, sum(amount) FROM settlement_commissionaccrual WHERE created_at >= %(since)s "
+            "GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
             f"SELECT (finished_at {LOCAL})::date, upstream_id, sum(cost) FROM supply_topup WHERE finished_at >= %(since)s GROUP BY 1, 2",
         ],
     ),
     (
         "campaigns",
-        ["dashboards:campaigns-analytics", "dashboards:campaign-dashboard", "dashboards:campaigns"],
+        ["dashboards:campaign-analytics"],
         "ops",
         [
             f"SELECT promotion_id, channel, (paid_at {LOCAL})::date, count(*), sum(total), sum(discount_platform) "
@@ -118,7 +120,7 @@ DASHBOARDS = [
     ),
     (
         "distributor",
-        ["dashboards:distributor-analytics", "dashboards:distributor-dashboard", "portal-analytics"],
+        ["dashboards:portal-analytics"],
         "distributor",
         [
             f"SELECT (o.paid_at {LOCAL})::date, o.distributor_id = %(top)s, sum(o.total) FROM settlement_order o "
@@ -134,7 +136,7 @@ DASHBOARDS = [
     ),
     (
         "merchant",
-        ["dashboards:merchant-analytics", "dashboards:merchant-dashboard", "console-analytics"],
+        ["dashboards:merchant-analytics"],
         "merchant",
         [
             f"SELECT (created_at {LOCAL})::date, store_id, count(*), sum(amount_owed) FROM redemption_redemption "
@@ -381,6 +383,13 @@ def rollups_part() -> None:
     days = rollups_rebuild(timezone.localdate() - timedelta(days=90))
     print(f"rollups: {names or 'none registered yet (wt-rsales / wt-rredeem not merged)'}; days {days}")
     print(f"rollup_build_s={time.monotonic() - clock:.1f}")
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # what autovacuum does soon after a bulk write: the planner's statistics
+        for table in connection.introspection.table_names(cursor):
+            if table.startswith("analytics_"):
+                cursor.execute(f'ANALYZE "{table}"')
+    connection.close()
 
 
 def main():
@@ -404,7 +413,9 @@ def main():
         connections.close_all()
         clock = time.monotonic()
         loaded = scale_data.load(dsn, ref, args.orders, args.redemptions or args.orders * 2 // 5)
-        print("loaded: " + " ".join(f"{key}={value:.1f}" if isinstance(value, float) else f"{key}={value}" for key, value in loaded.items()))
+        print(
+            "loaded: " + " ".join(f"{key}={value:.1f}" if isinstance(value, float) else f"{key}={value}" for key, value in loaded.items())
+        )
         size = admin.execute("SELECT pg_size_pretty(pg_database_size(%s))", [args.name]).fetchone()[0]
         print(f"load_s={time.monotonic() - clock:.1f} database_size={size}")
         rollups_part()

@@ -45,7 +45,32 @@ BIG_TABLES = [
 ]
 
 LOCAL_HOURS = [0.3, 0.15, 0.1, 0.08, 0.08, 0.12, 0.3, 0.7, 1.1, 1.3, 1.5, 1.9, 2.3, 1.8, 1.4, 1.3, 1.4, 1.6, 1.9, 2.3, 2.6, 2.2, 1.4, 0.7]
-REDEEM_HOURS = [0.05, 0.02, 0.01, 0.01, 0.01, 0.02, 0.1, 0.6, 1.4, 1.2, 1.1, 1.9, 3.2, 2.4, 1.3, 1.4, 1.9, 2.1, 2.8, 3.0, 2.4, 1.5, 0.6, 0.2]
+REDEEM_HOURS = [
+    0.05,
+    0.02,
+    0.01,
+    0.01,
+    0.01,
+    0.02,
+    0.1,
+    0.6,
+    1.4,
+    1.2,
+    1.1,
+    1.9,
+    3.2,
+    2.4,
+    1.3,
+    1.4,
+    1.9,
+    2.1,
+    2.8,
+    3.0,
+    2.4,
+    1.5,
+    0.6,
+    0.2,
+]
 CHANNELS = [("portal", 0.35), ("api", 0.25), ("storefront", 0.32), ("campaign", 0.08)]
 REFUND_SHARE, PARTIAL_SHARE, REVERSED_SHARE = 0.025, 0.015, 0.01
 
@@ -367,7 +392,9 @@ ENTRY_COLUMNS = "id, amount, currency, balance_after, created_at, account_id, tr
 ACCRUAL_COLUMNS = (
     "id, depth, amount, clawed_back, frozen_remaining, status, release_after, released_at, rule, created_at, order_id, wallet_id"
 )
-CODE_COLUMNS = "id, ciphertext, key_id, blind_index, hint, serial, expires_at, status, order_ref, created_at, status_changed_at, batch_id, sku_id"
+CODE_COLUMNS = (
+    "id, ciphertext, key_id, blind_index, hint, serial, expires_at, status, order_ref, created_at, status_changed_at, batch_id, sku_id"
+)
 REDEMPTION_COLUMNS = (
     "id, channel, status, amount, amount_owed, reference, after_reminder, created_at, reversed_at, reverse_reason, "
     "code_id, merchant_id, sku_id, store_id"
@@ -376,7 +403,9 @@ RISK_COLUMNS = (
     "created_at, action, outcome, score, reasons, reference, quantity, amount, device, account_id, phone, email, "
     "distributor_id, storefront_id, challenge_passed, extra, counters, review_status, review_note"
 )
-TOPUP_COLUMNS = "reference, account, region, face_value, status, delivered_value, cost, attempts_count, created_at, finished_at, sku_id, upstream_id"
+TOPUP_COLUMNS = (
+    "reference, account, region, face_value, status, delivered_value, cost, attempts_count, created_at, finished_at, sku_id, upstream_id"
+)
 
 
 class Streams:
@@ -419,7 +448,9 @@ def orders_load(dsn: str, ref: Reference, orders: int, now: datetime, rng: rando
         "settlement_order": ORDER_COLUMNS, "settlement_transfer": TRANSFER_COLUMNS,
         "settlement_entry": ENTRY_COLUMNS, "settlement_commissionaccrual": ACCRUAL_COLUMNS,
     })  # fmt: skip
-    order_id, transfer_id, entry_id, accrual_id = (ids[t] for t in ("settlement_order", "settlement_transfer", "settlement_entry", "settlement_commissionaccrual"))
+    order_id, transfer_id, entry_id, accrual_id = (
+        ids[t] for t in ("settlement_order", "settlement_transfer", "settlement_entry", "settlement_commissionaccrual")
+    )
     balances: dict[int, int] = {}
     counts = {"orders": 0, "transfers": 0, "entries": 0, "accruals": 0}
     pick = rng.random
@@ -433,7 +464,9 @@ def orders_load(dsn: str, ref: Reference, orders: int, now: datetime, rng: rando
                 t_rows.append(f"{transfer_id}\ttopup\ttopup:bank:{account}:opening\tbench opening\t\t{ts}\t\\N\n")
                 for line_account, line_amount in ((ref.platform["bank"], -amount), (account, amount)):
                     balances[line_account] = balances.get(line_account, 0) + line_amount
-                    e_rows.append(f"{entry_id}\t{fmt(line_amount)}\tCNY\t{fmt(balances[line_account])}\t{ts}\t{line_account}\t{transfer_id}\n")
+                    e_rows.append(
+                        f"{entry_id}\t{fmt(line_amount)}\tCNY\t{fmt(balances[line_account])}\t{ts}\t{line_account}\t{transfer_id}\n"
+                    )
                     entry_id += 1
                 transfer_id += 1
             streams.write("settlement_transfer", t_rows)
@@ -524,7 +557,9 @@ def redemptions_load(dsn: str, ref: Reference, redemptions: int, now: datetime, 
         c_rows, r_rows = [], []
         for ts in times_in(start, count):
             sku_id, batch, merchant, store, amount, owed = pool[int(pick() * n_pool)]
-            c_rows.append(f"{code_id}\t\\\\x00\tbench\t{code_id:064x}\t••••\t\t{expires}\tredeemed\tB{code_id:011d}\t{ts}\t{ts}\t{batch}\t{sku_id}\n")
+            c_rows.append(
+                f"{code_id}\t\\\\x00\tbench\t{code_id:064x}\t••••\t\t{expires}\tredeemed\tB{code_id:011d}\t{ts}\t{ts}\t{batch}\t{sku_id}\n"
+            )
             if pick() < REVERSED_SHARE:
                 state = f"reversed\t{amount}\t{owed}\t\tf\t{ts}\t{ts}\tbench reversal"
             else:
