@@ -1,8 +1,14 @@
 """Counts storefront page views per daily visitor (analytics/visits.py): no cookie, no stored address."""
 
+import logging
+
+from django.db import DatabaseError
+
 from analytics.visits import visit_record
 from channels.models import Storefront
 from voucherhub.core.net import client_ip
+
+logger = logging.getLogger(__name__)
 
 # The consumer-facing pages of a storefront, by URL name (their URL has the storefront's slug).
 STOREFRONT_PAGES = frozenset(
@@ -27,6 +33,8 @@ def storefront_page_slug(request, response) -> str | None:
 
 
 class StorefrontVisitMiddleware:
+    """After a storefront page is answered 200 to a GET or HEAD: one page view of its daily visitor."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -34,7 +42,12 @@ class StorefrontVisitMiddleware:
         response = self.get_response(request)
         slug = storefront_page_slug(request, response)
         if slug:
-            storefront_id = Storefront.objects.filter(slug=slug).values_list("pk", flat=True).first()
-            if storefront_id is not None:
-                visit_record(storefront_id=storefront_id, address=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", ""))
+            try:
+                storefront_id = Storefront.objects.filter(slug=slug).values_list("pk", flat=True).first()
+                if storefront_id is not None:
+                    visit_record(
+                        storefront_id=storefront_id, address=client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")
+                    )
+            except DatabaseError:  # a visit not counted must not cost the buyer the page
+                logger.exception("storefront visit of %s not counted", slug)
         return response

@@ -22,6 +22,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.db import router
 from django.db.models import F, Min, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -37,8 +38,8 @@ T = Transfer.Kind
 
 def commission_entries():
     """The ledger lines the rollup reads: every line on a commission-frozen account, and a clawback's lines on
-    the available and debt accounts."""
-    return Entry.objects.filter(
+    the available and debt accounts. Read on the primary: a replica may lag behind the job's watermark."""
+    return Entry.objects.using(router.db_for_write(CommissionDay)).filter(
         Q(account__kind=K.COMMISSION_FROZEN) | Q(transfer__kind=T.CLAWBACK, account__kind__in=(K.COMMISSION_AVAILABLE, K.COMMISSION_DEBT))
     )
 
@@ -84,9 +85,8 @@ def commission_recompute(first: date, last: date) -> int:
     """Delete CommissionDay rows of the local days first..last and write them again, day by day from the frozen
     balances of the day before `first`."""
     CommissionDay.objects.filter(day__gte=first, day__lte=last).delete()
-    balances = {
-        (row.distributor_id, row.depth): row.frozen for row in CommissionDay.objects.filter(day=first - timedelta(days=1)).exclude(frozen=0)
-    }
+    previous = CommissionDay.objects.using(router.db_for_write(CommissionDay)).filter(day=first - timedelta(days=1)).exclude(frozen=0)
+    balances = {(row.distributor_id, row.depth): row.frozen for row in previous}
     figures = _day_figures(*local_day_bounds(first, last))
     rows = []
     day = first
@@ -125,7 +125,7 @@ def commission_changed_days(since: datetime | None) -> set[date]:
     starts = [timezone.localdate(first_change)] if first_change else []
     if since is not None and timezone.localdate(since) < today:
         since_day = timezone.localdate(since)
-        if CommissionDay.objects.filter(day=since_day).exclude(frozen=0).exists():
+        if CommissionDay.objects.using(router.db_for_write(CommissionDay)).filter(day=since_day).exclude(frozen=0).exists():
             starts.append(since_day + timedelta(days=1))
     if not starts:
         return set()

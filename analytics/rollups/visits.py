@@ -6,6 +6,7 @@ the local day of `since` on (a day's visits change only on that day)."""
 
 from datetime import date, datetime, timedelta
 
+from django.db import router
 from django.db.models import Count, Sum
 from django.utils import timezone
 
@@ -17,7 +18,8 @@ def visits_recompute(first: date, last: date) -> int:
     """Delete VisitDay rows of the local days first..last and write them again (one GROUP BY)."""
     VisitDay.objects.filter(day__gte=first, day__lte=last).delete()
     grouped = (
-        StorefrontVisit.objects.filter(day__gte=first, day__lte=last)
+        StorefrontVisit.objects.using(router.db_for_write(VisitDay))
+        .filter(day__gte=first, day__lte=last)
         .values("day", "storefront_id")
         .annotate(n_visitors=Count("pk"), n_views=Sum("views"))
         .order_by()
@@ -31,7 +33,7 @@ def visits_recompute(first: date, last: date) -> int:
 
 def visits_changed_days(since: datetime | None) -> set[date]:
     """The days with a page view at or after `since` (every day with visits if None)."""
-    visits = StorefrontVisit.objects.all()
+    visits = StorefrontVisit.objects.using(router.db_for_write(VisitDay))  # the primary: a replica may lag
     if since is not None:
         visits = visits.filter(day__gte=timezone.localdate(since) - timedelta(days=1), last_seen_at__gte=since)
     return set(visits.values_list("day", flat=True).order_by().distinct())

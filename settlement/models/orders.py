@@ -135,6 +135,8 @@ class Order(models.Model):
             models.Index(fields=["contact_key", "status"], condition=~Q(contact_key=""), name="order_contact_status_idx"),
             # The sales rollup's job asks every minute which orders changed since its watermark (analytics/rollups/sales.py).
             models.Index(fields=["status_changed_at"], name="order_status_changed_idx"),
+            # ... and sums the orders paid in a day range by hour (paid_at is NULL until an order is paid).
+            models.Index(fields=["paid_at"], condition=Q(paid_at__isnull=False), name="order_paid_at_idx"),
         ]
         permissions = [
             ("refund_order", "Can refund an order"),

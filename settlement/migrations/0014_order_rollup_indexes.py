@@ -13,4 +13,8 @@ class Migration(migrations.Migration):
             model_name="order",
             index=models.Index(fields=["status_changed_at"], name="order_status_changed_idx"),
         ),
+        migrations.AddIndex(
+            model_name="order",
+            index=models.Index(condition=models.Q(("paid_at__isnull", False)), fields=["paid_at"], name="order_paid_at_idx"),
+        ),
     ]
