@@ -33,8 +33,8 @@ from django.utils import timezone
 from analytics.models import RedemptionDay, RedemptionHeat, RedemptionHour, SkuRedemptionDay
 from analytics.rollups.base import Rollup, local_day_bounds
 from analytics.rollups.replace import local_date, rows_replace, sums, unprefixed
-from redemption.models import CodeHolding, Redemption
-from settlement.models import OrderItem
+from redemption.models import CodeHolding, Redemption, RedemptionAttempt
+from settlement.models import Order, OrderItem
 
 COMPLETED = Redemption.Status.COMPLETED
 # Items that delivered their code to the buyer (a refund or an after-sales replacement came later).
@@ -60,18 +60,22 @@ def holder_key() -> Coalesce:
 
 
 def _earlier_visit() -> Exists:
-    """A completed redemption at the same merchant, before this one, of a code bought under the same contact."""
-    earlier = (
-        Redemption.objects.filter(
-            merchant_id=OuterRef("merchant_id"),
-            status=COMPLETED,
-            code__order_items__state__in=DELIVERED_ITEMS,
-            code__order_items__order__contact_key=OuterRef("holder"),
-        )
-        .filter(Q(created_at__lt=OuterRef("created_at")) | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk")))
-        .exclude(_gifted())
+    """A completed redemption at the same merchant, before this one, of a code bought under the same contact.
+
+    Read from the holder's orders (settlement's partial index on contact_key, hence the explicit `<> ''`) to
+    their items' codes' redemptions: a few index lookups per redemption, whatever the merchant's history."""
+    same_merchant_before = Q(items__code__redemptions__created_at__lt=OuterRef("created_at")) | Q(
+        items__code__redemptions__created_at=OuterRef("created_at"), items__code__redemptions__pk__lt=OuterRef("pk")
     )
-    return Exists(earlier)
+    orders = Order.objects.exclude(contact_key="").filter(
+        same_merchant_before,
+        ~_gifted("items__code_id"),
+        contact_key=OuterRef("holder"),
+        items__state__in=DELIVERED_ITEMS,
+        items__code__redemptions__merchant_id=OuterRef("merchant_id"),
+        items__code__redemptions__status=COMPLETED,
+    )
+    return Exists(orders)
 
 
 def _hour_rows(first: date, last: date) -> list[dict]:
@@ -155,22 +159,42 @@ def _later_visits_days(reversed_rows: list[dict]) -> set[date]:
     if not wanted:
         return set()
     later = (
-        Redemption.objects.filter(status=COMPLETED, merchant_id__in={m for m, _k in wanted}, created_at__gte=min(wanted.values()))
-        .annotate(holder=holder_key())
-        .filter(holder__in={k for _m, k in wanted})
-        .values_list("merchant_id", "holder", "created_at")
+        Redemption.objects.filter(
+            ~_gifted(),
+            status=COMPLETED,
+            merchant_id__in={merchant for merchant, _key in wanted},
+            created_at__gt=min(wanted.values()),
+            code__order_items__state__in=DELIVERED_ITEMS,
+            code__order_items__order__contact_key__in={key for _merchant, key in wanted},
+        )
+        .values_list("merchant_id", "code__order_items__order__contact_key", "created_at")
+        .order_by()
     )
     return {timezone.localdate(at) for merchant, key, at in later if (merchant, key) in wanted and at > wanted[(merchant, key)]}
+
+
+def reversed_since(since: datetime):
+    """Ids of the redemptions reversed at or after `since`. Found through the reverse attempt that redemption
+    writes with every reversal, in its transaction and at the same instant (RedemptionAttempt.created_at is
+    indexed; Redemption.reversed_at is not)."""
+    return RedemptionAttempt.objects.filter(
+        kind=RedemptionAttempt.Kind.REVERSE, outcome=RedemptionAttempt.Outcome.OK, created_at__gte=since, redemption_id__isnull=False
+    ).values("redemption_id")
+
+
+def touched_since(since: datetime):
+    """The redemptions made or reversed at or after `since`."""
+    return Redemption.objects.filter(Q(created_at__gte=since) | Q(pk__in=reversed_since(since)))
 
 
 def changed_days(since: datetime | None) -> set[date]:
     """Local days of the redemptions made or reversed at or after `since` (every day when None), and the days
     whose first visits a reversal moved."""
-    rows = Redemption.objects.all() if since is None else Redemption.objects.filter(Q(created_at__gte=since) | Q(reversed_at__gte=since))
+    rows = Redemption.objects.all() if since is None else touched_since(since)
     days = set(rows.annotate(day=local_date("created_at")).values_list("day", flat=True).distinct().order_by())
     if since is not None:
         reversed_rows = list(
-            Redemption.objects.filter(reversed_at__gte=since, created_at__lt=since)
+            Redemption.objects.filter(pk__in=reversed_since(since), created_at__lt=since)
             .annotate(holder=holder_key())
             .values("merchant_id", "holder", "created_at")
         )
