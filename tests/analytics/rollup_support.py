@@ -1,6 +1,8 @@
-"""Helpers the rollup tests share: local times, a clock to move (django.utils.timezone.now patched, as every
-service reads it), orders placed and paid through settlement's services, a shop that accepts the tree's SKU,
-redeeming one code of an order through the redemption service. (Merged from wt-rsales and wt-rredeem.)"""
+"""What the rollup tests share: local times, a clock to move (django.utils.timezone.now patched, as every service
+reads it), the shop's orders placed through settlement's services, a paid storefront order, a shop that accepts
+the tree's SKU, redeeming one code of an order through the redemption service.
+
+(Merged from wt-rsales and wt-rredeem: `local` takes either form the two sets of tests use.)"""
 
 import uuid
 from contextlib import contextmanager
@@ -18,14 +20,17 @@ from settlement.services.payments import payment_for_order
 from tests import factories
 
 
-def local(day_or_year, *rest: int) -> datetime:
-    """An aware datetime in local time (settings.TIME_ZONE, Asia/Shanghai): `local(day, hour, minute=0)` with a
-    date, or `local(year, month, day, hour=12, minute=0)`."""
-    if isinstance(day_or_year, date):
-        hour, minute = (*rest, 0)[:2]
-        return datetime.combine(day_or_year, time(hour, minute), tzinfo=timezone.get_current_timezone())
-    month, day, hour, minute = (*rest, 12, 0)[:4] if len(rest) == 2 else (*rest, 0)[:4]
-    return datetime(day_or_year, month, day, hour, minute, tzinfo=timezone.get_current_timezone())
+def local(*when, hour: int | None = None, minute: int = 0) -> datetime:
+    """A moment in the dashboards' time zone (settings.TIME_ZONE): local(day, hour, minute) or
+    local(year, month, day, hour=12, minute=0)."""
+    tz = timezone.get_current_timezone()
+    if isinstance(when[0], date):
+        day, rest = when[0], list(when[1:])
+        return datetime.combine(day, time(rest[0] if rest else hour, rest[1] if len(rest) > 1 else minute), tzinfo=tz)
+    year, month, day, *rest = when
+    hour = rest[0] if rest else (12 if hour is None else hour)
+    minute = rest[1] if len(rest) > 1 else minute
+    return datetime(year, month, day, hour, minute, tzinfo=tz)
 
 
 @contextmanager
@@ -33,6 +38,12 @@ def at(moment: datetime):
     """Every `timezone.now()` (services, auto_now_add, the rollup job) answers `moment` inside the block."""
     with mock.patch("django.utils.timezone.now", return_value=moment):
         yield moment
+
+
+def portal_buy(tree, quantity: int, moment: datetime) -> Order:
+    """The seller buys codes in the portal, paid from its wallet at `moment`."""
+    with at(moment):
+        return order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=quantity)
 
 
 def days_ago(n: int) -> date:
@@ -78,9 +89,3 @@ def redeem(caller: Caller, code: CardCode):
     outcome = redemption_redeem(caller=caller, entry=CodeEntry(code=plaintext(code)), idempotency_key=uuid.uuid4().hex)
     assert outcome.redemption is not None, outcome.body
     return outcome.redemption
-
-
-def portal_buy(tree, quantity: int, moment: datetime) -> Order:
-    """The seller buys codes in the portal, paid from its wallet at `moment`."""
-    with at(moment):
-        return order_place(channel=Order.Channel.PORTAL, distributor=tree.seller, sku=tree.sku, quantity=quantity)

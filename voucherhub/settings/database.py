@@ -26,6 +26,17 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # The same backend, with a health check that asks the socket instead of sending SELECT 1.
         DATABASES["default"]["ENGINE"] = "voucherhub.core.postgres"
+# A streaming replica of the primary (docs/operations.md "Read replica"): when set, the dashboards' reads of the
+# analytics rollups go there (voucherhub/core/dbrouter.py); every write and every other read stays on "default".
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"]["ENGINE"] = "voucherhub.core.postgres"
+        DATABASES["replica"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+        DATABASES["replica"]["CONN_HEALTH_CHECKS"] = True
+    # Tests never open the replica on its own: it reads the test database (a mirror of "default").
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["voucherhub.core.dbrouter.ReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://voucherhub")}

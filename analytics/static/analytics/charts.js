@@ -65,11 +65,15 @@ page's Content-Security-Policy stays script-src 'self'. */
   }
 
   function cartesianOption(spec) {
-    var valueAxis = { type: "value", axisLabel: { formatter: formatter(spec, true) } };
+    var horizontal = spec.kind === "hbar";
+    var valueAxis = { type: "value", splitNumber: horizontal ? 3 : 5,
+      axisLabel: { formatter: formatter(spec, true), hideOverlap: true } };
     var categoryAxis = { type: "category", data: spec.categories, triggerEvent: spec.drill.length > 0,
       axisLabel: { hideOverlap: true } };
-    var horizontal = spec.kind === "hbar";
-    if (horizontal) { categoryAxis.inverse = true; }
+    if (horizontal) {  // long SKU names: cut with an ellipsis (the tooltip and the table view show them whole)
+      categoryAxis.inverse = true;
+      categoryAxis.axisLabel = { width: 150, overflow: "truncate" };
+    }
     return {
       tooltip: { trigger: "axis", valueFormatter: formatter(spec, false) },
       legend: { show: spec.series.length > 1, top: 0 },
@@ -89,7 +93,7 @@ page's Content-Security-Policy stays script-src 'self'. */
     return {
       tooltip: { trigger: "item", valueFormatter: formatter(spec, false) },
       legend: { type: "scroll", bottom: 0 },
-      series: [{ type: "pie", radius: ["35%", "65%"], data: namedData(spec), label: { formatter: "{b}: {d}%" } }]
+      series: [{ type: "pie", radius: ["35%", "65%"], data: namedData(spec), label: { formatter: "{d}%" } }]
     };
   }
 

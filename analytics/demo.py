@@ -1,0 +1,371 @@
+"""Ninety days of demo history, so that every dashboard of `make run` shows a trend, a weekly rhythm and peaks.
+
+Everything is made through the owners' services (settlement places, pays and refunds the orders, redemption
+redeems the codes at the demo merchants' stores, settlement releases commission, redemption sends the expiry
+reminders, risk control decides on every order), with the clock moved to each past moment by time-machine, so
+that the rows' own timestamps (auto_now_add, timezone.now() inside the services) lie in the past. Only the
+storefront visits are analytics' own rows. At the end the rollups are rebuilt for the whole history.
+
+Moderate and fast: 3-12 orders a day (rising over the 90 days; shops busier at weekends, the portal and the
+API on weekdays), within about 20 seconds on SQLite. Each past day is its own transaction (SEED_ATOMIC: the
+command does not wrap this module in one), so the past's receipts, queued while the messages are kept quiet,
+are dropped at that day's commit instead of being printed or sent today. Idempotent: nothing is added when the
+history's orders exist. settings.DEMO_HISTORY_DAYS (90) sets the length; the test suite sets 0 (tests/conftest.py)
+except where a test asks for the history.
+"""
+
+import hashlib
+import heapq
+import random
+from collections import Counter
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+
+import time_machine
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.test.utils import override_settings
+from django.utils import timezone
+
+from analytics.models import StorefrontVisit
+from analytics.rollups import rollups_rebuild
+from catalog import vault
+from catalog.models import CardCode, Sku
+from catalog.services import codes_generate
+from channels.models import Distributor, Storefront
+from marketing.models import Consumer
+from redemption import reminders
+from redemption import services as redemption_services
+from redemption.models import Terminal
+from redemption.notify import SmsBackend
+from settlement.adapters import ADAPTERS
+from catalog.allocation import OutOfStock
+from settlement.errors import InsufficientFunds
+from settlement.models import Order, OrderItem
+from settlement.services.orders import order_place, order_refund
+from settlement.services.payments import payment_callback_receive, payment_for_order
+from settlement.services.release import commissions_release_run
+from settlement.services.wallets import wallet_for, wallet_topup_record
+from voucherhub.core.errors import DomainError
+
+HISTORY_DAYS = 90
+SEED_ATOMIC = False  # seed_demo: this module commits one past day at a time
+MARK = "demo-history"  # Order.campaign of the history's orders: the "already there" test
+SEED = 90
+
+# What each way in sells (SKU code, weight) and how many units an order takes.
+PORTAL_SKUS = [("IQIYI-VIP-M1", 5), ("TXVIDEO-VIP-M1", 4), ("NETEASE-MUSIC-M1", 2), ("LUCKIN-ANY", 3), ("SBUX-TALL", 3), ("JD-ECARD-100", 1)]
+API_SKUS = [("LUCKIN-ANY", 4), ("SBUX-TALL", 4), ("IQIYI-VIP-M1", 2), ("JD-ECARD-100", 1), ("WANDA-2D", 1)]
+SHOP_SKUS = [("SBUX-TALL", 6), ("LUCKIN-ANY", 5), ("IQIYI-VIP-M1", 3), ("TXVIDEO-VIP-M1", 3), ("WANDA-2D", 2), ("NETEASE-MUSIC-M1", 1)]
+# Local hours of the day and their weights: offices order 9-18, consumers at lunch and in the evening.
+OFFICE_HOURS = {9: 3, 10: 5, 11: 5, 12: 2, 13: 3, 14: 5, 15: 5, 16: 4, 17: 3, 18: 1, 20: 1}
+SHOP_HOURS = {8: 1, 10: 2, 11: 4, 12: 6, 13: 4, 14: 2, 15: 2, 16: 2, 17: 3, 18: 5, 19: 7, 20: 8, 21: 6, 22: 3, 23: 1}
+# Redemptions at the stores: the lunch and the evening peaks (weekends: all afternoon).
+STORE_HOURS = {8: 2, 9: 2, 10: 3, 11: 6, 12: 9, 13: 6, 14: 3, 15: 3, 16: 3, 17: 5, 18: 8, 19: 9, 20: 6, 21: 3}
+WEEKEND_STORE_HOURS = {10: 3, 11: 5, 12: 7, 13: 7, 14: 7, 15: 7, 16: 6, 17: 6, 18: 7, 19: 7, 20: 5, 21: 3}
+REFUND_REASONS = ["买家重复购买，申请退款", "客户取消订单", "下错规格，退款重下"]
+WALLET_TOPUP = Decimal("20000.00")
+RESTOCK = 60  # codes per SKU before the history, and per batch when one runs out
+
+
+@dataclass
+class Cast:
+    """The demo's actors the history plays with (made by the other apps' demo modules)."""
+
+    finance: object
+    distributors: list[Distributor]
+    api_buyers: list[Distributor]
+    shop: Storefront
+    skus: dict[str, Sku]
+    terminals: dict[int, list[Terminal]]  # SKU id -> terminals of the stores that honour it
+    consumers: list[Consumer]
+
+
+@dataclass
+class Tally:
+    orders: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)
+    redemptions: int = 0
+    refunds: int = 0
+    reminders: int = 0
+
+
+def seed(out) -> None:
+    days = getattr(settings, "DEMO_HISTORY_DAYS", HISTORY_DAYS)
+    if days <= 0:
+        out.write("demo history: none (DEMO_HISTORY_DAYS is 0)")
+        return
+    if Order.objects.filter(campaign=MARK).exists():
+        out.write("demo history: already there")
+        return
+    cast = _cast()
+    if cast is None:
+        out.write("demo history: skipped (needs the catalog, channels, redemption and marketing demo)")
+        return
+    today = timezone.localdate()
+    first = today - timedelta(days=days)
+    history = History(cast=cast, rng=random.Random(SEED), until=timezone.now())
+    with _past_messages_kept_quiet():
+        history.play(first=first, days=days)
+    with transaction.atomic():
+        visits = _visits(cast.shop, first=first, last=today - timedelta(days=1), orders=history.shop_orders, rng=history.rng)
+    rollups_rebuild(first - timedelta(days=1))
+    tally = history.tally
+    channels = ", ".join(f"{count} {channel}" for channel, count in sorted(tally.orders.items()))
+    out.write(
+        f"demo history: {sum(tally.orders.values())} orders over {days} days ({channels}), "
+        f"{tally.refunds} refunds, {tally.redemptions} redemptions, {tally.reminders} reminders, {visits} storefront "
+        f"visitors; refused: {dict(tally.refused) or 'none'}; rollups rebuilt"
+    )
+
+
+def _cast() -> Cast | None:
+    finance = get_user_model().objects.filter(username="finance").first()
+    distributors = list(Distributor.objects.filter(status=Distributor.Status.ACTIVE).order_by("pk"))
+    shop = Storefront.objects.order_by("pk").first()
+    codes = {code for pairs in (PORTAL_SKUS, API_SKUS, SHOP_SKUS) for code, _w in pairs}
+    skus = {sku.code: sku for sku in Sku.objects.filter(code__in=codes)}
+    consumers = list(Consumer.objects.order_by("pk")[:40])
+    if finance is None or not distributors or shop is None or len(skus) < len(codes) or not consumers:
+        return None
+    terminals: dict[int, list[Terminal]] = {}
+    for terminal in Terminal.objects.select_related("store__merchant").order_by("pk"):
+        for sku in skus.values():
+            if terminal.store.merchant_id in (sku.allowed_merchant_ids or []):
+                terminals.setdefault(sku.pk, []).append(terminal)
+    api_buyers = [d for d in distributors if d.kind == Distributor.Kind.B_END] or distributors[:1]
+    return Cast(finance, distributors, api_buyers, shop, skus, terminals, consumers)
+
+
+class _QuietSms(SmsBackend):
+    """The history's text messages: their buyers were told at the time; nothing is printed or sent today."""
+
+    def send(self, *, to: str, text: str) -> None:
+        return None
+
+
+@contextmanager
+def _past_messages_kept_quiet():
+    """The receipts and reminders of the past are not mailed or texted again while the history is made."""
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
+        REDEMPTION_SMS_BACKEND=f"{__name__}._QuietSms",
+    ):
+        yield
+
+
+def _local(day: date, hour: int, minute: int) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=timezone.get_current_timezone())
+
+
+def _hour(rng: random.Random, weights: dict[int, int]) -> int:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _pick(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
+    return rng.choices([code for code, _w in pairs], weights=[w for _c, w in pairs])[0]
+
+
+class History:
+    """A queue of past moments, played in time order with the clock at each: the day's orders are planned at
+    its start; an order plans its payment, its refund or its codes' redemptions; every night commission is
+    released and every morning the expiry reminders go out."""
+
+    def __init__(self, *, cast: Cast, rng: random.Random, until: datetime):
+        self.cast, self.rng, self.until = cast, rng, until
+        self.queue: list[tuple[datetime, int, Callable, dict]] = []
+        self.seq = 0
+        self.tally = Tally()
+        self.shop_orders: Counter = Counter()  # local day -> storefront orders (the visits follow them)
+
+    def at(self, when: datetime, action: Callable, **kwargs) -> None:
+        if when < self.until:
+            self.seq += 1
+            heapq.heappush(self.queue, (when, self.seq, action, kwargs))
+
+    def play(self, *, first: date, days: int) -> None:
+        self._stock(first, days)
+        for n in range(days):
+            day = first + timedelta(days=n)
+            self.at(_local(day, 0, 5), self._plan_day, day=day, progress=n / days)
+            self.at(_local(day, 3, 0), self._release)
+            self.at(_local(day, 10, 0), self._remind)
+        while self.queue:
+            day = timezone.localtime(self.queue[0][0]).date()
+            with transaction.atomic():  # one past day
+                while self.queue and timezone.localtime(self.queue[0][0]).date() == day:
+                    when, _seq, action, kwargs = heapq.heappop(self.queue)
+                    with time_machine.travel(when, tick=False):
+                        action(**kwargs)
+
+    def _stock(self, first: date, days: int) -> None:
+        """Codes for the whole history, generated before its first day (about what 40 orders a day need)."""
+        with time_machine.travel(_local(first - timedelta(days=1), 9, 0), tick=False), transaction.atomic():
+            for sku in self.cast.skus.values():
+                available = CardCode.objects.filter(sku=sku, status=CardCode.Status.AVAILABLE).count()
+                wanted = RESTOCK
+                if available < wanted:
+                    codes_generate(sku=sku, count=wanted - available, label="demo history")
+            for distributor in self.cast.distributors:
+                self._fund(distributor)
+
+    def _fund(self, distributor: Distributor) -> None:
+        wallet_topup_record(
+            wallet=wallet_for(distributor),
+            amount=WALLET_TOPUP,
+            actor=self.cast.finance,
+            reference=f"DEMO-HIST-{distributor.pk}-{timezone.localdate():%Y%m%d}",
+            note="demo history",
+        )
+
+    # --- a day -----------------------------------------------------------------------------------------
+
+    def _plan_day(self, *, day: date, progress: float) -> None:
+        """The day's orders: a rising trend, busier shops at weekends and a quieter portal and API."""
+        weekend = day.weekday() >= 5
+        noise = self.rng.uniform(0.8, 1.2)
+        counts = {
+            Order.Channel.PORTAL: round((1 + 2 * progress) * (0.4 if weekend else 1.0) * noise),
+            Order.Channel.API: round((1 + 1.5 * progress) * (0.5 if weekend else 1.0) * noise),
+            Order.Channel.STOREFRONT: round((0.7 + 2.3 * progress) * (1.6 if weekend else 1.0) * noise),
+        }
+        self.shop_orders[day] = counts[Order.Channel.STOREFRONT]
+        for channel, count in counts.items():
+            hours = SHOP_HOURS if channel == Order.Channel.STOREFRONT else OFFICE_HOURS
+            for _n in range(count):
+                self.at(_local(day, _hour(self.rng, hours), self.rng.randrange(60)), self._order, channel=channel)
+
+    def _order(self, *, channel: str) -> None:
+        try:
+            order = self._place(channel)
+        except InsufficientFunds:
+            self.tally.refused["funds"] += 1
+            return
+        except DomainError as error:
+            self.tally.refused[type(error).__name__] += 1
+            return
+        if order.status == Order.Status.PENDING:
+            self.at(timezone.now() + timedelta(minutes=self.rng.randint(1, 6)), self._pay, order_id=order.pk)
+        else:
+            self._after_paid(order)
+        self.tally.orders[channel] += 1
+
+    def _place(self, channel: str) -> Order:
+        rng, cast = self.rng, self.cast
+        pairs = {Order.Channel.STOREFRONT: SHOP_SKUS, Order.Channel.API: API_SKUS}.get(channel, PORTAL_SKUS)
+        sku = cast.skus[_pick(rng, pairs)]
+        return self._restocked(lambda: self._place_one(channel, sku), sku)
+
+    def _place_one(self, channel: str, sku: Sku) -> Order:
+        rng, cast = self.rng, self.cast
+        if channel == Order.Channel.STOREFRONT:
+            consumer = rng.choice(cast.consumers)
+            return order_place(channel=channel, distributor=cast.shop.distributor, storefront=cast.shop, sku=sku,
+                               quantity=1 if rng.random() < 0.85 else 2, consumer=consumer, pay_method="sandbox",
+                               campaign=MARK)  # fmt: skip
+        if channel == Order.Channel.API:
+            self.seq += 1
+            return order_place(channel=channel, distributor=rng.choice(cast.api_buyers), sku=sku, quantity=rng.randint(1, 3),
+                               customer_ref=f"ERP-H{self.seq:05d}", idempotency_key=f"demo-history-{self.seq}", campaign=MARK)  # fmt: skip
+        distributor = rng.choice(cast.distributors)
+        return self._wallet_order(channel=channel, distributor=distributor, sku=sku, quantity=rng.choice([1, 2, 3, 5, 5, 10]))
+
+    def _wallet_order(self, **kwargs) -> Order:
+        try:
+            return order_place(campaign=MARK, **kwargs)
+        except InsufficientFunds:
+            self._fund(kwargs["distributor"])
+            return order_place(campaign=MARK, **kwargs)
+
+    def _restocked(self, place: Callable[[], Order], sku: Sku) -> Order:
+        """Ops generate another batch when a SKU runs out, and the buyer tries again."""
+        try:
+            return place()
+        except OutOfStock:
+            codes_generate(sku=sku, count=RESTOCK, label="demo history")
+            return place()
+
+    def _pay(self, *, order_id: int) -> None:
+        """The buyer pays in the sandbox: its signed callback, as the payment provider sends it."""
+        order = Order.objects.get(pk=order_id)
+        sandbox = ADAPTERS["sandbox"]
+        payment = payment_for_order(order=order)
+        body = sandbox.callback_body(
+            event_id=f"hist-{payment.number}", event_type="payment.succeeded", payment_number=payment.number, amount=payment.amount
+        )
+        payment_callback_receive(adapter_name="sandbox", body=body, headers={sandbox.SIGNATURE_HEADER: sandbox.sign(body)})
+        self._after_paid(Order.objects.get(pk=order_id))
+
+    def _after_paid(self, order: Order) -> None:
+        """A few orders are refunded within two days; the codes the merchants honour are mostly used."""
+        if order.status not in (Order.Status.DELIVERED, Order.Status.PAID):
+            return
+        if self.rng.random() < 0.03:
+            self.at(timezone.now() + timedelta(hours=self.rng.randint(1, 40)), self._refund, order_id=order.pk)
+            return
+        terminals = self.cast.terminals.get(order.sku_id)
+        if not terminals:
+            return
+        for code_id in OrderItem.objects.filter(order=order, state=OrderItem.State.DELIVERED).values_list("code_id", flat=True):
+            if self.rng.random() < 0.8:
+                self.at(self._redemption_time(), self._redeem, code_id=code_id, terminal=self.rng.choice(terminals))
+
+    def _redemption_time(self) -> datetime:
+        """Within three weeks of the sale, at the stores' peak hours."""
+        day = timezone.localdate() + timedelta(days=min(int(self.rng.expovariate(1 / 4)), 21))
+        hours = WEEKEND_STORE_HOURS if day.weekday() >= 5 else STORE_HOURS
+        when = _local(day, _hour(self.rng, hours), self.rng.randrange(60))
+        return max(when, timezone.now() + timedelta(minutes=20))
+
+    def _refund(self, *, order_id: int) -> None:
+        order = Order.objects.get(pk=order_id)
+        try:
+            order_refund(order=order, actor=self.cast.finance, reason=self.rng.choice(REFUND_REASONS))
+        except DomainError as error:
+            self.tally.refused[f"refund {type(error).__name__}"] += 1
+            return
+        self.tally.refunds += 1
+
+    def _redeem(self, *, code_id: int, terminal: Terminal) -> None:
+        code = CardCode.objects.get(pk=code_id)
+        plaintext = vault.keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
+        self.seq += 1
+        outcome = redemption_services.redemption_redeem(
+            caller=redemption_services.Caller.for_terminal(terminal, ip="127.0.0.1"),
+            entry=redemption_services.CodeEntry(code=plaintext),
+            idempotency_key=f"demo-history-{self.seq}",
+            reference=f"POS-H{self.seq:05d}",
+        )
+        if outcome.redemption is not None:
+            self.tally.redemptions += 1
+        else:
+            self.tally.refused["redeem"] += 1
+
+    def _release(self) -> None:
+        try:
+            commissions_release_run(now=timezone.now())
+        except IntegrityError:  # settlement refused a move below an account's floor (reported to its owners)
+            self.tally.refused["release"] += 1
+
+    def _remind(self) -> None:
+        run = reminders.reminders_send(now=timezone.now())
+        self.tally.reminders += getattr(run, "sent", 0)
+
+
+def _visits(shop: Storefront, *, first: date, last: date, orders: Counter, rng: random.Random) -> int:
+    """The storefront's visitors per day (analytics' own rows): about ten visitors for each order, each seeing a
+    few pages; a visitor is a hash, as the visit middleware stores it."""
+    rows = []
+    day = first
+    while day <= last:
+        visitors = max(3, int(orders.get(day, 0) * rng.uniform(7, 12)))
+        for n in range(visitors):
+            visitor = hashlib.sha256(f"demo-history/{shop.pk}/{day}/{n}".encode()).hexdigest()
+            rows.append(StorefrontVisit(day=day, storefront_id=shop.pk, visitor=visitor, views=1 + int(rng.expovariate(1 / 2))))
+        day += timedelta(days=1)
+    StorefrontVisit.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
