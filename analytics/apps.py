@@ -30,6 +30,20 @@ class AnalyticsConfig(AppConfig):
             url_name="dashboards:ops-analytics",
             allowed=lambda user: roles.has_role(user, roles.OPS),
         )
+        admin_nav.page_link_add(
+            section=_("Analytics"),
+            icon="payments",
+            title=_("Finance analytics"),
+            url_name="dashboards:finance-analytics",
+            allowed=lambda user: roles.has_role(user, roles.FINANCE),
+        )
+        admin_nav.page_link_add(
+            section=_("Analytics"),
+            icon="campaign",
+            title=_("Campaign analytics"),
+            url_name="dashboards:campaign-analytics",
+            allowed=lambda user: roles.has_role(user, roles.OPS) or roles.has_role(user, roles.FINANCE),
+        )
         post_migrate.connect(_schedules, sender=self, dispatch_uid="analytics.schedules")  # the rollup job (analytics/tasks.py)
         _partner_links_add()
 

@@ -25,6 +25,7 @@ from analytics.models import CampaignDay, SalesChannel
 from analytics.periods import Period
 from marketing.models import Campaign
 from voucherhub.core.money import ZERO
+from voucherhub.core.templatetags.vh_format import day_text
 
 TOP_CAMPAIGNS = 15
 MEASURES = ("issued", "claimed", "used", "orders", "new_customers", "revenue", "cost", "discount", "expense")
@@ -133,7 +134,7 @@ def _daily_chart(period: Period, campaign_id: int | None) -> Chart:
         key="daily",
         kind="line",
         title=_("Coupons per day"),
-        categories=[day.isoformat() for day in days],
+        categories=[day_text(day) for day in days],
         series=[Series(_("Issued"), daily("issued_n")), Series(_("Claimed"), daily("claimed_n")), Series(_("Used"), daily("used_n"))],
     )
 

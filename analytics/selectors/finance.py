@@ -32,6 +32,7 @@ from channels.models import Distributor
 from marketing.models import Campaign
 from supply.models import Upstream
 from voucherhub.core.money import ZERO
+from voucherhub.core.templatetags.vh_format import day_text
 
 TOP_DISTRIBUTORS = 10
 TOP_CAMPAIGNS = 10
@@ -124,7 +125,7 @@ def _margin_chart(sales: dict[date, dict], period: Period) -> Chart:
         key="margin",
         kind="line",
         title=_("Revenue, cost and gross margin per day"),
-        categories=[day.isoformat() for day in days],
+        categories=[day_text(day) for day in days],
         series=[
             Series(_("Revenue"), _daily(sales, days, "revenue")),
             Series(_("Cost of goods"), _daily(sales, days, "cost")),
@@ -145,7 +146,7 @@ def _commission_chart(commission: dict[date, dict], period: Period, distributor_
         key="commission",
         kind="line",
         title=title,
-        categories=[day.isoformat() for day in days],
+        categories=[day_text(day) for day in days],
         series=[
             Series(_("Accrued"), _daily(commission, days, "accrued")),
             Series(_("Frozen at the day's end"), _daily(commission, days, "frozen")),
@@ -204,7 +205,7 @@ def _payables(period: Period) -> tuple[Chart, Decimal, Decimal]:
         key="payables",
         kind="stacked",
         title=_("Supplier payables by upstream"),
-        categories=[day.isoformat() for day in days],
+        categories=[day_text(day) for day in days],
         series=series,
         money=True,
         note=_("What the direct top-ups finished that day owe their upstream supplier."),

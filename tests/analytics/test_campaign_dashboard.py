@@ -11,12 +11,13 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from openpyxl import load_workbook
 
-from analytics.models import CampaignDay, SalesChannel
+from analytics.models import SalesChannel
 from analytics.periods import Period
 from analytics.selectors import campaigns
 from analytics.selectors.campaigns import campaign_dashboard
 from marketing.models import Campaign
 from tests import factories
+from tests.analytics import rollup_rows
 from voucherhub.core import roles
 
 pytestmark = pytest.mark.django_db
@@ -32,9 +33,9 @@ def campaign(name: str) -> Campaign:
     )
 
 
-def result(day, camp, channel=SalesChannel.STOREFRONT, **values) -> CampaignDay:
+def result(day, camp, channel=SalesChannel.STOREFRONT, **values) -> None:
     money = {key: D(values.pop(key)) for key in ("revenue", "cost", "discount", "expense") if key in values}
-    return CampaignDay.objects.create(day=day, campaign_id=camp.pk, channel=channel, **values, **money)
+    rollup_rows.campaign(day=day, campaign_id=camp.pk, channel=channel, **values, **money)
 
 
 @pytest.fixture
@@ -169,7 +170,7 @@ RANGE = {"start": "2026-11-01", "end": "2026-11-10"}
 
 
 @pytest.mark.parametrize(
-    ("language", "title", "chart"), [("zh-hans", "营销活动分析", "各活动投资回报率"), ("en", "Campaign analytics", "ROI per campaign")]
+    ("language", "title", "chart"), [("zh-hans", "活动效果分析", "各活动投资回报率"), ("en", "Campaign analytics", "ROI per campaign")]
 )
 def test_the_page_draws_every_chart_in_the_readers_language(rows, finance_client, language, title, chart):
     page = finance_client.get(URL, RANGE, HTTP_ACCEPT_LANGUAGE=language).content.decode()
@@ -216,3 +217,9 @@ def test_ops_and_finance_open_it_nobody_else(client, ops_client, finance_user):
         assert client.get(URL, {"export": "funnel"}).status_code == 403
     client.logout()
     assert client.get(URL).status_code == 302
+
+
+def test_the_admin_sidebar_links_ops_and_finance_to_it(ops_client, finance_user):
+    assert URL in ops_client.get(reverse("admin:index")).content.decode()
+    ops_client.force_login(finance_user)
+    assert URL in ops_client.get(reverse("admin:index")).content.decode()

@@ -10,13 +10,14 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from openpyxl import load_workbook
 
-from analytics.models import CampaignDay, CommissionDay, SalesChannel, SkuSalesDay, SupplierDay
+from analytics.models import SalesChannel
 from analytics.periods import Period
 from analytics.selectors import finance
 from analytics.selectors.finance import finance_dashboard
 from marketing.models import Campaign
 from supply.models import Upstream
 from tests import factories
+from tests.analytics import rollup_rows
 from voucherhub.core import roles
 
 pytestmark = pytest.mark.django_db
@@ -25,30 +26,12 @@ PERIOD = Period(date(2026, 11, 1), date(2026, 11, 10))  # previous: 2026-10-22 .
 DAY1, DAY5, BEFORE = date(2026, 11, 1), date(2026, 11, 5), date(2026, 10, 25)
 
 
-def sales(day, *, channel=SalesChannel.PORTAL, revenue="0", cost="0", refunded="0", sku_id=1) -> SkuSalesDay:
-    return SkuSalesDay.objects.create(
-        day=day,
-        sku_id=sku_id,
-        channel=channel,
-        orders=1,
-        quantity=1,
-        revenue=D(revenue),
-        platform_revenue=D(revenue),
-        cost=D(cost),
-        refunded=D(refunded),
-    )
+def sales(day, *, channel=SalesChannel.PORTAL, revenue="0", cost="0", refunded="0", sku_id=1) -> None:
+    rollup_rows.sales(day=day, sku_id=sku_id, distributor_id=1, channel=channel, revenue=D(revenue), cost=D(cost), refunded=D(refunded))
 
 
-def commission(day, distributor, *, accrued="0", released="0", clawed_back="0", frozen="0", depth=0) -> CommissionDay:
-    return CommissionDay.objects.create(
-        day=day,
-        distributor_id=distributor.pk,
-        depth=depth,
-        accrued=D(accrued),
-        released=D(released),
-        clawed_back=D(clawed_back),
-        frozen=D(frozen),
-    )
+def commission(day, distributor, *, depth=0, **measures) -> None:
+    rollup_rows.commission(day=day, distributor_id=distributor.pk, depth=depth, **{name: D(value) for name, value in measures.items()})
 
 
 def upstream(name: str) -> Upstream:
@@ -80,9 +63,9 @@ def rows():
     commission(DAY5, south, accrued="80.00", clawed_back="5.00", frozen="75.00")
     commission(BEFORE, south, accrued="40.00")
     for day, up, cost in [(DAY1, up_a, "70.00"), (DAY5, up_a, "30.00"), (DAY5, up_b, "20.00"), (BEFORE, up_b, "25.00")]:
-        SupplierDay.objects.create(day=day, upstream_id=up.pk, sku_id=1, succeeded=1, cost=D(cost))
+        rollup_rows.supplier(day=day, upstream_id=up.pk, sku_id=1, succeeded=1, cost=D(cost))
     for day, camp, expense in [(DAY1, spring, "12.00"), (DAY5, autumn, "30.00"), (BEFORE, spring, "8.00")]:
-        CampaignDay.objects.create(day=day, campaign_id=camp.pk, channel=SalesChannel.CAMPAIGN, expense=D(expense))
+        rollup_rows.campaign(day=day, campaign_id=camp.pk, expense=D(expense))
     return {"north": north, "south": south, "up_a": up_a, "up_b": up_b, "spring": spring, "autumn": autumn}
 
 
@@ -107,7 +90,9 @@ def test_revenue_cost_and_margin_per_day_beside_the_previous_period(rows):
     chart = finance_dashboard(PERIOD).chart("margin")
 
     assert chart.kind == "line" and chart.money
-    assert chart.categories == [day.isoformat() for day in PERIOD.each_day()]
+    assert chart.categories[:2] == ["2026-11-01", "2026-11-02"] and len(chart.categories) == PERIOD.days
+    with translation.override("en"):
+        assert finance_dashboard(PERIOD).chart("margin").categories[0] == "1 Nov 2026"
     revenue, cost, margin, previous = chart.series
     assert revenue.data[0] == D("1400.00") and revenue.data[4] == D("200.00") and revenue.data[1] == 0
     assert cost.data[0] == D("900.00") and cost.data[4] == D("150.00")
@@ -195,8 +180,8 @@ def test_the_number_of_queries_does_not_grow_with_distributors_campaigns_or_upst
         finance_dashboard(PERIOD, distributor_id=rows["north"].pk)
     for n in range(8):
         commission(DAY5, factories.DistributorFactory(), accrued="1.00")
-        SupplierDay.objects.create(day=DAY5, upstream_id=upstream(f"上游 {n}").pk, sku_id=1, cost=D("1.00"))
-        CampaignDay.objects.create(day=DAY5, campaign_id=campaign(f"活动 {n}").pk, channel=SalesChannel.CAMPAIGN, expense=D("1.00"))
+        rollup_rows.supplier(day=DAY5, upstream_id=upstream(f"上游 {n}").pk, sku_id=1, cost=D("1.00"))
+        rollup_rows.campaign(day=DAY5, campaign_id=campaign(f"活动 {n}").pk, expense=D("1.00"))
     with django_assert_num_queries(len(few.captured_queries)):
         finance_dashboard(PERIOD, distributor_id=rows["north"].pk)
 
@@ -261,3 +246,9 @@ def test_finance_reaches_it_from_its_home_and_its_menu(finance_client):
 
     assert f'href="{URL}" data-testid="finance-analytics-link"' in home
     assert f'href="{URL}" data-testid="finance-link-finance-analytics"' in home
+
+
+def test_the_admin_sidebar_links_finance_to_it_and_ops_not(finance_client, ops_user):
+    assert URL in finance_client.get(reverse("admin:index")).content.decode()
+    finance_client.force_login(ops_user)
+    assert URL not in finance_client.get(reverse("admin:index")).content.decode()

@@ -9,10 +9,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from analytics.models import CampaignDay, CommissionDay, SalesChannel, SkuSalesDay, SupplierDay
+from analytics.models import SalesChannel
 from marketing.models import Campaign
 from supply.models import Upstream
 from tests import factories
+from tests.analytics import rollup_rows
 from tests.browser.conftest import follow, login
 from tests.browser.pagecheck import watch_console
 from tests.factories import PASSWORD
@@ -20,7 +21,7 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db(transaction=True)
 D = Decimal
 TEXT = {
-    "zh-CN": {"finance": "财务分析", "campaigns": "营销活动分析", "no_expense": "（无投入）", "narrowed": "仅显示"},
+    "zh-CN": {"finance": "财务分析", "campaigns": "活动效果分析", "no_expense": "（无投入）", "narrowed": "仅显示"},
     "en": {"finance": "Finance analytics", "campaigns": "Campaign analytics", "no_expense": "(no expense)", "narrowed": "only"},
 }
 FINANCE_CHARTS = ("margin", "commission", "commission_ranking", "payables", "marketing_expense")
@@ -43,21 +44,15 @@ def history(transactional_db):
     for back in (1, 3, 6, 40):
         day = today - timedelta(days=back)
         money = D(100 * back)
-        SkuSalesDay.objects.create(
-            day=day, sku_id=1, channel=SalesChannel.PORTAL, orders=back, quantity=back, revenue=money, cost=money * D("0.6")
-        )
-        CommissionDay.objects.create(
-            day=day, distributor_id=north.pk, depth=0, accrued=D(back * 7), frozen=D(back * 5), released=D(back * 2)
-        )
-        CommissionDay.objects.create(day=day, distributor_id=south.pk, depth=1, accrued=D(back * 3), frozen=D(back * 3))
-        SupplierDay.objects.create(day=day, upstream_id=upstream.pk, sku_id=1, succeeded=back, cost=D(back * 11))
-        CampaignDay.objects.create(
+        rollup_rows.sales(day=day, sku_id=1, distributor_id=north.pk, orders=back, quantity=back, revenue=money, cost=money * D("0.6"))
+        rollup_rows.commission(day=day, distributor_id=north.pk, depth=0, accrued=D(back * 7), frozen=D(back * 5), released=D(back * 2))
+        rollup_rows.commission(day=day, distributor_id=south.pk, depth=1, accrued=D(back * 3), frozen=D(back * 3))
+        rollup_rows.supplier(day=day, upstream_id=upstream.pk, sku_id=1, succeeded=back, cost=D(back * 11))
+        rollup_rows.campaign(
             day=day, campaign_id=spring.pk, channel=SalesChannel.STOREFRONT, issued=50, claimed=30, used=back, orders=back,
             new_customers=1, revenue=money, cost=money / 2, discount=D(back * 4), expense=D(back * 4),
         )  # fmt: skip
-        CampaignDay.objects.create(
-            day=day, campaign_id=plain.pk, channel=SalesChannel.CAMPAIGN, used=1, orders=1, revenue=D("30.00"), cost=D("20.00")
-        )
+        rollup_rows.campaign(day=day, campaign_id=plain.pk, used=1, orders=1, revenue=D("30.00"), cost=D("20.00"))
     return {"north": north}
 
 
