@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from django.db.models import Case, Q, Sum, Value, When
 from django.db.models.fields import BooleanField
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from analytics.charts import Chart, Kpi, Series
@@ -24,6 +23,7 @@ from channels import selectors as channel_selectors
 from channels.errors import NotInDownline
 from channels.models import Distributor
 from settlement.models import CommissionAccrual
+from voucherhub.core.templatetags.vh_format import day_text
 
 ZERO = Decimal("0.00")
 RANKING_SIZE = 10
@@ -159,17 +159,13 @@ def _kpis(period: Period, sales: _Sales, commission: dict, visitors: tuple[int, 
     ]
 
 
-def _day_label(day) -> str:
-    return date_format(day, "MONTH_DAY_FORMAT")
-
-
 def _own_vs_team_chart(period: Period, sales: _Sales) -> Chart:
     days = period.each_day()
     return Chart(
         key="own-vs-team",
         kind="line",
         title=_("Own and team sales per day"),
-        categories=[_day_label(day) for day in days],
+        categories=[day_text(day) for day in days],
         series=[
             Series(_("Own sales"), [sales.own.get(day, ZERO) for day in days]),
             Series(_("Team sales"), [sales.team.get(day, ZERO) for day in days]),
@@ -300,7 +296,7 @@ def member_trend_chart(period: Period, distributor: Distributor, member: Distrib
         key="member-trend",
         kind="line",
         title=_("Sales of %(name)s per day") % {"name": member.name},
-        categories=[_day_label(day) for day in days],
+        categories=[day_text(day) for day in days],
         series=[
             Series(_("This period"), [by_day.get(day, ZERO) for day in days]),
             Series(_("Previous period"), [by_day.get(day, ZERO) for day in before], dashed=True),

@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from django.db.models import Q, Sum
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
@@ -22,6 +21,7 @@ from analytics.models import RedemptionDay, RedemptionHeat, RedemptionHour
 from analytics.periods import Period
 from redemption.models import Merchant, Store
 from voucherhub.core.errors import NotFound
+from voucherhub.core.templatetags.vh_format import day_text
 
 ZERO = Decimal("0.00")
 MEASURES = ("redemptions", "amount", "owed", "known_holders", "new_holders")
@@ -99,10 +99,6 @@ def _new_share_kpi(daily: dict, period: Period) -> Kpi:
     return Kpi("new-share", _("New-holder share"), share, previous, percent=True)
 
 
-def _day_label(day) -> str:
-    return date_format(day, "MONTH_DAY_FORMAT")
-
-
 def _values(daily: dict, days: list, measure: str) -> list:
     zero = ZERO if measure in ("amount", "owed") else 0
     return [daily[day][measure] if day in daily else zero for day in days]
@@ -114,7 +110,7 @@ def _per_day_chart(period: Period, daily: dict) -> Chart:
         key="redemptions-per-day",
         kind="line",
         title=_("Redemptions per day"),
-        categories=[_day_label(day) for day in days],
+        categories=[day_text(day) for day in days],
         series=[
             Series(_("This period"), _values(daily, days, "redemptions")),
             Series(_("Previous period"), _values(daily, period.previous().each_day(), "redemptions"), dashed=True),
@@ -194,7 +190,7 @@ def _holders_chart(period: Period, daily: dict) -> Chart:
         key="holders-new-returning",
         kind="stacked",
         title=_("New and returning holders per day"),
-        categories=[_day_label(day) for day in days],
+        categories=[day_text(day) for day in days],
         series=[
             Series(_("New holders"), new),
             Series(_("Returning holders"), [k - n for k, n in zip(known, new, strict=True)]),
@@ -214,7 +210,7 @@ def _owed_chart(period: Period, daily: dict) -> Chart:
         key="owed",
         kind="line",
         title=_("Amount owed to you"),
-        categories=[_day_label(day) for day in days],
+        categories=[day_text(day) for day in days],
         series=[Series(_("Owed that day"), owed), Series(_("Running total"), running)],
         money=True,
         note=_("What the platform owes you for the redemptions of each local day (before statements and payouts)."),

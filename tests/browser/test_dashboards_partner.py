@@ -3,6 +3,7 @@ clerk opens "Analytics" from the console menu; every chart with data is drawn (a
 opens, a click on a ranked member or a store drills down, in Chinese and English, with no console error or CSP
 violation. The history is rollup rows of the last 30 days (what the demo's rollups_rebuild writes)."""
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -52,10 +53,10 @@ def _sales(distributor, sku, days, base):
         )
 
 
-def _redemptions(store, days):
+def _redemptions(store, days, *, hours: range):
     zone = timezone.get_default_timezone()
     for n, day in enumerate(days):
-        hour = 8 + n % 12
+        hour = hours[n % len(hours)]
         measures = {
             "redemptions": 1 + n % 4,
             "amount": Decimal("30.00"),
@@ -100,8 +101,8 @@ def partners(transactional_db) -> Partners:
             CommissionDay.objects.create(day=day, distributor_id=top.pk, depth=depth, accrued=Decimal(f"{3 - depth}.50"))
     merchant = factories.MerchantFactory(name="星巴克")
     north, south = factories.StoreFactory(merchant=merchant, name="北门店"), factories.StoreFactory(merchant=merchant, name="南门店")
-    _redemptions(north, days)
-    _redemptions(south, days[::2])
+    _redemptions(north, days, hours=range(8, 20))
+    _redemptions(south, days[::2], hours=range(20, 24))  # hours of their own: one heat row per merchant and hour
     clerk_link(user=factories.UserFactory(username="coffee", role=roles.MERCHANT), merchant=merchant)
     return Partners(top_name=top.name, member_name=province.name, store_name=north.name)
 
@@ -115,6 +116,11 @@ def _drawn(page) -> None:
     )
     drawn = page.locator(".vh-chart[data-drawn] canvas")
     assert drawn.count() >= charts.count() - page.locator(".vh-chart--empty").count() > 0
+
+
+def _shot(page, name: str) -> None:
+    if os.environ.get("VH_SHOTS"):  # a person's look at the page: VH_SHOTS=/tmp/shots pytest ...
+        page.screenshot(path=f"{os.environ['VH_SHOTS']}/{name}.png", full_page=True)
 
 
 def _table_row_follow(page, key: str, label: str) -> None:
@@ -134,7 +140,8 @@ def test_distributor_sees_its_dashboard_and_drills_into_a_member(new_page, partn
     assert page.locator("h1").inner_text() == LABELS[locale]["portal"]
     _drawn(page)
     assert page.get_by_test_id("kpi-value-own-sales").inner_text().startswith("¥")
-    assert partners.member_name in page.get_by_test_id("table-ranking-sales").inner_text()
+    assert partners.member_name in page.get_by_test_id("table-ranking-sales").text_content()
+    _shot(page, f"portal-{locale}")
 
     _table_row_follow(page, "ranking-sales", partners.member_name)
     page.get_by_test_id("member-filter").wait_for()
@@ -154,6 +161,7 @@ def test_merchant_sees_its_dashboard_and_drills_into_a_store(new_page, partners,
     assert page.locator("h1").inner_text() == LABELS[locale]["console"]
     _drawn(page)
     assert page.get_by_test_id("kpi-value-redemptions").inner_text() != "0"
+    _shot(page, f"console-{locale}")
     _table_row_follow(page, "redemptions-by-store", partners.store_name)
     page.get_by_test_id("store-filter").wait_for()
     _drawn(page)

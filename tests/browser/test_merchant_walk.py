@@ -139,6 +139,7 @@ def test_every_merchant_console_page_reads_as_a_product(new_page, shop, locale, 
         "console-link-redemption:console-redemptions",
         "console-link-redemption:console-summary",
         "console-link-settlement:console-statements",
+        "console-link-dashboards:merchant-analytics",
     ], names
     hrefs = {name: page.get_by_test_id(name).get_attribute("href") for name in names}
     menu = page.locator("#vh-nav").locator("a.nav-link, a.dropdown-item").evaluate_all("els => els.map(e => e.getAttribute('href'))")
