@@ -117,6 +117,8 @@ class DistributorSalesDay(SalesFacts):
         constraints = [
             models.UniqueConstraint(fields=["day", "distributor_id", "channel"], name="rollup_distsalesday_key"),
         ]
+        # A team's dashboard reads its members' rows only (bench/dashboard_scale.py, docs/performance.md).
+        indexes = [models.Index(fields=["distributor_id", "day"], name="rollup_distsalesday_dist")]
 
     def __str__(self) -> str:
         return rollup_row_label(self)
@@ -227,6 +229,8 @@ class CommissionDay(models.Model):
         verbose_name = _("commission per day")
         verbose_name_plural = _("commission per day")
         constraints = [models.UniqueConstraint(fields=["day", "distributor_id", "depth"], name="rollup_commissionday_key")]
+        # A distributor's own commission chart reads its rows only (bench/dashboard_scale.py).
+        indexes = [models.Index(fields=["distributor_id", "day"], name="rollup_commissionday_dist")]
 
     def __str__(self) -> str:
         return rollup_row_label(self)
