@@ -34,16 +34,19 @@ from django.utils import timezone
 from analytics.models import StorefrontVisit
 from analytics.rollups import rollups_rebuild
 from catalog import vault
+from catalog.allocation import OutOfStock
 from catalog.models import CardCode, Sku
 from catalog.services import codes_generate
 from channels.models import Distributor, Storefront
-from marketing.models import Consumer
+from marketing.models import Campaign, Consumer
+from marketing.services.campaigns import campaign_activate, campaign_save
+from marketing.services.coupons import coupon_claim
+from marketing.services.offers import OfferRequest
 from redemption import reminders
 from redemption import services as redemption_services
 from redemption.models import Terminal
 from redemption.notify import SmsBackend
 from settlement.adapters import ADAPTERS
-from catalog.allocation import OutOfStock
 from settlement.errors import InsufficientFunds
 from settlement.models import Order, OrderItem
 from settlement.services.orders import order_place, order_refund
@@ -58,7 +61,14 @@ MARK = "demo-history"  # Order.campaign of the history's orders: the "already th
 SEED = 90
 
 # What each way in sells (SKU code, weight) and how many units an order takes.
-PORTAL_SKUS = [("IQIYI-VIP-M1", 5), ("TXVIDEO-VIP-M1", 4), ("NETEASE-MUSIC-M1", 2), ("LUCKIN-ANY", 3), ("SBUX-TALL", 3), ("JD-ECARD-100", 1)]
+PORTAL_SKUS = [
+    ("IQIYI-VIP-M1", 5),
+    ("TXVIDEO-VIP-M1", 4),
+    ("NETEASE-MUSIC-M1", 2),
+    ("LUCKIN-ANY", 3),
+    ("SBUX-TALL", 3),
+    ("JD-ECARD-100", 1),
+]
 API_SKUS = [("LUCKIN-ANY", 4), ("SBUX-TALL", 4), ("IQIYI-VIP-M1", 2), ("JD-ECARD-100", 1), ("WANDA-2D", 1)]
 SHOP_SKUS = [("SBUX-TALL", 6), ("LUCKIN-ANY", 5), ("IQIYI-VIP-M1", 3), ("TXVIDEO-VIP-M1", 3), ("WANDA-2D", 2), ("NETEASE-MUSIC-M1", 1)]
 # Local hours of the day and their weights: offices order 9-18, consumers at lunch and in the evening.
@@ -67,6 +77,13 @@ SHOP_HOURS = {8: 1, 10: 2, 11: 4, 12: 6, 13: 4, 14: 2, 15: 2, 16: 2, 17: 3, 18: 
 # Redemptions at the stores: the lunch and the evening peaks (weekends: all afternoon).
 STORE_HOURS = {8: 2, 9: 2, 10: 3, 11: 6, 12: 9, 13: 6, 14: 3, 15: 3, 16: 3, 17: 5, 18: 8, 19: 9, 20: 6, 21: 3}
 WEEKEND_STORE_HOURS = {10: 3, 11: 5, 12: 7, 13: 7, 14: 7, 15: 7, 16: 6, 17: 6, 18: 7, 19: 7, 20: 5, 21: 3}
+# A coupon campaign of the platform that runs through most of the history: the shop's buyers claim and use them.
+CAMPAIGN = "老客回馈·饮品影音立减5元"
+CAMPAIGN_DAYS = (80, 10)  # it starts this many days ago and ends this many days ago
+COUPON_SHARE = 0.3  # of the shop's orders while it runs
+# The commission release job runs hourly in production; in the history twice a week (Monday and Thursday
+# nights), which releases the same commission in a third of the time.
+RELEASE_WEEKDAYS = (0, 3)
 REFUND_REASONS = ["买家重复购买，申请退款", "客户取消订单", "下错规格，退款重下"]
 WALLET_TOPUP = Decimal("20000.00")
 RESTOCK = 60  # codes per SKU before the history, and per batch when one runs out
@@ -77,6 +94,7 @@ class Cast:
     """The demo's actors the history plays with (made by the other apps' demo modules)."""
 
     finance: object
+    ops: object
     distributors: list[Distributor]
     api_buyers: list[Distributor]
     shop: Storefront
@@ -91,6 +109,7 @@ class Tally:
     refused: Counter = field(default_factory=Counter)
     redemptions: int = 0
     refunds: int = 0
+    coupons: int = 0
     reminders: int = 0
 
 
@@ -118,19 +137,20 @@ def seed(out) -> None:
     channels = ", ".join(f"{count} {channel}" for channel, count in sorted(tally.orders.items()))
     out.write(
         f"demo history: {sum(tally.orders.values())} orders over {days} days ({channels}), "
-        f"{tally.refunds} refunds, {tally.redemptions} redemptions, {tally.reminders} reminders, {visits} storefront "
-        f"visitors; refused: {dict(tally.refused) or 'none'}; rollups rebuilt"
+        f"{tally.refunds} refunds, {tally.coupons} coupons claimed and used, {tally.redemptions} redemptions, "
+        f"{tally.reminders} reminders, {visits} storefront visitors; refused: {dict(tally.refused) or 'none'}; rollups rebuilt"
     )
 
 
 def _cast() -> Cast | None:
     finance = get_user_model().objects.filter(username="finance").first()
+    ops = get_user_model().objects.filter(username="ops").first()
     distributors = list(Distributor.objects.filter(status=Distributor.Status.ACTIVE).order_by("pk"))
     shop = Storefront.objects.order_by("pk").first()
     codes = {code for pairs in (PORTAL_SKUS, API_SKUS, SHOP_SKUS) for code, _w in pairs}
     skus = {sku.code: sku for sku in Sku.objects.filter(code__in=codes)}
     consumers = list(Consumer.objects.order_by("pk")[:40])
-    if finance is None or not distributors or shop is None or len(skus) < len(codes) or not consumers:
+    if finance is None or ops is None or not distributors or shop is None or len(skus) < len(codes) or not consumers:
         return None
     terminals: dict[int, list[Terminal]] = {}
     for terminal in Terminal.objects.select_related("store__merchant").order_by("pk"):
@@ -138,7 +158,7 @@ def _cast() -> Cast | None:
             if terminal.store.merchant_id in (sku.allowed_merchant_ids or []):
                 terminals.setdefault(sku.pk, []).append(terminal)
     api_buyers = [d for d in distributors if d.kind == Distributor.Kind.B_END] or distributors[:1]
-    return Cast(finance, distributors, api_buyers, shop, skus, terminals, consumers)
+    return Cast(finance, ops, distributors, api_buyers, shop, skus, terminals, consumers)
 
 
 class _QuietSms(SmsBackend):
@@ -172,7 +192,7 @@ def _pick(rng: random.Random, pairs: list[tuple[str, int]]) -> str:
 
 class History:
     """A queue of past moments, played in time order with the clock at each: the day's orders are planned at
-    its start; an order plans its payment, its refund or its codes' redemptions; every night commission is
+    its start; an order plans its payment, its refund or its codes' redemptions; twice a week commission is
     released and every morning the expiry reminders go out."""
 
     def __init__(self, *, cast: Cast, rng: random.Random, until: datetime):
@@ -181,6 +201,7 @@ class History:
         self.seq = 0
         self.tally = Tally()
         self.shop_orders: Counter = Counter()  # local day -> storefront orders (the visits follow them)
+        self.campaign: Campaign | None = None
 
     def at(self, when: datetime, action: Callable, **kwargs) -> None:
         if when < self.until:
@@ -189,10 +210,13 @@ class History:
 
     def play(self, *, first: date, days: int) -> None:
         self._stock(first, days)
+        start, end = (timezone.localdate() - timedelta(days=n) for n in CAMPAIGN_DAYS)
+        self.at(_local(max(start, first), 9, 30), self._campaign_start, ends=_local(end, 23, 59))
         for n in range(days):
             day = first + timedelta(days=n)
             self.at(_local(day, 0, 5), self._plan_day, day=day, progress=n / days)
-            self.at(_local(day, 3, 0), self._release)
+            if day.weekday() in RELEASE_WEEKDAYS:
+                self.at(_local(day, 3, 0), self._release)
             self.at(_local(day, 10, 0), self._remind)
         while self.queue:
             day = timezone.localtime(self.queue[0][0]).date()
@@ -266,13 +290,34 @@ class History:
             consumer = rng.choice(cast.consumers)
             return order_place(channel=channel, distributor=cast.shop.distributor, storefront=cast.shop, sku=sku,
                                quantity=1 if rng.random() < 0.85 else 2, consumer=consumer, pay_method="sandbox",
-                               campaign=MARK)  # fmt: skip
+                               campaign=MARK, offer_request=self._offer(consumer))  # fmt: skip
         if channel == Order.Channel.API:
             self.seq += 1
             return order_place(channel=channel, distributor=rng.choice(cast.api_buyers), sku=sku, quantity=rng.randint(1, 3),
                                customer_ref=f"ERP-H{self.seq:05d}", idempotency_key=f"demo-history-{self.seq}", campaign=MARK)  # fmt: skip
         distributor = rng.choice(cast.distributors)
         return self._wallet_order(channel=channel, distributor=distributor, sku=sku, quantity=rng.choice([1, 2, 3, 5, 5, 10]))
+
+    def _campaign_start(self, *, ends: datetime) -> None:
+        """Ops set up the coupon campaign and start it."""
+        campaign = Campaign(name=CAMPAIGN, kind=Campaign.Kind.COUPON, starts_at=timezone.now(), ends_at=ends,
+                            discount_kind=Campaign.DiscountKind.FIXED, discount_amount=Decimal("5.00"),
+                            coupon_valid_days=14, coupons_total=1000, per_consumer_limit=30)  # fmt: skip
+        campaign_save(campaign=campaign, actor=self.cast.ops)
+        self.campaign = campaign_activate(campaign=campaign, actor=self.cast.ops)
+
+    def _offer(self, consumer: Consumer) -> OfferRequest | None:
+        """While the campaign runs, some buyers claim a coupon on the deals page and use it at checkout."""
+        campaign = self.campaign
+        if campaign is None or not (campaign.starts_at <= timezone.now() < campaign.ends_at) or self.rng.random() > COUPON_SHARE:
+            return None
+        try:
+            coupon = coupon_claim(campaign=campaign, consumer=consumer)
+        except DomainError as error:
+            self.tally.refused[f"coupon {type(error).__name__}"] += 1
+            return None
+        self.tally.coupons += 1
+        return OfferRequest(coupon_codes=(coupon.code,))
 
     def _wallet_order(self, **kwargs) -> Order:
         try:
@@ -365,7 +410,9 @@ def _visits(shop: Storefront, *, first: date, last: date, orders: Counter, rng: 
         visitors = max(3, int(orders.get(day, 0) * rng.uniform(7, 12)))
         for n in range(visitors):
             visitor = hashlib.sha256(f"demo-history/{shop.pk}/{day}/{n}".encode()).hexdigest()
-            rows.append(StorefrontVisit(day=day, storefront_id=shop.pk, visitor=visitor, views=1 + int(rng.expovariate(1 / 2))))
+            seen = _local(day, _hour(rng, SHOP_HOURS), rng.randrange(60))
+            views = 1 + int(rng.expovariate(1 / 2))
+            rows.append(StorefrontVisit(day=day, storefront_id=shop.pk, visitor=visitor, views=views, last_seen_at=seen))
         day += timedelta(days=1)
     StorefrontVisit.objects.bulk_create(rows, ignore_conflicts=True)
     return len(rows)
