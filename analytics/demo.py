@@ -32,7 +32,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from analytics.models import StorefrontVisit
-from analytics.rollups import rollups_rebuild
+from analytics.rollups import all_rollups
 from catalog import vault
 from catalog.allocation import OutOfStock
 from catalog.models import CardCode, Sku
@@ -132,7 +132,7 @@ def seed(out) -> None:
         history.play(first=first, days=days)
     with transaction.atomic():
         visits = _visits(cast.shop, first=first, last=today - timedelta(days=1), orders=history.shop_orders, rng=history.rng)
-    rollups_rebuild(first - timedelta(days=1))
+    _rollups_rebuilt(first - timedelta(days=1), today)
     tally = history.tally
     channels = ", ".join(f"{count} {channel}" for channel, count in sorted(tally.orders.items()))
     out.write(
@@ -399,6 +399,14 @@ class History:
     def _remind(self) -> None:
         run = reminders.reminders_send(now=timezone.now())
         self.tally.reminders += getattr(run, "sent", 0)
+
+
+def _rollups_rebuilt(first: date, last: date) -> None:
+    """What `rebuild_rollups --since first` writes (each rollup's own recompute), in one call per rollup over the
+    whole range: rollups_rebuild commits day by day (92 x 8 transactions, about 7 times slower on SQLite)."""
+    with transaction.atomic():
+        for rollup in all_rollups():
+            rollup.recompute(first, last)
 
 
 def _visits(shop: Storefront, *, first: date, last: date, orders: Counter, rng: random.Random) -> int:
