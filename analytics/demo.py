@@ -38,7 +38,7 @@ from catalog.allocation import OutOfStock
 from catalog.models import CardCode, Sku
 from catalog.services import codes_generate
 from channels.models import Distributor, Storefront
-from marketing.models import Campaign, Consumer
+from marketing.models import Campaign, Consumer, Coupon
 from marketing.services.campaigns import campaign_activate, campaign_save
 from marketing.services.coupons import coupon_claim
 from marketing.services.offers import OfferRequest
@@ -79,8 +79,8 @@ STORE_HOURS = {8: 2, 9: 2, 10: 3, 11: 6, 12: 9, 13: 6, 14: 3, 15: 3, 16: 3, 17: 
 WEEKEND_STORE_HOURS = {10: 3, 11: 5, 12: 7, 13: 7, 14: 7, 15: 7, 16: 6, 17: 6, 18: 7, 19: 7, 20: 5, 21: 3}
 # A coupon campaign of the platform that runs through most of the history: the shop's buyers claim and use them.
 CAMPAIGN = "老客回馈·饮品影音立减5元"
-CAMPAIGN_DAYS = (80, 10)  # it starts this many days ago and ends this many days ago
-COUPON_SHARE = 0.3  # of the shop's orders while it runs
+CAMPAIGN_DAYS = (85, 5)  # it starts this many days ago and ends this many days ago
+COUPON_SHARE = 0.4  # of the shop's orders while it runs
 # The commission release job runs hourly in production; in the history twice a week (Monday and Thursday
 # nights), which releases the same commission in a third of the time.
 RELEASE_WEEKDAYS = (0, 3)
@@ -218,6 +218,7 @@ class History:
             if day.weekday() in RELEASE_WEEKDAYS:
                 self.at(_local(day, 3, 0), self._release)
             self.at(_local(day, 10, 0), self._remind)
+            self.at(_local(day, _hour(self.rng, SHOP_HOURS), self.rng.randrange(60)), self._coupon_claimed)
         while self.queue:
             day = timezone.localtime(self.queue[0][0]).date()
             with transaction.atomic():  # one past day
@@ -306,15 +307,28 @@ class History:
         campaign_save(campaign=campaign, actor=self.cast.ops)
         self.campaign = campaign_activate(campaign=campaign, actor=self.cast.ops)
 
-    def _offer(self, consumer: Consumer) -> OfferRequest | None:
-        """While the campaign runs, some buyers claim a coupon on the deals page and use it at checkout."""
+    def _coupon_claimed(self) -> None:
+        """Most days someone claims a coupon on the deals page and keeps it for later (many are never used)."""
+        if self.rng.random() < 0.8 and self._live():
+            self._coupon(self.rng.choice(self.cast.consumers))
+
+    def _live(self) -> bool:
         campaign = self.campaign
-        if campaign is None or not (campaign.starts_at <= timezone.now() < campaign.ends_at) or self.rng.random() > COUPON_SHARE:
-            return None
+        return campaign is not None and campaign.starts_at <= timezone.now() < campaign.ends_at
+
+    def _coupon(self, consumer: Consumer) -> Coupon | None:
         try:
-            coupon = coupon_claim(campaign=campaign, consumer=consumer)
+            return coupon_claim(campaign=self.campaign, consumer=consumer)
         except DomainError as error:
             self.tally.refused[f"coupon {type(error).__name__}"] += 1
+            return None
+
+    def _offer(self, consumer: Consumer) -> OfferRequest | None:
+        """While the campaign runs, some buyers claim a coupon on the deals page and use it at checkout."""
+        if not self._live() or self.rng.random() > COUPON_SHARE:
+            return None
+        coupon = self._coupon(consumer)
+        if coupon is None:
             return None
         self.tally.coupons += 1
         return OfferRequest(coupon_codes=(coupon.code,))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from analytics import demo
 from analytics.models import (
+    CampaignDay,
     CommissionDay,
     RedemptionDay,
     RedemptionHeat,
@@ -23,6 +24,7 @@ from analytics.models import (
     VisitDay,
 )
 from analytics.rollups.base import local_day_bounds
+from marketing.models import Campaign
 from redemption.models import Redemption
 from settlement.models import Order
 
@@ -61,6 +63,9 @@ def test_every_rollup_holds_most_of_the_last_90_days(history):
     sellers = set(SalesDay.objects.filter(day__gte=since).values_list("distributor_id", flat=True))
     assert len(sellers) >= 4
     assert CommissionDay.objects.filter(released__gt=0).exists()
+    campaign = Campaign.objects.get(name=demo.CAMPAIGN)
+    assert len(_days(CampaignDay, since, campaign_id=campaign.pk)) >= 60
+    assert CampaignDay.objects.filter(campaign_id=campaign.pk, used__gt=0, orders__gt=0).count() >= 10
     assert SkuSalesDay.objects.filter(refunded__gt=0).exists()
     assert ReminderDay.objects.filter(sent__gt=0).exists()
 
