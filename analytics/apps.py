@@ -20,4 +20,14 @@ class AnalyticsConfig(AppConfig):
 
         roles.set_home(roles.OPS, "dashboards:ops-home")
         roles.set_home(roles.FINANCE, "dashboards:finance-home")
+
+        from voucherhub.core import admin_nav
+
+        admin_nav.page_link_add(
+            section=_("Analytics"),
+            icon="monitoring",
+            title=_("Operations analytics"),
+            url_name="dashboards:ops-analytics",
+            allowed=lambda user: roles.has_role(user, roles.OPS),
+        )
         post_migrate.connect(_schedules, sender=self, dispatch_uid="analytics.schedules")  # the rollup job (analytics/tasks.py)

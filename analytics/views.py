@@ -13,6 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
+from analytics.dashboards import dashboard_response
+from analytics.selectors.ops import ops_dashboard
 from catalog import selectors as catalog_selectors
 from redemption import selectors as redemption_selectors
 from riskcontrol import selectors as risk_selectors
@@ -46,6 +48,27 @@ def ops_home(request):
         "open_code_issues": code_issues_open_count(),
     }
     return render(request, "analytics/ops_home.html", context)
+
+
+def _sku_param(request) -> int | None:
+    """The ?sku= drill-down filter; anything that is no id is ignored."""
+    value = request.GET.get("sku", "")
+    return int(value) if value.isdigit() and len(value) <= 18 else None  # 18 digits: within a bigint
+
+
+@login_required
+def ops_analytics(request):
+    """Sales, stock, redemption and risk charts for a period (issue 17); ?sku=ID narrows the sales trend."""
+    _require(request, OPS)
+
+    sku_id = _sku_param(request)
+    return dashboard_response(
+        request,
+        build=lambda period: ops_dashboard(period, sku_id=sku_id),
+        template="analytics/ops_analytics.html",
+        context={"sku_id": sku_id},
+        filename="ops-analytics",
+    )
 
 
 @login_required

@@ -4,7 +4,11 @@ the order ops use them. UNFOLD["SIDEBAR"]["navigation"] points here; unfold call
 
 A link shows only to a user who may view (or change) its model, and a section with no such link is left
 out, so a role never sees a heading it cannot open. Every registered model is in exactly one section
-(tests/core/test_admin_nav.py); a new model admin needs a line here."""
+(tests/core/test_admin_nav.py); a new model admin needs a line here. Pages that are no model's list (the
+analytics dashboards) are registered by their app with `page_link_add` and shown first."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.contrib import admin
@@ -136,6 +140,39 @@ SECTIONS = [
 ]
 
 
+@dataclass(frozen=True)
+class PageLink:
+    """A link to a page that is no model's change list (a dashboard), shown above the model sections."""
+
+    section: str
+    icon: str
+    title: str
+    url_name: str
+    allowed: Callable  # allowed(user) -> bool
+
+
+PAGE_LINKS: list[PageLink] = []
+
+
+def page_link_add(*, section, icon: str, title, url_name: str, allowed: Callable) -> None:
+    """Register a page link (the owning app calls this in its AppConfig.ready(): core imports no app)."""
+    link = PageLink(section=section, icon=icon, title=title, url_name=url_name, allowed=allowed)
+    if all(existing.url_name != url_name for existing in PAGE_LINKS):
+        PAGE_LINKS.append(link)
+
+
+def _page_sections(user) -> list[dict]:
+    sections: dict[str, dict] = {}
+    for link in PAGE_LINKS:
+        if not link.allowed(user):
+            continue
+        group = sections.setdefault(str(link.section), {"title": link.section, "icon": link.icon, "separator": True, "items": []})
+        group["items"].append(
+            {"title": link.title, "link": reverse(link.url_name), "permission": lambda request, link=link: link.allowed(request.user)}
+        )
+    return list(sections.values())
+
+
 def _may_view(user, model) -> bool:
     opts = model._meta
     return user.has_perm(f"{opts.app_label}.view_{opts.model_name}") or user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
@@ -144,7 +181,7 @@ def _may_view(user, model) -> bool:
 def navigation(request) -> list[dict]:
     """The sections and links `request.user` may open, for unfold's sidebar."""
     user = request.user
-    groups = []
+    groups = _page_sections(user)
     for title, icon, labels in SECTIONS:
         items = []
         for label in labels:
