@@ -53,6 +53,9 @@ from settlement.services.orders import order_place, order_refund
 from settlement.services.payments import payment_callback_receive, payment_for_order
 from settlement.services.release import commissions_release_run
 from settlement.services.wallets import wallet_for, wallet_topup_record
+from supply.adapters.base import Answer, Outcome
+from supply.models import Topup, TopupAttempt, TopupEvent
+from supply.services.topups import attempt_answer_apply, topup_submit
 from voucherhub.core.errors import DomainError
 
 HISTORY_DAYS = 90
@@ -84,6 +87,9 @@ COUPON_SHARE = 0.4  # of the shop's orders while it runs
 # The commission release job runs hourly in production; in the history twice a week (Monday and Thursday
 # nights), which releases the same commission in a third of the time.
 RELEASE_WEEKDAYS = (0, 3)
+# Direct top-ups (mobile credit) bought in the portal; the supplier's callback says how each went.
+TOPUP_SKUS = ["CMCC-TOPUP-50", "CMCC-TOPUP-100"]
+TOPUP_OUTCOMES = [(Outcome.SUCCESS, 90), (Outcome.PARTIAL, 3), (Outcome.FAILED, 7)]
 REFUND_REASONS = ["买家重复购买，申请退款", "客户取消订单", "下错规格，退款重下"]
 WALLET_TOPUP = Decimal("20000.00")
 RESTOCK = 60  # codes per SKU before the history, and per batch when one runs out
@@ -101,6 +107,7 @@ class Cast:
     skus: dict[str, Sku]
     terminals: dict[int, list[Terminal]]  # SKU id -> terminals of the stores that honour it
     consumers: list[Consumer]
+    topup_skus: list[Sku]
 
 
 @dataclass
@@ -158,7 +165,8 @@ def _cast() -> Cast | None:
             if terminal.store.merchant_id in (sku.allowed_merchant_ids or []):
                 terminals.setdefault(sku.pk, []).append(terminal)
     api_buyers = [d for d in distributors if d.kind == Distributor.Kind.B_END] or distributors[:1]
-    return Cast(finance, ops, distributors, api_buyers, shop, skus, terminals, consumers)
+    topup_skus = list(Sku.objects.filter(code__in=TOPUP_SKUS, fulfilment=Sku.Fulfilment.TOPUP).order_by("code"))
+    return Cast(finance, ops, distributors, api_buyers, shop, skus, terminals, consumers, topup_skus)
 
 
 class _QuietSms(SmsBackend):
@@ -259,6 +267,8 @@ class History:
             Order.Channel.STOREFRONT: round((0.7 + 2.3 * progress) * (1.6 if weekend else 1.0) * noise),
         }
         self.shop_orders[day] = counts[Order.Channel.STOREFRONT]
+        for _n in range(round((0.7 + 1.3 * progress) * (0.5 if weekend else 1.0) * noise) if self.cast.topup_skus else 0):
+            self.at(_local(day, _hour(self.rng, OFFICE_HOURS), self.rng.randrange(60)), self._topup)
         for channel, count in counts.items():
             hours = SHOP_HOURS if channel == Order.Channel.STOREFRONT else OFFICE_HOURS
             for _n in range(count):
@@ -332,6 +342,49 @@ class History:
             return None
         self.tally.coupons += 1
         return OfferRequest(coupon_codes=(coupon.code,))
+
+    def _topup(self) -> None:
+        """A distributor tops up a customer's phone in the portal; supply submits it to the first upstream of
+        the chain (no supplier answers during the seed: the attempt waits) and the supplier's callback follows."""
+        rng = self.rng
+        try:
+            order = self._wallet_order(channel=Order.Channel.PORTAL, distributor=rng.choice(self.cast.api_buyers),
+                                       sku=rng.choice(self.cast.topup_skus), quantity=1,
+                                       account=f"1{rng.choice('3589')}{rng.randrange(10**9):09d}")  # fmt: skip
+        except DomainError as error:
+            self.tally.refused[f"topup {type(error).__name__}"] += 1
+            return
+        topup = Topup.objects.filter(reference=order.number).first()
+        if topup is None:
+            return
+        topup_submit(topup_id=topup.pk)
+        self.tally.orders["topup"] += 1
+        self.at(timezone.now() + timedelta(seconds=rng.randint(20, 600)), self._supplier_answer, topup_id=topup.pk)
+
+    @staticmethod
+    def _open_attempt(topup_id: int) -> TopupAttempt | None:
+        """The top-up's open attempt; after a failure, the failover's (what the poller starts after its delay)."""
+        open_attempts = TopupAttempt.objects.filter(topup_id=topup_id).exclude(status__in=TopupAttempt.FINAL).order_by("-pk")
+        if not open_attempts.exists():
+            topup_submit(topup_id=topup_id)
+        return open_attempts.first()
+
+    def _supplier_answer(self, *, topup_id: int) -> None:
+        """The supplier's callback on the open attempt; after a failure supply fails over and the next
+        upstream's callback follows."""
+        attempt = self._open_attempt(topup_id)
+        if attempt is None:
+            return
+        outcome = self.rng.choices([o for o, _w in TOPUP_OUTCOMES], weights=[w for _o, w in TOPUP_OUTCOMES])[0]
+        face = attempt.topup.face_value
+        cost = (face * Decimal("0.985")).quantize(Decimal("0.01"))
+        if outcome == Outcome.PARTIAL:
+            answer = Answer(outcome=outcome, delivered_value=face / 2, cost=(cost / 2).quantize(Decimal("0.01")))
+        else:
+            answer = Answer(outcome=outcome, cost=cost if outcome == Outcome.SUCCESS else None)
+        attempt_answer_apply(attempt_id=attempt.pk, answer=answer, source=TopupEvent.Source.CALLBACK)
+        if outcome == Outcome.FAILED:
+            self.at(timezone.now() + timedelta(seconds=self.rng.randint(20, 300)), self._supplier_answer, topup_id=topup_id)
 
     def _wallet_order(self, **kwargs) -> Order:
         try:

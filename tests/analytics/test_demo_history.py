@@ -21,6 +21,7 @@ from analytics.models import (
     SalesDay,
     SkuSalesDay,
     StorefrontVisit,
+    SupplierDay,
     VisitDay,
 )
 from analytics.rollups.base import local_day_bounds
@@ -55,7 +56,7 @@ def history(django_db_setup, django_db_blocker):
 def test_every_rollup_holds_most_of_the_last_90_days(history):
     since = timezone.localdate() - timedelta(days=90)
     assert "demo history:" in history
-    for model in (SalesDay, SkuSalesDay, CommissionDay, RedemptionDay, RiskDay, VisitDay):
+    for model in (SalesDay, SkuSalesDay, CommissionDay, RedemptionDay, RiskDay, VisitDay, SupplierDay):
         assert len(_days(model, since)) >= 60, model.__name__
     # every way in, every level of the tree sells
     channels = set(SalesDay.objects.filter(day__gte=since).values_list("channel", flat=True))
@@ -68,6 +69,8 @@ def test_every_rollup_holds_most_of_the_last_90_days(history):
     assert CampaignDay.objects.filter(campaign_id=campaign.pk, used__gt=0, orders__gt=0).count() >= 10
     assert SkuSalesDay.objects.filter(refunded__gt=0).exists()
     assert ReminderDay.objects.filter(sent__gt=0).exists()
+    assert SupplierDay.objects.filter(day__gte=since).aggregate(n=Sum("succeeded"))["n"] >= 60
+    assert SupplierDay.objects.filter(day__gte=since, partial__gt=0).exists()
 
 
 @pytest.mark.django_db
