@@ -2,13 +2,14 @@
 
 Everything is made through the owners' services (settlement places, pays and refunds the orders, redemption
 redeems the codes at the demo merchants' stores, settlement releases commission, redemption sends the expiry
-reminders, risk control decides on every order), with the clock moved to each past moment by time-machine, so
+reminders, risk control decides on every order, marketing hands out a coupon campaign's coupons, supply submits
+the direct top-ups and applies the supplier's answer as its callback would), with the clock moved to each past moment by time-machine, so
 that the rows' own timestamps (auto_now_add, timezone.now() inside the services) lie in the past. Only the
 storefront visits are analytics' own rows. At the end the rollups are rebuilt for the whole history.
 
-Moderate and fast: 3-12 orders a day (rising over the 90 days; shops busier at weekends, the portal and the
-API on weekdays), within about 20 seconds on SQLite. Each past day is its own transaction (SEED_ATOMIC: the
-command does not wrap this module in one), so the past's receipts, queued while the messages are kept quiet,
+Moderate and fast: 4-14 orders a day, top-ups included (rising over the 90 days; shops busier at weekends, the
+portal and the API on weekdays), about 20 seconds on SQLite (one order costs 30-60 ms in the services). Each past day is its own
+transaction (SEED_ATOMIC: the command does not wrap this module in one), so the past's receipts, queued while the messages are kept quiet,
 are dropped at that day's commit instead of being printed or sent today. Idempotent: nothing is added when the
 history's orders exist. settings.DEMO_HISTORY_DAYS (90) sets the length; the test suite sets 0 (tests/conftest.py)
 except where a test asks for the history.
