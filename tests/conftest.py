@@ -25,6 +25,9 @@ settings.CACHES["default"]["KEY_PREFIX"] = f"vhtest-{os.environ.get('PYTEST_XDIS
 # back (tests/core/test_password_hashing.py).
 PROJECT_PASSWORD_HASHERS = list(settings.PASSWORD_HASHERS)
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# seed_demo's 90 days of history (analytics/demo.py) take about as long as the rest of the demo: the tests that
+# seed the demo get none; tests/analytics/test_demo_history.py asks for it.
+settings.DEMO_HISTORY_DAYS = 0
 
 
 @pytest.fixture(autouse=True)

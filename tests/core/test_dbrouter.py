@@ -9,6 +9,8 @@ from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from analytics.models import RollupState, SkuSalesDay, StorefrontVisit
+from analytics.periods import Period
+from analytics.selectors.ops import ops_dashboard
 from settlement.models import Order
 from voucherhub.core.dbrouter import ReplicaRouter
 
@@ -68,3 +70,11 @@ def test_a_dashboard_query_of_the_rollups_is_sent_to_the_replica(transactional_d
     assert len(on_replica.captured_queries) == 1
     assert "analytics_skusalesday" in on_replica.captured_queries[0]["sql"]
     assert on_default.captured_queries == []
+
+
+def test_the_ops_dashboard_reads_its_rollups_on_the_replica(transactional_db, replica):
+    # a dashboard selector (analytics/selectors/ops.py): every rollup query on the replica, none on the primary
+    with CaptureQueriesContext(replica) as on_replica, CaptureQueriesContext(connections["default"]) as on_default:
+        ops_dashboard(Period(date(2026, 11, 1), date(2026, 11, 30)))
+    assert any("analytics_skusalesday" in query["sql"] for query in on_replica.captured_queries)
+    assert not [query["sql"] for query in on_default.captured_queries if '"analytics_' in query["sql"]]
