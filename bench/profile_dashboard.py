@@ -57,7 +57,7 @@ def profile(client, path: str, requests: int, limit: int) -> None:
     for ms, sql in sorted(statements.seen, reverse=True)[:5]:
         print(f"   {ms:7.1f} ms  {sql[:220]}")
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(limit)
+    pstats.Stats(profiler, stream=out).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(limit)
     print(out.getvalue())
 
 
