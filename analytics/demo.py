@@ -471,12 +471,16 @@ class History:
         self.tally.refunds += 1
 
     def _redeem(self, *, code_id: int, terminal: Terminal) -> None:
-        code = CardCode.objects.get(pk=code_id)
+        """A holder uses a code at a store: a single-use code whole, a stored-value card (JD's e-card) for a
+        purchase of part of its balance."""
+        code = CardCode.objects.select_related("sku").get(pk=code_id)
+        amount = Decimal(self.rng.randrange(10, int(code.sku.face_value) + 1)) if code.sku.is_stored_value else None
         plaintext = vault.keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
         self.seq += 1
         outcome = redemption_services.redemption_redeem(
             caller=redemption_services.Caller.for_terminal(terminal, ip="127.0.0.1"),
             entry=redemption_services.CodeEntry(code=plaintext),
+            amount=amount,
             idempotency_key=f"demo-history-{self.seq}",
             reference=f"POS-H{self.seq:05d}",
         )
