@@ -2,7 +2,7 @@
 
 Everything is made through the owners' services (settlement places, pays and refunds the orders, redemption
 redeems the codes at the demo merchants' stores, settlement releases commission, redemption sends the expiry
-reminders, risk control decides on every order, marketing hands out a coupon campaign's coupons, supply submits
+reminders, risk control decides on every order, marketing signs new buyers in and hands out a coupon campaign's coupons, supply submits
 the direct top-ups and applies the supplier's answer as its callback would), with the clock moved to each past moment by time-machine, so
 that the rows' own timestamps (auto_now_add, timezone.now() inside the services) lie in the past. Only the
 storefront visits are analytics' own rows. At the end the rollups are rebuilt for the whole history.
@@ -18,6 +18,7 @@ except where a test asks for the history.
 import hashlib
 import heapq
 import random
+import re
 from collections import Counter
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from catalog.services import codes_generate
 from channels.models import Distributor, Storefront
 from marketing.models import Campaign, Consumer, Coupon
 from marketing.services.campaigns import campaign_activate, campaign_save
+from marketing.services.consumers import code_send, code_verify
 from marketing.services.coupons import coupon_claim
 from marketing.services.offers import OfferRequest
 from redemption import reminders
@@ -85,6 +87,10 @@ WEEKEND_STORE_HOURS = {10: 3, 11: 5, 12: 7, 13: 7, 14: 7, 15: 7, 16: 6, 17: 6, 1
 CAMPAIGN = "老客回馈·饮品影音立减5元"
 CAMPAIGN_DAYS = (85, 5)  # it starts this many days ago and ends this many days ago
 COUPON_SHARE = 0.4  # of the shop's orders while it runs
+# New buyers: this share of the shop's orders comes from someone signing in for the first time (the campaign's
+# new-customer share); they come back later like the others.
+NEWCOMER_SHARE = 0.2
+NEWCOMER_PHONES = "1379{:07d}"
 # The commission release job runs hourly in production; in the history twice a week (Monday and Thursday
 # nights), which releases the same commission in a third of the time.
 RELEASE_WEEKDAYS = (0, 3)
@@ -119,6 +125,7 @@ class Tally:
     refunds: int = 0
     coupons: int = 0
     reminders: int = 0
+    newcomers: int = 0
 
 
 def seed(out) -> None:
@@ -145,7 +152,8 @@ def seed(out) -> None:
     channels = ", ".join(f"{count} {channel}" for channel, count in sorted(tally.orders.items()))
     out.write(
         f"demo history: {sum(tally.orders.values())} orders over {days} days ({channels}), "
-        f"{tally.refunds} refunds, {tally.coupons} coupons claimed and used, {tally.redemptions} redemptions, "
+        f"{tally.refunds} refunds, {tally.newcomers} new buyers, {tally.coupons} coupons claimed and used, "
+        f"{tally.redemptions} redemptions, "
         f"{tally.reminders} reminders, {visits} storefront visitors; refused: {dict(tally.refused) or 'none'}; rollups rebuilt"
     )
 
@@ -171,10 +179,13 @@ def _cast() -> Cast | None:
 
 
 class _QuietSms(SmsBackend):
-    """The history's text messages: their buyers were told at the time; nothing is printed or sent today."""
+    """The history's text messages: their buyers were told at the time; nothing is printed or sent today. The
+    last text to each number stays in `inbox`, where a newcomer reads the sign-in code, as on their phone."""
+
+    inbox: dict[str, str] = {}
 
     def send(self, *, to: str, text: str) -> None:
-        return None
+        _QuietSms.inbox[to] = text
 
 
 @contextmanager
@@ -299,7 +310,8 @@ class History:
     def _place_one(self, channel: str, sku: Sku) -> Order:
         rng, cast = self.rng, self.cast
         if channel == Order.Channel.STOREFRONT:
-            consumer = rng.choice(cast.consumers)
+            consumer = self._newcomer() if rng.random() < NEWCOMER_SHARE else None
+            consumer = consumer or rng.choice(cast.consumers)
             return order_place(channel=channel, distributor=cast.shop.distributor, storefront=cast.shop, sku=sku,
                                quantity=1 if rng.random() < 0.85 else 2, consumer=consumer, pay_method="sandbox",
                                campaign=MARK, offer_request=self._offer(consumer))  # fmt: skip
@@ -309,6 +321,21 @@ class History:
                                customer_ref=f"ERP-H{self.seq:05d}", idempotency_key=f"demo-history-{self.seq}", campaign=MARK)  # fmt: skip
         distributor = rng.choice(cast.distributors)
         return self._wallet_order(channel=channel, distributor=distributor, sku=sku, quantity=rng.choice([1, 2, 3, 5, 5, 10]))
+
+    def _newcomer(self) -> Consumer | None:
+        """Someone new signs in on the storefront with the code texted to their phone (marketing's sign-in) and
+        joins the buyers who come back."""
+        self.tally.newcomers += 1
+        phone = NEWCOMER_PHONES.format(self.tally.newcomers)
+        try:
+            code_send(phone=phone, ip="")
+            code = re.search(r"\d{6}", _QuietSms.inbox.pop(phone)).group()
+            consumer = code_verify(phone=phone, code=code, ip="")
+        except DomainError as error:
+            self.tally.refused[f"sign-in {type(error).__name__}"] += 1
+            return None
+        self.cast.consumers.append(consumer)
+        return consumer
 
     def _campaign_start(self, *, ends: datetime) -> None:
         """Ops set up the coupon campaign and start it."""
@@ -444,12 +471,16 @@ class History:
         self.tally.refunds += 1
 
     def _redeem(self, *, code_id: int, terminal: Terminal) -> None:
-        code = CardCode.objects.get(pk=code_id)
+        """A holder uses a code at a store: a single-use code whole, a stored-value card (JD's e-card) for a
+        purchase of part of its balance."""
+        code = CardCode.objects.select_related("sku").get(pk=code_id)
+        amount = Decimal(self.rng.randrange(10, int(code.sku.face_value) + 1)) if code.sku.is_stored_value else None
         plaintext = vault.keyring().open(ciphertext=code.ciphertext, key_id=code.key_id, blind_index=code.blind_index)
         self.seq += 1
         outcome = redemption_services.redemption_redeem(
             caller=redemption_services.Caller.for_terminal(terminal, ip="127.0.0.1"),
             entry=redemption_services.CodeEntry(code=plaintext),
+            amount=amount,
             idempotency_key=f"demo-history-{self.seq}",
             reference=f"POS-H{self.seq:05d}",
         )

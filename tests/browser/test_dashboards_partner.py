@@ -1,16 +1,15 @@
 """The partners' dashboards in a browser (issue 17): a 总代 opens "Sales analytics" from its portal menu, a merchant
 clerk opens "Analytics" from the console menu; every chart with data is drawn (an ECharts canvas), the table view
 opens, a click on a ranked member or a store drills down, in Chinese and English, with no console error or CSP
-violation. The history is rollup rows of the last 30 days (what the demo's rollups_rebuild writes)."""
+violation. The history is rollup rows of the last 30 days (what the demo's rollups_rebuild writes); the demo's own
+data on these dashboards is checked by the demo tour (tests/browser/test_demo_tour.py)."""
 
-import io
 import os
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from analytics.models import (
@@ -30,7 +29,6 @@ from tests.browser.conftest import DESKTOP, PHONE, follow, login, portal_menu_fo
 from tests.browser.pagecheck import watch_console
 from tests.factories import PASSWORD
 from voucherhub.core import roles
-from voucherhub.core.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -180,41 +178,3 @@ def test_the_dashboards_fit_a_phone(new_page, partners):
 
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert not errors, errors
-
-
-@pytest.fixture
-def demo(transactional_db, settings, tmp_path):
-    """`make run`'s data with its 90 days of history, rolled up (seed_demo ends with rollups_rebuild)."""
-    settings.MEDIA_ROOT = tmp_path
-    settings.DEMO_HISTORY_DAYS = 90
-    call_command("seed_demo", stdout=io.StringIO())
-
-
-def _filled(page, *, kpi: str, charts: tuple[str, ...]) -> None:
-    _drawn(page)
-    assert page.get_by_test_id(f"kpi-value-{kpi}").inner_text() not in ("0", "¥0.00")
-    for key in charts:
-        assert page.locator(f"#vh-chart-{key}[data-drawn] canvas").count() == 1, key
-
-
-@pytest.mark.slow
-def test_the_demo_distributor_and_merchant_see_their_dashboards_filled(new_page, demo):
-    for locale in ("zh-CN", "en"):
-        page = new_page(DESKTOP, locale=locale)
-        errors = watch_console(page)
-        login(page, "distributor", DEMO_PASSWORD)  # the demo's 总代
-        page.goto("/portal/")
-        follow(page, page.get_by_test_id("portal-link-portal-analytics"))
-        assert page.locator("h1").inner_text() == LABELS[locale]["portal"]
-        _filled(page, kpi="team-sales", charts=("own-vs-team", "ranking-sales", "ranking-growth", "team-skus", "commission-levels"))
-        _shot(page, f"demo-portal-{locale}")
-
-        page = new_page(DESKTOP, locale=locale)
-        errors += watch_console(page)
-        login(page, "merchant", DEMO_PASSWORD)
-        page.goto("/merchant/")
-        follow(page, page.get_by_test_id("console-link-dashboards:merchant-analytics"))
-        assert page.locator("h1").inner_text() == LABELS[locale]["console"]
-        _filled(page, kpi="redemptions", charts=("redemptions-per-day", "redemption-heat", "redemptions-by-store", "owed"))
-        _shot(page, f"demo-console-{locale}")
-        assert not errors, errors
