@@ -22,30 +22,27 @@ class AnalyticsConfig(AppConfig):
         roles.set_home(roles.FINANCE, "dashboards:finance-home")
         post_migrate.connect(_schedules, sender=self, dispatch_uid="analytics.schedules")  # the rollup job (analytics/tasks.py)
 
-        from voucherhub.core import admin_nav
-
-        admin_nav.page_link_add(
-            section=_("Analytics"),
-            icon="monitoring",
-            title=_("Operations analytics"),
-            url_name="dashboards:ops-analytics",
-            allowed=lambda user: roles.has_role(user, roles.OPS),
-        )
-        admin_nav.page_link_add(
-            section=_("Analytics"),
-            icon="payments",
-            title=_("Finance analytics"),
-            url_name="dashboards:finance-analytics",
-            allowed=lambda user: roles.has_role(user, roles.FINANCE),
-        )
-        admin_nav.page_link_add(
-            section=_("Analytics"),
-            icon="campaign",
-            title=_("Campaign analytics"),
-            url_name="dashboards:campaign-analytics",
-            allowed=lambda user: roles.has_role(user, roles.OPS) or roles.has_role(user, roles.FINANCE),
-        )
+        _admin_links_add()
         _partner_links_add()
+
+
+def _admin_links_add() -> None:
+    """The dashboards of ops and finance in the admin sidebar's Analytics section, each for the roles it serves."""
+    from voucherhub.core import admin_nav, roles
+
+    def ops(user) -> bool:
+        return roles.has_role(user, roles.OPS)
+
+    def finance(user) -> bool:
+        return roles.has_role(user, roles.FINANCE)
+
+    links = [
+        ("monitoring", _("Operations analytics"), "dashboards:ops-analytics", ops),
+        ("payments", _("Finance analytics"), "dashboards:finance-analytics", finance),
+        ("campaign", _("Campaign analytics"), "dashboards:campaign-analytics", lambda user: ops(user) or finance(user)),
+    ]
+    for icon, title, url_name, allowed in links:
+        admin_nav.page_link_add(section=_("Analytics"), icon=icon, title=title, url_name=url_name, allowed=allowed)
 
 
 def _partner_links_add() -> None:

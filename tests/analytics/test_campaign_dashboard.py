@@ -16,9 +16,7 @@ from analytics.periods import Period
 from analytics.selectors import campaigns
 from analytics.selectors.campaigns import campaign_dashboard
 from marketing.models import Campaign
-from tests import factories
 from tests.analytics import rollup_rows
-from voucherhub.core import roles
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -204,14 +202,11 @@ def test_a_chart_downloads_as_xlsx(rows, ops_client):
     assert [(line[0], float(line[1])) for line in lines] == [("Distributor API", 100.0), ("Storefront", 400.0)]
 
 
-def test_ops_and_finance_open_it_nobody_else(client, ops_client, finance_user):
+def test_ops_and_finance_open_it_nobody_else(client, ops_client, finance_user, outsiders):
     assert ops_client.get(URL).status_code == 200
     client.force_login(finance_user)
     assert client.get(URL).status_code == 200
-    distributor_user = factories.UserFactory(username="dist-owner", role=roles.DISTRIBUTOR)
-    factories.DistributorFactory(user=distributor_user)
-    merchant_user = factories.UserFactory(username="clerk", role=roles.MERCHANT)
-    for user in (distributor_user, merchant_user):
+    for user in outsiders:
         client.force_login(user)
         assert client.get(URL).status_code == 403
         assert client.get(URL, {"export": "funnel"}).status_code == 403

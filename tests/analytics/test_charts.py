@@ -10,7 +10,7 @@ import pytest
 from django.http import QueryDict
 from django.template import Context, Template
 from django.test import RequestFactory
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from analytics.charts import Chart, Kpi, Series
 from analytics.dashboards import Dashboard, dashboard_response
@@ -20,11 +20,7 @@ from analytics.templatetags.charts import change_text, number_text
 
 D = Decimal
 
-
-@pytest.fixture(autouse=True)
-def _english():
-    with translation.override("en"):
-        yield
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def sales_chart(**overrides) -> Chart:

@@ -11,7 +11,6 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import translation
 from openpyxl import load_workbook
 
 from analytics.models import CommissionDay, DistributorSalesDay, SalesChannel, SalesDay, VisitDay
@@ -23,18 +22,12 @@ from tests import factories
 from tests.analytics import rollup_rows
 from voucherhub.core import roles
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 D = Decimal
 PERIOD = Period(date(2026, 11, 1), date(2026, 11, 30))  # previous: 2026-10-02 .. 2026-10-31
 IN_PERIOD = date(2026, 11, 10)
 IN_PREVIOUS = date(2026, 10, 20)
 URL_PARAMS = {"start": "2026-11-01", "end": "2026-11-30"}
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    with translation.override("en"):
-        yield
 
 
 @dataclass

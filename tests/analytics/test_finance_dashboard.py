@@ -18,7 +18,6 @@ from marketing.models import Campaign
 from supply.models import Upstream
 from tests import factories
 from tests.analytics import rollup_rows
-from voucherhub.core import roles
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -227,13 +226,10 @@ def test_an_unknown_chart_is_not_exported(finance_client):
     assert finance_client.get(URL, {**RANGE, "export": "nope"}).status_code == 404
 
 
-def test_only_finance_opens_it(client, ops_client):
+def test_only_finance_opens_it(client, ops_client, outsiders):
     assert ops_client.get(URL).status_code == 403
     client.logout()
-    distributor_user = factories.UserFactory(username="dist-owner", role=roles.DISTRIBUTOR)
-    factories.DistributorFactory(user=distributor_user)
-    merchant_user = factories.UserFactory(username="clerk", role=roles.MERCHANT)
-    for user in (distributor_user, merchant_user):
+    for user in outsiders:
         client.force_login(user)
         assert client.get(URL).status_code == 403
         assert client.get(URL, {"export": "margin"}).status_code == 403

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from analytics.models import RedemptionDay, RedemptionHeat, RedemptionHour
@@ -23,18 +23,12 @@ from tests import factories
 from voucherhub.core import roles
 from voucherhub.core.errors import NotFound
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 D = Decimal
 PERIOD = Period(date(2026, 11, 1), date(2026, 11, 30))  # previous: 2026-10-02 .. 2026-10-31
 IN_PERIOD = date(2026, 11, 10)  # a Tuesday
 IN_PREVIOUS = date(2026, 10, 20)
 URL_PARAMS = {"start": "2026-11-01", "end": "2026-11-30"}
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    with translation.override("en"):
-        yield
 
 
 @dataclass

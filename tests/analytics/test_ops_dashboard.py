@@ -8,7 +8,6 @@ from decimal import Decimal
 import openpyxl
 import pytest
 from django.urls import reverse
-from django.utils import translation
 
 from analytics.models import SalesChannel
 from analytics.periods import Period
@@ -19,16 +18,10 @@ from tests import factories
 from tests.analytics import rollup_rows
 from voucherhub.core import admin_nav, roles
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 D = Decimal
 NOV = Period(date(2026, 11, 1), date(2026, 11, 30))  # the previous period: 2026-10-02 .. 2026-10-31
 URL = "/dashboards/ops/analytics/"
-
-
-@pytest.fixture(autouse=True)
-def _english():
-    with translation.override("en"):
-        yield
 
 
 @pytest.fixture
