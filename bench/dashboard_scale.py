@@ -70,6 +70,9 @@ def parse_args():
     parser.add_argument("--requests", type=int, default=50, help="requests per dashboard")
     parser.add_argument("--name", default="vh_dashscale", help="the scratch database's name")
     parser.add_argument(
+        "--load-only", action="store_true", help="load the scratch database and stop (implies --keep; then --measure-only)"
+    )
+    parser.add_argument(
         "--measure-only", action="store_true", help="time the dashboards again (part 4) on a database kept with --keep --name …"
     )
     return parser.parse_args()
@@ -421,6 +424,8 @@ def measure_only(args) -> None:
 
 def main():
     args = parse_args()
+    if args.load_only:
+        args.keep = True
     rt.end_on_signals()
     if args.measure_only:
         return measure_only(args)
@@ -447,6 +452,8 @@ def main():
         )
         size = admin.execute("SELECT pg_size_pretty(pg_database_size(%s))", [args.name]).fetchone()[0]
         print(f"load_s={time.monotonic() - clock:.1f} database_size={size}")
+        if args.load_only:
+            return
         rollups_part()
         dashboards_part(db_url, dsn, ref, args.requests)
         if args.lag_seconds > 0:
