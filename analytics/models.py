@@ -236,6 +236,124 @@ class CommissionDay(models.Model):
         return rollup_row_label(self)
 
 
+class TeamFacts(models.Model):
+    """A team's paid orders: each order counted once for every upline in its `Order.chain` (the seller's uplines
+    when it was placed), so an upline reads its whole downline's sales without the members' rows."""
+
+    day = models.DateField(_("day"))
+    ancestor_id = models.BigIntegerField(_("upline"))
+    orders = models.PositiveIntegerField(_("orders"), default=0)
+    quantity = models.PositiveIntegerField(_("quantity"), default=0)
+    revenue = MoneyField(_("sales"), default=0, help_text=_("What the buyers paid (order totals)."))
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
+
+class TeamSalesDay(TeamFacts):
+    """Per upline, day and depth of the seller below it (1: a direct member's sale): a team's sales per day."""
+
+    depth = models.PositiveSmallIntegerField(_("level"))
+
+    class Meta:
+        verbose_name = _("team sales per day")
+        verbose_name_plural = _("team sales per day")
+        constraints = [models.UniqueConstraint(fields=["ancestor_id", "day", "depth"], name="rollup_teamday_key")]
+
+
+class TeamMemberDay(TeamFacts):
+    """Per upline, downline member (the seller) and day: the team ranking, read by (upline, day)."""
+
+    member_id = models.BigIntegerField(_("member"))
+
+    class Meta:
+        verbose_name = _("team member sales per day")
+        verbose_name_plural = _("team member sales per day")
+        constraints = [models.UniqueConstraint(fields=["ancestor_id", "day", "member_id"], name="rollup_teammember_key")]
+
+
+class TeamSkuDay(TeamFacts):
+    """Per upline, SKU and day: a team's best-selling SKUs."""
+
+    sku_id = models.BigIntegerField(_("SKU"))
+
+    class Meta:
+        verbose_name = _("team sales per SKU and day")
+        verbose_name_plural = _("team sales per SKU and day")
+        constraints = [models.UniqueConstraint(fields=["ancestor_id", "day", "sku_id"], name="rollup_teamsku_key")]
+
+
+class DistributorDay(SalesFacts):
+    """Per distributor and day, every channel together (DistributorSalesDay summed): the platform's rankings."""
+
+    day = models.DateField(_("day"))
+    distributor_id = models.BigIntegerField(_("distributor"))
+
+    class Meta:
+        verbose_name = _("sales per distributor and day (all channels)")
+        verbose_name_plural = _("sales per distributor and day (all channels)")
+        constraints = [models.UniqueConstraint(fields=["day", "distributor_id"], name="rollup_distday_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
+
+class PlatformHeat(RedemptionFacts):
+    """Per local hour of a day, every merchant together (RedemptionHeat summed): the ops heatmap."""
+
+    day = models.DateField(_("day"))
+    weekday = models.PositiveSmallIntegerField(_("weekday"), help_text=_("0 Monday … 6 Sunday, local time."))
+    local_hour = models.PositiveSmallIntegerField(_("hour of day"), help_text=_("0-23, local time."))
+
+    class Meta:
+        verbose_name = _("platform redemptions per hour of the week")
+        verbose_name_plural = _("platform redemptions per hour of the week")
+        constraints = [models.UniqueConstraint(fields=["day", "local_hour"], name="rollup_platformheat_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
+
+class CommissionLevelDay(models.Model):
+    """CommissionDay summed per level and day, every distributor together: finance's commission charts."""
+
+    day = models.DateField(_("day"))
+    depth = models.PositiveSmallIntegerField(_("level"))
+    accrued = MoneyField(_("accrued"), default=0)
+    released = MoneyField(_("released"), default=0)
+    clawed_back = MoneyField(_("clawed back"), default=0)
+    frozen = MoneyField(_("frozen"), default=0)
+
+    class Meta:
+        verbose_name = _("commission per level and day")
+        verbose_name_plural = _("commission per level and day")
+        constraints = [models.UniqueConstraint(fields=["day", "depth"], name="rollup_commissionlevel_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
+
+class CommissionEarnerDay(models.Model):
+    """CommissionDay summed per distributor and day, every level together, only days with commission accrued or
+    released (no balance-only rows): the top earners."""
+
+    day = models.DateField(_("day"))
+    distributor_id = models.BigIntegerField(_("distributor"))
+    accrued = MoneyField(_("accrued"), default=0)
+    released = MoneyField(_("released"), default=0)
+
+    class Meta:
+        verbose_name = _("commission per distributor and day")
+        verbose_name_plural = _("commission per distributor and day")
+        constraints = [models.UniqueConstraint(fields=["day", "distributor_id"], name="rollup_commissionearner_key")]
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
+
 class CampaignDay(models.Model):
     """A marketing campaign's results per day and sales channel."""
 

@@ -23,9 +23,12 @@
    range with a logged-in session cookie over one keep-alive connection: `p95_ms`. Beside it, the naive
    aggregates the same page would need without rollups (SQL over settlement_order, redemption_redemption,
    settlement_commissionaccrual ...), each run 3 times, the minimum kept, summed per dashboard: `naive_ms`.
+   Each dashboard's naive statements compute what that page shows (the same charts and KPIs: its series per
+   day, rankings, shares, heatmap, commission, payables, expense, visits) straight from the source tables.
+   Per dashboard: `speedup` = its naive_ms ÷ its p95_ms (what the rollups save that page).
    The floor is the same server answering /healthz and the login page (p95): a dashboard near it is as fast as
    this stack answers anything. Last line of this part:
-       dash_p95_ms_max=… naive_ms_min=… dash_speedup=…   (naive_ms_min ÷ dash_p95_ms_max)
+       dash_p95_ms_max=… dash_speedup=…   (dash_speedup = the smallest per-dashboard speedup)
    Targets (issue 17): dash_speedup >= 20 and every p95 < 100 ms.
 5. Rollup lag: a writer thread inserts paid orders at 500 per second (COPY batches into settlement_order,
    paid_at = status_changed_at = now) for --lag-seconds while another thread runs `rollups_refresh()` in a
@@ -94,7 +97,8 @@ DASHBOARDS = [
             f"SELECT (paid_at {LOCAL})::date, count(*), sum(total), sum(quantity) FROM settlement_order "
             f"WHERE status IN {PAID} AND paid_at >= %(since)s GROUP BY 1",
             f"SELECT sku_id, sum(total), sum(quantity) FROM settlement_order WHERE status IN {PAID} AND paid_at >= %(since)s "
-            "GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
+            "GROUP BY 1 ORDER BY 2 DESC",
+            f"SELECT sku_id, sum(quantity) FROM settlement_order WHERE status IN {PAID} AND paid_at >= %(week)s GROUP BY 1",
             f"SELECT channel, promotion_id IS NOT NULL, count(*), sum(total) FROM settlement_order WHERE status IN {PAID} "
             "AND paid_at >= %(since)s GROUP BY 1, 2",
             f"SELECT distributor_id, sum(total) FROM settlement_order WHERE status IN {PAID} AND paid_at >= %(since)s "
@@ -103,6 +107,8 @@ DASHBOARDS = [
             "FROM redemption_redemption WHERE created_at >= %(since)s AND status = 'completed' GROUP BY 1, 2",
             "SELECT sku_id, count(*) FROM redemption_redemption WHERE created_at >= %(since)s GROUP BY 1",
             f"SELECT (created_at {LOCAL})::date, outcome, count(*) FROM riskcontrol_riskevent WHERE created_at >= %(since)s GROUP BY 1, 2",
+            f"SELECT (created_at {LOCAL})::date, count(*) FROM redemption_remindersent WHERE outcome = 'sent' "
+            "AND created_at >= %(since)s GROUP BY 1",
         ],
     ),
     (
@@ -117,6 +123,8 @@ DASHBOARDS = [
             "SELECT wallet_id, sum(amount) FROM settlement_commissionaccrual WHERE created_at >= %(since)s "
             "GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
             f"SELECT (finished_at {LOCAL})::date, upstream_id, sum(cost) FROM supply_topup WHERE finished_at >= %(since)s GROUP BY 1, 2",
+            f"SELECT promotion_id, sum(discount_platform) FROM settlement_order WHERE status IN {PAID} AND promotion_id IS NOT NULL "
+            "AND paid_at >= %(since)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
         ],
     ),
     (
@@ -133,15 +141,17 @@ DASHBOARDS = [
         ["dashboards:portal-analytics"],
         "distributor",
         [
-            f"SELECT (o.paid_at {LOCAL})::date, o.distributor_id = %(top)s, sum(o.total) FROM settlement_order o "
-            f"JOIN channels_distributor d ON d.id = o.distributor_id WHERE d.path LIKE %(path)s AND o.status IN {PAID} "
-            "AND o.paid_at >= %(since)s GROUP BY 1, 2",
+            f"SELECT (o.paid_at {LOCAL})::date, o.distributor_id = %(top)s, o.channel, o.promotion_id IS NOT NULL, count(*), "
+            "sum(o.total) FROM settlement_order o JOIN channels_distributor d ON d.id = o.distributor_id "
+            f"WHERE d.path LIKE %(path)s AND o.status IN {PAID} AND o.paid_at >= %(since)s GROUP BY 1, 2, 3, 4",
             f"SELECT o.distributor_id, sum(o.total) FROM settlement_order o JOIN channels_distributor d ON d.id = o.distributor_id "
             f"WHERE d.path LIKE %(path)s AND o.status IN {PAID} AND o.paid_at >= %(since)s GROUP BY 1 ORDER BY 2 DESC LIMIT 20",
             f"SELECT o.sku_id, sum(o.total) FROM settlement_order o JOIN channels_distributor d ON d.id = o.distributor_id "
             f"WHERE d.path LIKE %(path)s AND o.status IN {PAID} AND o.paid_at >= %(since)s GROUP BY 1 ORDER BY 2 DESC LIMIT 10",
             f"SELECT (a.created_at {LOCAL})::date, a.depth, sum(a.amount) FROM settlement_commissionaccrual a "
             "WHERE a.wallet_id = %(wallet)s AND a.created_at >= %(since)s GROUP BY 1, 2",
+            "SELECT day, count(*) FROM analytics_storefrontvisit WHERE day >= %(since_day)s AND storefront_id IN "
+            "(SELECT id FROM channels_storefront WHERE distributor_id = %(top)s) GROUP BY 1",
         ],
     ),
     (
@@ -243,6 +253,10 @@ def dashboards_part(db_url: str, dsn: str, ref, requests: int) -> None:
         "path": top.path + "%",
         "wallet": ref.wallets[top.pk],
         "merchant": ref.merchant,
+        "since_day": since_day,
+        "week": scale_data.datetime.combine(
+            today - timedelta(days=6), scale_data.datetime.min.time(), tzinfo=timezone.get_current_timezone()
+        ),
     }
     naive = naive_times(dsn, params)
     cookies = session_cookies(ref)
@@ -262,21 +276,20 @@ def dashboards_part(db_url: str, dsn: str, ref, requests: int) -> None:
                 continue
             p95_ms, median_ms, status = measure(port, path, cookies.get(role, ""), requests)
             near = "  (near the floor)" if p95_ms < 2 * floor_p95 else ""
-            own = naive[label] / p95_ms if p95_ms else float("nan")
+            speedup = naive[label] / p95_ms if p95_ms else float("nan")
             print(
                 f"{label}: {path} status={status} p95_ms={p95_ms:.1f} median_ms={median_ms:.1f} naive_ms={naive[label]:.1f} "
-                f"own_speedup={own:.1f}{near}"
+                f"speedup={speedup:.1f}{near}"
             )
             if status == 200:
-                measured.append(p95_ms)
+                measured.append((p95_ms, speedup))
     finally:
         rt.stop(server)
-    naive_min = min(naive.values())
     if measured:
-        worst = max(measured)
-        print(f"dash_p95_ms_max={worst:.1f} naive_ms_min={naive_min:.1f} dash_speedup={naive_min / worst:.1f}")
+        worst = max(p95_ms for p95_ms, _speedup in measured)
+        print(f"dash_p95_ms_max={worst:.1f} dash_speedup={min(speedup for _p95, speedup in measured):.1f}")
     else:
-        print(f"dash_p95_ms_max=n/a naive_ms_min={naive_min:.1f} dash_speedup=n/a  (no dashboard answered 200)")
+        print("dash_p95_ms_max=n/a dash_speedup=n/a  (no dashboard answered 200)")
 
 
 # --- Rollup lag --------------------------------------------------------------------------------------------

@@ -74,11 +74,18 @@ def rollup_refresh(rollup: Rollup) -> int:
 
 
 def rollup_rebuild(rollup: Rollup, since: date, until: date | None = None) -> int:
-    """Recompute every day from `since` to `until` (today by default), one transaction per day; returns the days."""
+    """Recompute every day from `since` to `until` (today by default), one transaction per day; returns the days.
+
+    A rollup that has no watermark yet gets the rebuild's start as its watermark when the rebuild reaches today,
+    so the job's first run after it recomputes only what changed since (not every day again)."""
+    started = timezone.now()
     until = until or timezone.localdate()
     day = since
     while day <= until:
         with transaction.atomic():
             rollup.recompute(day, day)
         day += timedelta(days=1)
+    if until >= timezone.localdate(started):  # the days after `until` were not recomputed: leave them to the job
+        RollupState.objects.filter(name=rollup.name, watermark__isnull=True).update(watermark=started)
+        RollupState.objects.get_or_create(name=rollup.name, defaults={"watermark": started})
     return (until - since).days + 1 if until >= since else 0

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from analytics.models import CommissionDay
 from analytics.rollups.base import Rollup, local_day_bounds
+from analytics.rollups.coarse import commission_coarse_recompute
 from settlement.models import Account, CommissionAccrual, Entry, Transfer
 from voucherhub.core.money import ZERO, money
 
@@ -100,7 +101,7 @@ def commission_recompute(first: date, last: date) -> int:
         balances = {key: value for key, value in balances.items() if value}
         day += timedelta(days=1)
     CommissionDay.objects.bulk_create(rows, batch_size=2000)
-    return len(rows)
+    return len(rows) + commission_coarse_recompute(first, last)
 
 
 def _row(day: date, key: tuple[int, int], moved: dict | None, frozen: Decimal) -> CommissionDay:

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from analytics.models import HolderVisit, RedemptionDay, RedemptionHeat, RedemptionHour, SkuRedemptionDay
 from analytics.rollups.base import Rollup, local_day_bounds
+from analytics.rollups.coarse import heat_recompute
 from analytics.rollups.replace import BATCH, local_date, rows_replace, sums, unprefixed
 from redemption.models import CodeHolding, Redemption
 from settlement.models import OrderItem
@@ -230,7 +231,7 @@ def recompute(first: date, last: date) -> int:
     written += rows_replace(RedemptionDay, first=first, last=last, rows=_summed(first, last, ("sku_id", "merchant_id", "store_id")))
     written += rows_replace(SkuRedemptionDay, first=first, last=last, rows=_summed(first, last, ("sku_id",)))
     written += rows_replace(RedemptionHeat, first=first, last=last, rows=_summed(first, last, ("merchant_id", "weekday", "local_hour")))
-    return written
+    return written + heat_recompute(first, last)
 
 
 def touched_since(since: datetime) -> QuerySet:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from analytics.models import DistributorSalesDay, SalesChannel, SalesDay, SalesHour, SkuSalesDay
 from analytics.rollups.base import Rollup, local_day_bounds
+from analytics.rollups.coarse import sales_coarse_recompute
 from settlement.models import Order
 from voucherhub.core.money import money
 
@@ -131,7 +132,7 @@ def sales_recompute(first: date, last: date) -> int:
     written = _hours_write(start, end)
     for model, keys in DAY_TABLES:
         written += _days_write(model, keys, start, end)
-    return written
+    return written + sales_coarse_recompute(first, last)
 
 
 def sales_changed_days(since: datetime | None) -> set[date]:

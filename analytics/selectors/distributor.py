@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Case, Q, Sum, Value, When
-from django.db.models.fields import BooleanField
+from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
 from analytics.charts import Chart, Kpi, Series
 from analytics.dashboards import Dashboard
-from analytics.models import CommissionDay, DistributorSalesDay, SalesChannel, SalesDay, VisitDay
+from analytics.models import CommissionDay, DistributorSalesDay, SalesChannel, SalesDay, TeamMemberDay, TeamSalesDay, TeamSkuDay, VisitDay
 from analytics.periods import Period
 from catalog.models import Sku
 from channels import selectors as channel_selectors
@@ -75,29 +74,23 @@ def distributor_dashboard(period: Period, distributor: Distributor, *, member: D
     return Dashboard(kpis=_kpis(period, sales, commission, visitors), charts=charts)
 
 
-def _team(distributor: Distributor, *, include_self: bool):
-    """Ids of the distributor's downline as a subquery (one index range scan on the tree path)."""
-    return Distributor.objects.subtree_of(distributor, include_self=include_self).values("pk")
-
-
 def _both(period: Period) -> Q:
     return Q(day__gte=period.previous().start, day__lte=period.end)
 
 
 def _sales(period: Period, distributor: Distributor) -> _Sales:
-    is_own = Case(When(distributor_id=distributor.pk, then=Value(True)), default=Value(False), output_field=BooleanField())
-    rows = (
-        DistributorSalesDay.objects.filter(_both(period), distributor_id__in=_team(distributor, include_self=True))
-        .annotate(own=is_own)
-        .values("day", "own", "channel")
-        .annotate(revenue=Sum("revenue"), orders=Sum("orders"))
-        .order_by()
-    )
+    """Own sales from the distributor's DistributorSalesDay rows, the team's from TeamSalesDay (one row per day and
+    depth below it: orders of its downline by their chain), both read by index on (distributor, day)."""
     own, team, storefront = defaultdict(lambda: ZERO), defaultdict(lambda: ZERO), defaultdict(int)
-    for row in rows:
-        (own if row["own"] else team)[row["day"]] += row["revenue"]
-        if row["own"] and row["channel"] in STOREFRONT_CHANNELS:
-            storefront[row["day"]] += row["orders"]
+    rows = DistributorSalesDay.objects.filter(_both(period), distributor_id=distributor.pk).values_list(
+        "day", "channel", "revenue", "orders"
+    )
+    for day, channel, revenue, orders in rows:
+        own[day] += revenue
+        if channel in STOREFRONT_CHANNELS:
+            storefront[day] += orders
+    for day, revenue in TeamSalesDay.objects.filter(_both(period), ancestor_id=distributor.pk).values_list("day", "revenue"):
+        team[day] += revenue
     return _Sales(own=own, team=team, storefront_orders=storefront)
 
 
@@ -184,12 +177,12 @@ def _ranking(period: Period, distributor: Distributor) -> list[_Member]:
     """Every downline member (direct and indirect) that sold in the period or the previous one; names are read
     for the members the two rankings show only."""
     rows = (
-        DistributorSalesDay.objects.filter(_both(period), distributor_id__in=_team(distributor, include_self=False))
-        .values("distributor_id")
+        TeamMemberDay.objects.filter(_both(period), ancestor_id=distributor.pk)
+        .values("member_id")
         .annotate(now=Sum("revenue", filter=Q(day__gte=period.start)), before=Sum("revenue", filter=Q(day__lt=period.start)))
         .order_by()
     )
-    members = [_Member(pk=row["distributor_id"], now=row["now"] or ZERO, before=row["before"] or ZERO) for row in rows]
+    members = [_Member(pk=row["member_id"], now=row["now"] or ZERO, before=row["before"] or ZERO) for row in rows]
     shown = {m.pk for m in _top(members, by_growth=False)} | {m.pk for m in _top(members, by_growth=True)}
     found = {row["pk"]: row for row in Distributor.objects.filter(pk__in=shown).values("pk", "name", "parent_id")}
     for member in members:
@@ -262,12 +255,15 @@ def _commission_chart(commission: dict[int, tuple[Decimal, Decimal]]) -> Chart:
 
 
 def _skus_chart(period: Period, distributor: Distributor) -> Chart:
-    rows = list(
-        SalesDay.objects.filter(day__gte=period.start, day__lte=period.end, distributor_id__in=_team(distributor, include_self=True))
-        .values("sku_id")
-        .annotate(revenue=Sum("revenue"), quantity=Sum("quantity"))
-        .order_by("-revenue", "sku_id")[:RANKING_SIZE]
-    )
+    in_period = Q(day__gte=period.start, day__lte=period.end)
+    revenue: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    own = SalesDay.objects.filter(in_period, distributor_id=distributor.pk).values_list("sku_id", "revenue")
+    team = TeamSkuDay.objects.filter(in_period, ancestor_id=distributor.pk).values_list("sku_id", "revenue")
+    for rows in (own, team):
+        for sku_id, value in rows:
+            revenue[sku_id] += value
+    rows = [{"sku_id": sku_id, "revenue": value} for sku_id, value in sorted(revenue.items(), key=lambda item: (-item[1], item[0]))]
+    rows = rows[:RANKING_SIZE]
     names = dict(Sku.objects.filter(pk__in=[row["sku_id"] for row in rows]).values_list("pk", "name"))
     return Chart(
         key="team-skus",

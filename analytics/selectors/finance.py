@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 
 from analytics.charts import Chart, Kpi, Series
 from analytics.dashboards import Dashboard
-from analytics.models import CampaignDay, CommissionDay, SkuSalesDay, SupplierDay
+from analytics.models import CampaignDay, CommissionDay, CommissionEarnerDay, CommissionLevelDay, SkuSalesDay, SupplierDay
 from analytics.periods import Period
 from channels.models import Distributor
 from marketing.models import Campaign
@@ -80,9 +80,10 @@ def _sales_by_day(period: Period) -> dict[date, dict]:
 
 
 def _commission_by_day(period: Period, distributor_id: int | None) -> dict[date, dict]:
-    rows = CommissionDay.objects.filter(_both(period))
-    if distributor_id is not None:
-        rows = rows.filter(distributor_id=distributor_id)
+    if distributor_id is None:  # every distributor: the per-level table, a few rows per day
+        rows = CommissionLevelDay.objects.filter(_both(period))
+    else:
+        rows = CommissionDay.objects.filter(_both(period), distributor_id=distributor_id)
     sums = {key: Sum(key) for key in ("accrued", "released", "clawed_back", "frozen")}
     return {row.pop("day"): {k: _money(v) for k, v in row.items()} for row in rows.values("day").annotate(**sums).order_by()}
 
@@ -161,7 +162,7 @@ def _commission_chart(commission: dict[date, dict], period: Period, distributor_
 def _ranking_chart(period: Period) -> Chart:
     """分销商佣金排行: the top distributors by commission accrued; a click narrows the commission charts to one."""
     rows = list(
-        CommissionDay.objects.filter(_in(period))
+        CommissionEarnerDay.objects.filter(_in(period))
         .values("distributor_id")
         .annotate(accrued=Sum("accrued"), released=Sum("released"))
         .filter(accrued__gt=0)

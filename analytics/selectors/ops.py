@@ -19,8 +19,8 @@ from django.utils.translation import gettext as _
 from analytics.charts import Chart, Kpi, Series
 from analytics.dashboards import Dashboard
 from analytics.models import (
-    DistributorSalesDay,
-    RedemptionHeat,
+    DistributorDay,
+    PlatformHeat,
     ReminderDay,
     RiskDay,
     SalesChannel,
@@ -194,7 +194,7 @@ def channel_share(channels: dict[str, Decimal]) -> Chart:
 
 def top_distributors(period: Period) -> Chart:
     rows = list(
-        DistributorSalesDay.objects.filter(day__range=(period.start, period.end))
+        DistributorDay.objects.filter(day__range=(period.start, period.end))
         .values("distributor_id")
         .annotate(revenue=Sum("revenue"))
         .filter(revenue__gt=0)
@@ -275,7 +275,7 @@ def redemption_by_face_value(sales: dict[int, SkuSales], redeemed: dict[int, int
 
 def redemption_heatmap(period: Period) -> Chart:
     rows = (
-        RedemptionHeat.objects.filter(day__range=(period.start, period.end))
+        PlatformHeat.objects.filter(day__range=(period.start, period.end))
         .values("weekday", "local_hour")
         .annotate(n=Sum("redemptions"))
         .order_by("weekday", "local_hour")

@@ -13,7 +13,11 @@ from django.utils import timezone
 from analytics.models import (
     CampaignDay,
     CommissionDay,
+    CommissionEarnerDay,
+    CommissionLevelDay,
+    DistributorDay,
     DistributorSalesDay,
+    PlatformHeat,
     RedemptionDay,
     RedemptionHeat,
     RedemptionHour,
@@ -25,8 +29,12 @@ from analytics.models import (
     SkuRedemptionDay,
     SkuSalesDay,
     SupplierDay,
+    TeamMemberDay,
+    TeamSalesDay,
+    TeamSkuDay,
     VisitDay,
 )
+from channels.models import Distributor
 
 ZERO = Decimal("0")
 
@@ -75,6 +83,20 @@ def sales(
     add(SalesDay, {"day": day, "sku_id": sku_id, "channel": channel, "distributor_id": distributor_id}, measures)
     add(SkuSalesDay, {"day": day, "sku_id": sku_id, "channel": channel}, measures)
     add(DistributorSalesDay, {"day": day, "distributor_id": distributor_id, "channel": channel}, measures)
+    add(DistributorDay, {"day": day, "distributor_id": distributor_id}, measures)
+    team(day=day, distributor_id=distributor_id, sku_id=sku_id, orders=orders, quantity=quantity, revenue=revenue)
+
+
+def team(*, day: date, distributor_id: int, sku_id: int, orders: int = 1, quantity: int = 1, revenue: Decimal = ZERO) -> None:
+    """The team rows of a sale by `distributor_id`: one per upline of the seller (its chain, nearest first), as
+    the sales rollup fans an order out over `Order.chain`. A seller that is no Distributor row has no upline."""
+    seller = Distributor.objects.filter(pk=distributor_id).only("path").first()
+    chain = list(reversed(seller.ancestor_ids)) if seller else []
+    measures = {"orders": orders, "quantity": quantity, "revenue": revenue}
+    for depth, ancestor in enumerate(chain, start=1):
+        add(TeamSalesDay, {"day": day, "ancestor_id": ancestor, "depth": depth}, measures)
+        add(TeamMemberDay, {"day": day, "ancestor_id": ancestor, "member_id": distributor_id}, measures)
+        add(TeamSkuDay, {"day": day, "ancestor_id": ancestor, "sku_id": sku_id}, measures)
 
 
 def redemptions(
@@ -108,6 +130,7 @@ def redemptions(
     add(RedemptionDay, {"day": day, "sku_id": sku_id, "merchant_id": merchant_id, "store_id": store_id}, measures)
     add(SkuRedemptionDay, {"day": day, "sku_id": sku_id}, measures)
     add(RedemptionHeat, {"day": day, "merchant_id": merchant_id, "local_hour": hour, "weekday": weekday}, measures)
+    add(PlatformHeat, {"day": day, "local_hour": hour, "weekday": weekday}, measures)
 
 
 def reminders(*, day: date, sku_id: int, sent: int, redeemed_after: int = 0) -> ReminderDay:
@@ -119,7 +142,12 @@ def risk(*, day: date, channel: str, outcome: str, events: int = 1) -> RiskDay:
 
 
 def commission(*, day: date, distributor_id: int, depth: int = 1, **measures) -> CommissionDay:
-    """measures: accrued, released, clawed_back, frozen (Decimal)."""
+    """measures: accrued, released, clawed_back, frozen (Decimal); also in the per-level and per-earner tables
+    (the latter only when something was accrued or released, as the rollup writes it)."""
+    add(CommissionLevelDay, {"day": day, "depth": depth}, measures)
+    moved = {key: value for key, value in measures.items() if key in ("accrued", "released")}
+    if any(moved.values()):
+        add(CommissionEarnerDay, {"day": day, "distributor_id": distributor_id}, moved)
     return add(CommissionDay, {"day": day, "distributor_id": distributor_id, "depth": depth}, measures)
 
 

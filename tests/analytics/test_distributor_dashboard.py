@@ -20,6 +20,7 @@ from analytics.selectors.distributor import distributor_dashboard, member_trend_
 from channels.errors import NotInDownline
 from channels.models import Distributor, DistributorLevel, Storefront
 from tests import factories
+from tests.analytics import rollup_rows
 from voucherhub.core import roles
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +67,8 @@ def team(db) -> Team:
 
 
 def sale(distributor, day, revenue, *, channel=SalesChannel.PORTAL, orders=1, sku=None):
-    """One rollup row of sales (the per-distributor table and the per-SKU one, as the rollup writes both)."""
+    """One rollup row of sales (the per-distributor table, the per-SKU one and the uplines' team rows, as the
+    rollup writes them)."""
     DistributorSalesDay.objects.create(day=day, distributor_id=distributor.pk, channel=channel, orders=orders, revenue=D(revenue))
     SalesDay.objects.create(
         day=day,
@@ -76,6 +78,9 @@ def sale(distributor, day, revenue, *, channel=SalesChannel.PORTAL, orders=1, sk
         orders=orders,
         quantity=orders,
         revenue=D(revenue),
+    )
+    rollup_rows.team(
+        day=day, distributor_id=distributor.pk, sku_id=sku.pk if sku else 0, orders=orders, quantity=orders, revenue=D(revenue)
     )
 
 
