@@ -208,6 +208,8 @@ class RedemptionHeat(RedemptionFacts):
         constraints = [
             models.UniqueConstraint(fields=["day", "merchant_id", "local_hour"], name="rollup_redheat_key"),
         ]
+        # A merchant's heatmap reads its own rows only (bench/profile_dashboard.py: 40-90 ms without it at 2 M orders).
+        indexes = [models.Index(fields=["merchant_id", "day"], name="rollup_redheat_merchant")]
 
     def __str__(self) -> str:
         return rollup_row_label(self)

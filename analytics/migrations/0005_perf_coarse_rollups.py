@@ -10,6 +10,10 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AddIndex(
+            model_name="redemptionheat",
+            index=models.Index(fields=["merchant_id", "day"], name="rollup_redheat_merchant"),
+        ),
         migrations.CreateModel(
             name='CommissionEarnerDay',
             fields=[
