@@ -73,8 +73,15 @@ def parse_args():
     parser.add_argument("--requests", type=int, default=50, help="requests per dashboard")
     parser.add_argument("--name", default="vh_dashscale", help="the scratch database's name")
     parser.add_argument(
+        "--load-only", action="store_true", help="load the scratch database and stop (implies --keep; then --measure-only)"
+    )
+    parser.add_argument(
         "--measure-only", action="store_true", help="time the dashboards again (part 4) on a database kept with --keep --name …"
     )
+    parser.add_argument(
+        "--rebuild-rollups", action="store_true", help="with --measure-only: rebuild the rollups (part 3) before measuring"
+    )
+    parser.add_argument("--with-lag", action="store_true", help="with --measure-only: run the rollup lag test (part 5) after")
     return parser.parse_args()
 
 
@@ -425,15 +432,52 @@ def kept_reference():
     return ref
 
 
+def kept_reference_full():
+    """kept_reference() and what the lag test's writer needs (scale_data.templates_make): SKUs, distributors,
+    their accounts, the platform accounts and the campaigns, read back from a kept database."""
+    from decimal import Decimal
+
+    from catalog.models import Sku
+    from channels.models import Distributor, Storefront
+    from marketing.models import Campaign
+    from settlement.models import Account
+
+    ref = kept_reference()
+    share = {"总代": Decimal("0.55"), "省代": Decimal("0.70"), "推广员": Decimal("0.82")}  # as scale_data._skus_and_levels
+    for sku in Sku.objects.filter(code__startswith="BENCH-").order_by("pk"):
+        purchase = {name: scale_data.cents(sku.cost_price + (sku.face_value - sku.cost_price) * s) for name, s in share.items()}
+        topup = sku.fulfilment == Sku.Fulfilment.TOPUP
+        ref.skus.append((sku.pk, scale_data.cents(sku.face_value), scale_data.cents(sku.cost_price), purchase, topup))
+    storefronts = dict(Storefront.objects.values_list("distributor_id", "pk"))
+    wallet_of = {wallet: dist for dist, wallet in ref.wallets.items()}
+    for wallet_id, kind, pk in Account.objects.filter(wallet__isnull=False).values_list("wallet_id", "kind", "pk"):
+        if wallet_id in wallet_of:
+            ref.wallet_accounts.setdefault(wallet_of[wallet_id], {})[kind] = pk
+    for kind, pk in Account.objects.filter(wallet__isnull=True).values_list("kind", "pk"):
+        ref.platform.setdefault(kind, pk)
+    for pk, level, path in Distributor.objects.order_by("pk").values_list("pk", "level__name", "path"):
+        uplines = [int(p) for p in path.strip("/").split("/") if p][:-1][::-1]
+        ref.distributors.append((pk, level, uplines, storefronts.get(pk)))
+    for pk, funding in Campaign.objects.filter(name__startswith="bench campaign").order_by("pk").values_list("pk", "funding"):
+        ref.campaigns.append((pk, funding == Campaign.Funding.PLATFORM))
+    return ref
+
+
 def measure_only(args) -> None:
     db_url = rt.with_db(rt.server_url(), args.name)
     prepare(db_url)
-    ref = kept_reference()
+    ref = kept_reference_full() if args.with_lag else kept_reference()
+    if args.rebuild_rollups:
+        rollups_part()
     dashboards_part(db_url, rt.psycopg_url(db_url), ref, args.requests)
+    if args.with_lag and args.lag_seconds > 0:
+        lag_part(rt.psycopg_url(db_url), ref, args.lag_seconds, args.lag_rate)
 
 
 def main():
     args = parse_args()
+    if args.load_only:
+        args.keep = True
     rt.end_on_signals()
     if args.measure_only:
         return measure_only(args)
@@ -460,6 +504,8 @@ def main():
         )
         size = admin.execute("SELECT pg_size_pretty(pg_database_size(%s))", [args.name]).fetchone()[0]
         print(f"load_s={time.monotonic() - clock:.1f} database_size={size}")
+        if args.load_only:
+            return
         rollups_part()
         dashboards_part(db_url, dsn, ref, args.requests)
         if args.lag_seconds > 0:
