@@ -72,15 +72,11 @@ def parse_args():
     parser.add_argument("--lag-rate", type=int, default=500, help="orders per second the writer inserts")
     parser.add_argument("--requests", type=int, default=50, help="requests per dashboard")
     parser.add_argument("--name", default="vh_dashscale", help="the scratch database's name")
-    parser.add_argument(
-        "--load-only", action="store_true", help="load the scratch database and stop (implies --keep; then --measure-only)"
-    )
+    parser.add_argument("--load-only", action="store_true", help="load the scratch database and stop (implies --keep; then --measure-only)")
     parser.add_argument(
         "--measure-only", action="store_true", help="time the dashboards again (part 4) on a database kept with --keep --name …"
     )
-    parser.add_argument(
-        "--rebuild-rollups", action="store_true", help="with --measure-only: rebuild the rollups (part 3) before measuring"
-    )
+    parser.add_argument("--rebuild-rollups", action="store_true", help="with --measure-only: rebuild the rollups (part 3) before measuring")
     parser.add_argument("--with-lag", action="store_true", help="with --measure-only: run the rollup lag test (part 5) after")
     return parser.parse_args()
 
