@@ -19,12 +19,12 @@ from analytics.models import (
     RedemptionHeat,
     RedemptionHour,
     SalesChannel,
-    SalesDay,
     VisitDay,
 )
 from channels.models import DistributorLevel, Storefront
 from redemption.services import clerk_link
 from tests import factories
+from tests.analytics import rollup_rows
 from tests.browser.conftest import DESKTOP, PHONE, follow, login, portal_menu_follow
 from tests.browser.pagecheck import watch_console
 from tests.factories import PASSWORD
@@ -46,12 +46,9 @@ class Partners:
 
 
 def _sales(distributor, sku, days, base):
+    """Portal sales of `distributor` every day, in every sales table its dashboards read (its uplines' team rows too)."""
     for n, day in enumerate(days):
-        revenue = Decimal(base + 7 * (n % 5))
-        DistributorSalesDay.objects.create(day=day, distributor_id=distributor.pk, channel=SalesChannel.PORTAL, orders=2, revenue=revenue)
-        SalesDay.objects.create(
-            day=day, sku_id=sku.pk, channel=SalesChannel.PORTAL, distributor_id=distributor.pk, orders=2, quantity=2, revenue=revenue
-        )
+        rollup_rows.sales(day=day, sku_id=sku.pk, distributor_id=distributor.pk, orders=2, quantity=2, revenue=Decimal(base + 7 * (n % 5)))
 
 
 def _redemptions(store, days, *, hours: range):
