@@ -25,6 +25,16 @@ def rollup_row_label(row: models.Model) -> str:
     return " ".join([str(bucket), *(f"{key.removesuffix('_id')}={getattr(row, key)}" for key in keys if key != "id")])
 
 
+class RollupRow(models.Model):
+    """What every rollup table shares: the admin lists a row by its bucket and keys."""
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return rollup_row_label(self)
+
+
 class SalesChannel(models.TextChoices):
     """Where a paid order came from; a storefront order priced by a marketing campaign counts as "campaign"."""
 
@@ -34,7 +44,7 @@ class SalesChannel(models.TextChoices):
     CAMPAIGN = "campaign", _("Marketing campaign")
 
 
-class SalesFacts(models.Model):
+class SalesFacts(RollupRow):
     """Paid orders (status paid, delivered, partially refunded or refunded), bucketed by their payment time."""
 
     orders = models.PositiveIntegerField(_("orders"), default=0)
@@ -64,9 +74,6 @@ class SalesHour(SalesFacts):
             models.UniqueConstraint(fields=["hour", "sku_id", "channel", "distributor_id"], name="rollup_saleshour_key"),
         ]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
-
 
 class SalesDay(SalesFacts):
     """Per distributor and SKU: a distributor's own and its team's dashboards (read by distributor_id)."""
@@ -84,9 +91,6 @@ class SalesDay(SalesFacts):
         ]
         indexes = [models.Index(fields=["distributor_id", "day"], name="rollup_salesday_dist")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
-
 
 class SkuSalesDay(SalesFacts):
     """Per SKU and channel, all distributors together: the platform-wide charts of ops and finance."""
@@ -99,9 +103,6 @@ class SkuSalesDay(SalesFacts):
         verbose_name = _("sales per SKU and day")
         verbose_name_plural = _("sales per SKU and day")
         constraints = [models.UniqueConstraint(fields=["day", "sku_id", "channel"], name="rollup_skusalesday_key")]
-
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
 
 class DistributorSalesDay(SalesFacts):
@@ -120,11 +121,8 @@ class DistributorSalesDay(SalesFacts):
         # A team's dashboard reads its members' rows only (bench/dashboard_scale.py, docs/performance.md).
         indexes = [models.Index(fields=["distributor_id", "day"], name="rollup_distsalesday_dist")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class RedemptionFacts(models.Model):
+class RedemptionFacts(RollupRow):
     """Redemptions (completed, and those reversed later), bucketed by their redemption time."""
 
     redemptions = models.PositiveIntegerField(_("redemptions"), default=0, help_text=_("Completed, not reversed."))
@@ -157,9 +155,6 @@ class RedemptionHour(RedemptionFacts):
         ]
         indexes = [models.Index(fields=["merchant_id", "hour"], name="rollup_redhour_merchant")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
-
 
 class RedemptionDay(RedemptionFacts):
     """Per store and SKU: a merchant's dashboard (read by merchant_id)."""
@@ -175,9 +170,6 @@ class RedemptionDay(RedemptionFacts):
         constraints = [models.UniqueConstraint(fields=["day", "sku_id", "store_id"], name="rollup_redemptionday_key")]
         indexes = [models.Index(fields=["merchant_id", "day"], name="rollup_redday_merchant")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
-
 
 class SkuRedemptionDay(RedemptionFacts):
     """Per SKU, all merchants together: redemption rate by SKU and by face value (ops)."""
@@ -189,9 +181,6 @@ class SkuRedemptionDay(RedemptionFacts):
         verbose_name = _("redemptions per SKU and day")
         verbose_name_plural = _("redemptions per SKU and day")
         constraints = [models.UniqueConstraint(fields=["day", "sku_id"], name="rollup_skuredday_key")]
-
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
 
 class RedemptionHeat(RedemptionFacts):
@@ -211,11 +200,8 @@ class RedemptionHeat(RedemptionFacts):
         # A merchant's heatmap reads its own rows only (bench/profile_dashboard.py: 40-90 ms without it at 2 M orders).
         indexes = [models.Index(fields=["merchant_id", "day"], name="rollup_redheat_merchant")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class CommissionDay(models.Model):
+class CommissionDay(RollupRow):
     """Commission per beneficiary distributor, level (depth) and day: accrued by its order's day, released by the
     day of release, clawed back by the day of the clawback; `frozen` is what was still frozen at the day's end."""
 
@@ -234,11 +220,8 @@ class CommissionDay(models.Model):
         # A distributor's own commission chart reads its rows only (bench/dashboard_scale.py).
         indexes = [models.Index(fields=["distributor_id", "day"], name="rollup_commissionday_dist")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class TeamFacts(models.Model):
+class TeamFacts(RollupRow):
     """A team's paid orders: each order counted once for every upline in its `Order.chain` (the seller's uplines
     when it was placed), so an upline reads its whole downline's sales without the members' rows."""
 
@@ -250,9 +233,6 @@ class TeamFacts(models.Model):
 
     class Meta:
         abstract = True
-
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
 
 class TeamSalesDay(TeamFacts):
@@ -299,9 +279,6 @@ class DistributorDay(SalesFacts):
         verbose_name_plural = _("sales per distributor and day (all channels)")
         constraints = [models.UniqueConstraint(fields=["day", "distributor_id"], name="rollup_distday_key")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
-
 
 class PlatformHeat(RedemptionFacts):
     """Per local hour of a day, every merchant together (RedemptionHeat summed): the ops heatmap."""
@@ -315,11 +292,8 @@ class PlatformHeat(RedemptionFacts):
         verbose_name_plural = _("platform redemptions per hour of the week")
         constraints = [models.UniqueConstraint(fields=["day", "local_hour"], name="rollup_platformheat_key")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class CommissionLevelDay(models.Model):
+class CommissionLevelDay(RollupRow):
     """CommissionDay summed per level and day, every distributor together: finance's commission charts."""
 
     day = models.DateField(_("day"))
@@ -334,11 +308,8 @@ class CommissionLevelDay(models.Model):
         verbose_name_plural = _("commission per level and day")
         constraints = [models.UniqueConstraint(fields=["day", "depth"], name="rollup_commissionlevel_key")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class CommissionEarnerDay(models.Model):
+class CommissionEarnerDay(RollupRow):
     """CommissionDay summed per distributor and day, every level together, only days with commission accrued or
     released (no balance-only rows): the top earners."""
 
@@ -352,11 +323,8 @@ class CommissionEarnerDay(models.Model):
         verbose_name_plural = _("commission per distributor and day")
         constraints = [models.UniqueConstraint(fields=["day", "distributor_id"], name="rollup_commissionearner_key")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class CampaignDay(models.Model):
+class CampaignDay(RollupRow):
     """A marketing campaign's results per day and sales channel."""
 
     day = models.DateField(_("day"))
@@ -377,11 +345,8 @@ class CampaignDay(models.Model):
         verbose_name_plural = _("campaign results per day")
         constraints = [models.UniqueConstraint(fields=["day", "campaign_id", "channel"], name="rollup_campaignday_key")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class SupplierDay(models.Model):
+class SupplierDay(RollupRow):
     """Direct top-ups per upstream supplier, SKU and day (by the day they finished)."""
 
     day = models.DateField(_("day"))
@@ -399,11 +364,8 @@ class SupplierDay(models.Model):
         verbose_name_plural = _("supplier results per day")
         constraints = [models.UniqueConstraint(fields=["day", "upstream_id", "sku_id"], name="rollup_supplierday_key")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class RiskDay(models.Model):
+class RiskDay(RollupRow):
     """Risk decisions per day, channel and outcome."""
 
     day = models.DateField(_("day"))
@@ -416,11 +378,8 @@ class RiskDay(models.Model):
         verbose_name_plural = _("risk decisions per day")
         constraints = [models.UniqueConstraint(fields=["day", "channel", "outcome"], name="rollup_riskday_key")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class ReminderDay(models.Model):
+class ReminderDay(RollupRow):
     """Expiry reminders sent per day and SKU, and how many of their codes were redeemed after the reminder."""
 
     day = models.DateField(_("day"))
@@ -433,11 +392,8 @@ class ReminderDay(models.Model):
         verbose_name_plural = _("expiry reminders per day")
         constraints = [models.UniqueConstraint(fields=["day", "sku_id"], name="rollup_reminderday_key")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class StorefrontVisit(models.Model):
+class StorefrontVisit(RollupRow):
     """One visitor of one storefront on one day, counted without a cookie: `visitor` is an HMAC of the address
     and user agent under a salt that changes every day (analytics/visits.py), so nobody can follow a visitor
     from one day to the next. Written by the visit middleware; `views` counts the pages seen that day."""
@@ -453,11 +409,8 @@ class StorefrontVisit(models.Model):
         verbose_name_plural = _("storefront visits")
         constraints = [models.UniqueConstraint(fields=["day", "storefront_id", "visitor"], name="analytics_visit_once")]
 
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
-
-class VisitDay(models.Model):
+class VisitDay(RollupRow):
     """Storefront visitors and page views per day (rolled up from StorefrontVisit)."""
 
     day = models.DateField(_("day"))
@@ -469,9 +422,6 @@ class VisitDay(models.Model):
         verbose_name = _("storefront visits per day")
         verbose_name_plural = _("storefront visits per day")
         constraints = [models.UniqueConstraint(fields=["day", "storefront_id"], name="rollup_visitday_key")]
-
-    def __str__(self) -> str:
-        return rollup_row_label(self)
 
 
 class HolderVisit(models.Model):
